@@ -1,0 +1,1 @@
+"""Head office: the master data, the change log, the REST API and the MQTT bridge."""

@@ -1,0 +1,212 @@
+"""Request and response schemas of the REST API."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+                       error="letters, digits, '.', '_' or '-', at most 64, not starting "
+                             "with a symbol")
+NAME = validate.Length(min=1, max=200)
+
+
+class Money(fields.Decimal):
+    """A non-negative amount with at most two decimals, always rendered as a string."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(as_string=True, allow_nan=False, **kwargs)
+
+    def _validated(self, value: Any) -> Decimal:
+        result = super()._validated(value)
+        if result is None:
+            return result
+        if result < 0:
+            raise ValidationError("must not be negative")
+        exponent = result.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -2:
+            raise ValidationError("at most two decimals")
+        return result
+
+
+class Rate(fields.Decimal):
+    """A percentage between 0 and 100 with at most two decimals."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(as_string=True, allow_nan=False, **kwargs)
+
+    def _validated(self, value: Any) -> Decimal:
+        result = super()._validated(value)
+        if result is None:
+            return result
+        if not Decimal(0) <= result <= Decimal(100):
+            raise ValidationError("must be between 0 and 100")
+        exponent = result.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -2:
+            raise ValidationError("at most two decimals")
+        return result
+
+
+class ListArgs(Schema):
+    active = fields.Boolean()
+
+
+class StoreGroupSchema(Schema):
+    code = fields.String(required=True, validate=CODE)
+    name = fields.String(required=True, validate=NAME)
+
+
+class StoreGroupUpdateSchema(Schema):
+    name = fields.String(validate=NAME)
+
+
+class StoreSchema(Schema):
+    code = fields.String(required=True, validate=CODE)
+    name = fields.String(required=True, validate=NAME)
+    group = fields.String(allow_none=True, validate=CODE, load_default=None)
+    active = fields.Boolean(dump_only=True)
+    created_at = fields.AwareDateTime(dump_only=True)
+
+
+class StoreUpdateSchema(Schema):
+    name = fields.String(validate=NAME)
+    group = fields.String(allow_none=True, validate=CODE)
+    active = fields.Boolean()
+
+
+class StoreListArgs(ListArgs):
+    group = fields.String(validate=CODE)
+
+
+class CategorySchema(Schema):
+    code = fields.String(required=True, validate=CODE)
+    name = fields.String(required=True, validate=NAME)
+    parent = fields.String(allow_none=True, validate=CODE, load_default=None)
+    active = fields.Boolean(dump_only=True)
+
+
+class CategoryUpdateSchema(Schema):
+    name = fields.String(validate=NAME)
+    parent = fields.String(allow_none=True, validate=CODE)
+    active = fields.Boolean()
+
+
+class BrandSchema(Schema):
+    code = fields.String(required=True, validate=CODE)
+    name = fields.String(required=True, validate=NAME)
+    active = fields.Boolean(dump_only=True)
+
+
+class BrandUpdateSchema(Schema):
+    name = fields.String(validate=NAME)
+    active = fields.Boolean()
+
+
+BARCODE = validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$", error="1 to 64 letters or digits")
+
+
+class ProductSchema(Schema):
+    sku = fields.String(required=True, validate=CODE)
+    name = fields.String(required=True, validate=NAME)
+    category = fields.String(allow_none=True, validate=CODE, load_default=None)
+    brand = fields.String(allow_none=True, validate=CODE, load_default=None)
+    vat_rate = Rate(required=True)
+    purchase_cost = Money(allow_none=True, load_default=None)
+    sale_price = Money(required=True)
+    active = fields.Boolean(load_default=True)
+    barcodes = fields.List(fields.String(validate=BARCODE), load_default=list,
+                           validate=validate.Length(max=50))
+    created_at = fields.AwareDateTime(dump_only=True)
+    updated_at = fields.AwareDateTime(dump_only=True)
+
+
+class ProductUpdateSchema(Schema):
+    name = fields.String(validate=NAME)
+    category = fields.String(allow_none=True, validate=CODE)
+    brand = fields.String(allow_none=True, validate=CODE)
+    vat_rate = Rate()
+    purchase_cost = Money(allow_none=True)
+    sale_price = Money()
+    active = fields.Boolean()
+    barcodes = fields.List(fields.String(validate=BARCODE), validate=validate.Length(max=50))
+
+    @validates_schema
+    def _not_empty(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError("nothing to change")
+
+
+class ProductListArgs(ListArgs):
+    q = fields.String(validate=validate.Length(max=100))
+    category = fields.String(validate=CODE)
+    brand = fields.String(validate=CODE)
+    barcode = fields.String(validate=BARCODE)
+
+
+class SaleLineOut(Schema):
+    line_no = fields.Integer()
+    sku = fields.String()
+    barcode = fields.String(allow_none=True)
+    name = fields.String()
+    qty = fields.Decimal(as_string=True)
+    unit_price = fields.Decimal(as_string=True)
+    amount = fields.Decimal(as_string=True)
+    vat_rate = fields.Decimal(as_string=True)
+
+
+class SaleOut(Schema):
+    uuid = fields.String()
+    store = fields.Function(lambda sale: sale.store.code)
+    store_epoch = fields.String()
+    seq = fields.Integer()
+    number = fields.Integer()
+    till = fields.String(allow_none=True)
+    cashier = fields.String(allow_none=True)
+    sold_at = fields.AwareDateTime()
+    received_at = fields.AwareDateTime()
+    total = fields.Decimal(as_string=True)
+    lines = fields.List(fields.Nested(SaleLineOut))
+
+
+class SaleListArgs(Schema):
+    store = fields.String(validate=CODE)
+    since = fields.AwareDateTime()
+    until = fields.AwareDateTime()
+
+
+def _code_of(attr: str) -> fields.Function:
+    def serialize(obj: Any) -> str | None:
+        related = getattr(obj, attr)
+        return related.code if related is not None else None
+    return fields.Function(serialize, allow_none=True)
+
+
+class StoreOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    group = _code_of("group")
+    active = fields.Boolean()
+    created_at = fields.AwareDateTime()
+
+
+class CategoryOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    parent = _code_of("parent")
+    active = fields.Boolean()
+
+
+class ProductOut(Schema):
+    sku = fields.String()
+    name = fields.String()
+    category = _code_of("category")
+    brand = _code_of("brand")
+    vat_rate = fields.Decimal(as_string=True)
+    purchase_cost = fields.Decimal(as_string=True, allow_none=True)
+    sale_price = fields.Decimal(as_string=True)
+    active = fields.Boolean()
+    barcodes = fields.Function(lambda p: [b.code for b in p.barcodes])
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()

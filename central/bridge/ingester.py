@@ -1,0 +1,88 @@
+"""Upstream: store batches in, one PostgreSQL transaction each, then the retained ack.
+
+The broker's PUBACK is sent only after the commit (manual ack), and the application
+acknowledgement (retained on ``stores/{store}/up/ack``) names the highest contiguous seq
+committed, so a store forgets an entry only once central holds it. Several ingesters share
+the load through a shared subscription; the per-store cursor row lock keeps them from
+interleaving one store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+
+from central.db import Database
+from central.services import sales
+from protocol import messages, topics
+from protocol.encoding import WireError, dumps, loads
+from transport.mqtt_link import Inbound, MqttLink
+
+log = logging.getLogger(__name__)
+
+SHARE_GROUP = "tessera-ingest"
+
+
+def ack_message(store: str, epoch: str, seq: int) -> bytes:
+    return dumps(messages.envelope("ack", store=store, epoch=epoch, seq=seq,
+                                   sent_at=dt.datetime.now(dt.UTC).isoformat()))
+
+
+class Ingester:
+    """Consumes ``stores/+/up`` and records each batch exactly once."""
+
+    def __init__(self, db: Database, link: MqttLink) -> None:
+        self.db = db
+        self.link = link
+        self.inbox: queue.Queue[Inbound] = queue.Queue()
+        self.stopping = threading.Event()
+        self.ingested = 0
+        link.subscribe(topics.shared(SHARE_GROUP, topics.ALL_STORES_UP), self.inbox.put)
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                message = self.inbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                self.handle(message)
+            except Exception:
+                # Not acknowledged: the store resends after its stall timeout.
+                log.exception("ingest of %s failed; left for the store to resend",
+                              message.topic)
+                self.stopping.wait(0.5)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def handle(self, message: Inbound) -> None:
+        """Ingest one batch, commit, publish the ack, then confirm to the broker."""
+        code = topics.store_of(message.topic)
+        try:
+            batch = messages.parse(loads(message.payload), "batch")
+            if batch["store"] != code:
+                raise WireError(f"batch names store {batch['store']!r} on {message.topic}")
+        except WireError as exc:
+            log.warning("parked unreadable batch on %s: %s", message.topic, exc)
+            with self.db.transaction() as session:
+                sales.park(session, message.topic, code, str(exc), message.payload)
+            message.ack()
+            return
+        try:
+            with self.db.transaction() as session:
+                result = sales.ingest_batch(session, batch, message.topic)
+        except sales.UnknownStore:
+            log.warning("parked batch of unknown store %s", code)
+            with self.db.transaction() as session:
+                sales.park(session, message.topic, code, "unknown store", message.payload)
+            message.ack()
+            return
+        self.ingested += result.applied
+        self.link.publish(topics.store_up_ack(result.store),
+                          ack_message(result.store, result.epoch, result.acked), retain=True)
+        message.ack()
+        if result.gap:
+            log.info("gap from %s after seq %d; waiting for resend", result.store, result.acked)

@@ -1,0 +1,229 @@
+"""Downstream: sends committed changes in version order, and catches stores up.
+
+One thread owns the database and waits for PUBACKs; paho callbacks only enqueue work
+(births and catch-up requests), because waiting for a publish inside a callback hangs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import queue
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from central.db import Database
+from central.models import Change, PublishCursor, Store, StoreGroup, StoreStatus
+from central.services import changelog
+from protocol import messages, topics
+from protocol.encoding import WireError, dumps, loads
+from protocol.streams import Scope, parse_stream
+from transport.mqtt_link import Inbound, MqttLink, Will
+
+log = logging.getLogger(__name__)
+
+CHUNK = 500
+
+
+def central_state(online: bool) -> bytes:
+    return dumps(messages.envelope("central", online=online,
+                                   sent_at=dt.datetime.now(dt.UTC).isoformat()))
+
+
+def changes_message(stream: str, log_epoch: str, rows: Sequence[Change]) -> bytes:
+    return dumps(messages.envelope(
+        "changes", stream=stream, log_epoch=log_epoch,
+        sent_at=dt.datetime.now(dt.UTC).isoformat(),
+        changes=[{"version": c.version, "entity": c.entity, "key": c.key, "op": c.op,
+                  "data": None if c.data is None else json.loads(c.data)} for c in rows]))
+
+
+def streams_for(store: Store, all_streams: Iterable[str]) -> list[str]:
+    """The streams a store follows: scope all, its group's and its own."""
+    result = []
+    for stream in all_streams:
+        _bucket, scope = parse_stream(stream)
+        if (scope.kind == "all" or (scope.kind == "store" and scope.ref == store.code)
+                or (scope.kind == "group" and store.group is not None
+                    and scope.ref == store.group.code)):
+            result.append(stream)
+    return result
+
+
+class Publisher:
+    """Publishes the change log and answers stores that are behind."""
+
+    def __init__(self, db: Database, link: MqttLink, log_epoch: str,
+                 interval: float = 0.05) -> None:
+        self.db = db
+        self.link = link
+        self.log_epoch = log_epoch
+        self.interval = interval
+        self.requests: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+        self.stopping = threading.Event()
+        self._cursors: dict[str, int] | None = None
+        link.subscribe(topics.ALL_STORES_STATE, self._on_state)
+        link.subscribe(topics.ALL_STORES_RPC, self._on_rpc)
+
+    # -- callbacks (network thread): decode and enqueue only ------------------------------
+
+    def _on_state(self, message: Inbound) -> None:
+        if not message.payload:
+            return  # a cleared retained state
+        try:
+            state = messages.parse(loads(message.payload), "birth", "death")
+        except WireError as exc:
+            log.warning("bad state message on %s: %s", message.topic, exc)
+            return
+        if topics.store_of(message.topic) != state["store"]:
+            log.warning("state on %s names store %s; ignored", message.topic, state["store"])
+            return
+        self.requests.put(("state", state))
+
+    def _on_rpc(self, message: Inbound) -> None:
+        try:
+            request = messages.parse(loads(message.payload), "catch_up")
+        except WireError as exc:
+            log.warning("bad request on %s: %s", message.topic, exc)
+            return
+        if topics.store_of(message.topic) != request["store"]:
+            log.warning("request on %s names store %s; ignored", message.topic,
+                        request["store"])
+            return
+        self.requests.put(("catch_up", request))
+
+    # -- worker thread ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Loop until stop(): handle requests, then publish whatever was committed."""
+        while not self.stopping.is_set():
+            try:
+                kind, body = self.requests.get(timeout=self.interval)
+            except queue.Empty:
+                kind, body = "", {}
+            if not self.link.connected:
+                if kind:
+                    self.requests.put((kind, body))
+                self.stopping.wait(0.2)
+                continue
+            try:
+                if kind == "state":
+                    self._record_state(body)
+                elif kind == "catch_up":
+                    self.catch_up(body["store"], body["streams"], body.get("log_epoch"))
+                self.pump()
+            except Exception:
+                log.exception("publisher step failed; retrying")
+                self._cursors = None
+                self.stopping.wait(1.0)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def pump(self) -> int:
+        """Publish every committed change past the cursors; returns how many were sent."""
+        sent = 0
+        with self.db.sessions() as session:
+            if self._cursors is None:
+                self._cursors = dict(session.execute(
+                    select(PublishCursor.stream, PublishCursor.version)).tuples().all())
+            for stream, head in changelog.heads(session).items():
+                cursor = self._cursors.get(stream, 0)
+                while cursor < head:
+                    rows = changelog.read(session, stream, cursor, CHUNK)
+                    if not rows:
+                        break
+                    if not self._send_stream(session, stream, rows):
+                        return sent
+                    cursor = rows[-1].version
+                    sent += len(rows)
+                    self._save_cursor(session, stream, cursor)
+        return sent
+
+    def _send_stream(self, session: Session, stream: str, rows: Sequence[Change]) -> bool:
+        bucket, scope = parse_stream(stream)
+        payload = changes_message(stream, self.log_epoch, rows)
+        return all(self.link.publish_and_wait(topic, payload)
+                   for topic in self._targets(session, bucket, scope))
+
+    def _targets(self, session: Session, bucket: str, scope: Scope) -> list[str]:
+        if scope.kind == "all":
+            return [topics.bucket_down(bucket)]
+        if scope.kind == "store":
+            assert scope.ref is not None
+            return [topics.store_down(scope.ref)]
+        codes = session.scalars(select(Store.code).join(StoreGroup)
+                                .where(StoreGroup.code == scope.ref)).all()
+        return [topics.store_down(code) for code in codes]
+
+    def _save_cursor(self, session: Session, stream: str, version: int) -> None:
+        assert self._cursors is not None
+        self._cursors[stream] = version
+        row = session.get(PublishCursor, stream)
+        if row is None:
+            session.add(PublishCursor(stream=stream, version=version))
+        else:
+            row.version = version
+        session.commit()
+
+    def catch_up(self, code: str, held: dict[str, int], store_log_epoch: str | None) -> int:
+        """Send a store every change it lacks; everything when it follows another log."""
+        fresh = store_log_epoch != self.log_epoch
+        sent = 0
+        with self.db.sessions() as session:
+            store = session.scalar(select(Store).where(Store.code == code))
+            if store is None:
+                log.warning("catch-up asked by unknown store %s", code)
+                return 0
+            heads = changelog.heads(session)
+            for stream in streams_for(store, heads):
+                version = 0 if fresh else held.get(stream, 0)
+                while version < heads[stream]:
+                    rows = changelog.read(session, stream, version, CHUNK)
+                    if not rows:
+                        break
+                    payload = changes_message(stream, self.log_epoch, rows)
+                    if not self.link.publish_and_wait(topics.store_down(code), payload):
+                        return sent
+                    version = rows[-1].version
+                    sent += len(rows)
+        if sent:
+            log.info("caught %s up with %d changes", code, sent)
+        return sent
+
+    def _record_state(self, state: dict[str, Any]) -> None:
+        with self.db.transaction() as session:
+            store = session.scalar(select(Store).where(Store.code == state["store"]))
+            if store is None:
+                log.warning("state from unknown store %s", state["store"])
+                return
+            status = session.get(StoreStatus, store.id)
+            if status is None:
+                status = StoreStatus(store_id=store.id, session=0, online=False)
+                session.add(status)
+            if state["session"] < status.session:
+                return  # a stale will arriving after a newer birth
+            if not state["online"] and state["session"] != status.session and status.online:
+                return
+            status.session = state["session"]
+            status.online = state["online"]
+            status.last_seen = dt.datetime.now(dt.UTC)
+            if state["kind"] == "birth":
+                status.agent_version = state.get("agent_version")
+                status.epoch = state.get("epoch")
+                status.streams = json.dumps(state.get("streams") or {})
+                status.outbox_pending = state.get("outbox_pending")
+        if state["kind"] == "birth":
+            self.catch_up(state["store"], state.get("streams") or {}, state.get("log_epoch"))
+
+
+def build_link(broker: Any, client_id: str = "tessera-central-publisher") -> MqttLink:
+    link = MqttLink(broker, client_id, will=Will(topics.CENTRAL_STATE, central_state(False)),
+                    on_connected=lambda lk: lk.publish(topics.CENTRAL_STATE, central_state(True),
+                                                       retain=True))
+    return link

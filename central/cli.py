@@ -1,0 +1,101 @@
+"""``tessera central ...`` commands."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+import click
+
+from central import settings as settings_mod
+
+
+def _settings() -> settings_mod.CentralSettings:
+    try:
+        settings = settings_mod.load()
+    except settings_mod.SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s central %(name)s %(levelname)s %(message)s")
+    return settings
+
+
+@click.group()
+def central() -> None:
+    """Head office: web API, migrations and the MQTT bridge workers."""
+
+
+@central.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    from central import migrate as migrate_mod
+    from central.db import Database
+
+    settings = _settings()
+    db = Database(settings.database_url)
+    migrate_mod.upgrade(db)
+    click.echo(f"database at {settings.database_url.split('@')[-1]} is up to date")
+
+
+@central.command()
+def serve() -> None:
+    """Serve the web API with gunicorn on TESSERA_CENTRAL_LISTEN."""
+    settings = _settings()
+    args = [sys.executable, "-m", "gunicorn", "--bind", settings.listen,
+            "--workers", str(settings.web_workers), "--worker-class", "gthread",
+            "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "5",
+            "central.web:create_app()"]
+    os.execv(sys.executable, args)
+
+
+def _run_worker(worker: Any, link: Any) -> None:
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    link.start()
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    stop.wait()
+    worker.stop()
+    thread.join(timeout=5)
+
+
+@central.command()
+def publish() -> None:
+    """Publish committed changes to the stores and answer their catch-up requests."""
+    from central import migrate as migrate_mod
+    from central.bridge import publisher
+    from central.db import Database
+
+    settings = _settings()
+    db = Database(settings.database_url)
+    link = publisher.build_link(settings.broker)
+    worker = publisher.Publisher(db, link, migrate_mod.log_epoch(db),
+                                 interval=settings.publish_interval)
+    _run_worker(worker, link)
+    link.stop(farewell=(publisher.topics.CENTRAL_STATE, publisher.central_state(False)))
+
+
+@central.command()
+@click.option("--name", default=None, help="Client id suffix, unique per ingest worker.")
+def ingest(name: str | None) -> None:
+    """Ingest store batches (sales...) exactly once; several workers may run."""
+    from central.bridge import ingester
+    from central.db import Database
+    from transport.mqtt_link import MqttLink
+
+    settings = _settings()
+    db = Database(settings.database_url)
+    link = MqttLink(settings.broker, f"tessera-central-ingest-{name or os.getpid()}",
+                    manual_ack=True)
+    worker = ingester.Ingester(db, link)
+    _run_worker(worker, link)
+    link.stop()

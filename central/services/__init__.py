@@ -1,0 +1,1 @@
+"""Services: one module per capability; each takes a session and returns plain results."""

@@ -1,0 +1,80 @@
+"""Central's settings: read from ``TESSERA_*`` environment variables once, then frozen."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+
+class SettingsError(ValueError):
+    """A configuration value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    tls: bool
+    keepalive: int
+
+
+@dataclass(frozen=True)
+class CentralSettings:
+    database_url: str
+    broker: BrokerSettings
+    listen: str
+    var_dir: Path
+    web_workers: int
+    publish_interval: float
+    log_level: str
+
+
+def parse_broker(env: Mapping[str, str], default_url: str = "mqtt://127.0.0.1:18830") -> BrokerSettings:
+    """Broker settings from ``TESSERA_BROKER_URL`` (mqtt:// or mqtts://) and credentials."""
+    url = urlparse(env.get("TESSERA_BROKER_URL", default_url))
+    if url.scheme not in ("mqtt", "mqtts") or not url.hostname:
+        raise SettingsError(f"TESSERA_BROKER_URL must look like mqtt://host:port, got "
+                            f"{env.get('TESSERA_BROKER_URL')!r}")
+    tls = url.scheme == "mqtts"
+    try:
+        keepalive = int(env.get("TESSERA_BROKER_KEEPALIVE", "30"))
+    except ValueError as exc:
+        raise SettingsError("TESSERA_BROKER_KEEPALIVE must be a whole number of seconds") from exc
+    return BrokerSettings(
+        host=url.hostname,
+        port=url.port or (8883 if tls else 1883),
+        username=env.get("TESSERA_BROKER_USERNAME") or url.username,
+        password=env.get("TESSERA_BROKER_PASSWORD") or url.password,
+        tls=tls,
+        keepalive=keepalive,
+    )
+
+
+def load(env: Mapping[str, str] | None = None) -> CentralSettings:
+    """Parse and validate the environment; fail fast with the name of the bad variable."""
+    env = os.environ if env is None else env
+    var_dir = Path(env.get("TESSERA_VAR_DIR", "var")).resolve()
+    database_url = env.get("TESSERA_DATABASE_URL") or f"sqlite:///{var_dir / 'central.db'}"
+    if not database_url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+        raise SettingsError("TESSERA_DATABASE_URL must be a sqlite:// or postgresql:// URL")
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    try:
+        workers = int(env.get("TESSERA_WEB_WORKERS", "2"))
+        interval = float(env.get("TESSERA_PUBLISH_INTERVAL", "0.05"))
+    except ValueError as exc:
+        raise SettingsError(f"bad number in settings: {exc}") from exc
+    return CentralSettings(
+        database_url=database_url,
+        broker=parse_broker(env),
+        listen=env.get("TESSERA_CENTRAL_LISTEN", "127.0.0.1:8000"),
+        var_dir=var_dir,
+        web_workers=workers,
+        publish_interval=interval,
+        log_level=env.get("TESSERA_LOG_LEVEL", "INFO").upper(),
+    )

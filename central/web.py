@@ -1,0 +1,148 @@
+"""Flask plumbing: the app factory, the request session, JSON and error handling."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, g, jsonify
+from flask.json.provider import DefaultJSONProvider
+from flask_smorest import Api
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from central import settings as settings_mod
+from central.db import Database
+from central.services.errors import ServiceError
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class DecimalJSONProvider(DefaultJSONProvider):
+    """Reads JSON numbers with a fraction as Decimal and writes Decimal as a string."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        kwargs.setdefault("parse_float", Decimal)
+        return json.loads(s, **kwargs)
+
+    @staticmethod
+    def default(o: Any) -> Any:
+        if isinstance(o, Decimal):
+            return str(o)
+        return DefaultJSONProvider.default(o)
+
+
+def db_session() -> Session:
+    """The session of the current request, opened on first use."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["tessera.db"].sessions()
+    session: Session = g.db_session
+    return session
+
+
+def transactional(view: F) -> F:
+    """Commit the request session when the view returns; roll back if it raises."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        session = db_session()
+        try:
+            result = view(*args, **kwargs)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        return result
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _error(status: int, message: str, errors: dict[str, Any] | None = None) -> Any:
+    body: dict[str, Any] = {"code": status, "status": _reason(status), "message": message}
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the web application. ``test_config`` may carry DATABASE (a Database)."""
+    app = Flask(__name__)
+    app.json = DecimalJSONProvider(app)
+    app.config.update(
+        API_TITLE="Tessera central",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        API_SPEC_OPTIONS={"info": {"description": "Head-office API of Tessera. Money is "
+                                                  "a decimal string."}},
+        JSON_SORT_KEYS=False,
+    )
+    if test_config:
+        app.config.update(test_config)
+    database = app.config.get("DATABASE")
+    if database is None:
+        database = Database(settings_mod.load().database_url)
+    app.extensions["tessera.db"] = database
+
+    api = Api(app)
+    from central.api.views import BLUEPRINTS
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+
+    @app.teardown_appcontext
+    def _close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+    @app.errorhandler(ServiceError)
+    def _service_error(exc: ServiceError) -> Any:
+        return _error(exc.status, exc.message, exc.errors)
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(exc: IntegrityError) -> Any:
+        log.warning("integrity error: %s", exc.orig)
+        return _error(409, "conflicts with existing data (a code or barcode already used?)")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Any:
+        data = getattr(exc, "data", {}) or {}
+        status = exc.code or 500
+        return _error(status, data.get("message") or exc.description or _reason(status),
+                      data.get("messages") or data.get("errors"))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        log.exception("unhandled error")
+        return _error(500, "internal error; the server log has the details")
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        try:
+            with database.sessions() as session:
+                session.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - health reports any failure
+            return _error(503, f"database unreachable: {exc.__class__.__name__}")
+        return {"status": "ok", "database": "ok"}
+
+    return app

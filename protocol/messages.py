@@ -1,0 +1,218 @@
+"""Message schemas, written by hand (never derived from database models).
+
+Every message is a JSON object with ``v`` (protocol version) and ``kind``. Readers ignore
+unknown fields so that changes stay additive (N8).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+
+from protocol import OLDEST_SUPPORTED_VERSION, PROTOCOL_VERSION
+from protocol.encoding import WireError
+
+STREAM_RE = r"^[a-z][a-z0-9_-]*(@[gs]:[A-Za-z0-9_.-]+)?$"
+STORE_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class _Base(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    v = fields.Integer(required=True, validate=validate.Range(min=OLDEST_SUPPORTED_VERSION))
+    kind = fields.String(required=True)
+    sent_at = fields.String(load_default=None)
+    msg_id = fields.String(load_default=None)
+
+
+class ChangeSchema(Schema):
+    """One change of the central log, as applied by a store."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    version = fields.Integer(required=True, validate=validate.Range(min=1))
+    entity = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    key = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    op = fields.String(required=True, validate=validate.OneOf(["upsert", "delete"]))
+    data = fields.Dict(load_default=None)
+
+
+class ChangesSchema(_Base):
+    """``changes``: consecutive versions of one stream, central to stores."""
+
+    stream = fields.String(required=True, validate=validate.Regexp(STREAM_RE))
+    log_epoch = fields.String(required=True)
+    changes = fields.List(fields.Nested(ChangeSchema), required=True,
+                          validate=validate.Length(min=1))
+
+    @validates_schema
+    def _consecutive(self, data: dict[str, Any], **_: Any) -> None:
+        versions = [c["version"] for c in data["changes"]]
+        if versions != list(range(versions[0], versions[0] + len(versions))):
+            raise ValidationError("changes must carry consecutive versions", "changes")
+
+
+class CatchUpSchema(_Base):
+    """``catch_up``: a store asks for every version after the ones it holds."""
+
+    store = fields.String(required=True, validate=validate.Regexp(STORE_RE))
+    log_epoch = fields.String(load_default=None)
+    streams = fields.Dict(keys=fields.String(validate=validate.Regexp(STREAM_RE)),
+                          values=fields.Integer(validate=validate.Range(min=0)),
+                          required=True)
+
+
+class StateSchema(_Base):
+    """``birth`` / ``death``: retained liveness of a store (birth also carries versions)."""
+
+    store = fields.String(required=True, validate=validate.Regexp(STORE_RE))
+    online = fields.Boolean(required=True)
+    session = fields.Integer(required=True, validate=validate.Range(min=0))
+    agent_version = fields.String(load_default=None)
+    epoch = fields.String(load_default=None)
+    log_epoch = fields.String(load_default=None)
+    streams = fields.Dict(keys=fields.String(), values=fields.Integer(), load_default=dict)
+    outbox_head = fields.Integer(load_default=None)
+    outbox_pending = fields.Integer(load_default=None)
+
+
+class EntrySchema(Schema):
+    """One outbox entry of a store: a fact that central must record exactly once."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    seq = fields.Integer(required=True, validate=validate.Range(min=1))
+    kind = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    body = fields.Dict(required=True)
+
+
+class BatchSchema(_Base):
+    """``batch``: consecutive outbox entries of one store epoch, store to central."""
+
+    store = fields.String(required=True, validate=validate.Regexp(STORE_RE))
+    epoch = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    entries = fields.List(fields.Nested(EntrySchema), required=True,
+                          validate=validate.Length(min=1))
+
+    @validates_schema
+    def _consecutive(self, data: dict[str, Any], **_: Any) -> None:
+        seqs = [e["seq"] for e in data["entries"]]
+        if seqs != list(range(seqs[0], seqs[0] + len(seqs))):
+            raise ValidationError("entries must carry consecutive seqs", "entries")
+
+
+class AckSchema(_Base):
+    """``ack``: retained, the highest contiguous seq central committed for an epoch."""
+
+    store = fields.String(required=True, validate=validate.Regexp(STORE_RE))
+    epoch = fields.String(required=True)
+    seq = fields.Integer(required=True, validate=validate.Range(min=0))
+
+
+class CentralStateSchema(_Base):
+    """``central``: retained liveness of central's sync workers."""
+
+    online = fields.Boolean(required=True)
+
+
+class SaleLineSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    sku = fields.String(required=True)
+    barcode = fields.String(load_default=None)
+    name = fields.String(required=True)
+    qty = fields.Decimal(required=True, as_string=True)
+    unit_price = fields.Decimal(required=True, as_string=True)
+    amount = fields.Decimal(required=True, as_string=True)
+    vat_rate = fields.Decimal(required=True, as_string=True)
+
+
+class VatSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    rate = fields.Decimal(required=True, as_string=True)
+    gross = fields.Decimal(required=True, as_string=True)
+    net = fields.Decimal(required=True, as_string=True)
+    vat = fields.Decimal(required=True, as_string=True)
+
+
+class PaymentSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    method = fields.String(required=True)
+    amount = fields.Decimal(required=True, as_string=True)
+
+
+class SaleSchema(Schema):
+    """Body of a ``sale`` outbox entry."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    uuid = fields.UUID(required=True)
+    store = fields.String(required=True)
+    number = fields.Integer(required=True)
+    created_at = fields.AwareDateTime(required=True)
+    till = fields.String(load_default=None)
+    cashier = fields.String(load_default=None)
+    lines = fields.List(fields.Nested(SaleLineSchema), required=True,
+                        validate=validate.Length(min=1))
+    total = fields.Decimal(required=True, as_string=True)
+    vat = fields.List(fields.Nested(VatSchema), required=True)
+    payments = fields.List(fields.Nested(PaymentSchema), load_default=list)
+
+
+_SCHEMAS: dict[str, Schema] = {
+    "changes": ChangesSchema(),
+    "catch_up": CatchUpSchema(),
+    "birth": StateSchema(),
+    "death": StateSchema(),
+    "batch": BatchSchema(),
+    "ack": AckSchema(),
+    "central": CentralStateSchema(),
+}
+
+SALE = SaleSchema()
+
+
+def envelope(kind: str, **fields_: Any) -> dict[str, Any]:
+    """A new message of ``kind`` at the current protocol version."""
+    return {"v": PROTOCOL_VERSION, "kind": kind, **fields_}
+
+
+def parse(message: dict[str, Any], *expected: str) -> dict[str, Any]:
+    """Validate a decoded message against the schema of its kind.
+
+    Raises WireError with a readable reason; the caller parks or logs the message.
+    """
+    kind = message.get("kind")
+    if not isinstance(kind, str) or kind not in _SCHEMAS:
+        raise WireError(f"unknown message kind {kind!r}")
+    if expected and kind not in expected:
+        raise WireError(f"unexpected message kind {kind!r} (wanted {', '.join(expected)})")
+    version = message.get("v")
+    if isinstance(version, int) and version > PROTOCOL_VERSION + 1:
+        raise WireError(f"protocol version {version} is too new (this side speaks "
+                        f"{PROTOCOL_VERSION})")
+    try:
+        loaded: dict[str, Any] = _SCHEMAS[kind].load(message)
+    except ValidationError as exc:
+        raise WireError(f"invalid {kind} message: {exc.messages}") from exc
+    return loaded
+
+
+def parse_sale(body: dict[str, Any]) -> dict[str, Any]:
+    """Validate the body of a sale entry."""
+    try:
+        loaded: dict[str, Any] = SALE.load(body)
+    except ValidationError as exc:
+        raise WireError(f"invalid sale: {exc.messages}") from exc
+    return loaded

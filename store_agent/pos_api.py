@@ -1,0 +1,256 @@
+"""The till's API on the store LAN (/pos/v1): answers from the local copy, online or not."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask, jsonify
+from flask.json.provider import DefaultJSONProvider
+from flask.views import MethodView
+from flask_smorest import Api, Blueprint
+from marshmallow import Schema, ValidationError, fields, validate
+from werkzeug.exceptions import HTTPException
+
+from rules.money import MoneyError
+from rules.pricing import InvalidQuantity, PricingError, UnknownProduct
+from store_agent import till
+from store_agent.replica import Replica
+from store_agent.sqlite_store import LocalStore
+
+CODE = validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$", error="1 to 64 letters or digits")
+
+
+class _JSON(DefaultJSONProvider):
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        kwargs.setdefault("parse_float", Decimal)
+        return json.loads(s, **kwargs)
+
+    @staticmethod
+    def default(o: Any) -> Any:
+        if isinstance(o, Decimal):
+            return str(o)
+        return DefaultJSONProvider.default(o)
+
+
+class Quantity(fields.Decimal):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(as_string=True, allow_nan=False, **kwargs)
+
+    def _validated(self, value: Any) -> Decimal:
+        result: Decimal = super()._validated(value)
+        if result <= 0:
+            raise ValidationError("must be above 0")
+        return result
+
+
+class LineIn(Schema):
+    code = fields.String(validate=CODE, metadata={"description": "barcode or SKU"})
+    barcode = fields.String(validate=CODE)
+    sku = fields.String(validate=CODE)
+    qty = Quantity(load_default=Decimal(1))
+
+
+class PaymentIn(Schema):
+    method = fields.String(required=True, validate=validate.OneOf(["cash", "card", "other"]))
+    amount = fields.Decimal(required=True, as_string=True, allow_nan=False,
+                            validate=validate.Range(min=Decimal(0)))
+
+
+class BasketIn(Schema):
+    lines = fields.List(fields.Nested(LineIn), required=True,
+                        validate=validate.Length(min=1, max=500))
+
+
+class SaleIn(BasketIn):
+    uuid = fields.UUID(required=True, metadata={"description": "minted by the till"})
+    payments = fields.List(fields.Nested(PaymentIn), load_default=list)
+    till = fields.String(validate=CODE, load_default=None)
+    cashier = fields.String(validate=validate.Length(max=64), load_default=None)
+
+
+class ProductOut(Schema):
+    sku = fields.String()
+    name = fields.String()
+    category = fields.String(allow_none=True)
+    brand = fields.String(allow_none=True)
+    vat_rate = fields.String()
+    sale_price = fields.String()
+    active = fields.Boolean()
+    barcodes = fields.List(fields.String())
+
+
+class PricedLineOut(Schema):
+    sku = fields.String()
+    barcode = fields.String(allow_none=True)
+    name = fields.String()
+    qty = fields.String()
+    unit_price = fields.String()
+    amount = fields.String()
+    vat_rate = fields.String()
+
+
+class VatOut(Schema):
+    rate = fields.String()
+    gross = fields.String()
+    net = fields.String()
+    vat = fields.String()
+
+
+class BasketOut(Schema):
+    lines = fields.List(fields.Nested(PricedLineOut))
+    total = fields.String()
+    vat = fields.List(fields.Nested(VatOut))
+
+
+class SaleOut(BasketOut):
+    uuid = fields.String()
+    store = fields.String()
+    number = fields.Integer()
+    created_at = fields.String()
+    till = fields.String(allow_none=True)
+    cashier = fields.String(allow_none=True)
+    payments = fields.List(fields.Dict())
+    change = fields.String()
+
+
+class StatusOut(Schema):
+    store = fields.String()
+    agent_version = fields.String()
+    epoch = fields.String()
+    broker_connected = fields.Boolean()
+    central_online = fields.Boolean(allow_none=True)
+    streams = fields.Dict(keys=fields.String(), values=fields.Integer())
+    outbox_pending = fields.Integer()
+    outbox_acked = fields.Integer()
+    products = fields.Integer()
+    sales = fields.Integer()
+
+
+def _normalise_lines(data: dict[str, Any]) -> dict[str, Any]:
+    lines = []
+    problems: dict[int, Any] = {}
+    for i, line in enumerate(data["lines"]):
+        code = line.get("code") or line.get("barcode") or line.get("sku")
+        if not code:
+            problems[i] = {"code": ["give a barcode, a sku or a code"]}
+        lines.append({"code": code, "qty": line["qty"]})
+    if problems:
+        raise ValidationError({"lines": problems})
+    return {**data, "lines": lines}
+
+
+def create_app(store: LocalStore, replica: Replica, store_code: str,
+               status: Callable[[], dict[str, Any]],
+               on_sale: Callable[[], None] = lambda: None,
+               clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> Flask:
+    """The POS app; its dependencies come from the agent's composition root."""
+    app = Flask("tessera-pos")
+    app.json = _JSON(app)
+    app.config.update(API_TITLE="Tessera store agent (POS API)", API_VERSION="v1",
+                      OPENAPI_VERSION="3.0.3", OPENAPI_URL_PREFIX="/pos",
+                      OPENAPI_JSON_PATH="openapi.json")
+    api = Api(app)
+    blp = Blueprint("pos", __name__, url_prefix="/pos/v1",
+                    description="The till's view of the store (answers offline)")
+
+    def error(status_code: int, message: str, errors: Any = None) -> Any:
+        from http import HTTPStatus
+        body: dict[str, Any] = {"code": status_code, "status": HTTPStatus(status_code).phrase,
+                                "message": message}
+        if errors:
+            body["errors"] = errors
+        response = jsonify(body)
+        response.status_code = status_code
+        return response
+
+    @blp.route("/products/<code>")
+    class ProductByCode(MethodView):
+        @blp.response(200, ProductOut)
+        def get(self, code: str) -> Any:
+            """A product by barcode (or SKU), from the local copy."""
+            product = replica.product(code)
+            if product is None or not product["active"]:
+                return error(404, f"no product with code {code!r}")
+            return product
+
+    @blp.route("/baskets/price")
+    class BasketPrice(MethodView):
+        @blp.arguments(BasketIn)
+        @blp.response(200, BasketOut)
+        def post(self, data: dict[str, Any]) -> Any:
+            """Price a basket (nothing is recorded)."""
+            priced = till.price(store, _normalise_lines(data))
+            return {"lines": till.priced_lines(priced), "total": str(priced.total),
+                    "vat": till.vat_parts(priced)}
+
+    @blp.route("/sales")
+    class Sales(MethodView):
+        @blp.arguments(SaleIn)
+        @blp.response(201, SaleOut)
+        @blp.alt_response(200, schema=SaleOut, description="replay of a recorded sale")
+        @blp.alt_response(409, description="the UUID belongs to another sale")
+        def post(self, data: dict[str, Any]) -> Any:
+            """Record a sale. Replaying the same UUID and content returns the original."""
+            try:
+                outcome = till.record_sale(store, store_code, _normalise_lines(data), clock())
+            except till.SaleConflict as exc:
+                return error(409, str(exc))
+            if outcome.created:
+                on_sale()
+            return outcome.sale, 201 if outcome.created else 200
+
+    @blp.route("/status")
+    class Status(MethodView):
+        @blp.response(200, StatusOut)
+        def get(self) -> Any:
+            """Sync and outbox state of this store."""
+            return status()
+
+    api.register_blueprint(blp)
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        state = status()
+        return {"status": "ok", "broker_connected": state["broker_connected"],
+                "outbox_pending": state["outbox_pending"]}
+
+    @app.errorhandler(UnknownProduct)
+    def _unknown(exc: UnknownProduct) -> Any:
+        return error(422, str(exc), {"lines": [f"unknown product {exc.code!r}"]})
+
+    @app.errorhandler(InvalidQuantity)
+    def _qty(exc: InvalidQuantity) -> Any:
+        return error(422, str(exc), {"lines": [str(exc)]})
+
+    @app.errorhandler(till.PaymentShort)
+    def _short(exc: till.PaymentShort) -> Any:
+        return error(422, str(exc), {"payments": [str(exc)]})
+
+    @app.errorhandler(PricingError)
+    def _pricing(exc: PricingError) -> Any:
+        return error(422, str(exc))
+
+    @app.errorhandler(MoneyError)
+    def _money(exc: MoneyError) -> Any:
+        return error(422, str(exc))
+
+    @app.errorhandler(ValidationError)
+    def _validation(exc: ValidationError) -> Any:
+        return error(422, "invalid request", {"json": exc.messages})
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Any:
+        data = getattr(exc, "data", {}) or {}
+        return error(exc.code or 500, data.get("message") or exc.description or "error",
+                     data.get("messages"))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        app.logger.exception("unhandled error")
+        return error(500, "internal error; the agent log has the details")
+
+    return app

@@ -1,0 +1,168 @@
+"""The local copy of central's data and the applier of its change log.
+
+A change is applied only if it is the next version of its stream, in the same SQLite
+transaction that records the new version: a duplicate (version at or below the applied
+one) is ignored, a change past a hole is held until the hole is filled.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from rules.pricing import Product
+from store_agent.sqlite_store import REPLICA_TABLES, LocalStore
+
+log = logging.getLogger(__name__)
+
+MAX_HELD = 100_000
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    stream: str
+    applied: int
+    duplicates: int
+    held: int
+    version: int
+    hole: bool
+
+
+def _apply_one(conn: sqlite3.Connection, entity: str, key: str, op: str,
+               data: dict[str, Any] | None) -> None:
+    if op == "delete" or data is None:
+        table = {"category": "categories", "brand": "brands", "product": "products",
+                 "store": "store_info"}.get(entity)
+        if table is not None:
+            column = {"products": "sku"}.get(table, "code")
+            conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (key,))  # noqa: S608
+            if table == "products":
+                conn.execute("DELETE FROM barcodes WHERE sku = ?", (key,))
+        return
+    if entity == "category":
+        conn.execute("INSERT OR REPLACE INTO categories (code, name, parent, active) "
+                     "VALUES (?, ?, ?, ?)",
+                     (data["code"], data["name"], data.get("parent"), int(data["active"])))
+    elif entity == "brand":
+        conn.execute("INSERT OR REPLACE INTO brands (code, name, active) VALUES (?, ?, ?)",
+                     (data["code"], data["name"], int(data["active"])))
+    elif entity == "product":
+        conn.execute("INSERT OR REPLACE INTO products (sku, name, category, brand, vat_rate, "
+                     "sale_price, active) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (data["sku"], data["name"], data.get("category"), data.get("brand"),
+                      str(Decimal(str(data["vat_rate"]))),
+                      str(Decimal(str(data["sale_price"]))), int(data["active"])))
+        conn.execute("DELETE FROM barcodes WHERE sku = ?", (data["sku"],))
+        for code in data.get("barcodes") or []:
+            conn.execute("INSERT OR REPLACE INTO barcodes (code, sku) VALUES (?, ?)",
+                         (code, data["sku"]))
+    elif entity == "store":
+        conn.execute("INSERT OR REPLACE INTO store_info (code, name, grp, active) "
+                     "VALUES (?, ?, ?, ?)",
+                     (data["code"], data["name"], data.get("group"), int(data["active"])))
+    else:
+        # Readers ignore what they do not know (additive protocol); the version still
+        # advances so the stream does not stall.
+        log.info("ignoring change of unknown entity %r", entity)
+
+
+class Replica:
+    """Applies change messages to the local store, in order, exactly once."""
+
+    def __init__(self, store: LocalStore,
+                 on_hole: Callable[[str, int], None] | None = None) -> None:
+        self.store = store
+        self.on_hole = on_hole
+        self._held: dict[str, dict[int, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def log_epoch(self) -> str | None:
+        return self.store.meta("log_epoch")
+
+    def apply(self, message: dict[str, Any]) -> ApplyResult:
+        """Apply a validated ``changes`` message; returns what happened."""
+        stream: str = message["stream"]
+        with self._lock:
+            applied = duplicates = 0
+            with self.store.write() as conn:
+                self._check_log_epoch(conn, message["log_epoch"])
+                held = self._held.setdefault(stream, {})
+                for change in message["changes"]:
+                    if len(held) < MAX_HELD:
+                        held.setdefault(change["version"], change)
+                row = conn.execute("SELECT version FROM streams WHERE stream = ?",
+                                   (stream,)).fetchone()
+                version = int(row[0]) if row else 0
+                for old in [v for v in held if v <= version]:
+                    duplicates += 1
+                    del held[old]
+                while version + 1 in held:
+                    change = held.pop(version + 1)
+                    _apply_one(conn, change["entity"], change["key"], change["op"],
+                               change.get("data"))
+                    version += 1
+                    applied += 1
+                conn.execute("INSERT INTO streams (stream, version) VALUES (?, ?) "
+                             "ON CONFLICT (stream) DO UPDATE SET version = excluded.version",
+                             (stream, version))
+            hole = bool(held)
+            result = ApplyResult(stream=stream, applied=applied, duplicates=duplicates,
+                                 held=len(held), version=version, hole=hole)
+        if hole:
+            log.warning("stream %s: hole after version %d (holding %d later changes)",
+                        stream, version, len(held))
+            if self.on_hole is not None:
+                self.on_hole(stream, version)
+        return result
+
+    def _check_log_epoch(self, conn: sqlite3.Connection, log_epoch: str) -> None:
+        current = self.store.get_meta(conn, "log_epoch")
+        if current == log_epoch:
+            return
+        if current is not None:
+            # Central's log was rebuilt: what we hold is from another history.
+            log.warning("central log epoch changed (%s -> %s): dropping the local copy",
+                        current, log_epoch)
+            for table in REPLICA_TABLES:
+                conn.execute(f"DELETE FROM {table}")  # noqa: S608
+            self._held.clear()
+        self.store.set_meta(conn, "log_epoch", log_epoch)
+
+    # -- reads for the till -----------------------------------------------------------------
+
+    def product(self, code: str) -> dict[str, Any] | None:
+        """A product by barcode or SKU, with its barcodes; None if unknown."""
+        with self.store.read() as conn:
+            row = conn.execute("SELECT p.* FROM barcodes b JOIN products p ON p.sku = b.sku "
+                               "WHERE b.code = ?", (code,)).fetchone()
+            if row is None:
+                row = conn.execute("SELECT * FROM products WHERE sku = ?", (code,)).fetchone()
+            if row is None:
+                return None
+            barcodes = [r[0] for r in conn.execute(
+                "SELECT code FROM barcodes WHERE sku = ? ORDER BY code", (row["sku"],))]
+        return {"sku": row["sku"], "name": row["name"], "category": row["category"],
+                "brand": row["brand"], "vat_rate": row["vat_rate"],
+                "sale_price": row["sale_price"], "active": bool(row["active"]),
+                "barcodes": barcodes}
+
+
+def load_products(conn: sqlite3.Connection, codes: list[str]) -> dict[str, Product]:
+    """Pricing view of the products named by ``codes`` (barcodes or SKUs)."""
+    result: dict[str, Product] = {}
+    for code in set(codes):
+        row = conn.execute("SELECT p.* FROM barcodes b JOIN products p ON p.sku = b.sku "
+                           "WHERE b.code = ?", (code,)).fetchone()
+        if row is None:
+            row = conn.execute("SELECT * FROM products WHERE sku = ?", (code,)).fetchone()
+        if row is not None:
+            result[code] = Product(sku=row["sku"], name=row["name"],
+                                   price=Decimal(row["sale_price"]),
+                                   vat_rate=Decimal(row["vat_rate"]),
+                                   active=bool(row["active"]))
+    return result

@@ -1,0 +1,87 @@
+"""The agent's composition root: builds the real adapters and runs them until stopped."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+from waitress.server import create_server
+
+from store_agent import __version__
+from store_agent.pos_api import create_app
+from store_agent.settings import AgentSettings
+from store_agent.sqlite_store import LocalStore
+from store_agent.sync import StoreSync
+from store_agent.uplink import Uplink
+from transport.mqtt_link import MqttLink
+
+log = logging.getLogger(__name__)
+
+
+class Agent:
+    """One store: local store, sync, uplink and the POS API."""
+
+    def __init__(self, settings: AgentSettings) -> None:
+        self.settings = settings
+        self.store = LocalStore(settings.database)
+
+        def link_factory(**kwargs: Any) -> MqttLink:
+            return MqttLink(settings.broker, f"store-{settings.store}", **kwargs)
+
+        self.sync = StoreSync(self.store, settings.store, link_factory,
+                              catch_up_interval=settings.catch_up_interval)
+        self.uplink = Uplink(self.store, self.sync.link, settings.store,
+                             batch_size=settings.batch_size,
+                             stall_timeout=settings.stall_timeout)
+        self.sync.uplink = self.uplink
+        self.app = create_app(self.store, self.sync.replica, settings.store, self.status,
+                              on_sale=self.uplink.notify)
+        self.stopped = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def status(self) -> dict[str, Any]:
+        with self.store.read() as conn:
+            products = conn.execute("SELECT COUNT(*) FROM products WHERE active = 1"
+                                    ).fetchone()[0]
+            sales = conn.execute("SELECT COUNT(*) FROM sales").fetchone()[0]
+        return {"store": self.settings.store, "agent_version": __version__,
+                "epoch": self.store.meta("epoch"),
+                "broker_connected": self.sync.link.connected,
+                "central_online": self.sync.central_online,
+                "streams": self.store.stream_versions(),
+                "outbox_pending": self.uplink.pending(), "outbox_acked": self.uplink.acked,
+                "products": products, "sales": sales}
+
+    def start(self) -> None:
+        self.sync.link.start()
+        for target, name in ((self.uplink.run, "uplink"),
+                             (self.sync.run_anti_entropy, "anti-entropy")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        self.server = create_server(self.app, host=self.settings.pos_host,
+                                    port=self.settings.pos_port, threads=8,
+                                    ident="tessera-agent")
+        thread = threading.Thread(target=self.server.run, name="pos-api", daemon=True)
+        thread.start()
+        log.info("store %s: POS API on http://%s:%d/pos/v1, database %s", self.settings.store,
+                 self.settings.pos_host, self.settings.pos_port, self.settings.database)
+
+    def stop(self) -> None:
+        self.uplink.stop()
+        self.sync.stopping.set()
+        self.sync.link.stop(farewell=self.sync.farewell())
+        self.stopped.set()
+
+    def run_forever(self) -> None:
+        def on_signal(signum: int, _frame: Any) -> None:
+            log.info("signal %d: stopping", signum)
+            self.stopped.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        self.start()
+        self.stopped.wait()
+        self.stop()

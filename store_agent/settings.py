@@ -1,0 +1,84 @@
+"""The agent's settings: ``TESSERA_*`` environment variables, parsed once, frozen."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+
+class SettingsError(ValueError):
+    """A configuration value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    tls: bool
+    keepalive: int
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    store: str
+    database: Path
+    broker: BrokerSettings
+    pos_host: str
+    pos_port: int
+    var_dir: Path
+    central_url: str | None
+    stall_timeout: float
+    catch_up_interval: float
+    batch_size: int
+    log_level: str
+
+
+def _number(env: Mapping[str, str], name: str, default: str) -> float:
+    try:
+        value = float(env.get(name, default))
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number") from exc
+    if value <= 0:
+        raise SettingsError(f"{name} must be above 0")
+    return value
+
+
+def load(env: Mapping[str, str] | None = None) -> AgentSettings:
+    """Parse and validate; the message names the variable that is wrong."""
+    env = os.environ if env is None else env
+    store = env.get("TESSERA_STORE_CODE", "")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", store):
+        raise SettingsError("TESSERA_STORE_CODE must be set to the store code "
+                            "(letters, digits, '.', '_', '-')")
+    var_dir = Path(env.get("TESSERA_VAR_DIR", "var")).resolve()
+    url = urlparse(env.get("TESSERA_BROKER_URL", "mqtt://127.0.0.1:18830"))
+    if url.scheme not in ("mqtt", "mqtts") or not url.hostname:
+        raise SettingsError("TESSERA_BROKER_URL must look like mqtt://host:port")
+    tls = url.scheme == "mqtts"
+    listen = env.get("TESSERA_POS_LISTEN", "127.0.0.1:8101")
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise SettingsError("TESSERA_POS_LISTEN must be host:port")
+    return AgentSettings(
+        store=store,
+        database=Path(env.get("TESSERA_AGENT_DB") or var_dir / f"agent-{store}.db").resolve(),
+        broker=BrokerSettings(
+            host=url.hostname, port=url.port or (8883 if tls else 1883),
+            username=env.get("TESSERA_BROKER_USERNAME") or url.username or store,
+            password=env.get("TESSERA_BROKER_PASSWORD") or url.password, tls=tls,
+            keepalive=int(_number(env, "TESSERA_BROKER_KEEPALIVE", "30"))),
+        pos_host=host,
+        pos_port=int(port),
+        var_dir=var_dir,
+        central_url=env.get("TESSERA_CENTRAL_URL"),
+        stall_timeout=_number(env, "TESSERA_STALL_TIMEOUT", "5"),
+        catch_up_interval=_number(env, "TESSERA_CATCH_UP_INTERVAL", "30"),
+        batch_size=int(_number(env, "TESSERA_BATCH_SIZE", "100")),
+        log_level=env.get("TESSERA_LOG_LEVEL", "INFO").upper(),
+    )

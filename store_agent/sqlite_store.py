@@ -1,0 +1,126 @@
+"""The agent's SQLite database: the local copy of central's data, sales and the outbox.
+
+WAL with synchronous=FULL: a sale the till saw as done survives a power cut. One
+connection per thread; writers take the lock up front (BEGIN IMMEDIATE) so that two
+writers queue instead of failing to upgrade.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS streams (stream TEXT PRIMARY KEY, version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS categories (
+    code TEXT PRIMARY KEY, name TEXT NOT NULL, parent TEXT, active INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS brands (
+    code TEXT PRIMARY KEY, name TEXT NOT NULL, active INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS products (
+    sku TEXT PRIMARY KEY, name TEXT NOT NULL, category TEXT, brand TEXT,
+    vat_rate TEXT NOT NULL, sale_price TEXT NOT NULL, active INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS barcodes (code TEXT PRIMARY KEY, sku TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS barcodes_sku ON barcodes (sku);
+CREATE TABLE IF NOT EXISTS store_info (
+    code TEXT PRIMARY KEY, name TEXT NOT NULL, grp TEXT, active INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sales (
+    uuid TEXT PRIMARY KEY, number INTEGER NOT NULL UNIQUE, request_hash TEXT NOT NULL,
+    result TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, ref TEXT NOT NULL,
+    body TEXT NOT NULL, created_at TEXT NOT NULL);
+"""
+
+REPLICA_TABLES = ("categories", "brands", "products", "barcodes", "store_info", "streams")
+
+
+class LocalStore:
+    """Opens per-thread connections to one SQLite file and owns its schema."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.connection().executescript(SCHEMA)
+        with self.write() as conn:
+            if self.get_meta(conn, "epoch") is None:
+                # A new database is a new history: central keys our seqs by this epoch.
+                self.set_meta(conn, "epoch", uuid.uuid4().hex)
+                self.set_meta(conn, "schema", str(SCHEMA_VERSION))
+
+    def connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30,
+                                   check_same_thread=True)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: committed at the end of the block, rolled back on error."""
+        conn = self.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: one consistent snapshot for the whole block."""
+        conn = self.connection()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- meta -------------------------------------------------------------------------------
+
+    @staticmethod
+    def get_meta(conn: sqlite3.Connection, key: str) -> str | None:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    @staticmethod
+    def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+        conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def meta(self, key: str) -> str | None:
+        with self.read() as conn:
+            return self.get_meta(conn, key)
+
+    def bump_meta(self, key: str) -> int:
+        """Increment an integer in meta and return the new value (durably)."""
+        with self.write() as conn:
+            value = int(self.get_meta(conn, key) or "0") + 1
+            self.set_meta(conn, key, str(value))
+        return value
+
+    # -- streams ----------------------------------------------------------------------------
+
+    def stream_versions(self) -> dict[str, int]:
+        with self.read() as conn:
+            return {str(r[0]): int(r[1]) for r in conn.execute("SELECT stream, version "
+                                                                "FROM streams")}

@@ -1,0 +1,133 @@
+"""The agent's side of the MQTT conversation: births, deaths, changes in, catch-up requests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from typing import Any
+
+from protocol import messages, topics
+from protocol.encoding import WireError, dumps, loads
+from protocol.streams import BUCKETS
+from store_agent import __version__
+from store_agent.replica import Replica
+from store_agent.sqlite_store import LocalStore
+from store_agent.uplink import Uplink
+from transport.mqtt_link import Inbound, MqttLink, Will
+
+log = logging.getLogger(__name__)
+
+CATCH_UP_MIN_GAP = 2.0
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+class StoreSync:
+    """Keeps the replica current and announces the store's liveness."""
+
+    def __init__(self, store: LocalStore, code: str, link_factory: Any,
+                 catch_up_interval: float = 30.0) -> None:
+        self.store = store
+        self.code = code
+        self.catch_up_interval = catch_up_interval
+        self.session = store.bump_meta("session")
+        self.replica = Replica(store, on_hole=self._on_hole)
+        self.link: MqttLink = link_factory(will=Will(topics.store_state(code),
+                                                     self._state(False, self.session)),
+                                           on_connected=self._on_connected)
+        self.link.client.on_disconnect = self._wrap_disconnect(self.link.client.on_disconnect)
+        self.uplink: Uplink | None = None
+        self.central_online: bool | None = None
+        self._last_catch_up = 0.0
+        self._catch_up_lock = threading.Lock()
+        self.stopping = threading.Event()
+        for bucket in BUCKETS:
+            self.link.subscribe(topics.bucket_down(bucket), self._on_changes)
+        self.link.subscribe(topics.store_down(code), self._on_changes)
+        self.link.subscribe(topics.CENTRAL_STATE, self._on_central)
+
+    # -- messages ---------------------------------------------------------------------------
+
+    def _state(self, online: bool, session: int) -> bytes:
+        body: dict[str, Any] = {"store": self.code, "online": online, "session": session,
+                                "sent_at": _now()}
+        if online:
+            body.update(agent_version=__version__, epoch=self.store.meta("epoch"),
+                        log_epoch=self.replica.log_epoch(),
+                        streams=self.store.stream_versions())
+            if self.uplink is not None:
+                body.update(outbox_head=self.uplink.head(),
+                            outbox_pending=self.uplink.pending())
+        return dumps(messages.envelope("birth" if online else "death", **body))
+
+    def _on_connected(self, link: MqttLink) -> None:
+        link.publish(topics.store_state(self.code), self._state(True, self.session), retain=True)
+        self._last_catch_up = time.monotonic()  # the birth itself asks for catch-up
+        if self.uplink is not None:
+            self.uplink.reset()
+
+    def _wrap_disconnect(self, inner: Any) -> Any:
+        def handler(*args: Any) -> None:
+            inner(*args)
+            # The next connection is a new session: its will must carry the new counter
+            # so that central can tell a late will from the current one.
+            self.session = self.store.bump_meta("session")
+            self.link.client.will_set(topics.store_state(self.code),
+                                      self._state(False, self.session), qos=1, retain=True)
+        return handler
+
+    def _on_changes(self, message: Inbound) -> None:
+        try:
+            parsed = messages.parse(loads(message.payload), "changes")
+        except WireError as exc:
+            log.warning("ignored bad message on %s: %s", message.topic, exc)
+            return
+        result = self.replica.apply(parsed)
+        if result.applied:
+            log.info("stream %s now at version %d (+%d)", result.stream, result.version,
+                     result.applied)
+
+    def _on_central(self, message: Inbound) -> None:
+        try:
+            state = messages.parse(loads(message.payload), "central")
+        except WireError:
+            return
+        was = self.central_online
+        self.central_online = bool(state["online"])
+        if self.central_online and was is False:
+            self.request_catch_up(force=True)
+
+    def _on_hole(self, stream: str, version: int) -> None:
+        self.request_catch_up()
+
+    # -- catch-up ---------------------------------------------------------------------------
+
+    def request_catch_up(self, force: bool = False) -> bool:
+        """Ask central for every change after our versions (rate limited)."""
+        with self._catch_up_lock:
+            now = time.monotonic()
+            if not force and now - self._last_catch_up < CATCH_UP_MIN_GAP:
+                return False
+            self._last_catch_up = now
+        if not self.link.connected:
+            return False
+        body = messages.envelope("catch_up", store=self.code,
+                                 log_epoch=self.replica.log_epoch(),
+                                 streams=self.store.stream_versions(), sent_at=_now())
+        self.link.publish(topics.store_rpc(self.code), dumps(body))
+        return True
+
+    def run_anti_entropy(self) -> None:
+        """Periodically ask for catch-up: a lost last change has no successor to reveal it."""
+        while not self.stopping.wait(self.catch_up_interval):
+            try:
+                self.request_catch_up()
+            except Exception:
+                log.exception("catch-up request failed")
+
+    def farewell(self) -> tuple[str, bytes]:
+        return topics.store_state(self.code), self._state(False, self.session)

@@ -1,0 +1,111 @@
+"""Sales at the till: priced from the local copy, committed with their outbox entry.
+
+A sale is identified by the UUID the till minted. Replaying the same UUID with the same
+request returns the original result; the same UUID with another request is a conflict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from protocol.encoding import dumps
+from rules.pricing import BasketLine, PricedBasket, price_basket
+from store_agent.replica import load_products
+from store_agent.sqlite_store import LocalStore
+
+
+class SaleConflict(Exception):
+    """The UUID is already used by a different sale."""
+
+
+class PaymentShort(ValueError):
+    """The payments do not cover the total."""
+
+
+@dataclass(frozen=True)
+class SaleOutcome:
+    sale: dict[str, Any]
+    created: bool
+
+
+def request_fingerprint(request: dict[str, Any]) -> str:
+    """Hash of the canonical request, so equal requests match however they were spelled."""
+    canonical = {
+        "lines": [{"code": line["code"], "qty": str(Decimal(line["qty"]).normalize())}
+                  for line in request["lines"]],
+        "payments": [{"method": p["method"], "amount": str(Decimal(p["amount"]).normalize())}
+                     for p in request.get("payments") or []],
+        "till": request.get("till"),
+        "cashier": request.get("cashier"),
+    }
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+def basket_lines(request: dict[str, Any]) -> list[BasketLine]:
+    return [BasketLine(code=line["code"], qty=Decimal(line["qty"])) for line in request["lines"]]
+
+
+def priced_lines(priced: PricedBasket) -> list[dict[str, Any]]:
+    return [{"sku": p.sku, "barcode": None if p.code == p.sku else p.code, "name": p.name,
+             "qty": str(p.qty), "unit_price": str(p.unit_price), "amount": str(p.amount),
+             "vat_rate": str(p.vat_rate)} for p in priced.lines]
+
+
+def vat_parts(priced: PricedBasket) -> list[dict[str, str]]:
+    return [{"rate": str(v.rate), "gross": str(v.gross), "net": str(v.net), "vat": str(v.vat)}
+            for v in priced.vat]
+
+
+def price(store: LocalStore, request: dict[str, Any]) -> PricedBasket:
+    """Price a basket from the local copy (no write)."""
+    lines = basket_lines(request)
+    with store.read() as conn:
+        catalogue = load_products(conn, [line.code for line in lines])
+    return price_basket(lines, catalogue)
+
+
+def record_sale(store: LocalStore, store_code: str, request: dict[str, Any],
+                now: dt.datetime) -> SaleOutcome:
+    """Price and commit a sale with its outbox entry, or return the original on replay."""
+    sale_uuid = str(request["uuid"])
+    fingerprint = request_fingerprint(request)
+    with store.write() as conn:
+        existing = conn.execute("SELECT request_hash, result FROM sales WHERE uuid = ?",
+                                (sale_uuid,)).fetchone()
+        if existing is not None:
+            if existing["request_hash"] != fingerprint:
+                raise SaleConflict(f"sale {sale_uuid} already exists with other content")
+            return SaleOutcome(sale=json.loads(existing["result"]), created=False)
+        lines = basket_lines(request)
+        priced = price_basket(lines, load_products(conn, [line.code for line in lines]))
+        payments = request.get("payments") or []
+        paid = sum((Decimal(p["amount"]) for p in payments), Decimal(0))
+        if payments and paid < priced.total:
+            raise PaymentShort(f"payments {paid} do not cover the total {priced.total}")
+        number = int(store.get_meta(conn, "receipt_number") or "0") + 1
+        store.set_meta(conn, "receipt_number", str(number))
+        sale = {
+            "uuid": sale_uuid,
+            "store": store_code,
+            "number": number,
+            "created_at": now.astimezone(dt.UTC).isoformat(),
+            "till": request.get("till"),
+            "cashier": request.get("cashier"),
+            "lines": priced_lines(priced),
+            "total": str(priced.total),
+            "vat": vat_parts(priced),
+            "payments": [{"method": p["method"], "amount": str(p["amount"])} for p in payments],
+            "change": str(paid - priced.total) if payments else "0.00",
+        }
+        body = dumps(sale).decode()
+        conn.execute("INSERT INTO sales (uuid, number, request_hash, result, created_at) "
+                     "VALUES (?, ?, ?, ?, ?)",
+                     (sale_uuid, number, fingerprint, body, sale["created_at"]))
+        conn.execute("INSERT INTO outbox (kind, ref, body, created_at) VALUES (?, ?, ?, ?)",
+                     ("sale", sale_uuid, body, sale["created_at"]))
+    return SaleOutcome(sale=sale, created=True)

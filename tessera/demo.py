@@ -1,0 +1,162 @@
+"""``tessera demo``: the whole network on one machine, on embedded defaults.
+
+A private Mosquitto on 127.0.0.1:18830, central on SQLite under var/demo (PostgreSQL when
+TESSERA_DATABASE_URL says so) at http://127.0.0.1:8000, and two stores: kiosk-1 on :8101
+and market on :8102. Every part is a real process; Ctrl-C stops them all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tessera import demo_data
+
+BROKER_PORT = 18830
+CENTRAL = "http://127.0.0.1:8000"
+AGENTS = {"kiosk-1": 8101, "market": 8102}
+
+
+def find_mosquitto() -> str | None:
+    return shutil.which("mosquitto") or next(
+        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()),
+        None)
+
+
+def broker_config(path: Path, port: int) -> None:
+    """A loopback-only broker for local runs. Authentication and ACLs: see deploy/."""
+    path.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    "max_queued_messages 10000\nlog_type error\nlog_type warning\n"
+                    "log_dest stderr\n")
+
+
+def http_json(method: str, url: str, body: Any = None, timeout: float = 5) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def wait_http(url: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return True
+        except (urllib.error.URLError, ConnectionError, OSError):
+            time.sleep(0.2)
+    return False
+
+
+def load_demo_data(base: str) -> int:
+    """Create the demo master data through the REST API; existing rows are left alone."""
+    created = 0
+    for path, rows in (("store-groups", demo_data.GROUPS), ("stores", demo_data.STORES),
+                       ("categories", demo_data.CATEGORIES), ("brands", demo_data.BRANDS),
+                       ("products", demo_data.products())):
+        for row in rows:
+            status, body = http_json("POST", f"{base}/api/v1/{path}/", row)
+            if status == 201:
+                created += 1
+            elif status != 409:
+                raise RuntimeError(f"demo data: POST {path} {row} -> {status} {body}")
+    return created
+
+
+class Network:
+    """Starts and stops the demo processes."""
+
+    def __init__(self, var_dir: Path) -> None:
+        self.var_dir = var_dir
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        log = open(self.var_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        self.procs.append((name, proc))
+
+    def check(self) -> None:
+        for name, proc in self.procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}; see "
+                                   f"{self.var_dir / (name + '.log')}")
+
+    def stop(self) -> None:
+        for _name, proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for _name, proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def run_demo(var_dir: str, fresh: bool) -> None:
+    root = Path(var_dir).resolve()
+    if fresh and root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    mosquitto = find_mosquitto()
+    if mosquitto is None:
+        sys.exit("mosquitto is not installed: run `sudo apt-get install -y mosquitto` "
+                 "(or `make demo`, which installs it)")
+    broker_config(root / "mosquitto.conf", BROKER_PORT)
+    tessera = [sys.executable, "-m", "tessera"]
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
+    base_env.update(TESSERA_VAR_DIR=str(root),
+                    TESSERA_BROKER_URL=f"mqtt://127.0.0.1:{BROKER_PORT}",
+                    TESSERA_LOG_LEVEL=os.environ.get("TESSERA_LOG_LEVEL", "INFO"))
+    central_env = dict(base_env, TESSERA_CENTRAL_LISTEN="127.0.0.1:8000",
+                       TESSERA_DATABASE_URL=os.environ.get("TESSERA_DATABASE_URL")
+                       or f"sqlite:///{root / 'central.db'}")
+    net = Network(root)
+    try:
+        net.spawn("broker", [mosquitto, "-c", str(root / "mosquitto.conf")], base_env)
+        migrate = subprocess.run([*tessera, "central", "migrate"], env=central_env,
+                                 capture_output=True, text=True)
+        if migrate.returncode != 0:
+            raise RuntimeError(f"migration failed:\n{migrate.stderr}")
+        net.spawn("central", [*tessera, "central", "serve"], central_env)
+        net.spawn("publisher", [*tessera, "central", "publish"], central_env)
+        net.spawn("ingest", [*tessera, "central", "ingest", "--name", "demo"], central_env)
+        if not wait_http(f"{CENTRAL}/healthz", 30):
+            net.check()
+            raise RuntimeError(f"central did not answer; see {root / 'central.log'}")
+        created = load_demo_data(CENTRAL)
+        for code, port in AGENTS.items():
+            net.spawn(f"agent-{code}", [*tessera, "agent", "run"],
+                      dict(base_env, TESSERA_STORE_CODE=code,
+                           TESSERA_POS_LISTEN=f"127.0.0.1:{port}",
+                           TESSERA_CENTRAL_URL=CENTRAL))
+        for port in AGENTS.values():
+            if not wait_http(f"http://127.0.0.1:{port}/healthz", 30):
+                net.check()
+        print(f"Tessera demo is running ({created} demo records created); logs in {root}")
+        print(f"  central      {CENTRAL}/api/v1   (API docs {CENTRAL}/api/docs)")
+        for code, port in AGENTS.items():
+            print(f"  {code:<12} http://127.0.0.1:{port}/pos/v1")
+        print(f"  broker       mqtt://127.0.0.1:{BROKER_PORT}")
+        print("Ctrl-C stops everything.", flush=True)
+        while True:
+            time.sleep(1)
+            net.check()
+    except KeyboardInterrupt:
+        print("\nstopping...", flush=True)
+    finally:
+        net.stop()

@@ -1,0 +1,93 @@
+"""Demo master data: a small chain with a tobacco counter, real EAN-13 check digits."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from rules.barcodes import ean_check_digit
+
+GROUPS = [{"code": "kiosks", "name": "Kiosks"}]
+STORES = [
+    {"code": "kiosk-1", "name": "Kiosk 1 - Station Square", "group": "kiosks"},
+    {"code": "market", "name": "Market - Main Street", "group": None},
+]
+CATEGORIES = [
+    {"code": "food", "name": "Food", "parent": None},
+    {"code": "bakery", "name": "Bakery", "parent": "food"},
+    {"code": "dairy", "name": "Dairy", "parent": "food"},
+    {"code": "drinks", "name": "Drinks", "parent": None},
+    {"code": "snacks", "name": "Snacks", "parent": "food"},
+    {"code": "tobacco", "name": "Tobacco", "parent": None},
+    {"code": "cigarettes", "name": "Cigarettes", "parent": "tobacco"},
+    {"code": "press", "name": "Newspapers and magazines", "parent": None},
+    {"code": "household", "name": "Household", "parent": None},
+]
+BRANDS = [
+    {"code": "panifico", "name": "Panifico"},
+    {"code": "lactis", "name": "Lactis"},
+    {"code": "aqua-viva", "name": "Aqua Viva"},
+    {"code": "crunchy", "name": "Crunchy"},
+    {"code": "marlin", "name": "Marlin"},
+    {"code": "clean-co", "name": "Clean & Co"},
+]
+
+# (name, category, brand, vat %, purchase cost, sale price)
+_PRODUCTS = [
+    ("White bread 500 g", "bakery", "panifico", "9", "1.20", "2.10"),
+    ("Wholemeal bread 400 g", "bakery", "panifico", "9", "1.45", "2.60"),
+    ("Croissant butter", "bakery", "panifico", "9", "0.55", "1.20"),
+    ("Baguette", "bakery", "panifico", "9", "0.70", "1.40"),
+    ("Milk 1.5% 1 l", "dairy", "lactis", "9", "0.85", "1.49"),
+    ("Milk 3.5% 1 l", "dairy", "lactis", "9", "0.95", "1.69"),
+    ("Yoghurt natural 150 g", "dairy", "lactis", "9", "0.40", "0.89"),
+    ("Butter 200 g", "dairy", "lactis", "9", "1.90", "3.29"),
+    ("Cheese slices 150 g", "dairy", "lactis", "9", "1.60", "2.79"),
+    ("Mineral water 0.5 l", "drinks", "aqua-viva", "19", "0.25", "0.79"),
+    ("Mineral water 1.5 l", "drinks", "aqua-viva", "19", "0.40", "1.19"),
+    ("Sparkling water 0.5 l", "drinks", "aqua-viva", "19", "0.27", "0.85"),
+    ("Orange juice 1 l", "drinks", "aqua-viva", "19", "1.10", "2.49"),
+    ("Cola 0.33 l", "drinks", None, "19", "0.45", "1.29"),
+    ("Iced tea 0.5 l", "drinks", None, "19", "0.50", "1.39"),
+    ("Espresso to go", "drinks", None, "19", "0.30", "1.50"),
+    ("Potato chips 150 g", "snacks", "crunchy", "19", "0.90", "2.19"),
+    ("Salted peanuts 200 g", "snacks", "crunchy", "19", "1.05", "2.49"),
+    ("Chocolate bar 100 g", "snacks", None, "19", "0.80", "1.79"),
+    ("Chewing gum", "snacks", None, "19", "0.35", "0.99"),
+    ("Cereal bar", "snacks", "crunchy", "19", "0.30", "0.79"),
+    ("Cigarettes Marlin Red 20", "cigarettes", "marlin", "19", "5.10", "5.50"),
+    ("Cigarettes Marlin Blue 20", "cigarettes", "marlin", "19", "5.10", "5.50"),
+    ("Cigarettes Marlin Slim 20", "cigarettes", "marlin", "19", "5.30", "5.70"),
+    ("Rolling tobacco 30 g", "tobacco", "marlin", "19", "4.20", "4.80"),
+    ("Lighter", "tobacco", None, "19", "0.30", "1.00"),
+    ("Daily newspaper", "press", None, "5", "0.90", "1.50"),
+    ("Weekly magazine", "press", None, "5", "1.80", "3.00"),
+    ("Crossword book", "press", None, "5", "1.20", "2.20"),
+    ("Dish soap 500 ml", "household", "clean-co", "19", "0.95", "1.99"),
+    ("Paper towels 2 rolls", "household", "clean-co", "19", "1.10", "2.29"),
+    ("Batteries AA x4", "household", None, "19", "2.10", "4.49"),
+    ("Trash bags 20 pcs", "household", "clean-co", "19", "0.85", "1.79"),
+    ("Sandwich ham and cheese", "food", None, "9", "1.50", "3.20"),
+    ("Banana (kg)", "food", None, "9", "0.90", "1.69"),
+    ("Apples (kg)", "food", None, "9", "1.10", "2.29"),
+]
+
+
+def ean13(body12: str) -> str:
+    return body12 + str(ean_check_digit(body12))
+
+
+def products() -> list[dict[str, Any]]:
+    result = []
+    for i, (name, category, brand, vat, cost, price) in enumerate(_PRODUCTS, start=1):
+        result.append({
+            "sku": f"SKU-{i:04d}",
+            "name": name,
+            "category": category,
+            "brand": brand,
+            "vat_rate": vat,
+            "purchase_cost": str(Decimal(cost)),
+            "sale_price": str(Decimal(price)),
+            "barcodes": [ean13(f"594000{i:06d}")],
+        })
+    return result
