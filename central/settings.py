@@ -34,7 +34,8 @@ class CentralSettings:
     log_level: str
 
 
-def parse_broker(env: Mapping[str, str], default_url: str = "mqtt://127.0.0.1:18830") -> BrokerSettings:
+def parse_broker(env: Mapping[str, str],
+                 default_url: str = "mqtt://127.0.0.1:18830") -> BrokerSettings:
     """Broker settings from ``TESSERA_BROKER_URL`` (mqtt:// or mqtts://) and credentials."""
     url = urlparse(env.get("TESSERA_BROKER_URL", default_url))
     if url.scheme not in ("mqtt", "mqtts") or not url.hostname:

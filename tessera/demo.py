@@ -19,6 +19,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import click
+
 from tessera import demo_data
 
 BROKER_PORT = 18830
@@ -147,16 +149,16 @@ def run_demo(var_dir: str, fresh: bool) -> None:
         for port in AGENTS.values():
             if not wait_http(f"http://127.0.0.1:{port}/healthz", 30):
                 net.check()
-        print(f"Tessera demo is running ({created} demo records created); logs in {root}")
-        print(f"  central      {CENTRAL}/api/v1   (API docs {CENTRAL}/api/docs)")
+        click.echo(f"Tessera demo is running ({created} demo records created); logs in {root}")
+        click.echo(f"  central      {CENTRAL}/api/v1   (API docs {CENTRAL}/api/docs)")
         for code, port in AGENTS.items():
-            print(f"  {code:<12} http://127.0.0.1:{port}/pos/v1")
-        print(f"  broker       mqtt://127.0.0.1:{BROKER_PORT}")
-        print("Ctrl-C stops everything.", flush=True)
+            click.echo(f"  {code:<12} http://127.0.0.1:{port}/pos/v1")
+        click.echo(f"  broker       mqtt://127.0.0.1:{BROKER_PORT}")
+        click.echo("Ctrl-C stops everything.")
         while True:
             time.sleep(1)
             net.check()
     except KeyboardInterrupt:
-        print("\nstopping...", flush=True)
+        click.echo("\nstopping...")
     finally:
         net.stop()

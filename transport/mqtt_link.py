@@ -27,12 +27,18 @@ Handler = Callable[["Inbound"], None]
 
 
 class BrokerConfig(Protocol):
-    host: str
-    port: int
-    username: str | None
-    password: str | None
-    tls: bool
-    keepalive: int
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def username(self) -> str | None: ...
+    @property
+    def password(self) -> str | None: ...
+    @property
+    def tls(self) -> bool: ...
+    @property
+    def keepalive(self) -> int: ...
 
 
 @dataclass(frozen=True)

@@ -208,8 +208,6 @@ class Publisher:
                 session.add(status)
             if state["session"] < status.session:
                 return  # a stale will arriving after a newer birth
-            if not state["online"] and state["session"] != status.session and status.online:
-                return
             status.session = state["session"]
             status.online = state["online"]
             status.last_seen = dt.datetime.now(dt.UTC)
