@@ -48,6 +48,7 @@ def serve() -> None:
     args = [sys.executable, "-m", "gunicorn", "--bind", settings.listen,
             "--workers", str(settings.web_workers), "--worker-class", "gthread",
             "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "5",
+            "--control-socket", str(settings.var_dir / "gunicorn.ctl"),
             "central.web:create_app()"]
     os.execv(sys.executable, args)
 
@@ -97,5 +98,58 @@ def ingest(name: str | None) -> None:
     link = MqttLink(settings.broker, f"tessera-central-ingest-{name or os.getpid()}",
                     manual_ack=True)
     worker = ingester.Ingester(db, link)
+    repricer = ingester.Repricer(db)
+    threading.Thread(target=repricer.run, name="repricer", daemon=True).start()
     _run_worker(worker, link)
+    repricer.stop()
     link.stop()
+
+
+def _import(kind: str, path: str, apply: bool) -> None:
+    from pathlib import Path
+
+    from central.db import Database
+    from central.services import prices
+    from central.tabular import TabularError, read_table
+
+    settings = _settings()
+    try:
+        rows = read_table(Path(path).read_bytes(), path)
+    except (OSError, TabularError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    run = prices.import_products if kind == "products" else prices.import_prices
+    db = Database(settings.database_url)
+    with db.transaction() as session, click.progressbar(
+            length=len(rows), label=f"{'Importing' if apply else 'Checking'} {len(rows)} rows",
+            file=sys.stderr) as bar:
+        last = [0]
+
+        def progress(done: int) -> None:
+            bar.update(done - last[0])
+            last[0] = done
+
+        report = run(session, rows, apply=apply, progress=progress)
+    verb = "applied" if apply else "would apply (preview; --apply to write)"
+    click.echo(f"{len(report.changes)} changes {verb}, {report.unchanged} unchanged, "
+               f"{len(report.rejected)} rows rejected")
+    for change in report.changes[:50]:
+        click.echo("  " + " ".join(f"{k}={v}" for k, v in change.items()))
+    for rejected in report.rejected:
+        click.echo(f"  rejected line {rejected.get('line', '?')} ({rejected.get('sku')}): "
+                   f"{rejected['reason']}", err=True)
+
+
+@central.command("import-products")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--apply", is_flag=True, help="Write the changes (default: preview only).")
+def import_products(path: str, apply: bool) -> None:
+    """Create or update products from a CSV or XLSX file."""
+    _import("products", path, apply)
+
+
+@central.command("import-prices")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--apply", is_flag=True, help="Write the changes (default: preview only).")
+def import_prices(path: str, apply: bool) -> None:
+    """Update sale prices and purchase costs by SKU from a CSV or XLSX file."""
+    _import("prices", path, apply)

@@ -128,6 +128,11 @@ def run_demo(var_dir: str, fresh: bool) -> None:
                        TESSERA_DATABASE_URL=os.environ.get("TESSERA_DATABASE_URL")
                        or f"sqlite:///{root / 'central.db'}")
     net = Network(root)
+
+    def on_term(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops the demo like Ctrl-C: children too
+
+    signal.signal(signal.SIGTERM, on_term)
     try:
         net.spawn("broker", [mosquitto, "-c", str(root / "mosquitto.conf")], base_env)
         migrate = subprocess.run([*tessera, "central", "migrate"], env=central_env,

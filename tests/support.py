@@ -65,8 +65,11 @@ class Broker:
 
     def start(self) -> Broker:
         log = open(self.workdir / f"mosquitto-{self.port}.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen([mosquitto_binary(), "-c", str(self.config)],
-                                     stdout=log, stderr=subprocess.STDOUT)
+        try:
+            self.proc = subprocess.Popen([mosquitto_binary(), "-c", str(self.config)],
+                                         stdout=log, stderr=subprocess.STDOUT)
+        finally:
+            log.close()  # the child holds its own descriptor
         wait_until(self._listening, 10, what=f"mosquitto on port {self.port}")
         return self
 

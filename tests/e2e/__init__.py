@@ -1,0 +1,1 @@
+"""End-to-end tests: real processes driven through their public interfaces."""
