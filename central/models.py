@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
@@ -102,6 +103,7 @@ class Product(Base):
     name: Mapped[str] = mapped_column(String(200))
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
     brand_id: Mapped[int | None] = mapped_column(ForeignKey("brands.id"), index=True)
+    family_id: Mapped[int | None] = mapped_column(ForeignKey("families.id"), index=True)
     vat_rate: Mapped[Decimal] = mapped_column(RATE)
     purchase_cost: Mapped[Decimal | None] = mapped_column(MONEY)
     sale_price: Mapped[Decimal] = mapped_column(MONEY)
@@ -110,6 +112,7 @@ class Product(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     category: Mapped[Category | None] = relationship(lazy="joined")
     brand: Mapped[Brand | None] = relationship(lazy="joined")
+    family: Mapped[Family | None] = relationship(lazy="joined")
     barcodes: Mapped[list[Barcode]] = relationship(
         back_populates="product", lazy="selectin", cascade="all, delete-orphan",
         order_by="Barcode.code")
@@ -135,7 +138,8 @@ class Change(Base):
     """The transactional outbox of central: one row per change, gap-free per stream."""
 
     __tablename__ = "changes"
-    __table_args__ = (UniqueConstraint("stream", "version"),)
+    __table_args__ = (UniqueConstraint("stream", "version"),
+                      Index("ix_changes_entity_key", "stream", "entity", "key", "version"))
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
                                     primary_key=True, autoincrement=True)
     stream: Mapped[str] = mapped_column(String(200))
@@ -180,6 +184,7 @@ class Sale(Base):
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     total: Mapped[Decimal] = mapped_column(MONEY)
     body: Mapped[str] = mapped_column(Text)
+    repriced: Mapped[bool] = mapped_column(Boolean, default=False)
     store: Mapped[Store] = relationship(lazy="joined")
     lines: Mapped[list[SaleLine]] = relationship(
         back_populates="sale", lazy="selectin", cascade="all, delete-orphan",
@@ -226,3 +231,107 @@ class StoreStatus(Base):
     epoch: Mapped[str | None] = mapped_column(String(64))
     streams: Mapped[str | None] = mapped_column(Text)
     outbox_pending: Mapped[int | None] = mapped_column(Integer)
+
+
+class Family(Base):
+    """A product family (e.g. trousers), used by policies and value instruments."""
+
+    __tablename__ = "families"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class PriceEntry(Base):
+    """A price for a product at a scope (all stores, a group, a store), from a moment.
+
+    Entries are never edited in place: a new price is a new entry, so that the price in
+    force at any past moment can be told.
+    """
+
+    __tablename__ = "price_entries"
+    __table_args__ = (UniqueConstraint("product_id", "scope", "scope_ref", "effective_from"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    scope: Mapped[str] = mapped_column(String(8))
+    scope_ref: Mapped[str] = mapped_column(String(64), default="")
+    price: Mapped[Decimal] = mapped_column(MONEY)
+    effective_from: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    product: Mapped[Product] = relationship(lazy="joined")
+
+
+class Policy(Base):
+    """A sales rule, promotion or exclusion; ``definition`` is its JSON body.
+
+    ``version`` grows with every change; the change log keeps every version, so a sale
+    priced with version N can be priced again with exactly that version.
+    """
+
+    __tablename__ = "policies"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    definition: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PartnerProgramme(Base):
+    """A third party's card scheme giving a fixed % at chosen stores (seeds/004)."""
+
+    __tablename__ = "partner_programmes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    percent: Mapped[Decimal] = mapped_column(RATE)
+    stores: Mapped[str] = mapped_column(Text, default="[]")
+    groups: Mapped[str] = mapped_column(Text, default="[]")
+    valid_from: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    valid_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class PartnerCard(Base):
+    """One card number, or a range of numbers, of a partner programme."""
+
+    __tablename__ = "partner_cards"
+    __table_args__ = (UniqueConstraint("programme_id", "first", "last"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("partner_programmes.id"), index=True)
+    first: Mapped[str] = mapped_column(String(64), index=True)
+    last: Mapped[str] = mapped_column(String(64))
+    holder: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    programme: Mapped[PartnerProgramme] = relationship(lazy="joined")
+
+
+class VipCard(Base):
+    """A ``#VIP#`` card: a rate and an end date for one customer."""
+
+    __tablename__ = "vip_cards"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    customer: Mapped[str] = mapped_column(String(200))
+    percent: Mapped[Decimal] = mapped_column(RATE)
+    valid_until: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    notify: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class SaleDrift(Base):
+    """A sale whose store-side pricing differs from central's re-pricing."""
+
+    __tablename__ = "sale_drifts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sale_id: Mapped[int] = mapped_column(ForeignKey("sales.id"), unique=True)
+    store_total: Mapped[Decimal] = mapped_column(MONEY)
+    central_total: Mapped[Decimal | None] = mapped_column(MONEY)
+    details: Mapped[str] = mapped_column(Text)
+    detected_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sale: Mapped[Sale] = relationship(lazy="joined")

@@ -131,6 +131,9 @@ class SaleLineSchema(Schema):
     unit_price = fields.Decimal(required=True, as_string=True)
     amount = fields.Decimal(required=True, as_string=True)
     vat_rate = fields.Decimal(required=True, as_string=True)
+    gross = fields.Decimal(as_string=True, load_default=None)
+    excluded_by = fields.String(load_default=None, allow_none=True)
+    adjustments = fields.List(fields.Dict(), load_default=list)
 
 
 class VatSchema(Schema):
@@ -168,6 +171,10 @@ class SaleSchema(Schema):
     total = fields.Decimal(required=True, as_string=True)
     vat = fields.List(fields.Nested(VatSchema), required=True)
     payments = fields.List(fields.Nested(PaymentSchema), load_default=list)
+    discount = fields.Decimal(as_string=True, load_default=None)
+    cards = fields.List(fields.String(), load_default=list)
+    streams = fields.Dict(keys=fields.String(), values=fields.Integer(), load_default=dict)
+    versions = fields.Dict(keys=fields.String(), values=fields.Integer(), load_default=dict)
 
 
 _SCHEMAS: dict[str, Schema] = {

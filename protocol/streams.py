@@ -11,7 +11,7 @@ from typing import Literal
 
 ScopeKind = Literal["all", "group", "store"]
 
-BUCKETS = ("catalog", "store-config")
+BUCKETS = ("catalog", "store-config", "prices", "policies", "partners")
 """Buckets known to this protocol version (readers ignore others)."""
 
 

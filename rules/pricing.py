@@ -1,20 +1,45 @@
-"""Basket pricing.
+"""The pricing engine: one basket, one answer, at central and at every till.
 
-Prices are VAT-inclusive. A line is ``unit price x quantity`` rounded to the cent; the VAT
-of each rate is split out of the gross total of that rate (one rounding per rate, so the
-parts always add up to the total).
+Precedence, per line (documented in docs/pricing.md):
+
+1. the unit price in force (store, then group, then base; scheduled entries from their
+   moment) is resolved by the caller and given in the catalogue;
+2. an **excluded** line (tobacco, lottery...) takes no adjustment of any kind: steps 3-5
+   skip it, and it does not count towards quantity promotions or voucher spreading;
+3. **sales rules and promotions compete**: a line gets the better of the best sales rule
+   and the promotion share it earns, never both (a period's markdown is not stacked on a
+   multi-buy offer);
+4. the customer's **card** (partner programme or VIP, the higher rate of the two) applies
+   on what is left of each line;
+5. **vouchers** take an amount off the basket, spread over the eligible lines in
+   proportion to what is left of them, never below zero.
+
+Every adjustment is rounded half-up to the cent where it is made; line amounts never go
+negative; prices are VAT-inclusive and VAT is split once per rate.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from rules.money import round_money
+from rules.policies import (
+    CardDiscount,
+    Item,
+    Policies,
+    Promotion,
+    SalesRule,
+    Voucher,
+    excluded,
+)
 
 HUNDRED = Decimal(100)
 MAX_QTY = Decimal(100000)
+ZERO = Decimal(0)
+EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
 class PricingError(ValueError):
@@ -35,13 +60,21 @@ class InvalidQuantity(PricingError):
 
 @dataclass(frozen=True)
 class Product:
-    """What the engine needs to know about a product."""
+    """What the engine needs to know about a product (price already resolved)."""
 
     sku: str
     name: str
     price: Decimal
     vat_rate: Decimal
     active: bool = True
+    brand: str | None = None
+    categories: tuple[str, ...] = ()
+    family: str | None = None
+
+    @property
+    def item(self) -> Item:
+        return Item(sku=self.sku, brand=self.brand, categories=self.categories,
+                    family=self.family)
 
 
 @dataclass(frozen=True)
@@ -53,6 +86,17 @@ class BasketLine:
 
 
 @dataclass(frozen=True)
+class Adjustment:
+    """One reduction of a line, with the policy that made it and why."""
+
+    kind: str
+    code: str
+    version: int
+    amount: Decimal
+    reason: str
+
+
+@dataclass(frozen=True)
 class PricedLine:
     sku: str
     code: str
@@ -61,6 +105,9 @@ class PricedLine:
     unit_price: Decimal
     amount: Decimal
     vat_rate: Decimal
+    gross: Decimal = ZERO
+    excluded_by: str | None = None
+    adjustments: tuple[Adjustment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,6 +123,11 @@ class PricedBasket:
     lines: tuple[PricedLine, ...]
     total: Decimal
     vat: tuple[VatPart, ...] = field(default_factory=tuple)
+    versions: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def discount(self) -> Decimal:
+        return sum((line.gross - line.amount for line in self.lines), ZERO)
 
 
 def split_vat(gross: Decimal, rate: Decimal) -> VatPart:
@@ -84,26 +136,165 @@ def split_vat(gross: Decimal, rate: Decimal) -> VatPart:
     return VatPart(rate=rate, gross=gross, net=net, vat=gross - net)
 
 
-def price_basket(lines: Sequence[BasketLine], catalogue: Mapping[str, Product]) -> PricedBasket:
+def percent_of(amount: Decimal, percent: Decimal) -> Decimal:
+    return round_money(amount * percent / HUNDRED)
+
+
+@dataclass
+class _Work:
+    """A line while it is being priced."""
+
+    product: Product
+    line: BasketLine
+    gross: Decimal
+    excluded_by: str | None
+    adjustments: list[Adjustment] = field(default_factory=list)
+
+    @property
+    def amount(self) -> Decimal:
+        return self.gross - sum((a.amount for a in self.adjustments), ZERO)
+
+    def reduce(self, kind: str, code: str, version: int, amount: Decimal, reason: str) -> None:
+        amount = min(amount, self.amount)
+        if amount > 0:
+            self.adjustments.append(Adjustment(kind, code, version, amount, reason))
+
+
+def _check(line: BasketLine) -> None:
+    if line.qty <= 0 or line.qty > MAX_QTY:
+        raise InvalidQuantity(f"quantity of {line.code!r} must be above 0 and at most {MAX_QTY}")
+    if line.qty != line.qty.quantize(Decimal("0.001")):
+        raise InvalidQuantity(f"quantity of {line.code!r} has more than 3 decimals")
+
+
+def _promotion_shares(work: Sequence[_Work], promotion: Promotion, now: dt.datetime,
+                      free: set[int]) -> tuple[dict[int, Decimal], set[int]]:
+    """What ``promotion`` would give on the unclaimed lines ``free``.
+
+    Returns the discount per line and every line the promotion uses, including the lines
+    whose units only qualify for it (they take no other offer when it is chosen).
+    """
+    if not promotion.period.contains(now):
+        return {}, set()
+    eligible = [i for i in sorted(free)
+                if work[i].excluded_by is None and promotion.target.matches(work[i].product.item)]
+    shares: dict[int, Decimal] = {}
+    if promotion.kind == "fixed_price":
+        assert promotion.price is not None
+        for i in eligible:
+            w = work[i]
+            target = round_money(promotion.price * w.line.qty)
+            if target < w.gross:
+                shares[i] = w.gross - target
+        return shares, set(shares)
+    block = promotion.buy + promotion.get
+    if promotion.buy < 0 or promotion.get <= 0:
+        return {}, set()
+    # Whole units only (weighed goods do not take multi-buys); dearest first so that the
+    # discounted units of each block are its cheapest.
+    units = sorted(((work[i].product.price, i) for i in eligible
+                    if work[i].line.qty == work[i].line.qty.to_integral_value()
+                    for _ in range(int(work[i].line.qty))), key=lambda u: (-u[0], u[1]))
+    used: set[int] = set()
+    for start in range(0, len(units) - block + 1, block):
+        used.update(i for _price, i in units[start:start + block])
+        for price, i in units[start + promotion.buy:start + block]:
+            shares[i] = shares.get(i, ZERO) + percent_of(price, promotion.percent)
+    return shares, used
+
+
+def _best_rule(rules: Sequence[SalesRule], product: Product,
+               now: dt.datetime) -> SalesRule | None:
+    best: SalesRule | None = None
+    for rule in rules:
+        if rule.period.contains(now) and rule.target.matches(product.item):
+            if best is None or (rule.percent, rule.code) > (best.percent, best.code):
+                best = rule
+    return best
+
+
+def price_basket(lines: Sequence[BasketLine], catalogue: Mapping[str, Product],
+                 policies: Policies | None = None, cards: Sequence[CardDiscount] = (),
+                 vouchers: Sequence[Voucher] = (), now: dt.datetime = EPOCH) -> PricedBasket:
     """Price a basket against ``catalogue`` (code -> product, codes being barcodes or SKUs)."""
+    policies = policies or Policies()
     if not lines:
         raise PricingError("a basket needs at least one line")
-    priced: list[PricedLine] = []
-    by_rate: dict[Decimal, Decimal] = {}
+    work: list[_Work] = []
     for line in lines:
-        if line.qty <= 0 or line.qty > MAX_QTY:
-            raise InvalidQuantity(f"quantity of {line.code!r} must be above 0 and at most "
-                                  f"{MAX_QTY}")
-        if line.qty != line.qty.quantize(Decimal("0.001")):
-            raise InvalidQuantity(f"quantity of {line.code!r} has more than 3 decimals")
+        _check(line)
         product = catalogue.get(line.code)
         if product is None or not product.active:
             raise UnknownProduct(line.code)
-        amount = round_money(product.price * line.qty)
-        priced.append(PricedLine(sku=product.sku, code=line.code, name=product.name,
-                                 qty=line.qty, unit_price=product.price, amount=amount,
-                                 vat_rate=product.vat_rate))
-        by_rate[product.vat_rate] = by_rate.get(product.vat_rate, Decimal(0)) + amount
+        exclusion = excluded(product.item, policies.exclusions, now)
+        work.append(_Work(product, line, round_money(product.price * line.qty),
+                          exclusion.code if exclusion else None))
+    versions: dict[str, int] = {}
+    for exclusion in policies.exclusions:
+        if any(w.excluded_by == exclusion.code for w in work):
+            versions[f"exclusion:{exclusion.code}"] = exclusion.version
+
+    # Step 3: sales rules and promotions compete. A promotion is taken, greedily by what
+    # it adds, only where it beats the sales rules on every line it uses.
+    rules = {i: _best_rule(policies.rules, w.product, now) for i, w in enumerate(work)
+             if w.excluded_by is None}
+    rule_amount = {i: percent_of(work[i].gross, r.percent) for i, r in rules.items()
+                   if r is not None}
+    free = set(rules)
+    pending = sorted(policies.promotions, key=lambda p: p.code)
+    while pending:
+        best: tuple[Decimal, Promotion, dict[int, Decimal], set[int]] | None = None
+        for promotion in pending:
+            shares, used = _promotion_shares(work, promotion, now, free)
+            gain = (sum(shares.values(), ZERO)
+                    - sum((rule_amount.get(i, ZERO) for i in used), ZERO))
+            if gain > 0 and (best is None or gain > best[0]):
+                best = (gain, promotion, shares, used)
+        if best is None:
+            break
+        _gain, promotion, shares, used = best
+        pending.remove(promotion)
+        free -= used
+        for i, amount in shares.items():
+            work[i].reduce("promotion", promotion.code, promotion.version, amount,
+                           f"promotion {promotion.code}")
+        versions[f"promotion:{promotion.code}"] = promotion.version
+    for i in sorted(free):
+        rule = rules[i]
+        if rule is not None:
+            work[i].reduce("sales_rule", rule.code, rule.version, rule_amount[i],
+                           f"{rule.percent}% sales rule {rule.code}")
+            versions[f"sales_rule:{rule.code}"] = rule.version
+
+    # Step 4: the best customer card on what is left.
+    card = max(cards, key=lambda c: (c.percent, c.kind, c.code), default=None)
+    if card is not None and card.percent > 0:
+        for w in work:
+            if w.excluded_by is None:
+                w.reduce(card.kind, card.code, card.version, percent_of(w.amount, card.percent),
+                         f"{card.percent}% {card.kind} card {card.code}")
+        versions[f"{card.kind}:{card.code}"] = card.version
+
+    # Step 5: vouchers spread over the eligible lines, largest remainder to the cent.
+    for voucher in vouchers:
+        eligible = [w for w in work if w.excluded_by is None and w.amount > 0]
+        base = sum((w.amount for w in eligible), ZERO)
+        amount = min(voucher.amount, base)
+        if amount <= 0:
+            continue
+        parts = [round_money(amount * w.amount / base) for w in eligible]
+        parts[-1] += amount - sum(parts, ZERO)
+        for w, part in zip(eligible, parts, strict=True):
+            w.reduce("voucher", voucher.code, 0, part, f"voucher {voucher.code}")
+
+    priced = tuple(PricedLine(sku=w.product.sku, code=w.line.code, name=w.product.name,
+                              qty=w.line.qty, unit_price=w.product.price, amount=w.amount,
+                              vat_rate=w.product.vat_rate, gross=w.gross,
+                              excluded_by=w.excluded_by, adjustments=tuple(w.adjustments))
+                   for w in work)
+    by_rate: dict[Decimal, Decimal] = {}
+    for p in priced:
+        by_rate[p.vat_rate] = by_rate.get(p.vat_rate, ZERO) + p.amount
     vat = tuple(split_vat(gross, rate) for rate, gross in sorted(by_rate.items()))
-    total = sum((p.amount for p in priced), Decimal(0))
-    return PricedBasket(lines=tuple(priced), total=total, vat=vat)
+    total = sum((p.amount for p in priced), ZERO)
+    return PricedBasket(lines=priced, total=total, vat=vat, versions=versions)

@@ -15,6 +15,7 @@ from flask_smorest import Api, Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
 
+from rules.context import UnknownCard
 from rules.money import MoneyError
 from rules.pricing import InvalidQuantity, PricingError, UnknownProduct
 from store_agent import till
@@ -63,6 +64,9 @@ class PaymentIn(Schema):
 class BasketIn(Schema):
     lines = fields.List(fields.Nested(LineIn), required=True,
                         validate=validate.Length(min=1, max=500))
+    cards = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
+                        load_default=list, validate=validate.Length(max=5),
+                        metadata={"description": "scanned partner, VIP or loyalty cards"})
 
 
 class SaleIn(BasketIn):
@@ -78,9 +82,18 @@ class ProductOut(Schema):
     category = fields.String(allow_none=True)
     brand = fields.String(allow_none=True)
     vat_rate = fields.String()
-    sale_price = fields.String()
+    sale_price = fields.String(metadata={"description": "the chain's base price"})
+    price = fields.String(metadata={"description": "the price in force in this store now"})
     active = fields.Boolean()
     barcodes = fields.List(fields.String())
+
+
+class AdjustmentOut(Schema):
+    kind = fields.String()
+    code = fields.String()
+    version = fields.Integer()
+    amount = fields.String()
+    reason = fields.String()
 
 
 class PricedLineOut(Schema):
@@ -89,8 +102,11 @@ class PricedLineOut(Schema):
     name = fields.String()
     qty = fields.String()
     unit_price = fields.String()
+    gross = fields.String()
     amount = fields.String()
     vat_rate = fields.String()
+    excluded_by = fields.String(allow_none=True)
+    adjustments = fields.List(fields.Nested(AdjustmentOut))
 
 
 class VatOut(Schema):
@@ -103,7 +119,9 @@ class VatOut(Schema):
 class BasketOut(Schema):
     lines = fields.List(fields.Nested(PricedLineOut))
     total = fields.String()
+    discount = fields.String()
     vat = fields.List(fields.Nested(VatOut))
+    versions = fields.Dict(keys=fields.String(), values=fields.Integer())
 
 
 class SaleOut(BasketOut):
@@ -115,6 +133,7 @@ class SaleOut(BasketOut):
     cashier = fields.String(allow_none=True)
     payments = fields.List(fields.Dict())
     change = fields.String()
+    cards = fields.List(fields.String())
 
 
 class StatusOut(Schema):
@@ -175,7 +194,7 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
             product = replica.product(code)
             if product is None or not product["active"]:
                 return error(404, f"no product with code {code!r}")
-            return product
+            return {**product, "price": str(till.price_now(store, store_code, code, clock()))}
 
     @blp.route("/baskets/price")
     class BasketPrice(MethodView):
@@ -183,9 +202,8 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
         @blp.response(200, BasketOut)
         def post(self, data: dict[str, Any]) -> Any:
             """Price a basket (nothing is recorded)."""
-            priced = till.price(store, _normalise_lines(data))
-            return {"lines": till.priced_lines(priced), "total": str(priced.total),
-                    "vat": till.vat_parts(priced)}
+            priced = till.price(store, store_code, _normalise_lines(data), clock())
+            return till.basket_view(priced)
 
     @blp.route("/sales")
     class Sales(MethodView):
@@ -221,6 +239,10 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
     @app.errorhandler(UnknownProduct)
     def _unknown(exc: UnknownProduct) -> Any:
         return error(422, str(exc), {"lines": [f"unknown product {exc.code!r}"]})
+
+    @app.errorhandler(UnknownCard)
+    def _card(exc: UnknownCard) -> Any:
+        return error(422, str(exc), {"cards": [str(exc)]})
 
     @app.errorhandler(InvalidQuantity)
     def _qty(exc: InvalidQuantity) -> Any:

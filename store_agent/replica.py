@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from rules.pricing import Product
+from protocol.encoding import dumps
 from store_agent.sqlite_store import REPLICA_TABLES, LocalStore
 
 log = logging.getLogger(__name__)
@@ -33,29 +33,24 @@ class ApplyResult:
     hole: bool
 
 
-def _apply_one(conn: sqlite3.Connection, entity: str, key: str, op: str,
+def _apply_one(conn: sqlite3.Connection, stream: str, entity: str, key: str, op: str,
                data: dict[str, Any] | None) -> None:
     if op == "delete" or data is None:
-        table = {"category": "categories", "brand": "brands", "product": "products",
-                 "store": "store_info"}.get(entity)
-        if table is not None:
-            column = {"products": "sku"}.get(table, "code")
-            conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (key,))  # noqa: S608
-            if table == "products":
-                conn.execute("DELETE FROM barcodes WHERE sku = ?", (key,))
+        _delete(conn, stream, entity, key)
         return
     if entity == "category":
         conn.execute("INSERT OR REPLACE INTO categories (code, name, parent, active) "
                      "VALUES (?, ?, ?, ?)",
                      (data["code"], data["name"], data.get("parent"), int(data["active"])))
-    elif entity == "brand":
-        conn.execute("INSERT OR REPLACE INTO brands (code, name, active) VALUES (?, ?, ?)",
-                     (data["code"], data["name"], int(data["active"])))
+    elif entity in ("brand", "family"):
+        table = "brands" if entity == "brand" else "families"
+        conn.execute(f"INSERT OR REPLACE INTO {table} (code, name, active) "  # noqa: S608
+                     "VALUES (?, ?, ?)", (data["code"], data["name"], int(data["active"])))
     elif entity == "product":
-        conn.execute("INSERT OR REPLACE INTO products (sku, name, category, brand, vat_rate, "
-                     "sale_price, active) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        conn.execute("INSERT OR REPLACE INTO products (sku, name, category, brand, family, "
+                     "vat_rate, sale_price, active) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                      (data["sku"], data["name"], data.get("category"), data.get("brand"),
-                      str(Decimal(str(data["vat_rate"]))),
+                      data.get("family"), str(Decimal(str(data["vat_rate"]))),
                       str(Decimal(str(data["sale_price"]))), int(data["active"])))
         conn.execute("DELETE FROM barcodes WHERE sku = ?", (data["sku"],))
         for code in data.get("barcodes") or []:
@@ -65,10 +60,51 @@ def _apply_one(conn: sqlite3.Connection, entity: str, key: str, op: str,
         conn.execute("INSERT OR REPLACE INTO store_info (code, name, grp, active) "
                      "VALUES (?, ?, ?, ?)",
                      (data["code"], data["name"], data.get("group"), int(data["active"])))
+    elif entity == "price":
+        conn.execute("INSERT OR REPLACE INTO prices (stream, sku, effective_from, price) "
+                     "VALUES (?, ?, ?, ?)",
+                     (stream, data["sku"], data.get("effective_from") or "",
+                      str(Decimal(str(data["price"])))))
+    elif entity == "policy":
+        conn.execute("INSERT OR REPLACE INTO policies (code, kind, version, data) "
+                     "VALUES (?, ?, ?, ?)",
+                     (data["code"], data["kind"], int(data["version"]), dumps(data).decode()))
+    elif entity == "partner_programme":
+        conn.execute("INSERT OR REPLACE INTO partner_programmes (code, version, data) "
+                     "VALUES (?, ?, ?)", (data["code"], int(data["version"]),
+                                          dumps(data).decode()))
+    elif entity == "partner_card":
+        conn.execute("INSERT OR REPLACE INTO partner_cards (programme, first, last, active) "
+                     "VALUES (?, ?, ?, ?)", (data["programme"], data["first"], data["last"],
+                                             int(data.get("active", True))))
+    elif entity == "vip_card":
+        conn.execute("INSERT OR REPLACE INTO vip_cards (code, data) VALUES (?, ?)",
+                     (data["code"], dumps(data).decode()))
     else:
         # Readers ignore what they do not know (additive protocol); the version still
         # advances so the stream does not stall.
         log.info("ignoring change of unknown entity %r", entity)
+
+
+def _delete(conn: sqlite3.Connection, stream: str, entity: str, key: str) -> None:
+    if entity == "price":
+        sku, _, moment = key.partition("|")
+        conn.execute("DELETE FROM prices WHERE stream = ? AND sku = ? AND effective_from = ?",
+                     (stream, sku, "" if moment == "-" else moment))
+    elif entity == "partner_card":
+        programme, first, last = (key.split("|") + ["", ""])[:3]
+        conn.execute("DELETE FROM partner_cards WHERE programme = ? AND first = ? AND last = ?",
+                     (programme, first, last))
+    else:
+        table, column = {"category": ("categories", "code"), "brand": ("brands", "code"),
+                         "family": ("families", "code"), "product": ("products", "sku"),
+                         "store": ("store_info", "code"), "policy": ("policies", "code"),
+                         "partner_programme": ("partner_programmes", "code"),
+                         "vip_card": ("vip_cards", "code")}.get(entity, ("", ""))
+        if table:
+            conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (key,))  # noqa: S608
+            if table == "products":
+                conn.execute("DELETE FROM barcodes WHERE sku = ?", (key,))
 
 
 class Replica:
@@ -103,7 +139,7 @@ class Replica:
                     del held[old]
                 while version + 1 in held:
                     change = held.pop(version + 1)
-                    _apply_one(conn, change["entity"], change["key"], change["op"],
+                    _apply_one(conn, stream, change["entity"], change["key"], change["op"],
                                change.get("data"))
                     version += 1
                     applied += 1
@@ -150,19 +186,3 @@ class Replica:
                 "brand": row["brand"], "vat_rate": row["vat_rate"],
                 "sale_price": row["sale_price"], "active": bool(row["active"]),
                 "barcodes": barcodes}
-
-
-def load_products(conn: sqlite3.Connection, codes: list[str]) -> dict[str, Product]:
-    """Pricing view of the products named by ``codes`` (barcodes or SKUs)."""
-    result: dict[str, Product] = {}
-    for code in set(codes):
-        row = conn.execute("SELECT p.* FROM barcodes b JOIN products p ON p.sku = b.sku "
-                           "WHERE b.code = ?", (code,)).fetchone()
-        if row is None:
-            row = conn.execute("SELECT * FROM products WHERE sku = ?", (code,)).fetchone()
-        if row is not None:
-            result[code] = Product(sku=row["sku"], name=row["name"],
-                                   price=Decimal(row["sale_price"]),
-                                   vat_rate=Decimal(row["vat_rate"]),
-                                   active=bool(row["active"]))
-    return result

@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS brands (
     code TEXT PRIMARY KEY, name TEXT NOT NULL, active INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS products (
     sku TEXT PRIMARY KEY, name TEXT NOT NULL, category TEXT, brand TEXT,
-    vat_rate TEXT NOT NULL, sale_price TEXT NOT NULL, active INTEGER NOT NULL);
+    vat_rate TEXT NOT NULL, sale_price TEXT NOT NULL, active INTEGER NOT NULL, family TEXT);
 CREATE TABLE IF NOT EXISTS barcodes (code TEXT PRIMARY KEY, sku TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS barcodes_sku ON barcodes (sku);
 CREATE TABLE IF NOT EXISTS store_info (
@@ -33,12 +33,29 @@ CREATE TABLE IF NOT EXISTS store_info (
 CREATE TABLE IF NOT EXISTS sales (
     uuid TEXT PRIMARY KEY, number INTEGER NOT NULL UNIQUE, request_hash TEXT NOT NULL,
     result TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS families (
+    code TEXT PRIMARY KEY, name TEXT NOT NULL, active INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS prices (
+    stream TEXT NOT NULL, sku TEXT NOT NULL, effective_from TEXT NOT NULL, price TEXT NOT NULL,
+    PRIMARY KEY (stream, sku, effective_from));
+CREATE INDEX IF NOT EXISTS prices_sku ON prices (sku);
+CREATE TABLE IF NOT EXISTS policies (
+    code TEXT PRIMARY KEY, kind TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS partner_programmes (
+    code TEXT PRIMARY KEY, version INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS partner_cards (
+    programme TEXT NOT NULL, first TEXT NOT NULL, last TEXT NOT NULL, active INTEGER NOT NULL,
+    PRIMARY KEY (programme, first, last));
+CREATE INDEX IF NOT EXISTS partner_cards_first ON partner_cards (first);
+CREATE TABLE IF NOT EXISTS vip_cards (code TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, ref TEXT NOT NULL,
     body TEXT NOT NULL, created_at TEXT NOT NULL);
 """
 
-REPLICA_TABLES = ("categories", "brands", "products", "barcodes", "store_info", "streams")
+REPLICA_TABLES = ("categories", "brands", "families", "products", "barcodes", "store_info",
+                  "prices", "policies", "partner_programmes", "partner_cards", "vip_cards",
+                  "streams")
 
 
 class LocalStore:
@@ -48,7 +65,11 @@ class LocalStore:
         self.path = path
         self._local = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.connection().executescript(SCHEMA)
+        conn = self.connection()
+        conn.executescript(SCHEMA)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(products)")}
+        if "family" not in columns:
+            conn.execute("ALTER TABLE products ADD COLUMN family TEXT")
         with self.write() as conn:
             if self.get_meta(conn, "epoch") is None:
                 # A new database is a new history: central keys our seqs by this epoch.

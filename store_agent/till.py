@@ -9,13 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import sqlite3
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from protocol.encoding import dumps
 from rules.pricing import BasketLine, PricedBasket, price_basket
-from store_agent.replica import load_products
+from store_agent.catalogue import load_products, pricing_inputs, store_group
 from store_agent.sqlite_store import LocalStore
 
 
@@ -42,6 +43,7 @@ def request_fingerprint(request: dict[str, Any]) -> str:
                      for p in request.get("payments") or []],
         "till": request.get("till"),
         "cashier": request.get("cashier"),
+        "cards": sorted(request.get("cards") or []),
     }
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
@@ -52,8 +54,12 @@ def basket_lines(request: dict[str, Any]) -> list[BasketLine]:
 
 def priced_lines(priced: PricedBasket) -> list[dict[str, Any]]:
     return [{"sku": p.sku, "barcode": None if p.code == p.sku else p.code, "name": p.name,
-             "qty": str(p.qty), "unit_price": str(p.unit_price), "amount": str(p.amount),
-             "vat_rate": str(p.vat_rate)} for p in priced.lines]
+             "qty": str(p.qty), "unit_price": str(p.unit_price), "gross": str(p.gross),
+             "amount": str(p.amount), "vat_rate": str(p.vat_rate),
+             "excluded_by": p.excluded_by,
+             "adjustments": [{"kind": a.kind, "code": a.code, "version": a.version,
+                              "amount": str(a.amount), "reason": a.reason}
+                             for a in p.adjustments]} for p in priced.lines]
 
 
 def vat_parts(priced: PricedBasket) -> list[dict[str, str]]:
@@ -61,12 +67,33 @@ def vat_parts(priced: PricedBasket) -> list[dict[str, str]]:
             for v in priced.vat]
 
 
-def price(store: LocalStore, request: dict[str, Any]) -> PricedBasket:
-    """Price a basket from the local copy (no write)."""
+def _price(conn: sqlite3.Connection, store_code: str, request: dict[str, Any],
+           now: dt.datetime) -> tuple[PricedBasket, dict[str, int]]:
     lines = basket_lines(request)
+    inputs = pricing_inputs(conn, [line.code for line in lines], request.get("cards") or [],
+                            store_code, now)
+    priced = price_basket(lines, inputs.catalogue, inputs.policies, inputs.cards, now=now)
+    return priced, inputs.streams
+
+
+def price(store: LocalStore, store_code: str, request: dict[str, Any],
+          now: dt.datetime) -> PricedBasket:
+    """Price a basket from the local copy (no write)."""
     with store.read() as conn:
-        catalogue = load_products(conn, [line.code for line in lines])
-    return price_basket(lines, catalogue)
+        return _price(conn, store_code, request, now)[0]
+
+
+def price_now(store: LocalStore, store_code: str, code: str, now: dt.datetime) -> Decimal:
+    """The unit price of ``code`` in force in this store at ``now`` (before discounts)."""
+    with store.read() as conn:
+        group = store_group(conn, store_code)
+        return load_products(conn, [code], store_code, group, now)[code].price
+
+
+def basket_view(priced: PricedBasket) -> dict[str, Any]:
+    return {"lines": priced_lines(priced), "total": str(priced.total),
+            "discount": str(priced.discount), "vat": vat_parts(priced),
+            "versions": dict(priced.versions)}
 
 
 def record_sale(store: LocalStore, store_code: str, request: dict[str, Any],
@@ -81,8 +108,7 @@ def record_sale(store: LocalStore, store_code: str, request: dict[str, Any],
             if existing["request_hash"] != fingerprint:
                 raise SaleConflict(f"sale {sale_uuid} already exists with other content")
             return SaleOutcome(sale=json.loads(existing["result"]), created=False)
-        lines = basket_lines(request)
-        priced = price_basket(lines, load_products(conn, [line.code for line in lines]))
+        priced, streams = _price(conn, store_code, request, now)
         payments = request.get("payments") or []
         paid = sum((Decimal(p["amount"]) for p in payments), Decimal(0))
         if payments and paid < priced.total:
@@ -96,9 +122,9 @@ def record_sale(store: LocalStore, store_code: str, request: dict[str, Any],
             "created_at": now.astimezone(dt.UTC).isoformat(),
             "till": request.get("till"),
             "cashier": request.get("cashier"),
-            "lines": priced_lines(priced),
-            "total": str(priced.total),
-            "vat": vat_parts(priced),
+            **basket_view(priced),
+            "cards": list(request.get("cards") or []),
+            "streams": streams,
             "payments": [{"method": p["method"], "amount": str(p["amount"])} for p in payments],
             "change": str(paid - priced.total) if payments else "0.00",
         }

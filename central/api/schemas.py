@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -104,6 +105,14 @@ class BrandUpdateSchema(Schema):
     active = fields.Boolean()
 
 
+class FamilySchema(BrandSchema):
+    pass
+
+
+class FamilyUpdateSchema(BrandUpdateSchema):
+    pass
+
+
 BARCODE = validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$", error="1 to 64 letters or digits")
 
 
@@ -112,6 +121,7 @@ class ProductSchema(Schema):
     name = fields.String(required=True, validate=NAME)
     category = fields.String(allow_none=True, validate=CODE, load_default=None)
     brand = fields.String(allow_none=True, validate=CODE, load_default=None)
+    family = fields.String(allow_none=True, validate=CODE, load_default=None)
     vat_rate = Rate(required=True)
     purchase_cost = Money(allow_none=True, load_default=None)
     sale_price = Money(required=True)
@@ -126,6 +136,7 @@ class ProductUpdateSchema(Schema):
     name = fields.String(validate=NAME)
     category = fields.String(allow_none=True, validate=CODE)
     brand = fields.String(allow_none=True, validate=CODE)
+    family = fields.String(allow_none=True, validate=CODE)
     vat_rate = Rate()
     purchase_cost = Money(allow_none=True)
     sale_price = Money()
@@ -142,6 +153,7 @@ class ProductListArgs(ListArgs):
     q = fields.String(validate=validate.Length(max=100))
     category = fields.String(validate=CODE)
     brand = fields.String(validate=CODE)
+    family = fields.String(validate=CODE)
     barcode = fields.String(validate=BARCODE)
 
 
@@ -167,6 +179,7 @@ class SaleOut(Schema):
     sold_at = fields.AwareDateTime()
     received_at = fields.AwareDateTime()
     total = fields.Decimal(as_string=True)
+    repriced = fields.Boolean()
     lines = fields.List(fields.Nested(SaleLineOut))
 
 
@@ -203,6 +216,7 @@ class ProductOut(Schema):
     name = fields.String()
     category = _code_of("category")
     brand = _code_of("brand")
+    family = _code_of("family")
     vat_rate = fields.Decimal(as_string=True)
     purchase_cost = fields.Decimal(as_string=True, allow_none=True)
     sale_price = fields.Decimal(as_string=True)
@@ -210,3 +224,17 @@ class ProductOut(Schema):
     barcodes = fields.Function(lambda p: [b.code for b in p.barcodes])
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
+
+
+class DriftArgs(Schema):
+    store = fields.String(validate=CODE)
+
+
+class DriftOut(Schema):
+    sale = fields.Function(lambda d: d.sale.uuid)
+    store = fields.Function(lambda d: d.sale.store.code)
+    sold_at = fields.Function(lambda d: d.sale.sold_at.isoformat())
+    store_total = fields.Decimal(as_string=True)
+    central_total = fields.Decimal(as_string=True, allow_none=True)
+    details = fields.Function(lambda d: json.loads(d.details))
+    detected_at = fields.AwareDateTime()

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from central.api import schemas as s
-from central.services import catalog, sales, stores
+from central.services import catalog, repricing, sales, stores
 from central.web import db_session, transactional
 
 stores_blp = Blueprint("stores", __name__, url_prefix="/api/v1/stores",
@@ -19,12 +19,15 @@ groups_blp = Blueprint("store-groups", __name__, url_prefix="/api/v1/store-group
 categories_blp = Blueprint("categories", __name__, url_prefix="/api/v1/categories",
                            description="Product categories (a tree)")
 brands_blp = Blueprint("brands", __name__, url_prefix="/api/v1/brands", description="Brands")
+families_blp = Blueprint("families", __name__, url_prefix="/api/v1/families",
+                         description="Product families")
 products_blp = Blueprint("products", __name__, url_prefix="/api/v1/products",
                          description="The master catalogue, by SKU")
 sales_blp = Blueprint("sales", __name__, url_prefix="/api/v1/sales",
                       description="Sales received from the stores")
 
-BLUEPRINTS = (stores_blp, groups_blp, categories_blp, brands_blp, products_blp, sales_blp)
+BLUEPRINTS = (stores_blp, groups_blp, categories_blp, brands_blp, families_blp, products_blp,
+              sales_blp)
 
 
 def _paged(pagination: Any, result: tuple[list[Any], int]) -> list[Any]:
@@ -192,6 +195,46 @@ class BrandByCode(MethodView):
         return catalog.update_brand(db_session(), code, {"active": False})
 
 
+# -- families ---------------------------------------------------------------------------------
+
+@families_blp.route("/")
+class Families(MethodView):
+    @families_blp.arguments(s.ListArgs, location="query")
+    @families_blp.response(200, s.FamilySchema(many=True))
+    @families_blp.paginate()
+    def get(self, args: dict[str, Any], pagination_parameters: Any) -> list[Any]:
+        """List product families."""
+        return _listing(catalog.list_families, pagination_parameters, args)
+
+    @families_blp.arguments(s.FamilySchema)
+    @families_blp.response(201, s.FamilySchema)
+    @transactional
+    def post(self, data: dict[str, Any]) -> Any:
+        """Create a product family."""
+        return catalog.create_family(db_session(), data["code"], data["name"])
+
+
+@families_blp.route("/<code>")
+class FamilyByCode(MethodView):
+    @families_blp.response(200, s.FamilySchema)
+    def get(self, code: str) -> Any:
+        """Read a product family."""
+        return catalog.get_family(db_session(), code)
+
+    @families_blp.arguments(s.FamilyUpdateSchema)
+    @families_blp.response(200, s.FamilySchema)
+    @transactional
+    def patch(self, data: dict[str, Any], code: str) -> Any:
+        """Update a product family."""
+        return catalog.update_family(db_session(), code, data)
+
+    @families_blp.response(200, s.FamilySchema)
+    @transactional
+    def delete(self, code: str) -> Any:
+        """Deactivate a product family."""
+        return catalog.update_family(db_session(), code, {"active": False})
+
+
 # -- products ---------------------------------------------------------------------------------
 
 @products_blp.route("/")
@@ -244,9 +287,28 @@ class Sales(MethodView):
         return _listing(sales.list_sales, pagination_parameters, args)
 
 
+@sales_blp.route("/drift")
+class SalesDrift(MethodView):
+    @sales_blp.arguments(s.DriftArgs, location="query")
+    @sales_blp.response(200, s.DriftOut(many=True))
+    @sales_blp.paginate()
+    def get(self, args: dict[str, Any], pagination_parameters: Any) -> list[Any]:
+        """Sales that central priced differently from the store (newest first)."""
+        return _listing(repricing.list_drift, pagination_parameters, args)
+
+
 @sales_blp.route("/<uuid>")
 class SaleByUuid(MethodView):
     @sales_blp.response(200, s.SaleOut)
     def get(self, uuid: str) -> Any:
         """Read one sale."""
         return sales.get_sale(db_session(), uuid)
+
+
+from central.api.price_views import PRICE_BLUEPRINTS  # noqa: E402 - after the core views
+
+BLUEPRINTS = (*BLUEPRINTS, *PRICE_BLUEPRINTS)
+
+from central.api.policy_views import POLICY_BLUEPRINTS  # noqa: E402 - after the core views
+
+BLUEPRINTS = (*BLUEPRINTS, *POLICY_BLUEPRINTS)

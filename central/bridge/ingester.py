@@ -15,7 +15,7 @@ import queue
 import threading
 
 from central.db import Database
-from central.services import sales
+from central.services import repricing, sales
 from protocol import messages, topics
 from protocol.encoding import WireError, dumps, loads
 from transport.mqtt_link import Inbound, MqttLink
@@ -86,3 +86,26 @@ class Ingester:
         message.ack()
         if result.gap:
             log.info("gap from %s after seq %d; waiting for resend", result.store, result.acked)
+
+
+class Repricer:
+    """Prices received sales again at central (off the ingest hot path) and records drift."""
+
+    def __init__(self, db: Database, interval: float = 0.5) -> None:
+        self.db = db
+        self.interval = interval
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                with self.db.transaction() as session:
+                    done = repricing.reprice_pending(session)
+            except Exception:
+                log.exception("re-pricing failed; retrying")
+                done = 0
+            if not done:
+                self.stopping.wait(self.interval)
+
+    def stop(self) -> None:
+        self.stopping.set()

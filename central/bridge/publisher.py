@@ -131,7 +131,7 @@ class Publisher:
         with self.db.sessions() as session:
             if self._cursors is None:
                 self._cursors = dict(session.execute(
-                    select(PublishCursor.stream, PublishCursor.version)).tuples().all())
+                    select(PublishCursor.stream, PublishCursor.version)).all())
             for stream, head in changelog.heads(session).items():
                 cursor = self._cursors.get(stream, 0)
                 while cursor < head:

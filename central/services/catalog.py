@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from central.models import Barcode, Brand, Category, Product
+from central.models import Barcode, Brand, Category, Family, Product
 from central.services import changelog
 from central.services.errors import Conflict, Invalid, NotFound
 from protocol.streams import ALL
@@ -131,6 +131,47 @@ def list_brands(session: Session, page_no: int, size: int,
     return page(session, query, page_no, size)
 
 
+# -- families ---------------------------------------------------------------------------------
+
+def family_wire(family: Family) -> dict[str, Any]:
+    return {"code": family.code, "name": family.name, "active": family.active}
+
+
+def get_family(session: Session, code: str) -> Family:
+    family = session.scalar(select(Family).where(Family.code == code))
+    if family is None:
+        raise NotFound(f"no family {code!r}")
+    return family
+
+
+def create_family(session: Session, code: str, name: str) -> Family:
+    if session.scalar(select(Family.id).where(Family.code == code)) is not None:
+        raise Conflict(f"family {code!r} already exists", {"code": ["already exists"]})
+    family = Family(code=code, name=name, active=True)
+    session.add(family)
+    session.flush()
+    changelog.record(session, BUCKET, ALL, "family", code, "upsert", family_wire(family))
+    return family
+
+
+def update_family(session: Session, code: str, changes: dict[str, Any]) -> Family:
+    family = get_family(session, code)
+    for attr in ("name", "active"):
+        if attr in changes:
+            setattr(family, attr, changes[attr])
+    session.flush()
+    changelog.record(session, BUCKET, ALL, "family", code, "upsert", family_wire(family))
+    return family
+
+
+def list_families(session: Session, page_no: int, size: int,
+                  active: bool | None = None) -> tuple[list[Family], int]:
+    query = select(Family).order_by(Family.code)
+    if active is not None:
+        query = query.where(Family.active.is_(active))
+    return page(session, query, page_no, size)
+
+
 # -- products ---------------------------------------------------------------------------------
 
 def product_wire(product: Product) -> dict[str, Any]:
@@ -140,6 +181,7 @@ def product_wire(product: Product) -> dict[str, Any]:
         "name": product.name,
         "category": product.category.code if product.category else None,
         "brand": product.brand.code if product.brand else None,
+        "family": product.family.code if product.family else None,
         "vat_rate": product.vat_rate,
         "sale_price": product.sale_price,
         "active": product.active,
@@ -154,7 +196,7 @@ def get_product(session: Session, sku: str) -> Product:
     return product
 
 
-def _reference(session: Session, model: type[Category] | type[Brand], field: str,
+def _reference(session: Session, model: type[Category] | type[Brand] | type[Family], field: str,
                code: str | None) -> Any:
     if code is None:
         return None
@@ -166,6 +208,7 @@ def _reference(session: Session, model: type[Category] | type[Brand], field: str
 
 def _barcodes(session: Session, codes: Sequence[str], product: Product | None) -> list[Barcode]:
     problems: list[str] = []
+    taken: list[str] = []
     if len(set(codes)) != len(codes):
         problems.append("the same barcode is listed twice")
     result: list[Barcode] = []
@@ -177,11 +220,14 @@ def _barcodes(session: Session, codes: Sequence[str], product: Product | None) -
             continue
         existing = session.get(Barcode, code)
         if existing is not None and (product is None or existing.product_id != product.id):
-            problems.append(f"{code} already belongs to product {existing.product.sku}")
+            taken.append(f"{code} already belongs to product {existing.product.sku}")
             continue
         result.append(existing if existing is not None else Barcode(code=code, kind=kind))
     if problems:
-        raise Invalid("invalid barcodes", {"barcodes": problems})
+        raise Invalid("invalid barcodes", {"barcodes": problems + taken})
+    if taken:
+        # Valid codes that another product holds: a conflict with existing data, like a SKU.
+        raise Conflict("barcodes used by another product", {"barcodes": taken})
     return result
 
 
@@ -199,6 +245,7 @@ def create_product(session: Session, data: dict[str, Any]) -> Product:
         active=data.get("active", True),
         category=_reference(session, Category, "category", data.get("category")),
         brand=_reference(session, Brand, "brand", data.get("brand")),
+        family=_reference(session, Family, "family", data.get("family")),
     )
     product.barcodes = _barcodes(session, data.get("barcodes", []), None)
     session.add(product)
@@ -216,6 +263,8 @@ def update_product(session: Session, sku: str, changes: dict[str, Any]) -> Produ
         product.category = _reference(session, Category, "category", changes["category"])
     if "brand" in changes:
         product.brand = _reference(session, Brand, "brand", changes["brand"])
+    if "family" in changes:
+        product.family = _reference(session, Family, "family", changes["family"])
     if "barcodes" in changes:
         product.barcodes = _barcodes(session, changes["barcodes"], product)
     product.updated_at = dt.datetime.now(dt.UTC)
@@ -226,7 +275,7 @@ def update_product(session: Session, sku: str, changes: dict[str, Any]) -> Produ
 
 def list_products(session: Session, page_no: int, size: int, *, q: str | None = None,
                   category: str | None = None, brand: str | None = None,
-                  active: bool | None = None,
+                  family: str | None = None, active: bool | None = None,
                   barcode: str | None = None) -> tuple[list[Product], int]:
     query = select(Product).order_by(Product.sku)
     if q:
@@ -235,6 +284,8 @@ def list_products(session: Session, page_no: int, size: int, *, q: str | None = 
         query = query.where(Product.category_id == get_category(session, category).id)
     if brand:
         query = query.where(Product.brand_id == get_brand(session, brand).id)
+    if family:
+        query = query.where(Product.family_id == get_family(session, family).id)
     if active is not None:
         query = query.where(Product.active.is_(active))
     if barcode:

@@ -45,7 +45,7 @@ def record(session: Session, bucket: str, scope: Scope, entity: str, key: str, o
 
 def heads(session: Session) -> dict[str, int]:
     """Latest committed version of every stream."""
-    return dict(session.execute(select(StreamHead.stream, StreamHead.version)).tuples().all())
+    return dict(session.execute(select(StreamHead.stream, StreamHead.version)).all())
 
 
 def read(session: Session, stream: str, after: int, limit: int) -> Sequence[Change]:

@@ -1,0 +1,164 @@
+"""Central prices every received sale again, with the same engine and the same versions.
+
+The change log is the history: the state of any entity at stream version V is its latest
+change at or below V. A sale records the versions of the streams its store had applied, so
+central rebuilds exactly the catalogue, prices, policies and cards the till used, prices the
+basket with ``rules.pricing`` and records any difference as drift, never overwriting the
+store's figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from central.models import Change, Sale, SaleDrift
+from central.services.catalog import page
+from rules.context import (
+    VIP_PREFIX,
+    UnknownCard,
+    partner_discount,
+    product_from_wire,
+    vip_discount,
+)
+from rules.policies import CardDiscount, card_in_range, policies_from_wire
+from rules.pricing import BasketLine, PricingError, Product, price_basket
+
+log = logging.getLogger(__name__)
+
+
+def _latest(rows: Iterable[Change]) -> dict[str, dict[str, Any] | None]:
+    state: dict[str, dict[str, Any] | None] = {}
+    for change in rows:  # in version order: the last one wins
+        state[change.key] = None if change.op == "delete" or change.data is None \
+            else json.loads(change.data)
+    return state
+
+
+class LogView:
+    """The synchronised data as a store saw it at given stream versions."""
+
+    def __init__(self, session: Session, versions: dict[str, int]) -> None:
+        self.session = session
+        self.versions = versions
+
+    def entities(self, stream: str, entity: str,
+                 key_prefix: str | None = None) -> dict[str, dict[str, Any] | None]:
+        query = (select(Change).where(Change.stream == stream, Change.entity == entity,
+                                      Change.version <= self.versions.get(stream, 0))
+                 .order_by(Change.version))
+        if key_prefix is not None:
+            query = query.where(Change.key.startswith(key_prefix, autoescape=True))
+        return _latest(self.session.scalars(query))
+
+    def entity(self, stream: str, entity: str, key: str) -> dict[str, Any] | None:
+        change = self.session.scalar(
+            select(Change).where(Change.stream == stream, Change.entity == entity,
+                                 Change.key == key,
+                                 Change.version <= self.versions.get(stream, 0))
+            .order_by(Change.version.desc()).limit(1))
+        if change is None or change.op == "delete" or change.data is None:
+            return None
+        data: dict[str, Any] = json.loads(change.data)
+        return data
+
+
+def _cards(view: LogView, numbers: list[str], store: str, group: str | None,
+           now: dt.datetime) -> list[CardDiscount]:
+    result = []
+    for number in numbers:
+        if number.startswith(VIP_PREFIX):
+            result.append(vip_discount(number, view.entity("partners", "vip_card", number), now))
+            continue
+        programme = None
+        for key, card in view.entities("partners", "partner_card").items():
+            if card and card.get("active", True) and card_in_range(number, card["first"],
+                                                                     card["last"]):
+                programme = view.entity("partners", "partner_programme", key.split("|")[0])
+                if programme is not None:
+                    break
+        result.append(partner_discount(number, programme, store, group, now))
+    return result
+
+
+def reprice(session: Session, sale: Sale) -> SaleDrift | None:
+    """Price ``sale`` again; record and return drift if central gets another result."""
+    body = json.loads(sale.body)
+    sale.repriced = True
+    versions = body.get("streams")
+    if not versions:
+        return None  # an agent that does not report its versions cannot be checked
+    view = LogView(session, {k: int(v) for k, v in versions.items()})
+    store = sale.store.code
+    config = view.entity(f"store-config@s:{store}", "store", store) or {}
+    group = config.get("group")
+    now = dt.datetime.fromisoformat(body["created_at"])
+    problems: list[dict[str, Any]] = []
+    central_total: Decimal | None = None
+    try:
+        parents = {k: (v or {}).get("parent") for k, v in
+                   view.entities("catalog", "category").items()}
+        price_streams = ["prices", f"prices@s:{store}"] + ([f"prices@g:{group}"] if group else [])
+        catalogue: dict[str, Product] = {}
+        for line in body["lines"]:
+            sku = line["sku"]
+            data = view.entity("catalog", "product", sku)
+            if data is None:
+                raise PricingError(f"product {sku!r} unknown at catalog version "
+                                   f"{view.versions.get('catalog', 0)}")
+            prices = [(stream, row) for stream in price_streams
+                      for row in view.entities(stream, "price", f"{sku}|").values() if row]
+            catalogue[sku] = product_from_wire(data, parents, prices, now)
+        policies = policies_from_wire(
+            [p for p in view.entities("policies", "policy").values() if p], store, group)
+        cards = _cards(view, list(body.get("cards") or []), store, group, now)
+        priced = price_basket([BasketLine(code=line["sku"], qty=Decimal(line["qty"]))
+                               for line in body["lines"]], catalogue, policies, cards, now=now)
+        central_total = priced.total
+        for index, (theirs, ours) in enumerate(zip(body["lines"], priced.lines, strict=True)):
+            if Decimal(theirs["amount"]) != ours.amount:
+                problems.append({"line": index + 1, "sku": ours.sku,
+                                 "store_amount": theirs["amount"],
+                                 "central_amount": str(ours.amount),
+                                 "central_adjustments": [
+                                     {"kind": a.kind, "code": a.code, "amount": str(a.amount)}
+                                     for a in ours.adjustments]})
+        if priced.total != Decimal(body["total"]):
+            problems.append({"total": {"store": body["total"], "central": str(priced.total)}})
+    except (PricingError, UnknownCard, KeyError, ValueError) as exc:
+        problems.append({"error": f"central could not price the sale: {exc}"})
+    if not problems:
+        return None
+    drift = SaleDrift(sale=sale, store_total=sale.total, central_total=central_total,
+                      details=json.dumps(problems))
+    session.add(drift)
+    log.warning("drift on sale %s of %s: %s", sale.uuid, store, problems)
+    return drift
+
+
+def reprice_pending(session: Session, limit: int = 200) -> int:
+    """Reprice sales not yet checked; safe with several workers on PostgreSQL."""
+    query = select(Sale).where(Sale.repriced.is_(False)).order_by(Sale.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=Sale)
+    sales = session.scalars(query).unique().all()
+    for sale in sales:
+        with session.begin_nested():
+            reprice(session, sale)
+    return len(sales)
+
+
+def list_drift(session: Session, page_no: int, size: int,
+               store: str | None = None) -> tuple[list[SaleDrift], int]:
+    query = select(SaleDrift).order_by(SaleDrift.id.desc())
+    if store:
+        from central.models import Store
+        query = query.join(Sale).join(Store).where(Store.code == store)
+    return page(session, query, page_no, size)

@@ -1,0 +1,95 @@
+"""Turning the synchronised rows (wire form) into the engine's values.
+
+The store reads them from SQLite, central from its change log at the versions a sale was
+priced with; both go through these functions, so both price a basket the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from rules.policies import (
+    CardDiscount,
+    PriceEntry,
+    applies_to_store,
+    period_from_wire,
+    resolve_price,
+)
+from rules.pricing import Product
+
+VIP_PREFIX = "#VIP#"
+
+
+class UnknownCard(ValueError):
+    """A card number that matches no VIP card and no partner programme."""
+
+    def __init__(self, number: str, reason: str = "unknown card") -> None:
+        super().__init__(f"{reason}: {number!r}")
+        self.number = number
+
+
+def ancestors(code: str | None, parents: Mapping[str, str | None]) -> tuple[str, ...]:
+    """``code`` and every parent category above it (cycles cut)."""
+    chain: list[str] = []
+    while code is not None and code not in chain:
+        chain.append(code)
+        code = parents.get(code)
+    return tuple(chain)
+
+
+def price_scope(stream: str) -> str:
+    """The scope of a prices stream: ``all``, ``group`` or ``store``."""
+    if "@g:" in stream:
+        return "group"
+    if "@s:" in stream:
+        return "store"
+    return "all"
+
+
+def product_from_wire(data: Mapping[str, Any], parents: Mapping[str, str | None],
+                      prices: Iterable[tuple[str, Mapping[str, Any]]],
+                      now: dt.datetime) -> Product:
+    """The engine's product: categories with ancestors, price in force at ``now``.
+
+    ``prices`` are (stream, price row) pairs of the streams the store follows.
+    """
+    entries = [PriceEntry(price=Decimal(str(data["sale_price"])))]
+    for stream, row in prices:
+        moment = row.get("effective_from")
+        entries.append(PriceEntry(
+            price=Decimal(str(row["price"])), scope=price_scope(stream),  # type: ignore[arg-type]
+            effective_from=dt.datetime.fromisoformat(moment) if moment else None))
+    price = resolve_price(entries, now)
+    assert price is not None  # the base entry is always in force
+    return Product(sku=str(data["sku"]), name=str(data["name"]), price=price,
+                   vat_rate=Decimal(str(data["vat_rate"])), active=bool(data["active"]),
+                   brand=data.get("brand"), family=data.get("family"),
+                   categories=ancestors(data.get("category"), parents))
+
+
+def vip_discount(number: str, data: Mapping[str, Any] | None,
+                 now: dt.datetime) -> CardDiscount:
+    if data is None or not data.get("active", True):
+        raise UnknownCard(number, "unknown or withdrawn VIP card")
+    until = dt.datetime.fromisoformat(str(data["valid_until"]))
+    if now >= until:
+        raise UnknownCard(number, f"VIP card expired on {until.date().isoformat()}")
+    return CardDiscount("vip", number, int(data.get("version", 1)),
+                        Decimal(str(data["percent"])))
+
+
+def partner_discount(number: str, programme: Mapping[str, Any] | None, store: str,
+                     group: str | None, now: dt.datetime) -> CardDiscount:
+    if programme is None or not programme.get("active", True):
+        raise UnknownCard(number, "card of no active partner programme")
+    if not applies_to_store(programme, store, group):
+        raise UnknownCard(number, f"{programme['code']} cards are not accepted in this store")
+    period = period_from_wire({"start": programme.get("valid_from"),
+                               "end": programme.get("valid_until")})
+    if not period.contains(now):
+        raise UnknownCard(number, f"{programme['code']} programme is not in force")
+    return CardDiscount("partner", str(programme["code"]), int(programme.get("version", 1)),
+                        Decimal(str(programme["percent"])))
