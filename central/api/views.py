@@ -26,7 +26,7 @@ products_blp = Blueprint("products", __name__, url_prefix="/api/v1/products",
 sales_blp = Blueprint("sales", __name__, url_prefix="/api/v1/sales",
                       description="Sales received from the stores")
 
-BLUEPRINTS = (stores_blp, groups_blp, categories_blp, brands_blp, families_blp, products_blp,
+BLUEPRINTS: tuple[Blueprint, ...] = (stores_blp, groups_blp, categories_blp, brands_blp, families_blp, products_blp,
               sales_blp)
 
 
