@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from central import migrate
 from central.db import Database
+from central.models import Base
 from tests.support import Broker, create_database, drop_database
 
 
@@ -48,3 +50,52 @@ def broker_factory(tmp_path: Path) -> Iterator[Callable[..., Broker]]:
 @pytest.fixture
 def broker(broker_factory: Callable[..., Broker]) -> Broker:
     return broker_factory()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated central SQLite file, made once and copied by ``sqlite_db``."""
+    path = tmp_path_factory.mktemp("central-template") / "central.db"
+    db = Database(f"sqlite:///{path}")
+    migrate.upgrade(db)
+    db.dispose()  # the last connection checkpoints the WAL into the file
+    return path
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path, sqlite_template: Path) -> Iterator[Database]:
+    """A fresh, migrated central database in a SQLite file of this test."""
+    path = tmp_path / "central.db"
+    for suffix in ("", "-wal"):
+        if Path(f"{sqlite_template}{suffix}").exists():
+            shutil.copyfile(f"{sqlite_template}{suffix}", f"{path}{suffix}")
+    db = Database(f"sqlite:///{path}")
+    yield db
+    db.dispose()
+
+
+def _empty(db: Database) -> None:
+    with db.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name != "meta":
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def clean_pg_db(pg_db: Database) -> Iterator[Database]:
+    """The session's PostgreSQL database, empty (but for the log epoch) before and after.
+
+    DELETE rather than TRUNCATE: on a few rows it is ten times faster, and nothing in the
+    tests depends on identity values starting again at 1.
+    """
+    _empty(pg_db)
+    yield pg_db
+    _empty(pg_db)
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def central_db(request: pytest.FixtureRequest) -> Database:
+    """A clean central database, once on PostgreSQL and once on SQLite."""
+    db: Database = request.getfixturevalue("clean_pg_db" if request.param == "postgresql"
+                                           else "sqlite_db")
+    return db

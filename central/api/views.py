@@ -26,8 +26,8 @@ products_blp = Blueprint("products", __name__, url_prefix="/api/v1/products",
 sales_blp = Blueprint("sales", __name__, url_prefix="/api/v1/sales",
                       description="Sales received from the stores")
 
-BLUEPRINTS: tuple[Blueprint, ...] = (stores_blp, groups_blp, categories_blp, brands_blp, families_blp, products_blp,
-              sales_blp)
+BLUEPRINTS: tuple[Blueprint, ...] = (stores_blp, groups_blp, categories_blp, brands_blp,
+                                     families_blp, products_blp, sales_blp)
 
 
 def _paged(pagination: Any, result: tuple[list[Any], int]) -> list[Any]:
