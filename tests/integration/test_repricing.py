@@ -1,0 +1,142 @@
+"""Central prices every sale again with the versions the store used, and reports drift."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from central.db import Database
+from central.models import Sale, SaleDrift
+from central.services import catalog, changelog, partners, policies, repricing, sales, stores
+from protocol.streams import parse_stream
+from store_agent import till
+from store_agent.replica import Replica
+from store_agent.sqlite_store import LocalStore
+
+pytestmark = pytest.mark.integration
+
+NOW = dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.UTC)
+
+
+def sync(db: Database, replica: Replica, store: str) -> None:
+    """Feed the store every change of the streams it follows, as the publisher would."""
+    with db.sessions() as session:
+        for stream, _head in changelog.heads(session).items():
+            _bucket, scope = parse_stream(stream)
+            if scope.kind == "store" and scope.ref != store:
+                continue
+            applied = replica.store.stream_versions().get(stream, 0)
+            rows = changelog.read(session, stream, applied, 10_000)
+            if rows:
+                replica.apply({"stream": stream, "log_epoch": "test", "changes": [
+                    {"version": c.version, "entity": c.entity, "key": c.key, "op": c.op,
+                     "data": None if c.data is None else json.loads(c.data)} for c in rows]})
+
+
+@pytest.fixture
+def chain(clean_pg_db: Database, tmp_path: Path) -> tuple[Database, Replica]:
+    db = clean_pg_db
+    with db.transaction() as s:
+        stores.create_store(s, "kiosk-1", "Kiosk 1")
+        catalog.create_category(s, "food", "Food")
+        catalog.create_category(s, "tobacco", "Tobacco")
+        catalog.create_category(s, "cigarettes", "Cigarettes", "tobacco")
+        for sku, category, vat, price in (("BREAD", "food", "9", "2.10"),
+                                          ("MILK", "food", "9", "1.49"),
+                                          ("CIG", "cigarettes", "19", "5.50")):
+            catalog.create_product(s, {"sku": sku, "name": sku, "category": category,
+                                       "vat_rate": Decimal(vat), "sale_price": Decimal(price)})
+        policies.create(s, "exclusion", {"code": "no-tobacco", "name": "No tobacco",
+                                         "target": {"kind": "category", "codes": ["tobacco"]}})
+        policies.create(s, "sales_rule", {"code": "sales", "name": "Sales", "percent": "10",
+                                          "target": {"kind": "all", "codes": []}})
+        partners.create_programme(s, {"code": "ABCDEF", "name": "Union", "percent": "5"})
+        partners.add_cards(s, "ABCDEF", [{"number": "7700000000017"}])
+    replica = Replica(LocalStore(tmp_path / "agent.db"))
+    sync(db, replica, "kiosk-1")
+    return db, replica
+
+
+def sell_and_ingest(db: Database, replica: Replica, body: dict[str, Any] | None = None,
+                    tamper: dict[str, str] | None = None) -> Sale:
+    request = body or {"uuid": str(uuid.uuid4()), "cards": ["7700000000017"],
+                       "lines": [{"code": "BREAD", "qty": "1"}, {"code": "MILK", "qty": "2"},
+                                 {"code": "CIG", "qty": "1"}]}
+    outcome = till.record_sale(replica.store, "kiosk-1", request, NOW)
+    sale = dict(outcome.sale)
+    if tamper:
+        sale["lines"] = [dict(line, amount=tamper.get(line["sku"], line["amount"]))
+                         for line in sale["lines"]]
+    with replica.store.read() as conn:
+        seq = conn.execute("SELECT MAX(seq) FROM outbox").fetchone()[0]
+    with db.transaction() as s:
+        sales.ingest_batch(s, {"store": "kiosk-1", "epoch": "e1", "entries": [
+            {"seq": seq, "kind": "sale", "id": sale["uuid"], "body": sale}]}, "test")
+    with db.transaction() as s:
+        assert repricing.reprice_pending(s) >= 1
+    with db.sessions() as s:
+        return s.scalars(select(Sale).where(Sale.uuid == sale["uuid"])).one()
+
+
+def drifts(db: Database) -> list[SaleDrift]:
+    with db.sessions() as s:
+        return list(s.scalars(select(SaleDrift)).unique().all())
+
+
+def test_the_store_and_central_agree(chain: tuple[Database, Replica]) -> None:
+    db, replica = chain
+    sale = sell_and_ingest(db, replica)
+    assert sale.repriced
+    # 10% sales rule, then the union's 5% on what is left; cigarettes untouched.
+    assert sale.total == Decimal("1.80") + Decimal("2.55") + Decimal("5.50")
+    assert drifts(db) == []
+
+
+def test_a_policy_changed_later_does_not_make_old_sales_drift(
+        chain: tuple[Database, Replica]) -> None:
+    db, replica = chain
+    with db.transaction() as s:
+        policies.update(s, "sales", {"percent": "30"})
+    # The store has not received the new version yet when it sells...
+    sale = sell_and_ingest(db, replica)
+    assert sale.total == Decimal("9.85")
+    # ...and central prices it with the version the store used, not the newest.
+    assert drifts(db) == []
+    sync(db, replica, "kiosk-1")
+    second = sell_and_ingest(db, replica)
+    assert second.total < sale.total
+    assert drifts(db) == []
+
+
+def test_a_wrong_line_is_recorded_as_drift_not_overwritten(
+        chain: tuple[Database, Replica]) -> None:
+    db, replica = chain
+    sale = sell_and_ingest(db, replica, tamper={"CIG": "5.22"})
+    [drift] = drifts(db)
+    assert drift.sale_id == sale.id
+    details = json.loads(drift.details)
+    assert details[0]["sku"] == "CIG" and details[0]["central_amount"] == "5.50"
+    assert details[0]["store_amount"] == "5.22"
+    # The store's figures stay as received.
+    assert [line.amount for line in sale.lines if line.sku == "CIG"] == [Decimal("5.22")]
+
+
+def test_drift_is_listed_at_central(chain: tuple[Database, Replica]) -> None:
+    from central.web import create_app
+
+    db, replica = chain
+    sale = sell_and_ingest(db, replica, tamper={"BREAD": "0.01"})
+    client = create_app({"DATABASE": db, "TESTING": True}).test_client()
+    listed = client.get("/api/v1/sales/drift?store=kiosk-1")
+    assert listed.status_code == 200
+    [row] = listed.get_json()
+    assert row["sale"] == sale.uuid and row["store"] == "kiosk-1"
+    assert row["details"][0]["sku"] == "BREAD"
+    assert client.get("/api/v1/sales/drift?store=nowhere").get_json() == []
