@@ -1,0 +1,171 @@
+"""The central change log: gap-free versions per stream, committed in version order."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from decimal import Decimal
+
+import pytest
+
+from central.db import Database
+from central.services import changelog
+from protocol.streams import ALL, Scope
+
+pytestmark = pytest.mark.integration
+
+STORE_K = Scope("store", "kiosk-1")
+GROUP_N = Scope("group", "north")
+
+
+def record(db: Database, bucket: str = "catalog", scope: Scope = ALL, count: int = 1,
+           key: str = "SKU-1") -> list[int]:
+    """Record ``count`` changes in one transaction; return their versions."""
+    with db.transaction() as session:
+        return [changelog.record(session, bucket, scope, "product", key, "upsert",
+                                 {"sku": key, "n": i}).version for i in range(count)]
+
+
+def committed(db: Database, stream: str) -> list[int]:
+    with db.sessions() as session:
+        return [c.version for c in changelog.read(session, stream, 0, 10_000)]
+
+
+def heads(db: Database) -> dict[str, int]:
+    with db.sessions() as session:
+        return changelog.heads(session)
+
+
+def test_versions_start_at_one_and_have_no_gaps(central_db: Database) -> None:
+    assert record(central_db, count=3) == [1, 2, 3]
+    assert record(central_db) == [4]
+    assert record(central_db, count=2) == [5, 6]
+    assert committed(central_db, "catalog") == [1, 2, 3, 4, 5, 6]
+    assert heads(central_db) == {"catalog": 6}
+
+
+def test_each_stream_has_its_own_versions(central_db: Database) -> None:
+    record(central_db, count=3)
+    assert record(central_db, "store-config", STORE_K, count=2) == [1, 2]
+    assert record(central_db, "store-config", Scope("store", "market")) == [1]
+    assert record(central_db, "prices", GROUP_N) == [1]
+    assert record(central_db, count=1) == [4]
+    assert heads(central_db) == {"catalog": 4, "store-config@s:kiosk-1": 2,
+                                 "store-config@s:market": 1, "prices@g:north": 1}
+
+
+def test_a_rolled_back_transaction_consumes_no_version(central_db: Database) -> None:
+    with pytest.raises(RuntimeError), central_db.transaction() as session:
+        changelog.record(session, "catalog", ALL, "product", "X", "upsert", {"sku": "X"})
+        raise RuntimeError("the write fails after its change was recorded")
+    assert heads(central_db) == {}
+    assert record(central_db) == [1]
+
+    with pytest.raises(RuntimeError), central_db.transaction() as session:
+        for _ in range(3):
+            changelog.record(session, "catalog", ALL, "product", "X", "upsert", {"sku": "X"})
+        raise RuntimeError("boom")
+    assert record(central_db) == [2]
+    assert committed(central_db, "catalog") == [1, 2]
+
+
+def test_read_returns_changes_after_a_version_in_order_with_their_data(
+        central_db: Database) -> None:
+    record(central_db, count=5)
+    with central_db.transaction() as session:
+        changelog.record(session, "catalog", ALL, "product", "SKU-9", "upsert",
+                         {"sku": "SKU-9", "sale_price": Decimal("1.10")})
+        changelog.record(session, "catalog", ALL, "brand", "acme", "delete", None)
+    with central_db.sessions() as session:
+        assert [c.version for c in changelog.read(session, "catalog", 2, 2)] == [3, 4]
+        rows = changelog.read(session, "catalog", 5, 100)
+        assert [(c.version, c.entity, c.key, c.op) for c in rows] == [
+            (6, "product", "SKU-9", "upsert"), (7, "brand", "acme", "delete")]
+        assert json.loads(rows[0].data or "") == {"sku": "SKU-9", "sale_price": "1.10"}
+        assert rows[1].data is None
+        assert changelog.read(session, "catalog", 7, 100) == []
+        assert changelog.read(session, "no-such-stream", 0, 100) == []
+
+
+def test_an_uncommitted_change_is_invisible_to_readers(clean_pg_db: Database) -> None:
+    # PostgreSQL only: central on SQLite (the demo) serialises every transaction.
+    record(clean_pg_db)
+    with clean_pg_db.transaction() as session:
+        changelog.record(session, "catalog", ALL, "product", "X", "upsert", {"sku": "X"})
+        assert heads(clean_pg_db) == {"catalog": 1}
+        assert committed(clean_pg_db, "catalog") == [1]
+    assert committed(clean_pg_db, "catalog") == [1, 2]
+
+
+# -- concurrency ------------------------------------------------------------------------------
+
+WRITERS = 16
+
+
+def test_concurrent_writers_commit_versions_in_order(clean_pg_db: Database,
+                                                     pg_url: str) -> None:
+    """Readers never see version k+1 before k, however the writers' commits interleave."""
+    db = Database(pg_url, pool_size=WRITERS + 2, max_overflow=0)
+    stream = "store-config@s:kiosk-1"
+    start = threading.Barrier(WRITERS + 1)
+    writers_done = threading.Event()
+    errors: list[BaseException] = []
+    versions: list[int] = []
+    snapshots: list[list[int]] = []
+    polled: list[list[int]] = []
+
+    def writer(n: int) -> None:
+        rng = random.Random(n)
+        try:
+            start.wait()
+            with db.transaction() as session:
+                change = changelog.record(session, "store-config", STORE_K, "store", "kiosk-1",
+                                          "upsert", {"n": n})
+                # Hold the transaction open a little so that commits would overtake each
+                # other if versions did not follow the commit order.
+                writers_done.wait(rng.uniform(0, 0.02))
+            versions.append(change.version)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    def reader() -> None:
+        cursor = 0
+        try:
+            start.wait()
+            while True:
+                finished = writers_done.is_set()
+                with db.sessions() as session:
+                    head = changelog.heads(session).get(stream, 0)
+                    if head > cursor:
+                        got = [c.version for c in changelog.read(session, stream, cursor, 1000)]
+                        polled.append(got)
+                        cursor = got[-1] if got else cursor
+                    snapshots.append([c.version for c in changelog.read(session, stream, 0,
+                                                                        1000)])
+                if finished:
+                    return
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
+    poller = threading.Thread(target=reader)
+    try:
+        for thread in [*threads, poller]:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        writers_done.set()
+        poller.join(30)
+    finally:
+        db.dispose()
+
+    assert not errors, errors
+    assert sorted(versions) == list(range(1, WRITERS + 1))
+    assert committed(clean_pg_db, stream) == list(range(1, WRITERS + 1))
+    assert len(snapshots) > 1
+    for snapshot in snapshots:
+        assert snapshot == list(range(1, len(snapshot) + 1)), snapshot
+    # Following the head like the publisher does, one sees every version exactly once.
+    seen = [v for chunk in polled for v in chunk]
+    assert seen == list(range(1, WRITERS + 1))

@@ -1,0 +1,274 @@
+"""The store's copy of central's data: changes applied in order, exactly once."""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from protocol import messages
+from store_agent.replica import Replica
+from store_agent.sqlite_store import REPLICA_TABLES, LocalStore
+
+EPOCH_A = "a" * 32
+EPOCH_B = "b" * 32
+
+
+def product(sku: str, price: str = "1.00", barcodes: tuple[str, ...] = (), active: bool = True,
+            name: str | None = None) -> dict[str, Any]:
+    return {"sku": sku, "name": name or f"Product {sku}", "category": None, "brand": None,
+            "vat_rate": "21.00", "sale_price": price, "active": active,
+            "barcodes": list(barcodes)}
+
+
+def upsert(version: int, entity: str, data: dict[str, Any]) -> dict[str, Any]:
+    key = data["sku"] if entity == "product" else data["code"]
+    return {"version": version, "entity": entity, "key": key, "op": "upsert", "data": data}
+
+
+def delete(version: int, entity: str, key: str) -> dict[str, Any]:
+    return {"version": version, "entity": entity, "key": key, "op": "delete", "data": None}
+
+
+def changes(*items: dict[str, Any], stream: str = "catalog",
+            log_epoch: str = EPOCH_A) -> dict[str, Any]:
+    """A ``changes`` message as the agent receives it: encoded rules applied by parse()."""
+    return messages.parse(messages.envelope("changes", stream=stream, log_epoch=log_epoch,
+                                            changes=list(items)), "changes")
+
+
+def state(store: LocalStore) -> dict[str, list[tuple[Any, ...]]]:
+    """Everything the replica holds, in a comparable form."""
+    with store.read() as conn:
+        return {table: sorted((tuple(row) for row in conn.execute(
+                    f"SELECT * FROM {table}")), key=repr)  # noqa: S608
+                for table in REPLICA_TABLES}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalStore:
+    return LocalStore(tmp_path / "agent.db")
+
+
+@pytest.fixture
+def holes() -> list[tuple[str, int]]:
+    return []
+
+
+@pytest.fixture
+def replica(store: LocalStore, holes: list[tuple[str, int]]) -> Replica:
+    return Replica(store, on_hole=lambda stream, version: holes.append((stream, version)))
+
+
+def test_changes_are_applied_in_order(replica: Replica, store: LocalStore) -> None:
+    result = replica.apply(changes(upsert(1, "product", product("A", "1.00")),
+                                   upsert(2, "product", product("A", "2.50")),
+                                   upsert(3, "product", product("B", "3.00", ("96385074",)))))
+    assert (result.applied, result.duplicates, result.version, result.hole) == (3, 0, 3, False)
+    assert store.stream_versions() == {"catalog": 3}
+    assert replica.product("A")["sale_price"] == "2.50"  # type: ignore[index]
+    assert replica.product("96385074")["sku"] == "B"  # type: ignore[index]
+
+
+def test_every_entity_of_the_protocol_is_stored(replica: Replica) -> None:
+    replica.apply(changes(
+        upsert(1, "category", {"code": "food", "name": "Food", "parent": None, "active": True}),
+        upsert(2, "brand", {"code": "acme", "name": "Acme", "active": True}),
+        upsert(3, "product", {**product("A"), "category": "food", "brand": "acme"})))
+    replica.apply(changes(upsert(1, "store", {"code": "kiosk-1", "name": "Kiosk",
+                                              "group": "north", "active": True}),
+                          stream="store-config@s:kiosk-1"))
+    with replica.store.read() as conn:
+        def rows(sql: str) -> list[tuple[Any, ...]]:
+            return [tuple(row) for row in conn.execute(sql)]
+
+        assert rows("SELECT code, name, parent, active FROM categories") == [
+            ("food", "Food", None, 1)]
+        assert rows("SELECT code, name, active FROM brands") == [("acme", "Acme", 1)]
+        assert rows("SELECT sku, name, category, brand, vat_rate, sale_price, active "
+                    "FROM products") == [("A", "Product A", "food", "acme", "21.00", "1.00", 1)]
+        assert rows("SELECT code, name, grp, active FROM store_info") == [
+            ("kiosk-1", "Kiosk", "north", 1)]
+        assert rows("SELECT stream, version FROM streams ORDER BY stream") == [
+            ("catalog", 3), ("store-config@s:kiosk-1", 1)]
+
+
+def test_applying_the_same_message_twice_changes_nothing(replica: Replica,
+                                                         store: LocalStore) -> None:
+    message = changes(upsert(1, "product", product("A", "1.00")),
+                      upsert(2, "product", product("A", "2.00")))
+    replica.apply(message)
+    before = state(store)
+    again = replica.apply(message)
+    assert (again.applied, again.duplicates, again.version) == (0, 2, 2)
+    assert state(store) == before
+
+
+def test_an_old_change_never_overwrites_a_newer_one(replica: Replica) -> None:
+    replica.apply(changes(upsert(1, "product", product("A", "1.00"))))
+    replica.apply(changes(upsert(2, "product", product("A", "2.00"))))
+    replica.apply(changes(upsert(1, "product", product("A", "1.00"))))
+    assert replica.product("A")["sale_price"] == "2.00"  # type: ignore[index]
+
+
+def test_a_change_past_a_hole_is_held_until_the_hole_is_filled(
+        replica: Replica, holes: list[tuple[str, int]]) -> None:
+    replica.apply(changes(upsert(1, "product", product("A", "1.00"))))
+    early = replica.apply(changes(upsert(3, "product", product("A", "3.00"))))
+    assert (early.applied, early.held, early.version, early.hole) == (0, 1, 1, True)
+    assert replica.product("A")["sale_price"] == "1.00"  # type: ignore[index]
+    assert holes == [("catalog", 1)]
+
+    filled = replica.apply(changes(upsert(2, "product", product("A", "2.00"))))
+    assert (filled.applied, filled.held, filled.version, filled.hole) == (2, 0, 3, False)
+    assert replica.product("A")["sale_price"] == "3.00"  # type: ignore[index]
+    assert holes == [("catalog", 1)]  # no new hole reported
+
+
+def test_a_hole_in_one_stream_does_not_hold_back_another(
+        replica: Replica, holes: list[tuple[str, int]]) -> None:
+    replica.apply(changes(upsert(2, "product", product("A"))))
+    other = replica.apply(changes(upsert(1, "store", {"code": "k", "name": "K", "group": None,
+                                                      "active": True}),
+                                  stream="store-config@s:k"))
+    assert other.applied == 1 and not other.hole
+    assert replica.store.stream_versions() == {"catalog": 0, "store-config@s:k": 1}
+    assert holes == [("catalog", 0)]
+
+
+def test_a_change_of_an_unknown_entity_still_advances_the_version(replica: Replica) -> None:
+    result = replica.apply(changes(
+        {"version": 1, "entity": "voucher", "key": "V1", "op": "upsert", "data": {"x": 1}},
+        {"version": 2, "entity": "voucher", "key": "V1", "op": "delete", "data": None},
+        upsert(3, "product", product("A"))))
+    assert (result.applied, result.version) == (3, 3)
+    assert replica.product("A") is not None
+
+
+def test_a_product_upsert_replaces_its_barcodes(replica: Replica) -> None:
+    replica.apply(changes(upsert(1, "product", product("A", barcodes=("4006381333931",
+                                                                      "96385074")))))
+    replica.apply(changes(upsert(2, "product", product("A", barcodes=("96385074", "INT-7")))))
+    assert replica.product("4006381333931") is None
+    assert replica.product("INT-7")["barcodes"] == ["96385074", "INT-7"]  # type: ignore[index]
+    assert state(replica.store)["barcodes"] == [("96385074", "A"), ("INT-7", "A")]
+
+
+def test_delete_removes_the_row_and_a_products_barcodes(replica: Replica) -> None:
+    replica.apply(changes(
+        upsert(1, "product", product("A", barcodes=("96385074",))),
+        upsert(2, "product", product("B")),
+        upsert(3, "brand", {"code": "acme", "name": "Acme", "active": True}),
+        delete(4, "product", "A"),
+        delete(5, "brand", "acme")))
+    assert replica.product("A") is None and replica.product("96385074") is None
+    assert replica.product("B") is not None
+    snapshot = state(replica.store)
+    assert snapshot["barcodes"] == [] and snapshot["brands"] == []
+    assert snapshot["streams"] == [("catalog", 5)]
+
+
+def test_a_new_log_epoch_wipes_the_replica(replica: Replica, store: LocalStore) -> None:
+    replica.apply(changes(upsert(1, "product", product("A")), upsert(2, "product", product("B"))))
+    replica.apply(changes(upsert(1, "store", {"code": "k", "name": "K", "group": None,
+                                              "active": True}), stream="store-config@s:k"))
+    replica.apply(changes(upsert(5, "product", product("held"))))  # held past a hole
+
+    result = replica.apply(changes(upsert(1, "product", product("C")), log_epoch=EPOCH_B))
+
+    assert (result.applied, result.version, result.held) == (1, 1, 0)
+    assert replica.log_epoch() == EPOCH_B
+    assert store.stream_versions() == {"catalog": 1}
+    snapshot = state(store)
+    assert [row[0] for row in snapshot["products"]] == ["C"]
+    assert snapshot["store_info"] == []
+    # The change held from the old history is gone too: version 5 of the new log is new.
+    replica.apply(changes(*(upsert(v, "product", product(f"N{v}")) for v in range(2, 6)),
+                          log_epoch=EPOCH_B))
+    assert replica.product("held") is None
+
+
+def test_the_applied_versions_survive_a_restart(tmp_path: Path) -> None:
+    first = Replica(LocalStore(tmp_path / "agent.db"))
+    first.apply(changes(upsert(1, "product", product("A")), upsert(2, "product", product("B"))))
+    first.store.close()
+    again = Replica(LocalStore(tmp_path / "agent.db"))
+    result = again.apply(changes(upsert(2, "product", product("B", "9.99")),
+                                 upsert(3, "product", product("C"))))
+    assert (result.applied, result.duplicates, result.version) == (1, 1, 3)
+    assert again.product("B")["sale_price"] == "1.00"  # type: ignore[index]
+
+
+def test_a_failing_change_rolls_back_the_whole_message(replica: Replica,
+                                                       store: LocalStore) -> None:
+    replica.apply(changes(upsert(1, "product", product("A"))))
+    before = state(store)
+    broken = {"version": 3, "entity": "product", "key": "X", "op": "upsert",
+              "data": {"sku": "X"}}  # no name: the insert fails
+    with pytest.raises((KeyError, sqlite3.IntegrityError)):
+        replica.apply(changes(upsert(2, "product", product("B")), broken))
+    assert state(store) == before
+
+
+# -- any delivery order ends in the same state ------------------------------------------------
+
+SKUS = ["A", "B", "C"]
+
+
+@st.composite
+def change_logs(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """A change log of 1..10 versions over a few products, brands and unknown entities."""
+    count = draw(st.integers(min_value=1, max_value=10))
+    log: list[dict[str, Any]] = []
+    for version in range(1, count + 1):
+        kind = draw(st.sampled_from(["product", "product", "brand", "delete", "unknown"]))
+        sku = draw(st.sampled_from(SKUS))
+        if kind == "product":
+            price = draw(st.sampled_from(["1.00", "2.50", "9.99"]))
+            barcodes = draw(st.sets(st.sampled_from([f"{sku}-1", f"{sku}-2", f"{sku}-3"])))
+            log.append(upsert(version, "product", product(sku, price, tuple(sorted(barcodes)))))
+        elif kind == "brand":
+            log.append(upsert(version, "brand", {"code": sku, "name": f"Brand {version}",
+                                                 "active": draw(st.booleans())}))
+        elif kind == "delete":
+            log.append(delete(version, draw(st.sampled_from(["product", "brand"])), sku))
+        else:
+            log.append({"version": version, "entity": "gift", "key": sku, "op": "upsert",
+                        "data": {"v": version}})
+    return log
+
+
+@st.composite
+def deliveries(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
+    """A log, cut into messages, delivered shuffled with duplicates (each at least once)."""
+    log = draw(change_logs())
+    cuts = sorted(draw(st.sets(st.integers(min_value=1, max_value=len(log) - 1),
+                               max_size=len(log) - 1))) if len(log) > 1 else []
+    bounds = [0, *cuts, len(log)]
+    chunks = [log[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    extra = draw(st.lists(st.sampled_from(chunks), max_size=4))
+    order = draw(st.permutations(chunks + extra))
+    return log, order
+
+
+@settings(max_examples=60, deadline=None)
+@given(deliveries())
+def test_any_order_and_duplication_ends_in_the_in_order_state(
+        case: tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]) -> None:
+    log, order = case
+    with tempfile.TemporaryDirectory() as tmp:
+        in_order = LocalStore(Path(tmp) / "in-order.db")
+        Replica(in_order).apply(changes(*log))
+        shuffled = LocalStore(Path(tmp) / "shuffled.db")
+        replica = Replica(shuffled)
+        for chunk in order:
+            replica.apply(changes(*chunk))
+        assert state(shuffled) == state(in_order)
+        assert shuffled.stream_versions() == {"catalog": len(log)}
+        in_order.close()
+        shuffled.close()
