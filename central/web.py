@@ -73,6 +73,21 @@ def _error(status: int, message: str, errors: dict[str, Any] | None = None) -> A
     return response
 
 
+LOCATIONS = ("json", "query", "form", "files", "headers", "path", "cookies")
+
+
+def field_errors(errors: Any) -> Any:
+    """Field messages in one shape: ``{field: [...]}``, whatever part of the request held
+    the field (webargs nests them under the location; services do not)."""
+    if isinstance(errors, dict) and errors and set(errors) <= set(LOCATIONS):
+        flat: dict[str, Any] = {}
+        for messages in errors.values():
+            if isinstance(messages, dict):
+                flat.update(messages)
+        return flat
+    return errors
+
+
 def _reason(status: int) -> str:
     from http import HTTPStatus
     try:
@@ -129,7 +144,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         data = getattr(exc, "data", {}) or {}
         status = exc.code or 500
         return _error(status, data.get("message") or exc.description or _reason(status),
-                      data.get("messages") or data.get("errors"))
+                      field_errors(data.get("messages") or data.get("errors")))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:

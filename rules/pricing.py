@@ -6,9 +6,13 @@ Precedence, per line (documented in docs/pricing.md):
    moment) is resolved by the caller and given in the catalogue;
 2. an **excluded** line (tobacco, lottery...) takes no adjustment of any kind: steps 3-5
    skip it, and it does not count towards quantity promotions or voucher spreading;
-3. **sales rules and promotions compete**: a line gets the better of the best sales rule
-   and the promotion share it earns, never both (a period's markdown is not stacked on a
-   multi-buy offer);
+3. **sales rules and promotions compete**, never stack (a period's markdown is not added
+   to a multi-buy offer). A fixed-price promotion competes line by line with the line's
+   best sales rule. A multi-buy pools whole units of several lines; a line whose rule is
+   worth more than what it brings leaves the pool and keeps its rule (the most valuable
+   rule first), and the multi-buy is taken on the rest when it adds something. Every line
+   a multi-buy uses, qualifying units included, takes no sales rule. Promotions are taken
+   greedily, the one adding most first;
 4. the customer's **card** (partner programme or VIP, the higher rate of the two) applies
    on what is left of each line;
 5. **vouchers** take an amount off the basket, spread over the eligible lines in
@@ -23,9 +27,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
-from rules.money import round_money
+from rules.money import CENT, round_money
 from rules.policies import (
     CardDiscount,
     Item,
@@ -154,10 +158,13 @@ class _Work:
     def amount(self) -> Decimal:
         return self.gross - sum((a.amount for a in self.adjustments), ZERO)
 
-    def reduce(self, kind: str, code: str, version: int, amount: Decimal, reason: str) -> None:
+    def reduce(self, kind: str, code: str, version: int, amount: Decimal, reason: str) -> bool:
+        """Apply a reduction (capped at what is left); False if it took nothing."""
         amount = min(amount, self.amount)
-        if amount > 0:
-            self.adjustments.append(Adjustment(kind, code, version, amount, reason))
+        if amount <= 0:
+            return False
+        self.adjustments.append(Adjustment(kind, code, version, amount, reason))
+        return True
 
 
 def _check(line: BasketLine) -> None:
@@ -203,6 +210,53 @@ def _promotion_shares(work: Sequence[_Work], promotion: Promotion, now: dt.datet
     return shares, used
 
 
+def _promotion_offer(work: Sequence[_Work], promotion: Promotion, now: dt.datetime,
+                     free: set[int], rule_amount: Mapping[int, Decimal]
+                     ) -> tuple[Decimal, dict[int, Decimal], set[int]] | None:
+    """What ``promotion`` adds over the sales rules, on the lines where it is worth it.
+
+    A fixed price is a per-line offer: it keeps only the lines where it beats the line's
+    rule. A multi-buy pools units of several lines; while it is worth less than the rules
+    of the lines it uses, the line with the most valuable rule leaves the pool (and keeps
+    its rule). Returns (gain, discount per line, lines used) or None.
+    """
+    pool = set(free)
+    while True:
+        shares, used = _promotion_shares(work, promotion, now, pool)
+        if promotion.kind == "fixed_price":
+            shares = {i: a for i, a in shares.items() if a > rule_amount.get(i, ZERO)}
+            used = set(shares)
+        gain = (sum(shares.values(), ZERO)
+                - sum((rule_amount.get(i, ZERO) for i in used), ZERO))
+        if gain > 0:
+            return gain, shares, used
+        ruled = [i for i in used if rule_amount.get(i, ZERO) > 0]
+        if not ruled:
+            return None
+        pool.discard(max(ruled, key=lambda i: (rule_amount[i], -i)))
+
+
+def _spread(amount: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
+    """Split ``amount`` (at most the sum of ``weights``) in proportion, to the cent.
+
+    Each part is first rounded down; the cents left go one by one to the largest
+    remainders (earliest line first on ties), so parts sum exactly to ``amount`` and
+    none exceeds its weight.
+    """
+    base = sum(weights, ZERO)
+    exact = [amount * w / base for w in weights]
+    parts = [e.quantize(CENT, rounding=ROUND_DOWN) for e in exact]
+    left = int((amount - sum(parts, ZERO)) / CENT)
+    order = sorted(range(len(parts)), key=lambda i: (-(exact[i] - parts[i]), i))
+    for i in order:
+        if left <= 0:
+            break
+        if parts[i] + CENT <= weights[i]:
+            parts[i] += CENT
+            left -= 1
+    return parts
+
+
 def _best_rule(rules: Sequence[SalesRule], product: Product,
                now: dt.datetime) -> SalesRule | None:
     best: SalesRule | None = None
@@ -234,8 +288,7 @@ def price_basket(lines: Sequence[BasketLine], catalogue: Mapping[str, Product],
         if any(w.excluded_by == exclusion.code for w in work):
             versions[f"exclusion:{exclusion.code}"] = exclusion.version
 
-    # Step 3: sales rules and promotions compete. A promotion is taken, greedily by what
-    # it adds, only where it beats the sales rules on every line it uses.
+    # Step 3: sales rules and promotions compete (see the module docstring).
     rules = {i: _best_rule(policies.rules, w.product, now) for i, w in enumerate(work)
              if w.excluded_by is None}
     rule_amount = {i: percent_of(work[i].gross, r.percent) for i, r in rules.items()
@@ -245,35 +298,33 @@ def price_basket(lines: Sequence[BasketLine], catalogue: Mapping[str, Product],
     while pending:
         best: tuple[Decimal, Promotion, dict[int, Decimal], set[int]] | None = None
         for promotion in pending:
-            shares, used = _promotion_shares(work, promotion, now, free)
-            gain = (sum(shares.values(), ZERO)
-                    - sum((rule_amount.get(i, ZERO) for i in used), ZERO))
-            if gain > 0 and (best is None or gain > best[0]):
-                best = (gain, promotion, shares, used)
+            offer = _promotion_offer(work, promotion, now, free, rule_amount)
+            if offer is not None and (best is None or offer[0] > best[0]):
+                best = (offer[0], promotion, offer[1], offer[2])
         if best is None:
             break
         _gain, promotion, shares, used = best
         pending.remove(promotion)
         free -= used
         for i, amount in shares.items():
-            work[i].reduce("promotion", promotion.code, promotion.version, amount,
-                           f"promotion {promotion.code}")
-        versions[f"promotion:{promotion.code}"] = promotion.version
+            if work[i].reduce("promotion", promotion.code, promotion.version, amount,
+                              f"promotion {promotion.code}"):
+                versions[f"promotion:{promotion.code}"] = promotion.version
     for i in sorted(free):
         rule = rules[i]
-        if rule is not None:
-            work[i].reduce("sales_rule", rule.code, rule.version, rule_amount[i],
-                           f"{rule.percent}% sales rule {rule.code}")
+        if rule is not None and work[i].reduce("sales_rule", rule.code, rule.version,
+                                               rule_amount[i],
+                                               f"{rule.percent}% sales rule {rule.code}"):
             versions[f"sales_rule:{rule.code}"] = rule.version
 
     # Step 4: the best customer card on what is left.
     card = max(cards, key=lambda c: (c.percent, c.kind, c.code), default=None)
     if card is not None and card.percent > 0:
         for w in work:
-            if w.excluded_by is None:
-                w.reduce(card.kind, card.code, card.version, percent_of(w.amount, card.percent),
-                         f"{card.percent}% {card.kind} card {card.code}")
-        versions[f"{card.kind}:{card.code}"] = card.version
+            if w.excluded_by is None and w.reduce(
+                    card.kind, card.code, card.version, percent_of(w.amount, card.percent),
+                    f"{card.percent}% {card.kind} card {card.code}"):
+                versions[f"{card.kind}:{card.code}"] = card.version
 
     # Step 5: vouchers spread over the eligible lines, largest remainder to the cent.
     for voucher in vouchers:
@@ -282,9 +333,8 @@ def price_basket(lines: Sequence[BasketLine], catalogue: Mapping[str, Product],
         amount = min(voucher.amount, base)
         if amount <= 0:
             continue
-        parts = [round_money(amount * w.amount / base) for w in eligible]
-        parts[-1] += amount - sum(parts, ZERO)
-        for w, part in zip(eligible, parts, strict=True):
+        for w, part in zip(eligible, _spread(amount, [w.amount for w in eligible]),
+                           strict=True):
             w.reduce("voucher", voucher.code, 0, part, f"voucher {voucher.code}")
 
     priced = tuple(PricedLine(sku=w.product.sku, code=w.line.code, name=w.product.name,

@@ -262,13 +262,17 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
 
     @app.errorhandler(ValidationError)
     def _validation(exc: ValidationError) -> Any:
-        return error(422, "invalid request", {"json": exc.messages})
+        return error(422, "invalid request", exc.messages)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Any:
         data = getattr(exc, "data", {}) or {}
+        messages = data.get("messages")
+        if isinstance(messages, dict) and set(messages) <= {"json", "query", "path"}:
+            messages = {k: v for part in messages.values() if isinstance(part, dict)
+                        for k, v in part.items()}
         return error(exc.code or 500, data.get("message") or exc.description or "error",
-                     data.get("messages"))
+                     messages)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:

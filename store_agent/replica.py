@@ -124,28 +124,13 @@ class Replica:
         """Apply a validated ``changes`` message; returns what happened."""
         stream: str = message["stream"]
         with self._lock:
-            applied = duplicates = 0
-            with self.store.write() as conn:
-                self._check_log_epoch(conn, message["log_epoch"])
-                held = self._held.setdefault(stream, {})
-                for change in message["changes"]:
-                    if len(held) < MAX_HELD:
-                        held.setdefault(change["version"], change)
-                row = conn.execute("SELECT version FROM streams WHERE stream = ?",
-                                   (stream,)).fetchone()
-                version = int(row[0]) if row else 0
-                for old in [v for v in held if v <= version]:
-                    duplicates += 1
-                    del held[old]
-                while version + 1 in held:
-                    change = held.pop(version + 1)
-                    _apply_one(conn, stream, change["entity"], change["key"], change["op"],
-                               change.get("data"))
-                    version += 1
-                    applied += 1
-                conn.execute("INSERT INTO streams (stream, version) VALUES (?, ?) "
-                             "ON CONFLICT (stream) DO UPDATE SET version = excluded.version",
-                             (stream, version))
+            before = {name: dict(changes) for name, changes in self._held.items()}
+            try:
+                version, applied, duplicates = self._apply_locked(stream, message)
+            except BaseException:
+                self._held = before  # the transaction rolled back: keep what was held
+                raise
+            held = self._held.get(stream, {})
             hole = bool(held)
             result = ApplyResult(stream=stream, applied=applied, duplicates=duplicates,
                                  held=len(held), version=version, hole=hole)
@@ -155,6 +140,31 @@ class Replica:
             if self.on_hole is not None:
                 self.on_hole(stream, version)
         return result
+
+    def _apply_locked(self, stream: str, message: dict[str, Any]) -> tuple[int, int, int]:
+        applied = duplicates = 0
+        with self.store.write() as conn:
+            self._check_log_epoch(conn, message["log_epoch"])
+            held = self._held.setdefault(stream, {})
+            for change in message["changes"]:
+                if len(held) < MAX_HELD:
+                    held.setdefault(change["version"], change)
+            row = conn.execute("SELECT version FROM streams WHERE stream = ?",
+                               (stream,)).fetchone()
+            version = int(row[0]) if row else 0
+            for old in [v for v in held if v <= version]:
+                duplicates += 1
+                del held[old]
+            while version + 1 in held:
+                change = held.pop(version + 1)
+                _apply_one(conn, stream, change["entity"], change["key"], change["op"],
+                           change.get("data"))
+                version += 1
+                applied += 1
+            conn.execute("INSERT INTO streams (stream, version) VALUES (?, ?) "
+                         "ON CONFLICT (stream) DO UPDATE SET version = excluded.version",
+                         (stream, version))
+        return version, applied, duplicates
 
     def _check_log_epoch(self, conn: sqlite3.Connection, log_epoch: str) -> None:
         current = self.store.get_meta(conn, "log_epoch")

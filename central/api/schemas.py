@@ -29,7 +29,7 @@ class Money(fields.Decimal):
         exponent = result.as_tuple().exponent
         if isinstance(exponent, int) and exponent < -2:
             raise ValidationError("at most two decimals")
-        return result
+        return result.quantize(Decimal("0.01"))
 
 
 class Rate(fields.Decimal):
@@ -47,7 +47,7 @@ class Rate(fields.Decimal):
         exponent = result.as_tuple().exponent
         if isinstance(exponent, int) and exponent < -2:
             raise ValidationError("at most two decimals")
-        return result
+        return result.quantize(Decimal("0.01"))
 
 
 class ListArgs(Schema):
