@@ -54,7 +54,7 @@ def set_price(session: Session, sku: str, price: Decimal, scope: str = "all",
               now: dt.datetime | None = None) -> PriceEntry:
     """Record a price for ``sku`` at ``scope`` from ``effective_from`` (default: now)."""
     product = catalog.get_product(session, sku)
-    moment = effective_from or now or dt.datetime.now(dt.UTC)
+    moment = (effective_from or now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     target = _scope(session, scope, ref)
     clash = session.scalar(select(PriceEntry.id).where(
         PriceEntry.product_id == product.id, PriceEntry.scope == scope,
