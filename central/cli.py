@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from central import settings as settings_mod
+from central.roles import ROLES
 
 
 def _settings() -> settings_mod.CentralSettings:
@@ -153,3 +154,84 @@ def import_products(path: str, apply: bool) -> None:
 def import_prices(path: str, apply: bool) -> None:
     """Update sale prices and purchase costs by SKU from a CSV or XLSX file."""
     _import("prices", path, apply)
+
+
+# -- users and tokens -------------------------------------------------------------------------
+
+@central.command("create-user")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True,
+              type=click.Choice(ROLES),
+              help="A role of the user; repeat for several.")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input.")
+@click.option("--no-password", is_flag=True,
+              help="No password sign-in: the user works with API tokens only (scripts).")
+def create_user(username: str, roles: tuple[str, ...], password_stdin: bool,
+                no_password: bool) -> None:
+    """Create a head-office user (asks for the password unless told otherwise)."""
+    import datetime as dt
+
+    from central.db import Database
+    from central.services import auth
+    from central.services.errors import ServiceError
+
+    if password_stdin and no_password:
+        raise click.UsageError("choose --password-stdin or --no-password, not both")
+    if no_password:
+        password = None
+    elif password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True,
+                                err=True)
+    else:
+        raise click.UsageError("no terminal to ask the password on: use --password-stdin "
+                               "or --no-password")
+    settings = _settings()
+    db = Database(settings.database_url)
+    try:
+        with db.transaction() as session:
+            user = auth.create_user(session, username, roles, password, dt.datetime.now(dt.UTC))
+            click.echo(f"user {user.username} created with roles {user.roles}", err=True)
+    except ServiceError as exc:
+        raise _refused(exc) from exc
+    finally:
+        db.dispose()
+
+
+@central.command("create-token")
+@click.argument("username")
+@click.option("--name", default="cli", show_default=True,
+              help="What the token is for (shown in token listings).")
+@click.option("--ttl-hours", type=click.FloatRange(min=0.1), default=None,
+              help="Expire after this many hours (default: never).")
+def create_token(username: str, name: str, ttl_hours: float | None) -> None:
+    """Create an API token for USERNAME and print it, once, alone on standard output."""
+    import datetime as dt
+
+    from central.db import Database
+    from central.services import auth
+    from central.services.errors import ServiceError
+
+    settings = _settings()
+    db = Database(settings.database_url)
+    try:
+        with db.transaction() as session:
+            ttl = None if ttl_hours is None else dt.timedelta(hours=ttl_hours)
+            _, secret = auth.issue_token(session, username, name, dt.datetime.now(dt.UTC), ttl)
+    except ServiceError as exc:
+        raise _refused(exc) from exc
+    finally:
+        db.dispose()
+    click.echo(secret)
+
+
+def _refused(exc: Any) -> click.ClickException:
+    """A service's refusal as a command-line error, with its field messages."""
+    details = "; ".join(f"{field}: {', '.join(messages)}"
+                        for field, messages in exc.errors.items())
+    return click.ClickException(exc.message + (f" ({details})" if details else ""))
+
+
+from central import broker_cli  # noqa: E402, F401  (registers broker-sync, broker-revoke)

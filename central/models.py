@@ -335,3 +335,55 @@ class SaleDrift(Base):
     details: Mapped[str] = mapped_column(Text)
     detected_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     sale: Mapped[Sale] = relationship(lazy="joined")
+
+
+# -- head-office users and API tokens (issue 3) -----------------------------------------------
+
+class User(Base):
+    """A head-office user: roles decide what it may do; the password is an argon2 hash."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    # None: no password login (a script's account, used with API tokens only).
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Role names separated by spaces, sorted ("admin pricing"); see central.services.auth.
+    roles: Mapped[str] = mapped_column(String(255), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiToken(Base):
+    """A bearer token of a user. Only the SHA-256 of the token is kept; the prefix is shown
+    in listings so that people can tell their tokens apart."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class BrokerCredential(Base):
+    """A store's own login on the MQTT broker (username = store code).
+
+    ``password_hash`` is in Mosquitto's password-file format (``$7$`` PBKDF2-SHA512), so the
+    broker's file is written from this table; the password itself is shown once, at issue.
+    """
+
+    __tablename__ = "broker_credentials"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), unique=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    store: Mapped[Store] = relationship(lazy="joined")

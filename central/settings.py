@@ -32,6 +32,10 @@ class CentralSettings:
     web_workers: int
     publish_interval: float
     log_level: str
+    # Broker access files written by central (see central/services/broker_access.py).
+    broker_auth_dir: Path | None = None
+    broker_pid_file: Path | None = None
+    broker_reload_command: str | None = None
 
 
 def parse_broker(env: Mapping[str, str],
@@ -78,4 +82,12 @@ def load(env: Mapping[str, str] | None = None) -> CentralSettings:
         web_workers=workers,
         publish_interval=interval,
         log_level=env.get("TESSERA_LOG_LEVEL", "INFO").upper(),
+        broker_auth_dir=_path(env, "TESSERA_BROKER_AUTH_DIR"),
+        broker_pid_file=_path(env, "TESSERA_BROKER_PID_FILE"),
+        broker_reload_command=env.get("TESSERA_BROKER_RELOAD_COMMAND") or None,
     )
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    value = env.get(name)
+    return Path(value).resolve() if value else None

@@ -120,6 +120,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["tessera.db"] = database
 
     api = Api(app)
+    from central.api import access
+    access.init_app(app, api)  # before the blueprints: it documents each of them
     from central.api.views import BLUEPRINTS
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)

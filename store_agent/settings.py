@@ -22,6 +22,8 @@ class BrokerSettings:
     password: str | None
     tls: bool
     keepalive: int
+    # PEM bundle of the CA that signed the broker's certificate (mqtts:// with a private CA).
+    ca_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,59 @@ def _number(env: Mapping[str, str], name: str, default: str) -> float:
     return value
 
 
-def load(env: Mapping[str, str] | None = None) -> AgentSettings:
-    """Parse and validate; the message names the variable that is wrong."""
+def _ca_file(env: Mapping[str, str]) -> str | None:
+    value = env.get("TESSERA_BROKER_CA_FILE")
+    if not value:
+        return None
+    path = Path(value).resolve()
+    if not path.is_file():
+        raise SettingsError(f"TESSERA_BROKER_CA_FILE: no file {path}")
+    return str(path)
+
+
+def config_path(env: Mapping[str, str]) -> Path:
+    """Where `tessera agent enroll` writes, and `tessera agent run` reads, the config."""
+    default = Path(env.get("TESSERA_VAR_DIR", "var")) / "agent.env"
+    return Path(env.get("TESSERA_AGENT_CONFIG") or default).resolve()
+
+
+def enrolment_paths(store: str | None = None,
+                    env: Mapping[str, str] | None = None) -> tuple[Path, Path]:
+    """Where enrolment writes the configuration, and the database of ``store``.
+
+    ``TESSERA_AGENT_DB`` wins for the database; otherwise it sits beside the configuration.
+    """
     env = os.environ if env is None else env
+    config = config_path(env)
+    explicit = env.get("TESSERA_AGENT_DB")
+    database = Path(explicit) if explicit else config.parent / f"agent-{store or 'store'}.db"
+    return config, database.resolve()
+
+
+def read_config(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines (comments and blanks ignored), as systemd's EnvironmentFile."""
+    values: dict[str, str] = {}
+    if not path.exists():
+        return values
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.startswith("TESSERA_"):
+            raise SettingsError(f"{path}:{number}: expected TESSERA_NAME=value")
+        values[key.strip()] = value.strip()
+    return values
+
+
+def load(env: Mapping[str, str] | None = None) -> AgentSettings:
+    """Parse and validate; the message names the variable that is wrong.
+
+    Values come from the environment, then from the enrolment config file
+    (``TESSERA_AGENT_CONFIG``, default ``var/agent.env``) for what the environment lacks.
+    """
+    env = os.environ if env is None else env
+    env = {**read_config(config_path(env)), **env}
     store = env.get("TESSERA_STORE_CODE", "")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", store):
         raise SettingsError("TESSERA_STORE_CODE must be set to the store code "
@@ -72,7 +124,8 @@ def load(env: Mapping[str, str] | None = None) -> AgentSettings:
             host=url.hostname, port=url.port or (8883 if tls else 1883),
             username=env.get("TESSERA_BROKER_USERNAME") or url.username or store,
             password=env.get("TESSERA_BROKER_PASSWORD") or url.password, tls=tls,
-            keepalive=int(_number(env, "TESSERA_BROKER_KEEPALIVE", "30"))),
+            keepalive=int(_number(env, "TESSERA_BROKER_KEEPALIVE", "30")),
+            ca_file=_ca_file(env)),
         pos_host=host,
         pos_port=int(port),
         var_dir=var_dir,

@@ -7,8 +7,10 @@ and market on :8102. Every part is a real process; Ctrl-C stops them all.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -41,10 +43,13 @@ def broker_config(path: Path, port: int) -> None:
                     "log_dest stderr\n")
 
 
-def http_json(method: str, url: str, body: Any = None, timeout: float = 5) -> tuple[int, Any]:
+def http_json(method: str, url: str, body: Any = None, timeout: float = 5,
+              token: str | None = None) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -63,14 +68,50 @@ def wait_http(url: str, timeout: float) -> bool:
     return False
 
 
-def load_demo_data(base: str) -> int:
+def write_secret(path: Path, text: str) -> None:
+    """Write ``text`` to a file only its owner may read (0600, also when it existed)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(text + "\n")
+
+
+def provision_admin(central_env: dict[str, str], root: Path) -> Path:
+    """The demo's ``admin`` user and a fresh token in ``root/admin-token``.
+
+    The first run gives ``admin`` a random password (in ``root/admin-password``); later runs
+    keep the user, revoke the previous demo token and write a new one.
+    """
+    from central import settings
+    from central.db import Database
+    from central.services import auth
+
+    now = dt.datetime.now(dt.UTC)
+    db = Database(settings.load(central_env).database_url)
+    try:
+        with db.transaction() as session:
+            user = auth.find_user(session, "admin")
+            if user is None:
+                password = secrets.token_urlsafe(18)
+                user = auth.create_user(session, "admin", [auth.ADMIN], password, now)
+                write_secret(root / "admin-password", password)
+            auth.revoke_tokens_named(session, user, "demo", now)
+            _, token = auth.create_token(session, user, "demo", now)
+    finally:
+        db.dispose()
+    path = root / "admin-token"
+    write_secret(path, token)
+    return path
+
+
+def load_demo_data(base: str, token: str) -> int:
     """Create the demo master data through the REST API; existing rows are left alone."""
     created = 0
     for path, rows in (("store-groups", demo_data.GROUPS), ("stores", demo_data.STORES),
                        ("categories", demo_data.CATEGORIES), ("brands", demo_data.BRANDS),
                        ("products", demo_data.products())):
         for row in rows:
-            status, body = http_json("POST", f"{base}/api/v1/{path}/", row)
+            status, body = http_json("POST", f"{base}/api/v1/{path}/", row, token=token)
             if status == 201:
                 created += 1
             elif status != 409:
@@ -139,13 +180,14 @@ def run_demo(var_dir: str, fresh: bool) -> None:
                                  capture_output=True, text=True)
         if migrate.returncode != 0:
             raise RuntimeError(f"migration failed:\n{migrate.stderr}")
+        token_file = provision_admin(central_env, root)
         net.spawn("central", [*tessera, "central", "serve"], central_env)
         net.spawn("publisher", [*tessera, "central", "publish"], central_env)
         net.spawn("ingest", [*tessera, "central", "ingest", "--name", "demo"], central_env)
         if not wait_http(f"{CENTRAL}/healthz", 30):
             net.check()
             raise RuntimeError(f"central did not answer; see {root / 'central.log'}")
-        created = load_demo_data(CENTRAL)
+        created = load_demo_data(CENTRAL, token_file.read_text().strip())
         for code, port in AGENTS.items():
             net.spawn(f"agent-{code}", [*tessera, "agent", "run"],
                       dict(base_env, TESSERA_STORE_CODE=code,
@@ -156,6 +198,8 @@ def run_demo(var_dir: str, fresh: bool) -> None:
                 net.check()
         click.echo(f"Tessera demo is running ({created} demo records created); logs in {root}")
         click.echo(f"  central      {CENTRAL}/api/v1   (API docs {CENTRAL}/api/docs)")
+        click.echo(f"               admin token in {token_file} "
+                   "(send it as 'Authorization: Bearer <token>')")
         for code, port in AGENTS.items():
             click.echo(f"  {code:<12} http://127.0.0.1:{port}/pos/v1")
         click.echo(f"  broker       mqtt://127.0.0.1:{BROKER_PORT}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import signal
@@ -13,7 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
+from flask.testing import FlaskClient
 from psycopg import sql
+
+from central.db import Database
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -112,3 +116,21 @@ def drop_database(url: str) -> None:
     with psycopg.connect(admin_url(), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
                      .format(sql.Identifier(name)))
+
+
+def api_token(db: Database, *roles: str, username: str | None = None) -> str:
+    """A bearer token of a new password-less user with ``roles`` (admin when none given)."""
+    from central.services import auth
+
+    now = dt.datetime.now(dt.UTC)
+    with db.transaction() as session:
+        user = auth.create_user(session, username or f"test-{uuid.uuid4().hex[:8]}",
+                                roles or [auth.ADMIN], None, now)
+        _, secret = auth.create_token(session, user, "tests", now)
+    return secret
+
+
+def authorize(client: FlaskClient, token: str) -> FlaskClient:
+    """Make a Flask test client send ``token`` on every request; returns the client."""
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client

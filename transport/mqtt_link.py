@@ -85,7 +85,9 @@ class MqttLink:
         if broker.username:
             self.client.username_pw_set(broker.username, broker.password)
         if broker.tls:
-            self.client.tls_set(tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            # A private CA (TESSERA_BROKER_CA_FILE), else the system's trusted CAs.
+            self.client.tls_set(ca_certs=getattr(broker, "ca_file", None),
+                                tls_version=ssl.PROTOCOL_TLS_CLIENT)
         if will is not None:
             self.client.will_set(will.topic, will.payload, qos=1, retain=will.retain)
         self.client.on_connect = self._handle_connect

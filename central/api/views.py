@@ -312,3 +312,7 @@ BLUEPRINTS = (*BLUEPRINTS, *PRICE_BLUEPRINTS)
 from central.api.policy_views import POLICY_BLUEPRINTS  # noqa: E402 - after the core views
 
 BLUEPRINTS = (*BLUEPRINTS, *POLICY_BLUEPRINTS)
+
+from central.api.auth_views import AUTH_BLUEPRINTS  # noqa: E402 - after the core views
+
+BLUEPRINTS = (*BLUEPRINTS, *AUTH_BLUEPRINTS)

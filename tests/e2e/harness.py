@@ -72,6 +72,10 @@ class Http:
         self.base = base
         self.session = requests.Session()
 
+    def authorize(self, token: str) -> None:
+        """Send ``token`` as a bearer token in every request from now on."""
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", HTTP_TIMEOUT)
         return self.session.request(method, self.base + path, **kwargs)
@@ -232,6 +236,18 @@ class Network:
         result = subprocess.run([*TESSERA, "central", "migrate"], env=self.central_env,
                                 cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, f"migration failed:\n{result.stdout}\n{result.stderr}"
+        self.central.authorize(self.create_token("e2e-admin", "admin"))
+
+    def create_token(self, username: str, *roles: str) -> str:
+        """A token-only user made with the CLI (as an operator would); returns its token."""
+        roles_args = [arg for role in roles for arg in ("--role", role)]
+        for args in (["create-user", username, *roles_args, "--no-password"],
+                     ["create-token", username, "--name", "e2e"]):
+            result = subprocess.run([*TESSERA, "central", *args], env=self.central_env,
+                                    cwd=ROOT, capture_output=True, text=True, timeout=60)
+            assert result.returncode == 0, (f"tessera central {args[0]} failed:\n"
+                                            f"{result.stdout}\n{result.stderr}")
+        return result.stdout.strip()
 
     def _proc(self, name: str, args: list[str], env: dict[str, str]) -> Proc:
         if name not in self.procs:

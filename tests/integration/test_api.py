@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from central.db import Database
 from central.models import Barcode, Change, Product
 from central.web import create_app
+from tests.support import api_token, authorize
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +31,7 @@ def db(central_db: Database) -> Database:
 def client(db: Database) -> Iterator[FlaskClient]:
     app = create_app({"DATABASE": db, "TESTING": True})
     with app.test_client() as client:
-        yield client
+        yield authorize(client, api_token(db))
 
 
 def changes(db: Database, stream: str | None = None) -> list[tuple[str, int, str, str, str]]:

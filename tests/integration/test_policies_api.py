@@ -36,6 +36,7 @@ from rules.policies import (
     policy_from_wire,
 )
 from rules.pricing import BasketLine, Product, price_basket
+from tests.support import api_token, authorize
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +59,7 @@ def db(clean_pg_db: Database) -> Database:
 def client(db: Database) -> Iterator[FlaskClient]:
     app = create_app({"DATABASE": db, "TESTING": True})
     with app.test_client() as client:
-        yield client
+        yield authorize(client, api_token(db))
 
 
 def ok(response: Any, status: int = 200) -> Any:
@@ -739,6 +740,7 @@ def test_seed_004_union_card_gives_5_percent_on_everything_but_tobacco(
 
 def test_smoke_on_sqlite(sqlite_db: Database) -> None:
     with create_app({"DATABASE": sqlite_db, "TESTING": True}).test_client() as client:
+        authorize(client, api_token(sqlite_db))
         ok(client.post(f"{API}/stores/", json={"code": "kiosk-1", "name": "Kiosk"}), 201)
         ok(client.post(f"{API}/categories/", json={"code": "tobacco", "name": "Tobacco"}),
            201)

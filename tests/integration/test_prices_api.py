@@ -20,6 +20,7 @@ from sqlalchemy import select
 from central.db import Database
 from central.models import Change, Product
 from central.web import create_app
+from tests.support import api_token, authorize
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +30,7 @@ API = "/api/v1"
 @pytest.fixture
 def client(central_db: Database) -> Iterator[FlaskClient]:
     app = create_app({"DATABASE": central_db, "TESTING": True})
-    with app.test_client() as client:
+    with authorize(app.test_client(), api_token(central_db)) as client:
         ok(client.post(f"{API}/store-groups/", json={"code": "north", "name": "North"}), 201)
         ok(client.post(f"{API}/stores/", json={"code": "k1", "name": "K1", "group": "north"}),
            201)

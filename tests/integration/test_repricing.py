@@ -130,10 +130,12 @@ def test_a_wrong_line_is_recorded_as_drift_not_overwritten(
 
 def test_drift_is_listed_at_central(chain: tuple[Database, Replica]) -> None:
     from central.web import create_app
+    from tests.support import api_token, authorize
 
     db, replica = chain
     sale = sell_and_ingest(db, replica, tamper={"BREAD": "0.01"})
-    client = create_app({"DATABASE": db, "TESTING": True}).test_client()
+    client = authorize(create_app({"DATABASE": db, "TESTING": True}).test_client(),
+                       api_token(db, "read-only"))
     listed = client.get("/api/v1/sales/drift?store=kiosk-1")
     assert listed.status_code == 200
     [row] = listed.get_json()
