@@ -387,3 +387,20 @@ class BrokerCredential(Base):
     issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     store: Mapped[Store] = relationship(lazy="joined")
+
+
+class EnrolmentCode(Base):
+    """A one-time code that lets a shop PC enrol as a store.
+
+    Only the SHA-256 of the code is kept (the code itself is shown once, at issue); a code
+    works until ``expires_at`` and only once (``used_at``).
+    """
+
+    __tablename__ = "enrolment_codes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    store: Mapped[Store] = relationship()

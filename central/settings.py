@@ -36,6 +36,10 @@ class CentralSettings:
     broker_auth_dir: Path | None = None
     broker_pid_file: Path | None = None
     broker_reload_command: str | None = None
+    # What enrolment hands to a new store: the broker URL as the shops reach it (often not
+    # central's own, internal listener) and central's URL as the shops reach it.
+    broker_public_url: str = "mqtt://127.0.0.1:18830"
+    public_url: str | None = None
 
 
 def parse_broker(env: Mapping[str, str],
@@ -85,7 +89,20 @@ def load(env: Mapping[str, str] | None = None) -> CentralSettings:
         broker_auth_dir=_path(env, "TESSERA_BROKER_AUTH_DIR"),
         broker_pid_file=_path(env, "TESSERA_BROKER_PID_FILE"),
         broker_reload_command=env.get("TESSERA_BROKER_RELOAD_COMMAND") or None,
+        broker_public_url=_public_broker_url(env),
+        public_url=env.get("TESSERA_CENTRAL_PUBLIC_URL") or None,
     )
+
+
+def _public_broker_url(env: Mapping[str, str]) -> str:
+    """TESSERA_BROKER_PUBLIC_URL, else central's own broker URL without its credentials."""
+    value = env.get("TESSERA_BROKER_PUBLIC_URL")
+    if value:
+        parse_broker({"TESSERA_BROKER_URL": value})  # same rules: refuse a malformed URL
+        return value
+    url = urlparse(env.get("TESSERA_BROKER_URL", "mqtt://127.0.0.1:18830"))
+    host = url.hostname or "127.0.0.1"
+    return f"{url.scheme}://{host}:{url.port or (8883 if url.scheme == 'mqtts' else 1883)}"
 
 
 def _path(env: Mapping[str, str], name: str) -> Path | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import logging
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g, jsonify
+from flask import Flask, Response, current_app, g, jsonify
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 from sqlalchemy import text
@@ -118,6 +119,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if database is None:
         database = Database(settings_mod.load().database_url)
     app.extensions["tessera.db"] = database
+    app.extensions["tessera.settings"] = app.config.get("SETTINGS") or settings_mod.load()
 
     api = Api(app)
     from central.api import access
@@ -161,5 +163,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         except Exception as exc:  # noqa: BLE001 - health reports any failure
             return _error(503, f"database unreachable: {exc.__class__.__name__}")
         return {"status": "ok", "database": "ok"}
+
+    @app.get("/metrics")
+    def metrics() -> Any:
+        """Prometheus exposition (text format 0.0.4), computed from the database."""
+        from central import metrics as metrics_mod
+
+        with database.sessions() as session:
+            body = metrics_mod.render(session, dt.datetime.now(dt.UTC))
+        return Response(body, mimetype="text/plain; version=0.0.4; charset=utf-8")
 
     return app

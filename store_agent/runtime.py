@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 class Agent:
     """One store: local store, sync, uplink and the POS API."""
 
-    def __init__(self, settings: AgentSettings) -> None:
+    def __init__(self, settings: AgentSettings, serve_pos: bool = True) -> None:
         self.settings = settings
+        self.serve_pos = serve_pos
         self.store = LocalStore(settings.database)
 
         def link_factory(**kwargs: Any) -> MqttLink:
@@ -61,6 +62,8 @@ class Agent:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
+        if not self.serve_pos:
+            return
         self.server = create_server(self.app, host=self.settings.pos_host,
                                     port=self.settings.pos_port, threads=8,
                                     ident="tessera-agent")

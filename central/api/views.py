@@ -316,3 +316,7 @@ BLUEPRINTS = (*BLUEPRINTS, *POLICY_BLUEPRINTS)
 from central.api.auth_views import AUTH_BLUEPRINTS  # noqa: E402 - after the core views
 
 BLUEPRINTS = (*BLUEPRINTS, *AUTH_BLUEPRINTS)
+
+from central.api.enrolment_views import ENROLMENT_BLUEPRINTS  # noqa: E402 - after the core views
+
+BLUEPRINTS = (*BLUEPRINTS, *ENROLMENT_BLUEPRINTS)

@@ -1,0 +1,200 @@
+"""`tessera agent doctor`: checks a store's set-up and says what to fix."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import json
+import shutil
+import socket
+import sqlite3
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from store_agent.settings import AgentSettings
+
+Level = Literal["ok", "warn", "fail"]
+MIN_FREE_BYTES = 500 * 1024 * 1024
+MAX_SKEW = dt.timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: Level
+    check: str
+    detail: str
+    fix: str = ""
+
+
+def check_database(settings: AgentSettings) -> list[Finding]:
+    path = settings.database
+    if not path.exists():
+        return [Finding("warn", "database", f"{path} does not exist yet",
+                        "run `tessera agent enroll` (or `tessera agent run`, which creates it)")]
+    findings = []
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            result = conn.execute("PRAGMA quick_check").fetchone()[0]
+            pending = conn.execute("SELECT COUNT(*), MIN(created_at) FROM outbox").fetchone()
+            streams = dict(conn.execute("SELECT stream, version FROM streams").fetchall())
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return [Finding("fail", "database", f"cannot read {path}: {exc}",
+                        "restore the database from backup or re-enroll the store")]
+    findings.append(Finding("ok" if result == "ok" else "fail", "database integrity", result,
+                            "" if result == "ok" else "restore from backup or re-enroll"))
+    count, oldest = pending
+    if count:
+        age = dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(oldest)
+        level: Level = "warn" if age > dt.timedelta(minutes=10) else "ok"
+        findings.append(Finding(level, "sales waiting to upload",
+                                f"{count}, oldest {int(age.total_seconds())} s old",
+                                "check the broker and central checks below"
+                                if level == "warn" else ""))
+    else:
+        findings.append(Finding("ok", "sales waiting to upload", "none"))
+    findings.append(Finding("ok" if streams else "warn", "local copy",
+                            ", ".join(f"{k}@{v}" for k, v in sorted(streams.items()))
+                            or "empty", "" if streams else "the agent has not synced yet"))
+    return findings
+
+
+def check_disk(settings: AgentSettings) -> Finding:
+    free = shutil.disk_usage(settings.database.parent if settings.database.parent.exists()
+                             else settings.var_dir.parent).free
+    level: Level = "ok" if free >= MIN_FREE_BYTES else "fail"
+    return Finding(level, "disk space", f"{free // (1024 * 1024)} MiB free",
+                   "" if level == "ok" else "free disk space: sales cannot be saved when full")
+
+
+def running_agent(settings: AgentSettings, timeout: float = 2) -> dict[str, object] | None:
+    """The status of the agent running on this PC (its POS API), or None if none answers."""
+    host = "127.0.0.1" if settings.pos_host in ("0.0.0.0", "::", "") else settings.pos_host
+    url = f"http://{host}:{settings.pos_port}/pos/v1/status"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            status: dict[str, object] = json.loads(response.read())
+            return status
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def check_running(status: dict[str, object] | None) -> list[Finding]:
+    if status is None:
+        return [Finding("warn", "agent running", "no agent answers on the POS port",
+                        "start it: `tessera agent run` (or systemctl start tessera-agent)")]
+    found = [Finding("ok", "agent running", f"version {status.get('agent_version')}, "
+                     f"{status.get('products')} products, {status.get('sales')} sales")]
+    connected = bool(status.get("broker_connected"))
+    found.append(Finding("ok" if connected else "warn", "agent's broker session",
+                         "connected" if connected else "not connected",
+                         "" if connected else "see the broker checks below"))
+    pending = status.get("outbox_pending")
+    if isinstance(pending, int) and pending:
+        found.append(Finding("warn" if not status.get("central_online") else "ok",
+                             "sync lag", f"{pending} entries not yet acknowledged by central",
+                             "" if status.get("central_online") else
+                             "central is offline for this store; sales upload when it is back"))
+    return found
+
+
+def check_broker(settings: AgentSettings, timeout: float = 5,
+                 agent_connected: bool = False) -> list[Finding]:
+    broker = settings.broker
+    try:
+        with socket.create_connection((broker.host, broker.port), timeout=timeout):
+            pass
+    except OSError as exc:
+        return [Finding("fail", "broker reachable", f"{broker.host}:{broker.port}: {exc}",
+                        "check the network, the broker address (TESSERA_BROKER_URL) and "
+                        "the firewall")]
+    found = [Finding("ok", "broker reachable", f"{broker.host}:{broker.port}")]
+    if agent_connected:
+        # The broker binds the client id to the store's username: a second login would
+        # replace the running agent's session, so its live connection is the proof.
+        found.append(Finding("ok", "broker login", f"as {broker.username!r}: the running "
+                             "agent is connected with these credentials"))
+        return found
+    result: dict[str, object] = {}
+    done = threading.Event()
+
+    def on_connect(_c: mqtt.Client, _u: object, _f: object, reason: object,
+                   _p: object) -> None:
+        result["reason"] = reason
+        done.set()
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"doctor-{settings.store}",
+                         protocol=mqtt.MQTTv5)
+    if broker.username:
+        client.username_pw_set(broker.username, broker.password)
+    if broker.tls:
+        client.tls_set(ca_certs=broker.ca_file)
+    client.on_connect = on_connect
+    try:
+        client.connect(broker.host, broker.port, keepalive=10)
+        client.loop_start()
+        done.wait(timeout)
+    except OSError as exc:
+        result["reason"] = exc
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    reason = result.get("reason")
+    failed = reason is None or isinstance(reason, Exception) or getattr(reason, "is_failure",
+                                                                        True)
+    found.append(Finding("fail" if failed else "ok", "broker login",
+                         f"as {broker.username!r}: {reason or 'no answer'}",
+                         "re-enroll the store (its credentials were revoked or are wrong)"
+                         if failed else ""))
+    return found
+
+
+def check_central(settings: AgentSettings, now: Callable[[], dt.datetime],
+                  timeout: float = 5) -> list[Finding]:
+    if not settings.central_url:
+        return [Finding("warn", "central", "TESSERA_CENTRAL_URL is not set",
+                        "set it to head office's address (enrolment writes it)")]
+    url = settings.central_url.rstrip("/") + "/healthz"
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            date = response.headers.get("Date")
+    except (urllib.error.URLError, OSError) as exc:
+        return [Finding("warn", "central reachable", f"{url}: {exc}",
+                        "the store keeps selling offline; check the line to head office")]
+    elapsed = time.monotonic() - started
+    found = [Finding("ok", "central reachable", f"{url} in {elapsed * 1000:.0f} ms")]
+    if date:
+        remote = email.utils.parsedate_to_datetime(date)
+        skew = abs(now() - remote) - dt.timedelta(seconds=elapsed)
+        level: Level = "ok" if skew <= MAX_SKEW else "fail"
+        found.append(Finding(level, "clock", f"{max(skew.total_seconds(), 0):.0f} s from central",
+                             "" if level == "ok" else "set the clock (enable NTP): sale times, "
+                             "scheduled prices and periods depend on it"))
+    return found
+
+
+def check_printer() -> Finding:
+    return Finding("warn", "fiscal printer", "no fiscal printer driver configured",
+                   "printer support comes with the fiscal printer issue (S2)")
+
+
+def run_checks(settings: AgentSettings,
+               now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+               ) -> list[Finding]:
+    status = running_agent(settings)
+    return [Finding("ok", "configuration", f"store {settings.store}"),
+            *check_database(settings), check_disk(settings), *check_running(status),
+            *check_broker(settings, agent_connected=bool(status and
+                                                         status.get("broker_connected"))),
+            *check_central(settings, now), check_printer()]
