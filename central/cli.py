@@ -227,6 +227,71 @@ def create_token(username: str, name: str, ttl_hours: float | None) -> None:
     click.echo(secret)
 
 
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per store, as the API.")
+@click.option("--online/--offline", "online", default=None,
+              help="Only the stores online (or not).")
+def fleet(as_json: bool, online: bool | None) -> None:
+    """Show every store: online, last seen, versions, lag per stream, upstream backlog."""
+    import datetime as dt
+    import json
+
+    from central.api.fleet_views import FleetStoreOut
+    from central.db import Database
+    from central.services import fleet as fleet_mod
+
+    settings = _settings()
+    db = Database(settings.database_url)
+    try:
+        with db.sessions() as session:
+            stores, _total = fleet_mod.fleet(session, online=online)
+    finally:
+        db.dispose()
+    if as_json:
+        click.echo(json.dumps(FleetStoreOut(many=True).dump(stores), indent=2))
+        return
+    click.echo(fleet_table(stores, dt.datetime.now(dt.UTC)))
+
+
+def _age(moment: Any, now: Any) -> str:
+    if moment is None:
+        return "never"
+    seconds = int((now - moment).total_seconds())
+    if seconds < 120:
+        return f"{max(seconds, 0)}s ago"
+    if seconds < 7200:
+        return f"{seconds // 60}m ago"
+    if seconds < 172800:
+        return f"{seconds // 3600}h ago"
+    return f"{seconds // 86400}d ago"
+
+
+def fleet_table(stores: Any, now: Any) -> str:
+    """The fleet as an aligned text table, one store a line, then a summary line."""
+    header = ("STORE", "STATE", "SINCE", "LAST SEEN", "AGENT", "PROTO", "EPOCH", "LAG",
+              "BACKLOG", "STREAMS BEHIND")
+    rows = []
+    for store in stores:
+        state = "online" if store.online else ("never" if store.session is None
+                                               else "OFFLINE")
+        behind = ", ".join(f"{s.stream}:-{s.lag}" for s in store.streams if s.lag) or "-"
+        rows.append((store.code + ("" if store.active else " (inactive)"), state,
+                     _age(store.changed_at, now) if store.session is not None else "-",
+                     _age(store.last_seen, now), store.agent_version or "-",
+                     "-" if store.protocol_version is None else str(store.protocol_version),
+                     (store.epoch or "-")[:8], str(store.lag),
+                     "?" if store.backlog is None else str(store.backlog), behind))
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+             for row in [header, *rows]]
+    online = sum(1 for s in stores if s.online)
+    lines.append(f"{len(stores)} stores, {online} online, {len(stores) - online} not online")
+    return "\n".join(lines)
+
+
+central.add_command(fleet)
+
+
 def _refused(exc: Any) -> click.ClickException:
     """A service's refusal as a command-line error, with its field messages."""
     details = "; ".join(f"{field}: {', '.join(messages)}"

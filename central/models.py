@@ -166,6 +166,9 @@ class IngestCursor(Base):
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
     epoch: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The entry id (sale UUID) at ``seq``: the ack carries it so that a store restored
+    # from a backup can tell that central's seq N is not its own seq N (new epoch).
+    last_id: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -220,7 +223,12 @@ class ParkedEntry(Base):
 
 
 class StoreStatus(Base):
-    """What central last heard from a store (birth, death, catch-up requests)."""
+    """What central last heard from a store (birth, death, catch-up requests, batches).
+
+    ``session`` is the store's connection counter: a will older than the last birth is
+    stale. ``outbox_head`` is the store's newest outbox seq in ``epoch`` as last reported
+    (birth or batch); the backlog is that head minus central's cursor of the epoch.
+    """
 
     __tablename__ = "store_status"
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
@@ -231,6 +239,10 @@ class StoreStatus(Base):
     epoch: Mapped[str | None] = mapped_column(String(64))
     streams: Mapped[str | None] = mapped_column(Text)
     outbox_pending: Mapped[int | None] = mapped_column(Integer)
+    outbox_head: Mapped[int | None] = mapped_column(BigInteger)
+    protocol_version: Mapped[int | None] = mapped_column(Integer)
+    log_epoch: Mapped[str | None] = mapped_column(String(64))
+    changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Family(Base):

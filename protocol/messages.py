@@ -98,6 +98,8 @@ class BatchSchema(_Base):
     epoch = fields.String(required=True, validate=validate.Length(min=1, max=64))
     entries = fields.List(fields.Nested(EntrySchema), required=True,
                           validate=validate.Length(min=1))
+    # The store's newest outbox seq when it sent the batch (for central's backlog figure).
+    head = fields.Integer(load_default=None, validate=validate.Range(min=0))
 
     @validates_schema
     def _consecutive(self, data: dict[str, Any], **_: Any) -> None:
@@ -112,6 +114,9 @@ class AckSchema(_Base):
     store = fields.String(required=True, validate=validate.Regexp(STORE_RE))
     epoch = fields.String(required=True)
     seq = fields.Integer(required=True, validate=validate.Range(min=0))
+    # The id of the entry at ``seq`` as central holds it: a store whose own entry at
+    # ``seq`` has another id (restored from a backup) starts a new epoch.
+    id = fields.String(load_default=None, allow_none=True)
 
 
 class CentralStateSchema(_Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from central.cli import central
+from central.cli import central, fleet
 from store_agent.cli import agent
 
 
@@ -15,6 +15,7 @@ def main() -> None:
 
 main.add_command(central)
 main.add_command(agent)
+main.add_command(fleet)
 
 
 @main.command()

@@ -320,3 +320,7 @@ BLUEPRINTS = (*BLUEPRINTS, *AUTH_BLUEPRINTS)
 from central.api.enrolment_views import ENROLMENT_BLUEPRINTS  # noqa: E402 - after the core views
 
 BLUEPRINTS = (*BLUEPRINTS, *ENROLMENT_BLUEPRINTS)
+
+from central.api.fleet_views import FLEET_BLUEPRINTS  # noqa: E402 - after the core views
+
+BLUEPRINTS = (*BLUEPRINTS, *FLEET_BLUEPRINTS)

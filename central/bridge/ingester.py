@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 SHARE_GROUP = "tessera-ingest"
 
 
-def ack_message(store: str, epoch: str, seq: int) -> bytes:
-    return dumps(messages.envelope("ack", store=store, epoch=epoch, seq=seq,
+def ack_message(store: str, epoch: str, seq: int, last_id: str | None = None) -> bytes:
+    return dumps(messages.envelope("ack", store=store, epoch=epoch, seq=seq, id=last_id,
                                    sent_at=dt.datetime.now(dt.UTC).isoformat()))
 
 
@@ -82,8 +82,13 @@ class Ingester:
             return
         self.ingested += result.applied
         self.link.publish(topics.store_up_ack(result.store),
-                          ack_message(result.store, result.epoch, result.acked), retain=True)
+                          ack_message(result.store, result.epoch, result.acked,
+                                      result.last_id), retain=True)
         message.ack()
+        if result.conflict:
+            log.warning("%s reuses seqs of epoch %s that central holds for other entries "
+                        "(restored from a backup?): nothing applied, the store must start a "
+                        "new epoch", result.store, result.epoch)
         if result.gap:
             log.info("gap from %s after seq %d; waiting for resend", result.store, result.acked)
 

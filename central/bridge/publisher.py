@@ -11,15 +11,16 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.db import Database
-from central.models import Change, PublishCursor, Store, StoreGroup, StoreStatus
-from central.services import changelog
+from central.models import Change, PublishCursor, Store, StoreGroup
+from central.services import changelog, fleet
+from central.services.fleet import streams_for
 from protocol import messages, topics
 from protocol.encoding import WireError, dumps, loads
 from protocol.streams import Scope, parse_stream
@@ -41,18 +42,6 @@ def changes_message(stream: str, log_epoch: str, rows: Sequence[Change]) -> byte
         sent_at=dt.datetime.now(dt.UTC).isoformat(),
         changes=[{"version": c.version, "entity": c.entity, "key": c.key, "op": c.op,
                   "data": None if c.data is None else json.loads(c.data)} for c in rows]))
-
-
-def streams_for(store: Store, all_streams: Iterable[str]) -> list[str]:
-    """The streams a store follows: scope all, its group's and its own."""
-    result = []
-    for stream in all_streams:
-        _bucket, scope = parse_stream(stream)
-        if (scope.kind == "all" or (scope.kind == "store" and scope.ref == store.code)
-                or (scope.kind == "group" and store.group is not None
-                    and scope.ref == store.group.code)):
-            result.append(stream)
-    return result
 
 
 class Publisher:
@@ -115,6 +104,8 @@ class Publisher:
                 if kind == "state":
                     self._record_state(body)
                 elif kind == "catch_up":
+                    with self.db.transaction() as session:
+                        fleet.record_catch_up(session, body, dt.datetime.now(dt.UTC))
                     self.catch_up(body["store"], body["streams"], body.get("log_epoch"))
                 self.pump()
             except Exception:
@@ -198,25 +189,11 @@ class Publisher:
 
     def _record_state(self, state: dict[str, Any]) -> None:
         with self.db.transaction() as session:
-            store = session.scalar(select(Store).where(Store.code == state["store"]))
-            if store is None:
-                log.warning("state from unknown store %s", state["store"])
-                return
-            status = session.get(StoreStatus, store.id)
-            if status is None:
-                status = StoreStatus(store_id=store.id, session=0, online=False)
-                session.add(status)
-            if state["session"] < status.session:
-                return  # a stale will arriving after a newer birth
-            status.session = state["session"]
-            status.online = state["online"]
-            status.last_seen = dt.datetime.now(dt.UTC)
-            if state["kind"] == "birth":
-                status.agent_version = state.get("agent_version")
-                status.epoch = state.get("epoch")
-                status.streams = json.dumps(state.get("streams") or {})
-                status.outbox_pending = state.get("outbox_pending")
-        if state["kind"] == "birth":
+            recorded = fleet.record_state(session, state, dt.datetime.now(dt.UTC))
+        if not recorded:
+            log.info("%s of %s (session %d) ignored: unknown store or stale",
+                     state["kind"], state["store"], state["session"])
+        elif state["kind"] == "birth":
             self.catch_up(state["store"], state.get("streams") or {}, state.get("log_epoch"))
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from central.models import IngestCursor, ParkedEntry, Sale, SaleLine, Store
+from central.services import fleet
 from central.services.catalog import page
 from central.services.errors import NotFound
 from protocol.encoding import WireError, dumps
@@ -31,6 +32,10 @@ class IngestResult:
     duplicates: int
     gap: bool
     parked: int
+    last_id: str | None = None
+    # The batch reuses seqs that central holds for other entries (a store restored from a
+    # backup): nothing was applied; the ack's id tells the store to start a new epoch.
+    conflict: bool = False
 
 
 class UnknownStore(Exception):
@@ -71,6 +76,27 @@ def _record_sale(session: Session, store: Store, epoch: str, seq: int,
     return True
 
 
+def _reused_seqs(session: Session, store: Store, epoch: str, cursor: IngestCursor,
+                 entries: list[dict[str, Any]]) -> list[int]:
+    """Seqs at or below the cursor whose entry is not the one central holds there.
+
+    A true resend carries the same ids; another id means the store's history forked (it
+    was restored from a backup and numbered new sales with seqs central already holds).
+    Seqs whose entry left no sale row under this epoch (parked, or a sale known from
+    another epoch) cannot be checked and count as resends.
+    """
+    held = {entry["seq"]: entry["id"] for entry in entries if entry["seq"] <= cursor.seq}
+    if not held:
+        return []
+    known = dict(session.execute(select(Sale.seq, Sale.uuid).where(
+        Sale.store_id == store.id, Sale.store_epoch == epoch,
+        Sale.seq.in_(list(held)))).all())
+    if cursor.last_id is not None:
+        known.setdefault(cursor.seq, cursor.last_id)
+    return sorted(seq for seq, entry_id in held.items()
+                  if seq in known and known[seq] != entry_id)
+
+
 def ingest_batch(session: Session, batch: dict[str, Any], topic: str) -> IngestResult:
     """Apply a validated batch; the caller commits and then publishes the acknowledgement."""
     code = batch["store"]
@@ -78,6 +104,12 @@ def ingest_batch(session: Session, batch: dict[str, Any], topic: str) -> IngestR
     if store is None:
         raise UnknownStore(code)
     cursor = _lock_cursor(session, store, batch["epoch"])
+    fleet.record_batch(session, store, batch["epoch"], batch.get("head"),
+                       dt.datetime.now(dt.UTC))
+    if _reused_seqs(session, store, batch["epoch"], cursor, batch["entries"]):
+        return IngestResult(store=code, epoch=batch["epoch"], acked=cursor.seq, applied=0,
+                            duplicates=0, gap=False, parked=0, last_id=cursor.last_id,
+                            conflict=True)
     applied = duplicates = parked = 0
     gap = False
     for entry in batch["entries"]:
@@ -104,10 +136,11 @@ def ingest_batch(session: Session, batch: dict[str, Any], topic: str) -> IngestR
                                     reason=str(exc), payload=dumps(entry).decode()))
             parked += 1
         cursor.seq = entry["seq"]
+        cursor.last_id = entry["id"]
     cursor.updated_at = dt.datetime.now(dt.UTC)
     session.flush()
     return IngestResult(store=code, epoch=batch["epoch"], acked=cursor.seq, applied=applied,
-                        duplicates=duplicates, gap=gap, parked=parked)
+                        duplicates=duplicates, gap=gap, parked=parked, last_id=cursor.last_id)
 
 
 def park(session: Session, topic: str, store_code: str | None, reason: str,
