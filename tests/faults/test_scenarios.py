@@ -1,0 +1,302 @@
+"""Fault-injection scenarios (notes/sync-over-mqtt.md §5) against real processes.
+
+Every test runs broker, central (web, publisher, ingest worker) and store agents as
+processes, with the fault proxy between all of them and Mosquitto; it breaks something
+while tills sell and head office edits the catalogue, heals it, and then waits for the
+invariant (tests/faults/invariants.py): central holds every store's sales exactly once and
+every store holds central's stream versions and catalogue.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from decimal import Decimal
+
+import pytest
+
+from protocol import messages, topics
+from protocol.encoding import dumps
+from store_agent.sqlite_store import LocalStore
+from tests.faults.proxy import DOWN, UP
+from tests.faults.scenario import (
+    FaultNetwork,
+    HeadOffice,
+    Spy,
+    Till,
+    confirmed_at_central,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.faults]
+
+KIOSK = "store-kiosk-1"
+
+
+def test_store_offline_while_both_sides_write(faulty: FaultNetwork) -> None:
+    """1. A store loses the network for a while; it sells on, head office edits on."""
+    faulty.start_central()
+    kiosk, market = faulty.start_stores("kiosk-1", "market")
+    barcodes = faulty.seed_catalogue(4)
+
+    faulty.proxy.refuse(KIOSK)
+    assert faulty.proxy.reset(KIOSK) == 1
+    faulty.wait(lambda: not kiosk.status()["broker_connected"], 10, "kiosk-1 offline")
+    tills = [Till(kiosk, barcodes, limit=25), Till(market, barcodes, limit=25)]
+    office = HeadOffice(faulty, ["SKU-1", "SKU-2"])
+    for thread in (*tills, office):
+        thread.start()
+    for till in tills:
+        till.sold(25)
+    faulty.create_product("NEW", "2000000000992", "9.99", category="food")
+    faulty.wait(lambda: office.edits >= 10, 20, "ten price edits at central")
+    office.stop()
+    assert kiosk.status()["outbox_pending"] == 25
+    assert kiosk.price_of("2000000000992") is None  # nothing reached the store
+
+    faulty.proxy.refuse(KIOSK, on=False)
+    faulty.invariant()
+    for till in tills:
+        confirmed_at_central(faulty, till.agent.code, till.stop())
+    assert kiosk.price_of("2000000000992") == Decimal("9.99")
+
+
+def start_with_catalogue(net: FaultNetwork, *stores: str,
+                         products: int = 4) -> tuple[list, list[str]]:
+    net.start_central()
+    agents = net.start_stores(*stores)
+    return agents, net.seed_catalogue(products)
+
+
+def test_broker_kill9_during_floods_both_ways(faulty: FaultNetwork) -> None:
+    """2. kill -9 of the broker (persistence off: retained acks, births and queues are gone)
+    while tills flood sales up and head office floods price changes down."""
+    (kiosk, market), barcodes = start_with_catalogue(faulty, "kiosk-1", "market")
+    tills = [Till(kiosk, barcodes), Till(market, barcodes)]
+    office = HeadOffice(faulty, ["SKU-1", "SKU-2", "SKU-3"], pause=0.02)
+    for thread in (*tills, office):
+        thread.start()
+    for till in tills:
+        till.sold(15)
+    faulty.broker.kill()
+    for till in tills:  # the stores keep selling with the broker gone
+        till.sold(len(till.accepted) + 10)
+    faulty.broker.start()
+    for till in tills:
+        till.sold(len(till.accepted) + 15)
+    edits = office.stop()
+    accepted = {till.agent.code: till.stop() for till in tills}
+    assert edits >= 5
+    faulty.invariant()
+    for code, uuids in accepted.items():
+        confirmed_at_central(faulty, code, uuids)
+
+
+def test_agent_kill9_between_commit_publish_and_ack(faulty: FaultNetwork) -> None:
+    """3. kill -9 of the agent after the SQLite commit but before the batch reached the
+    broker, then after the broker took it but before central's ack, then mid-flood."""
+    (kiosk,), barcodes = start_with_catalogue(faulty, "kiosk-1")
+    # (a) committed, "published" into the void: the proxy swallows the batches.
+    faulty.proxy.drop(KIOSK, UP, topic=topics.store_up("kiosk-1"))
+    for i in range(5):
+        assert kiosk.sell([(barcodes[i % 4], "1")]).status_code == 201
+    faulty.wait(lambda: faulty.proxy.stats.dropped >= 1, 10, "a batch swallowed")
+    kiosk.kill()
+    faulty.proxy.clear(KIOSK)
+    faulty.restart_agent(kiosk)
+    faulty.wait_outbox_drained(kiosk, sales=5)
+
+    # (b) at the broker, never ingested: no ingest worker runs.
+    faulty.proc("ingest-a").stop()
+    spy = Spy(faulty.broker.port, topics.store_up("kiosk-1"))
+    try:
+        for i in range(5):
+            assert kiosk.sell([(barcodes[i % 4], "2")]).status_code == 201
+        faulty.wait(lambda: any(e["seq"] == 10 for m in spy.messages
+                                for e in json.loads(m)["entries"]), 10,
+                    "the batch with seq 10 at the broker")
+    finally:
+        spy.close()
+    kiosk.kill()
+    faulty.start_ingest("a")
+    faulty.restart_agent(kiosk)
+    faulty.wait_outbox_drained(kiosk, sales=10)
+
+    # (c) anywhere in a flood.
+    till = Till(kiosk, barcodes)
+    till.start()
+    till.sold(20)
+    kiosk.kill()
+    faulty.restart_agent(kiosk)
+    till.sold(len(till.accepted) + 10)
+    confirmed = till.stop()
+    faulty.invariant()
+    confirmed_at_central(faulty, "kiosk-1", confirmed)
+
+
+def test_ingester_kill9_mid_flood_with_a_shared_subscription(faulty: FaultNetwork) -> None:
+    """4 and 6. kill -9 of an ingest worker between its commit and the PUBACK, while a
+    second worker shares the subscription; then of the last one."""
+    faulty.start_central(ingest_workers=("a", "b"))
+    agents = faulty.start_stores("kiosk-1", "market")
+    barcodes = faulty.seed_catalogue(3)
+    tills = [Till(agent, barcodes) for agent in agents]
+    for till in tills:
+        till.start()
+    for till in tills:
+        till.sold(20)
+    faulty.proc("ingest-a").kill()
+    for till in tills:
+        till.sold(len(till.accepted) + 20)
+    faulty.proc("ingest-b").kill()
+    for till in tills:
+        till.sold(len(till.accepted) + 10)
+    faulty.start_ingest("a")
+    faulty.start_ingest("b")
+    for till in tills:
+        till.sold(len(till.accepted) + 10)
+    accepted = {till.agent.code: till.stop() for till in tills}
+    faulty.invariant()
+    for code, uuids in accepted.items():
+        confirmed_at_central(faulty, code, uuids)
+
+
+def test_half_open_connection_and_a_stale_will(faulty: FaultNetwork) -> None:
+    """5. The store's TCP connection goes half-open (nothing passes, nobody is told); the
+    agent and the broker find out by keepalive; a will from the old session arriving after
+    the new birth must not mark the store offline."""
+    (kiosk,), barcodes = start_with_catalogue(faulty, "kiosk-1", products=2)
+    faulty.wait(lambda: (faulty.store_status("kiosk-1") or {}).get("online"), 10,
+                "kiosk-1 online at central")
+    old_session = faulty.store_status("kiosk-1")["session"]  # type: ignore[index]
+    assert faulty.proxy.blackhole(KIOSK) == 1
+    till = Till(kiosk, barcodes, limit=10)
+    till.start()
+    expect_price = "7.77"
+    faulty.central.patch("/api/v1/products/SKU-1", {"sale_price": expect_price})
+    till.sold(10)
+    faulty.wait(lambda: faulty.proxy.connections(KIOSK) == [KIOSK]
+                and kiosk.status()["broker_connected"]
+                and (faulty.store_status("kiosk-1") or {}).get("session", 0) > old_session,
+                20, "kiosk-1 back on a new connection and a new session")
+    faulty.invariant()
+    confirmed_at_central(faulty, "kiosk-1", till.stop())
+    assert kiosk.price_of(barcodes[0]) == Decimal(expect_price)
+
+    status = faulty.store_status("kiosk-1")
+    assert status is not None and status["online"]
+    stale = messages.envelope("death", store="kiosk-1", online=False, session=old_session,
+                              sent_at="2026-01-01T00:00:00+00:00")
+    spy = Spy(faulty.broker.port, topics.store_state("kiosk-1"))
+    # Then a birth of the current session with a marker: once central recorded the marker,
+    # it has handled the stale will before it (one queue, in order).
+    marker = messages.envelope("birth", store="kiosk-1", online=True,
+                               session=status["session"], agent_version="after-stale-will",
+                               sent_at="2026-01-01T00:00:00+00:00")
+    try:
+        spy.publish(topics.store_state("kiosk-1"), dumps(stale), retain=True)
+        spy.publish(topics.store_state("kiosk-1"), dumps(marker), retain=True)
+        faulty.wait(lambda: (faulty.store_status("kiosk-1") or {}).get("agent_version")
+                    == "after-stale-will", 10, "central handling the marker birth")
+    finally:
+        spy.close()
+    after = faulty.store_status("kiosk-1")
+    assert after is not None
+    assert (after["online"], after["session"]) == (True, status["session"])
+
+
+def test_duplicated_packets_everywhere(faulty: FaultNetwork) -> None:
+    """6. Every PUBLISH twice: batches up, acks, changes down, births and catch-ups."""
+    (kiosk, market), barcodes = start_with_catalogue(faulty, "kiosk-1", "market")
+    for clients, direction in (("store-*", UP), ("store-*", DOWN),
+                               ("tessera-central-*", UP), ("tessera-central-*", DOWN)):
+        faulty.proxy.duplicate(clients, direction)
+    tills = [Till(kiosk, barcodes, limit=30), Till(market, barcodes, limit=30)]
+    office = HeadOffice(faulty, ["SKU-1", "SKU-2"])
+    for thread in (*tills, office):
+        thread.start()
+    for till in tills:
+        till.sold(30)
+    faulty.wait(lambda: office.edits >= 10, 20, "price edits")
+    office.stop()
+    faulty.invariant()
+    assert faulty.proxy.stats.duplicated > 50
+    for till in tills:
+        confirmed_at_central(faulty, till.agent.code, till.stop())
+    faulty.check()  # nobody choked on a duplicate
+
+
+def test_dropped_deltas_are_caught_up_from_the_log(faulty: FaultNetwork) -> None:
+    """7. Changes lost on the way to a store: a later change reveals the hole, and the
+    periodic catch-up finds the loss of the very last change (no successor reveals it)."""
+    (kiosk, market), barcodes = start_with_catalogue(faulty, "kiosk-1", "market")
+    catalog = topics.bucket_down("catalog")
+    lost = faulty.proxy.drop(KIOSK, DOWN, topic=catalog, count=2)
+    # One message each (market has it before the next edit): the first two are lost to
+    # kiosk-1, the third shows it a hole.
+    for price in ("3.01", "3.02", "3.03"):
+        faulty.central.patch("/api/v1/products/SKU-1", {"sale_price": price})
+        faulty.wait(lambda p=price: market.price_of(barcodes[0]) == Decimal(p), 10,
+                    f"market selling at {price}")
+    assert lost.count == 0
+    faulty.wait(lambda: kiosk.price_of(barcodes[0]) == Decimal("3.03"), 15,
+                "kiosk-1 repaired by catch-up")
+
+    last = faulty.proxy.drop(KIOSK, DOWN, topic=catalog, count=1)
+    faulty.central.patch("/api/v1/products/SKU-2", {"sale_price": "4.44"})
+    faulty.wait(lambda: last.count == 0, 10, "the last delta dropped")
+    faulty.wait(lambda: market.price_of(barcodes[1]) == Decimal("4.44"), 10, "market has it")
+    faulty.wait(lambda: kiosk.price_of(barcodes[1]) == Decimal("4.44"), 15,
+                "kiosk-1 repaired by its periodic catch-up")
+    faulty.invariant()
+
+
+@pytest.mark.parametrize("broker_config",
+                         ["max_inflight_messages 2\nmax_queued_messages 3\n"])
+def test_broker_queue_overflow_drops_deltas(faulty: FaultNetwork) -> None:
+    """10. A store on a slow link: the broker's queue for it overflows and Mosquitto drops
+    changes silently; the store must notice and catch up."""
+    (kiosk, market), barcodes = start_with_catalogue(faulty, "kiosk-1", "market")
+    faulty.proxy.delay(400, KIOSK, DOWN)
+    office = HeadOffice(faulty, ["SKU-1", "SKU-2", "SKU-3"], pause=0.01)
+    office.start()
+    faulty.wait(lambda: "dropped" in faulty.broker.log.read_text(errors="replace")
+                and office.edits >= 30, 30, "mosquitto dropping messages for kiosk-1")
+    office.stop()
+    faulty.proxy.clear(KIOSK)
+    till = Till(kiosk, barcodes, limit=5)
+    till.start()
+    faulty.invariant()
+    confirmed_at_central(faulty, "kiosk-1", till.stop())
+
+
+def test_agent_kill9_keeps_every_confirmed_sale(faulty: FaultNetwork) -> None:
+    """12. SQLite in WAL with synchronous=FULL: kill -9 right after the till got its 201;
+    every confirmed sale is in the file after the crash, intact, and reaches central."""
+    (kiosk,), barcodes = start_with_catalogue(faulty, "kiosk-1", products=2)
+    faulty.proc("ingest-a").stop()  # keep them in the outbox: the crash must not lose them
+    till = Till(kiosk, barcodes, limit=40)
+    till.start()
+    till.sold(40)
+    kiosk.kill()
+    confirmed = till.stop()
+
+    store = LocalStore(kiosk.database)
+    try:
+        conn = store.connection()
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        held = {row[0] for row in conn.execute("SELECT uuid FROM sales")}
+        assert set(confirmed) <= held
+        assert conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == len(held)
+    finally:
+        store.close()
+    faulty.start_ingest("a")
+    faulty.restart_agent(kiosk)
+    faulty.invariant()
+    confirmed_at_central(faulty, "kiosk-1", confirmed)
+    conn = sqlite3.connect(kiosk.database)
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM sales").fetchone()[0] == len(held)
+    finally:
+        conn.close()
