@@ -1,0 +1,1 @@
+"""Fiscal printers: the device interface, the Datecs driver and its simulator."""
