@@ -19,6 +19,7 @@ from rules.context import UnknownCard
 from rules.money import MoneyError
 from rules.pricing import InvalidQuantity, PricingError, UnknownProduct
 from store_agent import till
+from store_agent.fiscal.fiscaliser import Fiscaliser, FiscalNotReady, VatNotMapped
 from store_agent.replica import Replica
 from store_agent.sqlite_store import LocalStore
 
@@ -124,6 +125,13 @@ class BasketOut(Schema):
     versions = fields.Dict(keys=fields.String(), values=fields.Integer())
 
 
+class FiscalOut(Schema):
+    state = fields.String(metadata={"description": "pending, printing, done or blocked"})
+    document_number = fields.Integer(allow_none=True)
+    receipt_number = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
 class SaleOut(BasketOut):
     uuid = fields.String()
     store = fields.String()
@@ -134,6 +142,9 @@ class SaleOut(BasketOut):
     payments = fields.List(fields.Dict())
     change = fields.String()
     cards = fields.List(fields.String())
+    fiscal = fields.Nested(FiscalOut, allow_none=True,
+                           metadata={"description": "the fiscal receipt (absent without a "
+                                     "fiscal device)"})
 
 
 class StatusOut(Schema):
@@ -165,7 +176,8 @@ def _normalise_lines(data: dict[str, Any]) -> dict[str, Any]:
 def create_app(store: LocalStore, replica: Replica, store_code: str,
                status: Callable[[], dict[str, Any]],
                on_sale: Callable[[], None] = lambda: None,
-               clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> Flask:
+               clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+               fiscal: Fiscaliser | None = None) -> Flask:
     """The POS app; its dependencies come from the agent's composition root."""
     app = Flask("tessera-pos")
     app.json = _JSON(app)
@@ -212,14 +224,26 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
         @blp.alt_response(200, schema=SaleOut, description="replay of a recorded sale")
         @blp.alt_response(409, description="the UUID belongs to another sale")
         def post(self, data: dict[str, Any]) -> Any:
-            """Record a sale. Replaying the same UUID and content returns the original."""
+            """Record a sale. Replaying the same UUID and content returns the original.
+
+            With a fiscal device the sale is committed first, then fiscalised; ``fiscal``
+            says whether its receipt is printed. While an earlier sale has no receipt, new
+            sales are refused (503) and nothing is recorded.
+            """
+            request = _normalise_lines(data)
+            if fiscal is not None and not till.has_sale(store, str(request["uuid"])):
+                fiscal.ensure_ready()
             try:
-                outcome = till.record_sale(store, store_code, _normalise_lines(data), clock())
+                outcome = till.record_sale(store, store_code, request, clock(), fiscal=fiscal)
             except till.SaleConflict as exc:
                 return error(409, str(exc))
             if outcome.created:
                 on_sale()
-            return outcome.sale, 201 if outcome.created else 200
+            sale = outcome.sale
+            if fiscal is not None:
+                state = fiscal.fiscalise(sale["uuid"])
+                sale = {**sale, "fiscal": state.as_dict()}
+            return sale, 201 if outcome.created else 200
 
     @blp.route("/status")
     class Status(MethodView):
@@ -251,6 +275,14 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
     @app.errorhandler(till.PaymentShort)
     def _short(exc: till.PaymentShort) -> Any:
         return error(422, str(exc), {"payments": [str(exc)]})
+
+    @app.errorhandler(FiscalNotReady)
+    def _not_ready(exc: FiscalNotReady) -> Any:
+        return error(503, str(exc))
+
+    @app.errorhandler(VatNotMapped)
+    def _vat(exc: VatNotMapped) -> Any:
+        return error(422, str(exc), {"lines": [str(exc)]})
 
     @app.errorhandler(PricingError)
     def _pricing(exc: PricingError) -> Any:

@@ -17,6 +17,7 @@ from typing import Any
 from protocol.encoding import dumps
 from rules.pricing import BasketLine, PricedBasket, price_basket
 from store_agent.catalogue import load_products, pricing_inputs, store_group
+from store_agent.fiscal.fiscaliser import Fiscaliser
 from store_agent.sqlite_store import LocalStore
 
 
@@ -96,9 +97,16 @@ def basket_view(priced: PricedBasket) -> dict[str, Any]:
             "versions": dict(priced.versions)}
 
 
+def has_sale(store: LocalStore, sale_uuid: str) -> bool:
+    with store.read() as conn:
+        return conn.execute("SELECT 1 FROM sales WHERE uuid = ?", (sale_uuid,)).fetchone() \
+            is not None
+
+
 def record_sale(store: LocalStore, store_code: str, request: dict[str, Any],
-                now: dt.datetime) -> SaleOutcome:
-    """Price and commit a sale with its outbox entry, or return the original on replay."""
+                now: dt.datetime, fiscal: Fiscaliser | None = None) -> SaleOutcome:
+    """Price and commit a sale with its outbox entry (and its fiscal job, with a fiscal
+    device), or return the original on replay."""
     sale_uuid = str(request["uuid"])
     fingerprint = request_fingerprint(request)
     with store.write() as conn:
@@ -128,10 +136,13 @@ def record_sale(store: LocalStore, store_code: str, request: dict[str, Any],
             "payments": [{"method": p["method"], "amount": str(p["amount"])} for p in payments],
             "change": str(paid - priced.total) if payments else "0.00",
         }
+        receipt = None if fiscal is None else fiscal.prepare(sale)  # refuses unmapped VAT
         body = dumps(sale).decode()
         conn.execute("INSERT INTO sales (uuid, number, request_hash, result, created_at) "
                      "VALUES (?, ?, ?, ?, ?)",
                      (sale_uuid, number, fingerprint, body, sale["created_at"]))
         conn.execute("INSERT INTO outbox (kind, ref, body, created_at) VALUES (?, ?, ?, ?)",
                      ("sale", sale_uuid, body, sale["created_at"]))
+        if receipt is not None:
+            Fiscaliser.enqueue(conn, sale_uuid, receipt, now)
     return SaleOutcome(sale=sale, created=True)
