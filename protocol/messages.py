@@ -100,6 +100,9 @@ class BatchSchema(_Base):
                           validate=validate.Length(min=1))
     # The store's newest outbox seq when it sent the batch (for central's backlog figure).
     head = fields.Integer(load_default=None, validate=validate.Range(min=0))
+    # The id of the store's entry just before the first one: central applies the batch only
+    # if that is the entry it holds there (a restored store forks its history).
+    prev = fields.String(load_default=None, allow_none=True)
 
     @validates_schema
     def _consecutive(self, data: dict[str, Any], **_: Any) -> None:

@@ -35,7 +35,8 @@ class Agent:
                               catch_up_interval=settings.catch_up_interval)
         self.uplink = Uplink(self.store, self.sync.link, settings.store,
                              batch_size=settings.batch_size,
-                             stall_timeout=settings.stall_timeout)
+                             stall_timeout=settings.stall_timeout,
+                             on_new_epoch=lambda _epoch: self.sync.rebirth())
         self.sync.uplink = self.uplink
         self.app = create_app(self.store, self.sync.replica, settings.store, self.status,
                               on_sale=self.uplink.notify)

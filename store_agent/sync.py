@@ -34,7 +34,7 @@ class StoreSync:
         self.store = store
         self.code = code
         self.catch_up_interval = catch_up_interval
-        self.session = store.bump_meta("session")
+        self.session = self._next_session()
         self.replica = Replica(store, on_hole=self._on_hole)
         self.link: MqttLink = link_factory(will=Will(topics.store_state(code),
                                                      self._state(False, self.session)),
@@ -52,12 +52,21 @@ class StoreSync:
 
     # -- messages ---------------------------------------------------------------------------
 
+    def _next_session(self) -> int:
+        """The counter of the next connection: grows with each, and is at least the clock in
+        milliseconds, so that a reinstalled or restored database does not start again below
+        the counter central last saw (its births would look stale)."""
+        with self.store.write() as conn:
+            value = max(int(self.store.get_meta(conn, "session") or "0") + 1,
+                        int(time.time() * 1000))
+            self.store.set_meta(conn, "session", str(value))
+        return value
+
     def _state(self, online: bool, session: int) -> bytes:
         body: dict[str, Any] = {"store": self.code, "online": online, "session": session,
-                                "sent_at": _now()}
+                                "epoch": self.store.meta("epoch"), "sent_at": _now()}
         if online:
-            body.update(agent_version=__version__, epoch=self.store.meta("epoch"),
-                        log_epoch=self.replica.log_epoch(),
+            body.update(agent_version=__version__, log_epoch=self.replica.log_epoch(),
                         streams=self.store.stream_versions())
             if self.uplink is not None:
                 body.update(outbox_head=self.uplink.head(),
@@ -70,12 +79,18 @@ class StoreSync:
         if self.uplink is not None:
             self.uplink.reset()
 
+    def rebirth(self) -> None:
+        """Publish the birth again (same session): the epoch or the outbox changed."""
+        if self.link.connected:
+            self.link.publish(topics.store_state(self.code), self._state(True, self.session),
+                              retain=True)
+
     def _wrap_disconnect(self, inner: Any) -> Any:
         def handler(*args: Any) -> None:
             inner(*args)
             # The next connection is a new session: its will must carry the new counter
             # so that central can tell a late will from the current one.
-            self.session = self.store.bump_meta("session")
+            self.session = self._next_session()
             self.link.client.will_set(topics.store_state(self.code),
                                       self._state(False, self.session), qos=1, retain=True)
         return handler

@@ -12,6 +12,8 @@ import datetime as dt
 import logging
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 from protocol import messages, topics
@@ -28,7 +30,8 @@ class Uplink:
     """Sends the outbox; runs in its own thread."""
 
     def __init__(self, store: LocalStore, link: MqttLink, code: str, *, batch_size: int = 100,
-                 stall_timeout: float = 5.0) -> None:
+                 stall_timeout: float = 5.0,
+                 on_new_epoch: Callable[[str], None] | None = None) -> None:
         self.store = store
         self.link = link
         self.code = code
@@ -40,6 +43,7 @@ class Uplink:
         self.last_progress = time.monotonic()
         self.wake = threading.Event()
         self.stopping = threading.Event()
+        self.on_new_epoch = on_new_epoch
         self._lock = threading.Lock()
         link.subscribe(topics.store_up_ack(code), self._on_ack)
 
@@ -61,8 +65,11 @@ class Uplink:
 
     def head(self) -> int:
         with self.store.read() as conn:
-            row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'"
-                               ).fetchone()
+            return self._head(conn)
+
+    @staticmethod
+    def _head(conn: Any) -> int:
+        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
         return int(row[0]) if row else 0
 
     # -- acknowledgement (network thread) ---------------------------------------------------
@@ -77,23 +84,72 @@ class Uplink:
             return
         if ack["epoch"] != self.epoch or ack["store"] != self.code:
             return  # an ack of an earlier life of this store
-        self.acknowledge(int(ack["seq"]))
+        self.acknowledge(int(ack["seq"]), ack.get("id"))
 
-    def acknowledge(self, seq: int) -> None:
-        """Forget every entry up to ``seq`` (central committed them)."""
+    def acknowledge(self, seq: int, entry_id: str | None = None) -> None:
+        """Forget every entry up to ``seq`` (central committed them).
+
+        An ack beyond our outbox head, or naming another entry than ours at ``seq``, means
+        that central holds seqs of this epoch that our database no longer has (it was
+        restored from a backup): our next seqs would collide with them, so the outbox
+        moves to a new epoch instead of forgetting anything.
+        """
         with self._lock:
             if seq <= self.acked:
                 return
-            if seq > self.head():
-                log.error("ack %d beyond our outbox head; ignored", seq)
-                return
             with self.store.write() as conn:
-                conn.execute("DELETE FROM outbox WHERE seq <= ?", (seq,))
-                self.store.set_meta(conn, "acked_seq", str(seq))
-            self.acked = seq
-            self.sent_upto = max(self.sent_upto, seq)
-            self.last_progress = time.monotonic()
+                if seq > self._head(conn):
+                    forked = True
+                else:
+                    row = conn.execute("SELECT ref FROM outbox WHERE seq = ?",
+                                       (seq,)).fetchone()
+                    forked = entry_id is not None and row is not None and row[0] != entry_id
+                if not forked:
+                    conn.execute("DELETE FROM outbox WHERE seq <= ?", (seq,))
+                    self.store.set_meta(conn, "acked_seq", str(seq))
+                    # The next batch names it as its predecessor ("prev").
+                    self.store.set_meta(conn, "acked_id", row[0] if row else entry_id or "")
+            if not forked:
+                self.acked = seq
+                self.sent_upto = max(self.sent_upto, seq)
+                self.last_progress = time.monotonic()
+        if forked:
+            log.warning("central holds seq %d of epoch %s as %s, which is not our entry "
+                        "(database restored from a backup?): starting a new epoch", seq,
+                        self.epoch, f"entry {entry_id}" if entry_id else "beyond our head")
+            self.start_new_epoch()
         self.wake.set()
+
+    def start_new_epoch(self) -> str:
+        """Renumber the unacknowledged outbox from seq 1 under a new epoch; returns it.
+
+        Central records a sale UUID once whatever the epoch, so entries it already holds
+        are skipped as duplicates and none is lost or counted twice.
+        """
+        with self._lock, self.store.write() as conn:
+            old = self.store.get_meta(conn, "epoch") or ""
+            epoch = uuid.uuid4().hex
+            rows = conn.execute("SELECT kind, ref, body, created_at FROM outbox "
+                                "ORDER BY seq").fetchall()
+            conn.execute("DELETE FROM outbox")
+            conn.execute("DELETE FROM sqlite_sequence WHERE name = 'outbox'")
+            conn.executemany("INSERT INTO outbox (kind, ref, body, created_at) "
+                             "VALUES (?, ?, ?, ?)", [tuple(r) for r in rows])
+            self.store.set_meta(conn, "epoch", epoch)
+            self.store.set_meta(conn, "acked_seq", "0")
+            self.store.set_meta(conn, "acked_id", "")
+            previous = self.store.get_meta(conn, "previous_epochs")
+            self.store.set_meta(conn, "previous_epochs",
+                                f"{previous},{old}" if previous else old)
+            self.epoch = epoch
+            self.acked = self.sent_upto = 0
+            self.last_progress = time.monotonic()
+        log.warning("outbox moved from epoch %s to %s with %d unacknowledged entries",
+                    old, epoch, len(rows))
+        if self.on_new_epoch is not None:
+            self.on_new_epoch(epoch)
+        self.wake.set()
+        return epoch
 
     # -- sending (uplink thread) ------------------------------------------------------------
 
@@ -122,6 +178,7 @@ class Uplink:
                          self.acked)
                 self.sent_upto = self.acked
                 self.last_progress = now
+            epoch = self.epoch
             start = self.sent_upto
             if start == self.acked:
                 self.last_progress = now  # the stall clock starts with the first unacked send
@@ -129,22 +186,39 @@ class Uplink:
         if limit <= 0:
             return 0
         with self.store.read() as conn:
+            if self.store.get_meta(conn, "epoch") != epoch:
+                return 0  # renumbered since: the next step starts again
             rows = conn.execute("SELECT seq, kind, ref, body FROM outbox WHERE seq > ? "
                                 "ORDER BY seq LIMIT ?", (start, limit)).fetchall()
+            head = self._head(conn)
+            before = conn.execute("SELECT ref FROM outbox WHERE seq = ?", (start,)).fetchone()
+            prev = before[0] if before else self.store.get_meta(conn, "acked_id") or None
         sent = 0
         for i in range(0, len(rows), self.batch_size):
             chunk = rows[i:i + self.batch_size]
-            payload = self.batch(chunk)
+            if i:
+                prev = rows[i - 1]["ref"]
+            payload = self.batch(chunk, epoch, head, prev)
             if not self.link.publish_and_wait(topics.store_up(self.code), payload):
                 break
             sent += len(chunk)
             with self._lock:
+                if self.epoch != epoch:
+                    break
                 self.sent_upto = max(self.sent_upto, int(chunk[-1]["seq"]))
         return sent
 
-    def batch(self, rows: list[Any]) -> bytes:
+    def batch(self, rows: list[Any], epoch: str | None = None, head: int | None = None,
+              prev: str | None = None) -> bytes:
+        """A batch message; ``prev`` is the id of the entry before the first one, which
+        lets central refuse a batch that does not continue the history it holds."""
         entries = [{"seq": int(r["seq"]), "kind": r["kind"], "id": r["ref"],
                     "body": loads(r["body"])} for r in rows]
-        return dumps(messages.envelope("batch", store=self.code, epoch=self.epoch,
-                                       entries=entries,
-                                       sent_at=dt.datetime.now(dt.UTC).isoformat()))
+        body: dict[str, Any] = {"store": self.code, "epoch": epoch or self.epoch,
+                                "entries": entries,
+                                "sent_at": dt.datetime.now(dt.UTC).isoformat()}
+        if head is not None:
+            body["head"] = head
+        if prev and int(rows[0]["seq"]) > 1:
+            body["prev"] = prev
+        return dumps(messages.envelope("batch", **body))

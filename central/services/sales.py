@@ -76,14 +76,28 @@ def _record_sale(session: Session, store: Store, epoch: str, seq: int,
     return True
 
 
+def _forked(session: Session, store: Store, epoch: str, cursor: IngestCursor,
+            batch: dict[str, Any]) -> bool:
+    """Whether the batch comes from another history of the epoch than central holds.
+
+    A store restored from a backup numbers new sales with seqs central already holds for
+    other sales. A true resend carries the same ids at the same seqs, and a batch that
+    starts right after the cursor names, in ``prev``, the entry central holds there.
+    """
+    first = batch["entries"][0]["seq"]
+    prev = batch.get("prev")
+    if (first == cursor.seq + 1 and first > 1 and prev is not None
+            and cursor.last_id is not None and prev != cursor.last_id):
+        return True
+    return bool(_reused_seqs(session, store, epoch, cursor, batch["entries"]))
+
+
 def _reused_seqs(session: Session, store: Store, epoch: str, cursor: IngestCursor,
                  entries: list[dict[str, Any]]) -> list[int]:
     """Seqs at or below the cursor whose entry is not the one central holds there.
 
-    A true resend carries the same ids; another id means the store's history forked (it
-    was restored from a backup and numbered new sales with seqs central already holds).
     Seqs whose entry left no sale row under this epoch (parked, or a sale known from
-    another epoch) cannot be checked and count as resends.
+    another epoch) are checked only at the cursor itself (its ``last_id``).
     """
     held = {entry["seq"]: entry["id"] for entry in entries if entry["seq"] <= cursor.seq}
     if not held:
@@ -106,7 +120,7 @@ def ingest_batch(session: Session, batch: dict[str, Any], topic: str) -> IngestR
     cursor = _lock_cursor(session, store, batch["epoch"])
     fleet.record_batch(session, store, batch["epoch"], batch.get("head"),
                        dt.datetime.now(dt.UTC))
-    if _reused_seqs(session, store, batch["epoch"], cursor, batch["entries"]):
+    if _forked(session, store, batch["epoch"], cursor, batch):
         return IngestResult(store=code, epoch=batch["epoch"], acked=cursor.seq, applied=0,
                             duplicates=0, gap=False, parked=0, last_id=cursor.last_id,
                             conflict=True)
