@@ -105,7 +105,11 @@ class DatecsDevice:
     def _rejection(self, cmd: Cmd, status: DeviceStatus, code: int | None) -> CommandRejected:
         reasons = list(status.errors)
         if code is not None and code in XError._value2member_map_:
-            reasons.insert(0, XError(code).message)
+            # The code says why; of the flags only the lasting conditions add to it.
+            lasting = status.flags - COMMAND_ERRORS
+            reasons = [XError(code).message,
+                       *(f.message for f in StatusFlag if f in lasting and f.severity.value
+                         == "error" and f is not StatusFlag.GENERAL_ERROR)]
         reason = "; ".join(dict.fromkeys(reasons)) or "refused"
         paper = status.paper_out or code == XError.PAPER_END
         kind = PaperOut if paper else CommandRejected

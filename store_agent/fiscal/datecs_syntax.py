@@ -79,7 +79,13 @@ class XError(enum.IntEnum):
 
     @property
     def message(self) -> str:
-        return self.name.lower().replace("_", " ")
+        return X_MESSAGES.get(self, self.name.lower().replace("_", " "))
+
+
+X_MESSAGES = {XError.PAPER_END: "out of paper", XError.NEED_Z_REPORT: "a Z report is due",
+              XError.NOT_PAID: "the receipt is not fully paid",
+              XError.CLOCK_BEFORE_LAST_RECORD: "the clock cannot go before the last Z report",
+              XError.COVER_OPEN: "the printer cover is open"}
 
 
 def join(dialect: Dialect, *values: str) -> str:
