@@ -257,8 +257,12 @@ def policies_from_wire(rows: Iterable[Mapping[str, Any]], store: str,
 
 
 def card_in_range(number: str, first: str, last: str) -> bool:
-    """A card number inside [first, last]: same length, compared as digit strings."""
+    """A card number inside [first, last]: same length, compared as digit strings.
+
+    Only ASCII digits count: ``str.isdigit`` alone would let a fullwidth or Arabic-Indic
+    digit compare its way into a range of ASCII card numbers.
+    """
     if first == last:
         return number == first
-    return (len(number) == len(first) == len(last) and number.isdigit()
-            and first <= number <= last)
+    return (len(number) == len(first) == len(last) and number.isascii()
+            and number.isdigit() and first <= number <= last)

@@ -1,6 +1,6 @@
 """The pricing engine: one basket, one answer, at central and at every till.
 
-Precedence, per line (documented in docs/pricing.md):
+Precedence, per line (this docstring is the reference; there is no separate document):
 
 1. the unit price in force (store, then group, then base; scheduled entries from their
    moment) is resolved by the caller and given in the catalogue;
@@ -8,15 +8,26 @@ Precedence, per line (documented in docs/pricing.md):
    skip it, and it does not count towards quantity promotions or voucher spreading;
 3. **sales rules and promotions compete**, never stack (a period's markdown is not added
    to a multi-buy offer). A fixed-price promotion competes line by line with the line's
-   best sales rule. A multi-buy pools whole units of several lines; a line whose rule is
-   worth more than what it brings leaves the pool and keeps its rule (the most valuable
-   rule first), and the multi-buy is taken on the rest when it adds something. Every line
-   a multi-buy uses, qualifying units included, takes no sales rule. Promotions are taken
-   greedily, the one adding most first;
+   best sales rule. A multi-buy pools whole units of several lines; every line it uses,
+   qualifying units included, takes no sales rule. Which lines with a rule stay in the
+   pool and which keep their rule is the choice best for the customer over all such
+   choices (a line whose rule beats what it brings keeps its rule, however much the
+   other lines make the multi-buy worth; see ``rules.multibuy``); on equal results the
+   rule is kept, on the cheapest lines first. The multi-buy is taken when it adds
+   something over those rules. Promotions are taken greedily, the one adding most first
+   (the first code on equal gains);
 4. the customer's **card** (partner programme or VIP, the higher rate of the two) applies
    on what is left of each line;
 5. **vouchers** take an amount off the basket, spread over the eligible lines in
-   proportion to what is left of them, never below zero.
+   proportion to what is left of them, never below zero; the cents left by rounding go
+   to the largest remainders.
+
+Ties never depend on the scan order: steps 3-5 see the lines sorted by SKU, unit price,
+quantity and scanned code (lines equal in all four are interchangeable). That order
+settles which of equally priced units a multi-buy discounts (the later ones in a block),
+which line keeps its rule on equal results, and which line gets a voucher's cent on
+equal remainders; so the same basket scanned in any order gives every line the same
+amount and the same total. Lines are returned in scan order.
 
 Every adjustment is rounded half-up to the cent where it is made; line amounts never go
 negative; prices are VAT-inclusive and VAT is split once per rate.
@@ -25,11 +36,12 @@ negative; prices are VAT-inclusive and VAT is split once per rate.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
 from rules.money import CENT, round_money
+from rules.multibuy import Run, best_pool, discounted_units
 from rules.policies import (
     CardDiscount,
     Item,
@@ -158,6 +170,10 @@ class _Work:
     def amount(self) -> Decimal:
         return self.gross - sum((a.amount for a in self.adjustments), ZERO)
 
+    def canonical_key(self) -> tuple[str, Decimal, Decimal, str]:
+        """What settles ties between lines: SKU, unit price, quantity, then the scanned code."""
+        return (self.product.sku, self.product.price, self.line.qty, self.line.code)
+
     def reduce(self, kind: str, code: str, version: int, amount: Decimal, reason: str) -> bool:
         """Apply a reduction (capped at what is left); False if it took nothing."""
         amount = min(amount, self.amount)
@@ -174,16 +190,21 @@ def _check(line: BasketLine) -> None:
         raise InvalidQuantity(f"quantity of {line.code!r} has more than 3 decimals")
 
 
+def _whole_units(line: BasketLine) -> int:
+    """Units a multi-buy can count on a line: none on weighed goods."""
+    return int(line.qty) if line.qty == line.qty.to_integral_value() else 0
+
+
 def _promotion_shares(work: Sequence[_Work], promotion: Promotion, now: dt.datetime,
-                      free: set[int]) -> tuple[dict[int, Decimal], set[int]]:
-    """What ``promotion`` would give on the unclaimed lines ``free``.
+                      pool: set[int]) -> tuple[dict[int, Decimal], set[int]]:
+    """What ``promotion`` would give on the lines ``pool``.
 
     Returns the discount per line and every line the promotion uses, including the lines
     whose units only qualify for it (they take no other offer when it is chosen).
     """
     if not promotion.period.contains(now):
         return {}, set()
-    eligible = [i for i in sorted(free)
+    eligible = [i for i in sorted(pool)
                 if work[i].excluded_by is None and promotion.target.matches(work[i].product.item)]
     shares: dict[int, Decimal] = {}
     if promotion.kind == "fixed_price":
@@ -194,53 +215,73 @@ def _promotion_shares(work: Sequence[_Work], promotion: Promotion, now: dt.datet
             if target < w.gross:
                 shares[i] = w.gross - target
         return shares, set(shares)
-    block = promotion.buy + promotion.get
     if promotion.buy < 0 or promotion.get <= 0:
         return {}, set()
-    # Whole units only (weighed goods do not take multi-buys); dearest first so that the
-    # discounted units of each block are its cheapest.
-    units = sorted(((work[i].product.price, i) for i in eligible
-                    if work[i].line.qty == work[i].line.qty.to_integral_value()
-                    for _ in range(int(work[i].line.qty))), key=lambda u: (-u[0], u[1]))
-    used: set[int] = set()
-    for start in range(0, len(units) - block + 1, block):
-        used.update(i for _price, i in units[start:start + block])
-        for price, i in units[start + promotion.buy:start + block]:
-            shares[i] = shares.get(i, ZERO) + percent_of(price, promotion.percent)
-    return shares, used
+    runs = _runs(work, promotion, eligible, {})
+    used = discounted_units(runs, promotion.buy, promotion.get)
+    unit_off = {run.line: run.unit_off for run in runs}
+    shares = {i: count * unit_off[i] for i, count in used.items() if count}
+    return shares, set(used)
+
+
+def _runs(work: Sequence[_Work], promotion: Promotion, lines: Iterable[int],
+          rule_amount: Mapping[int, Decimal]) -> list[Run]:
+    """The multi-buy's view of ``lines``, laid out dearest first.
+
+    Dearest first, so that the discounted units of each block are its cheapest; equal
+    prices keep the canonical line order (see price_basket), never the scan order.
+    """
+    return sorted((Run(i, _whole_units(work[i].line),
+                       percent_of(work[i].product.price, promotion.percent),
+                       rule_amount.get(i, ZERO)) for i in lines),
+                  key=lambda run: (-work[run.line].product.price, run.line))
+
+
+@dataclass(frozen=True)
+class _Offer:
+    """A promotion taken on a pool of lines: what it adds over the rules of the lines it uses."""
+
+    pool: frozenset[int]
+    gain: Decimal
+    shares: Mapping[int, Decimal]
+    used: frozenset[int]
+
+
+def _offer_on(work: Sequence[_Work], promotion: Promotion, now: dt.datetime,
+              pool: frozenset[int], rule_amount: Mapping[int, Decimal]) -> _Offer:
+    shares, used = _promotion_shares(work, promotion, now, set(pool))
+    if promotion.kind == "fixed_price":
+        shares = {i: a for i, a in shares.items() if a > rule_amount.get(i, ZERO)}
+        used = set(shares)
+    gain = sum(shares.values(), ZERO) - sum((rule_amount.get(i, ZERO) for i in used), ZERO)
+    return _Offer(pool, gain, shares, frozenset(used))
 
 
 def _promotion_offer(work: Sequence[_Work], promotion: Promotion, now: dt.datetime,
-                     free: set[int], rule_amount: Mapping[int, Decimal]
-                     ) -> tuple[Decimal, dict[int, Decimal], set[int]] | None:
+                     free: set[int], rule_amount: Mapping[int, Decimal]) -> _Offer | None:
     """What ``promotion`` adds over the sales rules, on the lines where it is worth it.
 
     A fixed price is a per-line offer: it keeps only the lines where it beats the line's
-    rule. A multi-buy pools units of several lines; while it is worth less than the rules
-    of the lines it uses, the line with the most valuable rule leaves the pool (and keeps
-    its rule). Returns (gain, discount per line, lines used) or None.
+    rule. A multi-buy pools whole units of several lines: the lines with a rule that stay
+    in its pool are the best choice for the customer (:func:`rules.multibuy.best_pool`).
+    Returns None when the promotion adds nothing over the rules of the lines it would use.
     """
-    pool = set(free)
-    while True:
-        shares, used = _promotion_shares(work, promotion, now, pool)
-        if promotion.kind == "fixed_price":
-            shares = {i: a for i, a in shares.items() if a > rule_amount.get(i, ZERO)}
-            used = set(shares)
-        gain = (sum(shares.values(), ZERO)
-                - sum((rule_amount.get(i, ZERO) for i in used), ZERO))
-        if gain > 0:
-            return gain, shares, used
-        ruled = [i for i in used if rule_amount.get(i, ZERO) > 0]
-        if not ruled:
-            return None
-        pool.discard(max(ruled, key=lambda i: (rule_amount[i], -i)))
+    pool = frozenset(free)
+    if (promotion.kind == "quantity" and promotion.period.contains(now)
+            and promotion.buy >= 0 and promotion.get > 0):
+        eligible = [i for i in free if work[i].excluded_by is None
+                    and promotion.target.matches(work[i].product.item)]
+        runs = _runs(work, promotion, eligible, rule_amount)
+        pool = pool - frozenset(eligible) | best_pool(runs, promotion.buy, promotion.get)
+    offer = _offer_on(work, promotion, now, pool, rule_amount)
+    return offer if offer.gain > 0 else None
 
 
 def _spread(amount: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
     """Split ``amount`` (at most the sum of ``weights``) in proportion, to the cent.
 
     Each part is first rounded down; the cents left go one by one to the largest
-    remainders (earliest line first on ties), so parts sum exactly to ``amount`` and
+    remainders (the first weight first on ties), so parts sum exactly to ``amount`` and
     none exceeds its weight.
     """
     base = sum(weights, ZERO)
@@ -274,19 +315,22 @@ def price_basket(lines: Sequence[BasketLine], catalogue: Mapping[str, Product],
     policies = policies or Policies()
     if not lines:
         raise PricingError("a basket needs at least one line")
-    work: list[_Work] = []
+    scanned: list[_Work] = []
     for line in lines:
         _check(line)
         product = catalogue.get(line.code)
         if product is None or not product.active:
             raise UnknownProduct(line.code)
         exclusion = excluded(product.item, policies.exclusions, now)
-        work.append(_Work(product, line, round_money(product.price * line.qty),
-                          exclusion.code if exclusion else None))
+        scanned.append(_Work(product, line, round_money(product.price * line.qty),
+                             exclusion.code if exclusion else None))
     versions: dict[str, int] = {}
     for exclusion in policies.exclusions:
-        if any(w.excluded_by == exclusion.code for w in work):
+        if any(w.excluded_by == exclusion.code for w in scanned):
             versions[f"exclusion:{exclusion.code}"] = exclusion.version
+    # Steps 3-5 see the lines in canonical order, so every tie is settled by what a line
+    # is, never by when it was scanned; lines equal in all of it are interchangeable.
+    work = sorted(scanned, key=_Work.canonical_key)
 
     # Step 3: sales rules and promotions compete (see the module docstring).
     rules = {i: _best_rule(policies.rules, w.product, now) for i, w in enumerate(work)
@@ -296,17 +340,17 @@ def price_basket(lines: Sequence[BasketLine], catalogue: Mapping[str, Product],
     free = set(rules)
     pending = sorted(policies.promotions, key=lambda p: p.code)
     while pending:
-        best: tuple[Decimal, Promotion, dict[int, Decimal], set[int]] | None = None
-        for promotion in pending:
+        best: tuple[_Offer, Promotion] | None = None
+        for promotion in pending:  # by code, so equal gains go to the first code
             offer = _promotion_offer(work, promotion, now, free, rule_amount)
-            if offer is not None and (best is None or offer[0] > best[0]):
-                best = (offer[0], promotion, offer[1], offer[2])
+            if offer is not None and (best is None or offer.gain > best[0].gain):
+                best = (offer, promotion)
         if best is None:
             break
-        _gain, promotion, shares, used = best
+        offer, promotion = best
         pending.remove(promotion)
-        free -= used
-        for i, amount in shares.items():
+        free -= offer.used
+        for i, amount in sorted(offer.shares.items()):
             if work[i].reduce("promotion", promotion.code, promotion.version, amount,
                               f"promotion {promotion.code}"):
                 versions[f"promotion:{promotion.code}"] = promotion.version
@@ -341,7 +385,7 @@ def price_basket(lines: Sequence[BasketLine], catalogue: Mapping[str, Product],
                               qty=w.line.qty, unit_price=w.product.price, amount=w.amount,
                               vat_rate=w.product.vat_rate, gross=w.gross,
                               excluded_by=w.excluded_by, adjustments=tuple(w.adjustments))
-                   for w in work)
+                   for w in scanned)
     by_rate: dict[Decimal, Decimal] = {}
     for p in priced:
         by_rate[p.vat_rate] = by_rate.get(p.vat_rate, ZERO) + p.amount
