@@ -99,3 +99,6 @@ def doctor() -> None:
             click.echo(f"       -> {finding.fix}")
     if any(f.level == "fail" for f in findings):
         raise SystemExit(1)
+
+
+from store_agent import printer_cli  # noqa: E402,F401  (registers `printer`, `printer-sim`)

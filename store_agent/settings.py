@@ -7,7 +7,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class SettingsError(ValueError):
@@ -27,6 +28,35 @@ class BrokerSettings:
 
 
 @dataclass(frozen=True)
+class SmtpSettings:
+    """Where e-mail receipts go out (TESSERA_SMTP_URL)."""
+
+    host: str
+    port: int
+    security: str  # "none" | "starttls" | "tls"
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 20.0
+
+
+SMTP_SCHEMES = {"smtp": ("none", 25), "smtp+starttls": ("starttls", 587), "smtps": ("tls", 465)}
+
+
+def parse_smtp(value: str | None) -> SmtpSettings | None:
+    """``smtp://host:25``, ``smtp+starttls://user:pass@host:587`` or ``smtps://host:465``."""
+    if not value:
+        return None
+    url = urlparse(value)
+    if url.scheme not in SMTP_SCHEMES or not url.hostname:
+        raise SettingsError("TESSERA_SMTP_URL must look like smtp://host:port, "
+                            "smtp+starttls://user:password@host:587 or smtps://host:465")
+    security, port = SMTP_SCHEMES[url.scheme]
+    return SmtpSettings(host=url.hostname, port=url.port or port, security=security,
+                        username=unquote(url.username) if url.username else None,
+                        password=unquote(url.password) if url.password else None)
+
+
+@dataclass(frozen=True)
 class AgentSettings:
     store: str
     database: Path
@@ -39,6 +69,7 @@ class AgentSettings:
     catch_up_interval: float
     batch_size: int
     log_level: str
+    smtp: SmtpSettings | None = None
 
 
 def _number(env: Mapping[str, str], name: str, default: str) -> float:
@@ -134,4 +165,68 @@ def load(env: Mapping[str, str] | None = None) -> AgentSettings:
         catch_up_interval=_number(env, "TESSERA_CATCH_UP_INTERVAL", "30"),
         batch_size=int(_number(env, "TESSERA_BATCH_SIZE", "100")),
         log_level=env.get("TESSERA_LOG_LEVEL", "INFO").upper(),
+        smtp=parse_smtp(env.get("TESSERA_SMTP_URL")),
     )
+
+
+@dataclass(frozen=True)
+class PrinterSettings:
+    """The fiscal printer, from ``TESSERA_PRINTER_URL``.
+
+    ``datecs+tcp://HOST:PORT`` or ``datecs+serial:///dev/ttyUSB0?baud=115200``; optional
+    query parameters ``dialect`` (``auto``, ``byte``, ``x``) and ``tz`` (the device clock's
+    zone, an IANA name; default UTC).
+    """
+
+    driver: str
+    transport: str
+    address: str
+    baudrate: int
+    dialect: str
+    timezone: str
+
+
+PRINTER_DRIVERS = ("datecs",)
+BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+
+
+def load_printer(env: Mapping[str, str] | None = None) -> PrinterSettings | None:
+    """The printer settings, or None when no printer is configured."""
+    env = os.environ if env is None else env
+    env = {**read_config(config_path(env)), **env}
+    raw = env.get("TESSERA_PRINTER_URL", "").strip()
+    if not raw:
+        return None
+    name = "TESSERA_PRINTER_URL"
+    url = urlparse(raw)
+    driver, _, transport = url.scheme.partition("+")
+    if driver not in PRINTER_DRIVERS or transport not in ("tcp", "serial"):
+        raise SettingsError(f"{name} must start with datecs+tcp:// or datecs+serial://")
+    query = {key: values[-1] for key, values in parse_qs(url.query).items()}
+    unknown = set(query) - {"baud", "dialect", "tz"}
+    if unknown:
+        raise SettingsError(f"{name}: unknown parameters {', '.join(sorted(unknown))}")
+    if transport == "tcp":
+        try:
+            port = url.port
+        except ValueError as exc:
+            raise SettingsError(f"{name}: bad port") from exc
+        if not url.hostname or not port:
+            raise SettingsError(f"{name} must look like datecs+tcp://host:port")
+        address = f"{url.hostname}:{port}"
+    else:
+        address = url.path
+        if not address:
+            raise SettingsError(f"{name} must look like datecs+serial:///dev/ttyUSB0")
+    baud = query.get("baud", "115200")
+    if not baud.isdigit() or int(baud) not in BAUD_RATES:
+        raise SettingsError(f"{name}: baud must be one of {', '.join(map(str, BAUD_RATES))}")
+    dialect = query.get("dialect", "auto")
+    if dialect not in ("auto", "byte", "x"):
+        raise SettingsError(f"{name}: dialect must be auto, byte or x")
+    zone = query.get("tz", "UTC")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SettingsError(f"{name}: unknown time zone {zone!r}") from exc
+    return PrinterSettings(driver, transport, address, int(baud), dialect, zone)

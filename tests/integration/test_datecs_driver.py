@@ -405,3 +405,30 @@ def test_the_driver_over_a_serial_line(sims: Any) -> None:
     assert device.dialect is Dialect.BYTE
     assert device.print_receipt(RECEIPT, "sale-13").amount == D("5.98")
     wait_until(lambda: journal_receipts(sim), what="the receipt in the journal")
+
+
+# -- command line ------------------------------------------------------------------------------
+
+def test_printer_commands(sims: Any, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from tessera.cli import main
+
+    sim = sims("x")
+    sim.driver().print_receipt(RECEIPT, "sale-14")
+    env = {"TESSERA_AGENT_CONFIG": str(tmp_path / "none.env"),
+           "TESSERA_PRINTER_URL": f"datecs+tcp://127.0.0.1:{sim.port}?dialect=x"}
+    runner = CliRunner()
+    status = runner.invoke(main, ["agent", "printer", "status"], env=env)
+    assert status.exit_code == 0, status.output
+    assert "FP-700X serial DT000600" in status.output and "last document: 1" in status.output
+    x = runner.invoke(main, ["agent", "printer", "x-report"], env=env)
+    assert "VAT B: 2.50" in x.output and "total: 5.98" in x.output
+    z = runner.invoke(main, ["agent", "printer", "z-report", "--yes"], env=env)
+    assert z.exit_code == 0 and "Z report 1" in z.output
+    sim.inject(paper_out=1)
+    status = runner.invoke(main, ["agent", "printer", "status"], env=env)
+    assert status.exit_code == 1 and "ERROR: out of paper" in status.output
+    missing = runner.invoke(main, ["agent", "printer", "status"],
+                            env={**env, "TESSERA_PRINTER_URL": ""})
+    assert missing.exit_code == 2 and "TESSERA_PRINTER_URL" in missing.output

@@ -1,0 +1,122 @@
+"""``tessera agent printer status|x-report|z-report`` and ``tessera agent printer-sim``.
+
+The commands talk to the printer of ``TESSERA_PRINTER_URL``. Run them while the agent is
+stopped: one process owns each printer port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from store_agent import settings as settings_mod
+from store_agent.cli import agent
+from store_agent.fiscal.datecs import DatecsDevice, connect, open_transport
+from store_agent.fiscal.device import FiscalError, ReportTotals
+
+
+@contextmanager
+def _device() -> Iterator[DatecsDevice]:
+    try:
+        printer = settings_mod.load_printer()
+    except settings_mod.SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if printer is None:
+        raise click.UsageError("no printer configured: set TESSERA_PRINTER_URL, e.g. "
+                               "datecs+tcp://127.0.0.1:4999")
+    transport = open_transport(printer.transport, printer.address, printer.baudrate)
+    try:
+        device = connect(transport, printer.dialect, tz=ZoneInfo(printer.timezone))
+    except FiscalError as exc:
+        transport.close()
+        raise click.ClickException(str(exc)) from exc
+    try:
+        yield device
+    except FiscalError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        device.close()
+
+
+@agent.group()
+def printer() -> None:
+    """The fiscal printer (TESSERA_PRINTER_URL)."""
+
+
+@printer.command()
+def status() -> None:
+    """Model, status, open receipt and last document of the printer."""
+    with _device() as device:
+        info = device.info()
+        state = device.status()
+        tx = device.transaction_state()
+        last = device.last_document()
+        clock = device.get_clock()
+    click.echo(f"printer: {info.model} serial {info.serial}, fiscal memory "
+               f"{info.fiscal_memory}, firmware {info.firmware}, {info.dialect} dialect")
+    click.echo(f"clock: {clock.isoformat()}")
+    for error in state.errors:
+        click.echo(f"ERROR: {error}")
+    for warning in state.warnings:
+        click.echo(f"warning: {warning}")
+    if tx.open:
+        click.echo(f"receipt OPEN: {tx.items} lines, {tx.amount} due, {tx.tendered} tendered")
+    else:
+        click.echo(f"no open receipt; last: {tx.items} lines, {tx.amount}")
+    click.echo(f"last document: {last.number}")
+    if state.errors:
+        raise SystemExit(1)
+
+
+def _echo_totals(title: str, report: ReportTotals) -> None:
+    click.echo(f"{title} {report.number}")
+    for group, amount in report.totals.items():
+        refund = report.refund_totals.get(group)
+        if amount or refund:
+            click.echo(f"  VAT {group}: {amount}" + (f" (refunds {refund})" if refund else ""))
+    click.echo(f"  total: {report.total}")
+
+
+@printer.command("x-report")
+def x_report() -> None:
+    """Print an X report (totals so far, nothing reset)."""
+    with _device() as device:
+        _echo_totals("X report, day", device.x_report())
+
+
+@printer.command("z-report")
+@click.confirmation_option(prompt="Close the fiscal day (Z report)?")
+def z_report() -> None:
+    """Print the Z report: closes the fiscal day and resets the day's totals."""
+    with _device() as device:
+        _echo_totals("Z report", device.z_report())
+
+
+@agent.command("printer-sim")
+@click.option("--state", "state_dir", required=True, type=click.Path(path_type=Path),
+              help="Directory of the simulated device's memory.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=4999, show_default=True, help="TCP port (0: any free one).")
+@click.option("--dialect", type=click.Choice(["x", "byte"]), default="x", show_default=True,
+              help="Protocol of a new device (an existing state keeps its own).")
+@click.option("--fault", multiple=True, help="NAME=N fault at start (see --help of "
+              "python -m store_agent.fiscal.simulator).")
+@click.option("--inject", multiple=True, help="NAME=N into the running simulator, then exit.")
+@click.option("--pty", "use_pty", is_flag=True, help="Serve a pseudo-terminal, not TCP.")
+def printer_sim(state_dir: Path, host: str, port: int, dialect: str, fault: tuple[str, ...],
+                inject: tuple[str, ...], use_pty: bool) -> None:
+    """Run a Datecs fiscal printer simulator until killed."""
+    from store_agent.fiscal import simulator
+
+    try:
+        if inject:
+            simulator.inject(state_dir, **simulator.parse_faults(list(inject)))
+            return
+        simulator.run(state_dir, host=host, port=port, dialect=dialect, faults=list(fault),
+                      use_pty=use_pty)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
