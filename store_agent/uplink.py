@@ -98,12 +98,14 @@ class Uplink:
             if seq <= self.acked:
                 return
             with self.store.write() as conn:
+                why = "beyond our outbox head"
                 if seq > self._head(conn):
                     forked = True
                 else:
                     row = conn.execute("SELECT ref FROM outbox WHERE seq = ?",
                                        (seq,)).fetchone()
                     forked = entry_id is not None and row is not None and row[0] != entry_id
+                    why = f"as entry {entry_id}, not ours"
                 if not forked:
                     conn.execute("DELETE FROM outbox WHERE seq <= ?", (seq,))
                     self.store.set_meta(conn, "acked_seq", str(seq))
@@ -114,9 +116,8 @@ class Uplink:
                 self.sent_upto = max(self.sent_upto, seq)
                 self.last_progress = time.monotonic()
         if forked:
-            log.warning("central holds seq %d of epoch %s as %s, which is not our entry "
-                        "(database restored from a backup?): starting a new epoch", seq,
-                        self.epoch, f"entry {entry_id}" if entry_id else "beyond our head")
+            log.warning("central holds seq %d of epoch %s %s (database restored from a "
+                        "backup?): starting a new epoch", seq, self.epoch, why)
             self.start_new_epoch()
         self.wake.set()
 

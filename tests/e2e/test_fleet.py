@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
+import sqlite3
 import subprocess
 import time
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +22,7 @@ pytestmark = pytest.mark.e2e
 
 log = logging.getLogger(__name__)
 
+BARCODE = "4006381333931"
 KEEPALIVE = 3  # seconds; the broker drops a silent client after 1.5 keepalives
 SLACK = 5.0  # the broker's will, the publisher's commit and our polling
 
@@ -94,3 +99,41 @@ def test_the_fleet_shows_a_crashed_or_frozen_store_offline_and_its_return(
     assert fleet_row(network, "kiosk-1")["online"]
     lines = tessera_fleet(network)
     assert lines[-1] == ["2", "stores,", "2", "online,", "0", "not", "online"]
+
+
+def test_a_store_restored_from_a_backup_loses_no_sale_and_counts_none_twice(
+        network: Network, tmp_path: Path) -> None:
+    network.start_central()
+    (kiosk,) = network.start_stores("kiosk-1")
+    network.create_product("COLA-1L", BARCODE, "1.99")
+    network.wait(lambda: kiosk.price_of(BARCODE) is not None, 30, "catalogue at kiosk-1")
+    sold = [expect(kiosk.sell([(BARCODE, "1")]), 201)["uuid"] for _ in range(3)]
+    network.wait_outbox_drained(kiosk, sales=3)
+    backup = tmp_path / "backup.db"
+    with sqlite3.connect(kiosk.database) as live, sqlite3.connect(backup) as copy:
+        live.backup(copy)
+    live.close()
+    copy.close()
+    sold += [expect(kiosk.sell([(BARCODE, "2")]), 201)["uuid"] for _ in range(4)]
+    network.wait_outbox_drained(kiosk, sales=7)
+    old_epoch = kiosk.status()["epoch"]
+
+    # The shop PC dies and is rebuilt from last night's backup, then sells again at once.
+    kiosk.kill()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{kiosk.database}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(backup, kiosk.database)
+    network.restart_agent(kiosk)
+    sold += [expect(kiosk.sell([(BARCODE, "3")]), 201)["uuid"] for _ in range(5)]
+
+    def settled() -> bool:
+        status = kiosk.status()
+        return bool(status["outbox_pending"] == 0 and status["epoch"] != old_epoch
+                    and len(network.sales_at_central("kiosk-1")) >= len(sold))
+    network.wait(settled, 30, "kiosk-1 in a new epoch with every sale at central")
+    held = Counter(sale["uuid"] for sale in network.sales_at_central("kiosk-1"))
+    assert [u for u, n in held.items() if n > 1] == []
+    assert set(held) == set(sold) and len(sold) == 12
+    new_epoch = kiosk.status()["epoch"]
+    network.wait(lambda: fleet_row(network, "kiosk-1")["epoch"] == new_epoch, 10,
+                 "the fleet showing the new epoch")
