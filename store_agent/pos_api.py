@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 from rules.context import UnknownCard
 from rules.money import MoneyError
 from rules.pricing import InvalidQuantity, PricingError, UnknownProduct
-from store_agent import till
+from store_agent import receipts, till
 from store_agent.fiscal.fiscaliser import Fiscaliser, FiscalNotReady, VatNotMapped
 from store_agent.replica import Replica
 from store_agent.sqlite_store import LocalStore
@@ -75,6 +75,10 @@ class SaleIn(BasketIn):
     payments = fields.List(fields.Nested(PaymentIn), load_default=list)
     till = fields.String(validate=CODE, load_default=None)
     cashier = fields.String(validate=validate.Length(max=64), load_default=None)
+    email = fields.Email(load_default=None, allow_none=True,
+                         metadata={"description": "where to send the e-mail receipt, when the "
+                                   "store's receipt profile sends them (the till asks the "
+                                   "customer under policy 'propose')"})
 
 
 class ProductOut(Schema):
@@ -142,9 +146,22 @@ class SaleOut(BasketOut):
     payments = fields.List(fields.Dict())
     change = fields.String()
     cards = fields.List(fields.String())
+    email = fields.Dict(allow_none=True,
+                        metadata={"description": "the e-mail receipt: to, state (queued, "
+                                  "sent, failed), attempts, error"})
     fiscal = fields.Nested(FiscalOut, allow_none=True,
                            metadata={"description": "the fiscal receipt (absent without a "
                                      "fiscal device)"})
+
+
+class ReceiptOut(Schema):
+    uuid = fields.String()
+    number = fields.Integer()
+    text = fields.List(fields.String(), metadata={"description": "the receipt's lines"})
+    logo_png = fields.String(allow_none=True, metadata={"description": "PNG, base64"})
+    email = fields.Dict(allow_none=True)
+    email_policy = fields.String(metadata={"description": "never, propose or always: "
+                                           "whether the till asks for an address"})
 
 
 class StatusOut(Schema):
@@ -240,10 +257,32 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
             if outcome.created:
                 on_sale()
             sale = outcome.sale
+            with store.read() as conn:
+                sale = {**sale, "email": receipts.email_state(conn, sale["uuid"])}
             if fiscal is not None:
                 state = fiscal.fiscalise(sale["uuid"])
                 sale = {**sale, "fiscal": state.as_dict()}
             return sale, 201 if outcome.created else 200
+
+    @blp.route("/sales/<uuid:sale_uuid>/receipt")
+    class SaleReceipt(MethodView):
+        @blp.response(200, ReceiptOut)
+        def get(self, sale_uuid: Any) -> Any:
+            """The customer's receipt of a sale: text with header and footer, logo, e-mail."""
+            with store.read() as conn:
+                row = conn.execute("SELECT result FROM sales WHERE uuid = ?",
+                                   (str(sale_uuid),)).fetchone()
+                if row is None:
+                    return error(404, f"no sale {sale_uuid}")
+                sale = json.loads(row[0])
+                profile = receipts.effective_profile(conn, store_code)
+                name = conn.execute("SELECT name FROM store_info WHERE code = ?",
+                                    (store_code,)).fetchone()
+                email = receipts.email_state(conn, str(sale_uuid))
+            return {"uuid": sale["uuid"], "number": sale["number"],
+                    "text": receipts.render_text(sale, profile, name[0] if name else None),
+                    "logo_png": profile.get("logo_png"), "email": email,
+                    "email_policy": profile["email"]["policy"]}
 
     @blp.route("/status")
     class Status(MethodView):
@@ -275,6 +314,10 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
     @app.errorhandler(till.PaymentShort)
     def _short(exc: till.PaymentShort) -> Any:
         return error(422, str(exc), {"payments": [str(exc)]})
+
+    @app.errorhandler(receipts.InvalidEmail)
+    def _email(exc: receipts.InvalidEmail) -> Any:
+        return error(422, str(exc), {"email": [str(exc)]})
 
     @app.errorhandler(FiscalNotReady)
     def _not_ready(exc: FiscalNotReady) -> Any:

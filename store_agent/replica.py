@@ -80,6 +80,9 @@ def _apply_one(conn: sqlite3.Connection, stream: str, entity: str, key: str, op:
     elif entity == "vip_card":
         conn.execute("INSERT OR REPLACE INTO vip_cards (code, data) VALUES (?, ?)",
                      (data["code"], dumps(data).decode()))
+    elif entity == "receipt_profile":
+        conn.execute("INSERT OR REPLACE INTO receipt_profiles (scope, data) VALUES (?, ?)",
+                     (key, dumps(data).decode()))
     else:
         # Readers ignore what they do not know (additive protocol); the version still
         # advances so the stream does not stall.
@@ -100,7 +103,8 @@ def _delete(conn: sqlite3.Connection, stream: str, entity: str, key: str) -> Non
                          "family": ("families", "code"), "product": ("products", "sku"),
                          "store": ("store_info", "code"), "policy": ("policies", "code"),
                          "partner_programme": ("partner_programmes", "code"),
-                         "vip_card": ("vip_cards", "code")}.get(entity, ("", ""))
+                         "vip_card": ("vip_cards", "code"),
+                         "receipt_profile": ("receipt_profiles", "scope")}.get(entity, ("", ""))
         if table:
             conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (key,))  # noqa: S608
             if table == "products":

@@ -10,6 +10,7 @@ from typing import Any
 from waitress.server import create_server
 
 from store_agent import __version__
+from store_agent.mailer import Mailer
 from store_agent.pos_api import create_app
 from store_agent.settings import AgentSettings
 from store_agent.sqlite_store import LocalStore
@@ -38,8 +39,15 @@ class Agent:
                              stall_timeout=settings.stall_timeout,
                              on_new_epoch=lambda _epoch: self.sync.rebirth())
         self.sync.uplink = self.uplink
+        self.mailer = None if settings.smtp is None else Mailer(self.store, settings.smtp)
+
+        def on_sale() -> None:
+            self.uplink.notify()
+            if self.mailer is not None:
+                self.mailer.notify()
+
         self.app = create_app(self.store, self.sync.replica, settings.store, self.status,
-                              on_sale=self.uplink.notify)
+                              on_sale=on_sale)
         self.stopped = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -58,8 +66,10 @@ class Agent:
 
     def start(self) -> None:
         self.sync.link.start()
-        for target, name in ((self.uplink.run, "uplink"),
-                             (self.sync.run_anti_entropy, "anti-entropy")):
+        workers = [(self.uplink.run, "uplink"), (self.sync.run_anti_entropy, "anti-entropy")]
+        if self.mailer is not None and self.serve_pos:
+            workers.append((self.mailer.run, "mailer"))
+        for target, name in workers:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -74,6 +84,8 @@ class Agent:
                  self.settings.pos_host, self.settings.pos_port, self.settings.database)
 
     def stop(self) -> None:
+        if self.mailer is not None:
+            self.mailer.stop()
         self.uplink.stop()
         self.sync.stopping.set()
         self.sync.link.stop(farewell=self.sync.farewell())

@@ -48,6 +48,12 @@ CREATE TABLE IF NOT EXISTS partner_cards (
     PRIMARY KEY (programme, first, last));
 CREATE INDEX IF NOT EXISTS partner_cards_first ON partner_cards (first);
 CREATE TABLE IF NOT EXISTS vip_cards (code TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS receipt_profiles (scope TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS email_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, sale_uuid TEXT NOT NULL UNIQUE, to_addr TEXT NOT NULL,
+    sender TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL, logo_png TEXT,
+    state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+    next_attempt_at TEXT NOT NULL, created_at TEXT NOT NULL, sent_at TEXT);
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, ref TEXT NOT NULL,
     body TEXT NOT NULL, created_at TEXT NOT NULL);
@@ -55,7 +61,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 
 REPLICA_TABLES = ("categories", "brands", "families", "products", "barcodes", "store_info",
                   "prices", "policies", "partner_programmes", "partner_cards", "vip_cards",
-                  "streams")
+                  "receipt_profiles", "streams")
 
 
 class LocalStore:

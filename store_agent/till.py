@@ -18,6 +18,7 @@ from protocol.encoding import dumps
 from rules.pricing import BasketLine, PricedBasket, price_basket
 from store_agent.catalogue import load_products, pricing_inputs, store_group
 from store_agent.fiscal.fiscaliser import Fiscaliser
+from store_agent.receipts import check_address, queue_email
 from store_agent.sqlite_store import LocalStore
 
 
@@ -46,6 +47,8 @@ def request_fingerprint(request: dict[str, Any]) -> str:
         "cashier": request.get("cashier"),
         "cards": sorted(request.get("cards") or []),
     }
+    if request.get("email"):  # only when given: older sales keep their fingerprint
+        canonical["email"] = str(request["email"]).strip().lower()
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
@@ -145,4 +148,5 @@ def record_sale(store: LocalStore, store_code: str, request: dict[str, Any],
                      ("sale", sale_uuid, body, sale["created_at"]))
         if receipt is not None:
             Fiscaliser.enqueue(conn, sale_uuid, receipt, now)
+        queue_email(conn, sale, check_address(request.get("email")), now)
     return SaleOutcome(sale=sale, created=True)

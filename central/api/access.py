@@ -20,7 +20,7 @@ from flask import Flask, Response, current_app, g, request
 from flask_smorest import Api
 
 from central.services import auth
-from central.services.auth import ADMIN, PRICING, ROLES, TECHNICIAN
+from central.services.auth import ADMIN, MARKETING, PRICING, ROLES, TECHNICIAN
 from central.web import db_session
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,8 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "store-groups": writes_by(TECHNICIAN),
     "enrolment-codes": writes_by(TECHNICIAN),
     "fleet": writes_by(TECHNICIAN),
+    # how receipts look and are e-mailed: marketing
+    "receipt-profiles": writes_by(MARKETING),
     # what the stores sent: nobody rewrites it
     "sales": writes_by(),
     # people and their credentials

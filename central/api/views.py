@@ -324,3 +324,7 @@ BLUEPRINTS = (*BLUEPRINTS, *ENROLMENT_BLUEPRINTS)
 from central.api.fleet_views import FLEET_BLUEPRINTS  # noqa: E402 - after the core views
 
 BLUEPRINTS = (*BLUEPRINTS, *FLEET_BLUEPRINTS)
+
+from central.api.receipt_views import RECEIPT_BLUEPRINTS  # noqa: E402 - after the core views
+
+BLUEPRINTS = (*BLUEPRINTS, *RECEIPT_BLUEPRINTS)

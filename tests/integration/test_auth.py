@@ -47,6 +47,7 @@ WRITERS: dict[str, str | None] = {
     "prices": PRICING, "discount-rules": PRICING, "promotions": PRICING,
     "exclusions": PRICING, "partner-programmes": PRICING, "vip-cards": PRICING,
     "stores": TECHNICIAN, "store-groups": TECHNICIAN, "fleet": TECHNICIAN,
+    "receipt-profiles": MARKETING,
     "sales": None, "users": None, "tokens": None, "auth": None,
 }
 ADMIN_ONLY_READS = {"users", "tokens"}
