@@ -14,6 +14,8 @@ MYPY_PACKAGES := rules protocol transport store_agent
 
 # Extra arguments for pytest, e.g. make test PYTEST_ARGS='-x -k ingest tests/unit'
 PYTEST_ARGS ?=
+# Extra arguments for the benchmark, e.g. make bench BENCH_ARGS='--stores 200 --only fanout'
+BENCH_ARGS ?=
 # 1: pytest finding no test at all (exit 5) counts as success (.ci/run sets this)
 ALLOW_NO_TESTS ?= 0
 
@@ -45,9 +47,11 @@ lint: ## ruff check + mypy (strict on rules, protocol, transport, store_agent)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy $(MYPY_PACKAGES)
 
-bench: ## the benchmark suite (needs PostgreSQL, like the tests)
+bench: ## the fleet benchmark: writes bench/results/latest.{json,md,png} (needs PostgreSQL)
 	@$(BOOTSTRAP) --with-postgres
-	$(PYTHON) -m bench
+	@$(PYTHON) -c 'import matplotlib' 2>/dev/null \
+		|| $(PYTHON) -m pip install -q --disable-pip-version-check -e '.[bench]'
+	$(PYTHON) -m bench $(BENCH_ARGS)
 
 clean: ## remove var/ (demo state) and caches; keeps .venv
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache .hypothesis

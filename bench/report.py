@@ -1,0 +1,182 @@
+"""Writes a run's figures: ``latest.json`` (everything), ``latest.md`` (the table) and
+``latest.png`` (ingest over time, fan-out latencies, figures against their targets)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+FIGURES = ("raw", "ingest", "fanout", "bootstrap", "catchup", "agent_rss", "agent_cpu")
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    figure: str
+    value: float | None
+    unit: str
+    target: str
+    meets: bool | None
+    ratio_to_raw: float | None
+    limit: str
+
+
+def _top_cpu(cpu: dict[str, float], count: int = 3) -> str:
+    ranked = sorted(((v, k) for k, v in cpu.items() if not k.startswith("machine")),
+                    reverse=True)[:count]
+    parts = [f"{k} {v:.0f}%" for v, k in ranked]
+    machine = cpu.get("machine (all users)")
+    if machine is not None:
+        parts.append(f"machine {machine:.0f}% of {200:.0f}%")
+    return "CPU (% of one core): " + ", ".join(parts)
+
+
+def rows(results: dict[str, Any]) -> list[Row]:
+    """One row per figure, in a fixed order; a figure not measured has value None."""
+    raw = results.get("raw", {}).get("small", {}).get("msgs_per_s")
+    out: list[Row] = []
+
+    def ratio(msgs_per_s: float | None) -> float | None:
+        return round(msgs_per_s / raw, 5) if raw and msgs_per_s is not None else None
+
+    small = results.get("raw", {}).get("small")
+    out.append(Row("raw", "raw paho QoS 1 msgs/s, 1 publisher → 1 subscriber (64 B)",
+                   small and small["msgs_per_s"], "msg/s", "—", None, 1.0 if small else None,
+                   results.get("raw", {}).get("limit", "not measured")))
+    ing = results.get("ingest")
+    stores = f" ({ing['stores']} stores)" if ing else ""
+    out.append(Row("ingest", f"sustained ingest, 5-line sales committed at central{stores}",
+                   ing and ing["sales_per_s"], "sales/s", "≥ 5,000",
+                   None if not ing else ing["sales_per_s"] >= 5000,
+                   ratio(ing and ing["batches_per_s"]),
+                   ing["limit"] if ing else "not measured"))
+    fan = results.get("fanout")
+    detail = (f" ({fan['stores']} stores; p50 {fan['p50_ms']} ms, p95 {fan['p95_ms']} ms)"
+              if fan else "")
+    out.append(Row("fanout", f"fan-out p99, price commit → applied in store SQLite{detail}",
+                   fan and fan["p99_ms"], "ms", "≤ 500 ms at 200 stores",
+                   None if not fan else fan["p99_ms"] <= 500 and fan["missed"] == 0, None,
+                   fan["limit"] if fan else "not measured"))
+    boot = results.get("bootstrap")
+    detail = f" ({boot['products']:,} products; no customers in the model)" if boot else ""
+    out.append(Row("bootstrap", f"bootstrap of a new store{detail}",
+                   boot and boot["seconds_from_connect"], "s", "≤ 10 s",
+                   None if not boot else boot["seconds_from_connect"] <= 10,
+                   ratio(boot and boot["messages_per_s"]),
+                   boot["limit"] if boot else "not measured"))
+    cat = results.get("catchup")
+    out.append(Row("catchup", f"catch-up after {cat['changes']:,} offline changes" if cat
+                   else "catch-up after offline changes",
+                   cat and cat["seconds_from_connect"], "s", "≤ 10 s",
+                   None if not cat else cat["seconds_from_connect"] <= 10,
+                   ratio(cat and cat["messages_per_s"]),
+                   cat["limit"] if cat else "not measured"))
+    agent = results.get("agent")
+    detail = (f" ({agent['products']:,} products; peak {agent['peak_rss_mb']} MB)"
+              if agent else "")
+    out.append(Row("agent_rss", f"agent RSS{detail}",
+                   agent and agent["rss_mb"], "MB", "≤ 80 MB",
+                   None if not agent else agent["rss_mb"] <= 80, None,
+                   agent["limit"] if agent else "not measured"))
+    out.append(Row("agent_cpu", "agent idle CPU" + (f" (over {agent['idle_window_s']:.0f} s)"
+                                                    if agent else ""),
+                   agent and agent["idle_cpu_percent"], "% of a core", "—", None, None,
+                   agent["cpu_limit"] if agent else "not measured"))
+    return out
+
+
+def markdown(results: dict[str, Any]) -> str:
+    meta = results["meta"]
+    lines = [f"# Tessera fleet benchmark — {meta['finished_at']}", "",
+             f"{meta['stores']} stores, {meta['cores']} cores, {meta['ingest_workers']} ingest "
+             f"workers, mode {'quick' if meta['quick'] else 'full'}; "
+             f"{meta['seconds']:.0f} s. Targets are reported, not asserted.", "",
+             "| figure | value | target | ratio to raw limit | what limits it |",
+             "|---|---|---|---|---|"]
+    for row in rows(results):
+        value = "not measured" if row.value is None else f"{row.value:,} {row.unit}"
+        if row.meets is not None:
+            value += " ✅" if row.meets else " ❌"
+        ratio = "—" if row.ratio_to_raw is None else f"{row.ratio_to_raw:.2%}"
+        lines.append(f"| {row.figure} | {value} | {row.target} | {ratio} | "
+                     f"{row.limit.replace('|', '/')} |")
+    lines += ["", "Ratio to raw limit: MQTT messages/s the figure needed (ingest: batches of "
+              "100 sales; bootstrap and catch-up: chunks of 500 changes) divided by the raw "
+              "paho QoS 1 rate through the same broker.", ""]
+    for note in meta.get("notes", []):
+        lines.append(f"- {note}")
+    return "\n".join(lines) + "\n"
+
+
+def chart(results: dict[str, Any], path: Path) -> bool:
+    """The PNG; False when matplotlib is missing (``pip install -e '.[bench]'``)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    ing = results.get("ingest")
+    ax = axes[0][0]
+    if ing and ing["series"]:
+        ax.plot([t for t, _ in ing["series"]], [n for _, n in ing["series"]])
+        ax.set_title(f"(a) sales committed at central: {ing['sales_per_s']:,} sales/s")
+        ax.set_xlabel("s")
+        ax.set_ylabel("sales")
+    fan = results.get("fanout")
+    ax = axes[0][1]
+    if fan and fan.get("latencies_ms"):
+        values = sorted(fan["latencies_ms"])
+        ax.plot(values, [i / len(values) for i in range(1, len(values) + 1)])
+        ax.axvline(500, color="red", linestyle="--", label="target p99")
+        ax.set_title(f"(b) fan-out to {fan['stores']} stores: p99 {fan['p99_ms']} ms")
+        ax.set_xlabel("ms after commit")
+        ax.set_ylabel("fraction of deliveries")
+        ax.legend()
+    ax = axes[1][0]
+    targets = {"ingest": 5000, "fanout": 500, "bootstrap": 10, "catchup": 10,
+               "agent_rss": 80}
+    measured = [r for r in rows(results) if r.key in targets and r.value is not None]
+    if measured:
+        # value / target, inverted for "higher is better" so that below 1 is always good.
+        scores = [targets[r.key] / r.value if r.key == "ingest" and r.value else
+                  r.value / targets[r.key] for r in measured]
+        ax.bar([r.key for r in measured], scores,
+               color=["tab:green" if s <= 1 else "tab:red" for s in scores])
+        ax.axhline(1, color="black", linestyle="--")
+        ax.set_title("figure vs target (≤ 1 meets it)")
+        ax.set_yscale("log")
+    ax = axes[1][1]
+    rates = {"raw QoS 1": (results.get("raw", {}).get("small") or {}).get("msgs_per_s"),
+             "ingest batches": ing and ing["batches_per_s"],
+             "bootstrap chunks": (results.get("bootstrap") or {}).get("messages_per_s"),
+             "catch-up chunks": (results.get("catchup") or {}).get("messages_per_s")}
+    shown = {k: v for k, v in rates.items() if v}
+    if shown:
+        ax.bar(list(shown), list(shown.values()))
+        ax.set_title("MQTT messages/s")
+        ax.set_yscale("log")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def write(results: dict[str, Any], directory: Path = RESULTS) -> dict[str, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {"json": directory / "latest.json", "md": directory / "latest.md",
+             "png": directory / "latest.png"}
+    results["figures"] = [row.__dict__ for row in rows(results)]
+    paths["json"].write_text(json.dumps(results, indent=2, default=str) + "\n")
+    paths["md"].write_text(markdown(results))
+    if not chart(results, paths["png"]):
+        results["meta"].setdefault("notes", []).append(
+            "no chart: matplotlib is missing (pip install -e '.[bench]')")
+        paths["md"].write_text(markdown(results))
+        del paths["png"]
+    return paths
