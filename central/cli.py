@@ -272,8 +272,7 @@ def fleet_table(stores: Any, now: Any) -> str:
               "BACKLOG", "STREAMS BEHIND")
     rows = []
     for store in stores:
-        state = "online" if store.online else ("never" if store.session is None
-                                               else "OFFLINE")
+        state = store.state.upper() if store.state in ("offline", "silent") else store.state
         behind = ", ".join(f"{s.stream}:-{s.lag}" for s in store.streams if s.lag) or "-"
         rows.append((store.code + ("" if store.active else " (inactive)"), state,
                      _age(store.changed_at, now) if store.session is not None else "-",

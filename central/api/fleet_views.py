@@ -33,6 +33,8 @@ class FleetStoreOut(Schema):
     active = fields.Boolean()
     online = fields.Boolean(metadata={"description": "from the store's birth until its "
                                                      "last will or farewell"})
+    state = fields.String(metadata={"description": "online; silent (online, but nothing "
+                                                   "heard for 2 minutes); offline; never"})
     last_seen = fields.AwareDateTime(allow_none=True,
                                      metadata={"description": "last message from the store"})
     changed_at = fields.AwareDateTime(allow_none=True,

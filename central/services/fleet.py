@@ -25,6 +25,11 @@ from central.services import changelog
 from central.services.catalog import page
 from protocol.streams import parse_stream
 
+# A store says something at least every catch-up interval (30 s by default); one that was
+# online but said nothing for this long may have died while the broker could not publish
+# its will (the broker itself was down then).
+SILENT_AFTER = dt.timedelta(minutes=2)
+
 
 def streams_for(store: Store, all_streams: Iterable[str]) -> list[str]:
     """The streams a store follows: scope all, its group's and its own."""
@@ -136,6 +141,7 @@ class StoreLiveness:
     outbox_head: int | None
     acked_seq: int | None
     streams: list[StreamLag] = field(default_factory=list)
+    state: str = "never"  # online, silent (online but not heard of lately), offline, never
 
     @property
     def lag(self) -> int:
@@ -148,8 +154,16 @@ class StoreLiveness:
         return max(0, self.outbox_head - (self.acked_seq or 0))
 
 
+def _state(status: StoreStatus | None, now: dt.datetime) -> str:
+    if status is None or status.last_seen is None:
+        return "never"
+    if not status.online:
+        return "offline"
+    return "silent" if now - status.last_seen > SILENT_AFTER else "online"
+
+
 def _liveness(store: Store, status: StoreStatus | None, acked: int | None,
-              heads: dict[str, int], log_epoch: str) -> StoreLiveness:
+              heads: dict[str, int], log_epoch: str, now: dt.datetime) -> StoreLiveness:
     applied: dict[str, int] = {}
     if status is not None and status.streams:
         applied = {str(k): int(v) for k, v in json.loads(status.streams).items()}
@@ -168,12 +182,14 @@ def _liveness(store: Store, status: StoreStatus | None, acked: int | None,
         epoch=status.epoch if status else None,
         log_epoch=status.log_epoch if status else None,
         outbox_head=status.outbox_head if status else None,
-        acked_seq=acked, streams=streams)
+        acked_seq=acked, streams=streams, state=_state(status, now))
 
 
 def fleet(session: Session, page_no: int = 1, size: int | None = None,
-          online: bool | None = None) -> tuple[list[StoreLiveness], int]:
+          online: bool | None = None,
+          now: dt.datetime | None = None) -> tuple[list[StoreLiveness], int]:
     """Every store (by code) with its liveness, lag and backlog; a page of them if ``size``."""
+    now = now or dt.datetime.now(dt.UTC)
     meta = session.get(Meta, "log_epoch")
     log_epoch = meta.value if meta is not None else ""
     query = select(Store).outerjoin(StoreStatus, StoreStatus.store_id == Store.id)
@@ -198,5 +214,5 @@ def fleet(session: Session, page_no: int = 1, size: int | None = None,
         acked = None
         if status is not None and status.epoch is not None:
             acked = cursors.get((store.id, status.epoch), 0)
-        result.append(_liveness(store, status, acked, heads, log_epoch))
+        result.append(_liveness(store, status, acked, heads, log_epoch, now))
     return result, total

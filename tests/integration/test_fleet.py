@@ -113,6 +113,15 @@ def test_a_will_takes_the_store_offline_and_a_stale_will_is_ignored(db: Database
     assert view(db)["kiosk-1"].session == 6
 
 
+def test_an_online_store_not_heard_of_for_two_minutes_is_shown_silent(db: Database) -> None:
+    birth(db)
+    with db.sessions() as session:
+        rows, _ = fleet.fleet(session, now=T0 + dt.timedelta(seconds=119))
+        assert [r.state for r in rows] == ["online", "never"]
+        rows, _ = fleet.fleet(session, now=T0 + dt.timedelta(seconds=121))
+        assert [r.state for r in rows] == ["silent", "never"]
+
+
 def test_a_reinstalled_store_with_a_lower_counter_is_believed(db: Database) -> None:
     birth(db, session=50)
     birth(db, session=1, epoch="a-new-database")
@@ -166,10 +175,13 @@ def test_the_api_lists_the_fleet_for_any_role_and_filters_by_state(
     body = response.get_json()
     assert [row["code"] for row in body] == ["kiosk-1", "market"]
     kiosk = body[0]
-    assert {k: kiosk[k] for k in ("online", "session", "agent_version", "protocol_version",
-                                  "epoch", "outbox_head", "acked_seq", "backlog", "lag")} == {
-        "online": True, "session": 5, "agent_version": "0.1.0", "protocol_version": 1,
-        "epoch": "e1", "outbox_head": 7, "acked_seq": 0, "backlog": 7, "lag": 3}
+    keys = ("online", "state", "session", "agent_version", "protocol_version", "epoch",
+            "outbox_head", "acked_seq", "backlog", "lag")
+    # Born at T0, long before this test runs: online, but silent since.
+    assert {k: kiosk[k] for k in keys} == {
+        "online": True, "state": "silent", "session": 5, "agent_version": "0.1.0",
+        "protocol_version": 1, "epoch": "e1", "outbox_head": 7, "acked_seq": 0, "backlog": 7,
+        "lag": 3}
     assert kiosk["last_seen"] == T0.isoformat()
     assert {"stream": "catalog", "applied": 1, "head": 3, "lag": 2} in kiosk["streams"]
     assert [r["code"] for r in client.get("/api/v1/fleet/?online=false").get_json()] == [
@@ -200,7 +212,7 @@ def test_the_table_shows_what_is_behind() -> None:
         code="kiosk-1", name="Kiosk", group=None, active=True, online=True,
         last_seen=T0 - dt.timedelta(seconds=3), changed_at=T0 - dt.timedelta(hours=3),
         session=7, agent_version="0.1.0", protocol_version=1, epoch="0123456789abcdef",
-        log_epoch="x", outbox_head=12, acked_seq=10,
+        log_epoch="x", outbox_head=12, acked_seq=10, state="online",
         streams=[fleet.StreamLag("catalog", 40, 42), fleet.StreamLag("prices", 5, 5)])
     line = fleet_table([row], T0).splitlines()[1].split()
     assert line == ["kiosk-1", "online", "3h", "ago", "3s", "ago", "0.1.0", "1", "01234567",
