@@ -7,12 +7,14 @@ the APIs under test:
   (store, epoch, seq) the store gave them, seqs 1..N without holes; no outbox entry is
   left unacknowledged and each store's acknowledged seq is its outbox head;
 - downstream: every store holds exactly central's stream versions for the streams it
-  follows (scope all, its group, itself), nothing else, and the same products (sku, name,
-  price, active, barcodes) as central's catalogue.
+  follows (scope all, its group, itself), nothing else, the same products (sku, name,
+  price, active, barcodes) as central's catalogue and the same price entries of those
+  streams.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import time
 from collections import Counter
@@ -25,6 +27,11 @@ import psycopg
 from protocol.streams import parse_stream
 
 Product = tuple[str, Decimal, bool, tuple[str, ...]]
+PriceKey = tuple[str, str, dt.datetime]  # stream, sku, effective_from
+
+
+def _moment(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,7 @@ class StoreState:
     acked: int
     streams: dict[str, int]
     products: dict[str, Product]
+    prices: dict[PriceKey, Decimal]
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,7 @@ class CentralState:
     heads: dict[str, int]
     groups: dict[str, str | None]  # store code -> group code
     products: dict[str, Product]
+    prices: dict[PriceKey, Decimal]
 
 
 def read_store(code: str, database: Path) -> StoreState:
@@ -63,13 +72,16 @@ def read_store(code: str, database: Path) -> StoreState:
         products = {sku: (name, Decimal(price), bool(active), tuple(barcodes.get(sku, ())))
                     for sku, name, price, active in conn.execute(
                         "SELECT sku, name, sale_price, active FROM products")}
+        prices = {(stream, sku, _moment(moment)): Decimal(price)
+                  for stream, sku, moment, price in conn.execute(
+                      "SELECT stream, sku, effective_from, price FROM prices")}
         conn.execute("COMMIT")
     finally:
         conn.close()
     return StoreState(code=code, epoch=meta.get("epoch", ""), sales=sales,
                       outbox_pending=int(pending), outbox_head=int(head[0]) if head else 0,
                       acked=int(meta.get("acked_seq", "0")), streams=streams,
-                      products=products)
+                      products=products, prices=prices)
 
 
 def read_central(database_url: str) -> CentralState:
@@ -91,7 +103,14 @@ def read_central(database_url: str) -> CentralState:
         products = {sku: (name, Decimal(price), bool(active), tuple(barcodes.get(pid, ())))
                     for pid, sku, name, price, active in conn.execute(
                         "SELECT id, sku, name, sale_price, active FROM products")}
-    return CentralState(sales=sales, heads=heads, groups=groups, products=products)
+        prices = {}
+        for scope, ref, sku, moment, price in conn.execute(
+                "SELECT e.scope, e.scope_ref, p.sku, e.effective_from, e.price "
+                "FROM price_entries e JOIN products p ON p.id = e.product_id"):
+            stream = "prices" if scope == "all" else f"prices@{scope[0]}:{ref}"
+            prices[(stream, str(sku), moment.astimezone(dt.UTC))] = Decimal(price)
+    return CentralState(sales=sales, heads=heads, groups=groups, products=products,
+                        prices=prices)
 
 
 def followed(store: str, group: str | None, streams: dict[str, int]) -> dict[str, int]:
@@ -160,6 +179,13 @@ def downstream_problems(central: CentralState, stores: list[StoreState]) -> list
             problems.append(f"{store.code}: {len(skus)} products differ from central, e.g. "
                             + "; ".join(f"{sku}: {store.products.get(sku)} vs "
                                         f"{central.products.get(sku)}" for sku in skus[:3]))
+        want_prices = {k: v for k, v in central.prices.items() if k[0] in want}
+        if store.prices != want_prices:
+            keys = sorted(k for k in set(store.prices) | set(want_prices)
+                          if store.prices.get(k) != want_prices.get(k))
+            problems.append(f"{store.code}: {len(keys)} price entries differ from central, "
+                            "e.g. " + "; ".join(f"{k}: {store.prices.get(k)} vs "
+                                                f"{want_prices.get(k)}" for k in keys[:3]))
     return problems
 
 

@@ -492,7 +492,8 @@ class FaultProxy:
             for pattern in [p for p in self._rules if fnmatch.fnmatchcase(p, clients)
                             or p == clients]:
                 del self._rules[pattern]
-            self._refuse.discard(clients)
+            self._refuse = {p for p in self._refuse
+                            if not (fnmatch.fnmatchcase(p, clients) or p == clients)}
         for conn in self._matching(clients):
             conn.set_fault(PASS)
 

@@ -124,8 +124,10 @@ class Till(threading.Thread):
 class HeadOffice(threading.Thread):
     """Changes prices at central through its REST API, in the background."""
 
-    def __init__(self, net: Network, skus: list[str], pause: float = 0.05) -> None:
+    def __init__(self, net: Network, skus: list[str], pause: float = 0.05,
+                 scopes: tuple[tuple[str, str | None], ...] = ()) -> None:
         super().__init__(name="head-office", daemon=True)
+        self.scopes = scopes  # (scope, ref) of price entries to add between edits
         self.http = Http(net.central.base)
         self.http.session.headers.update(net.central.session.headers)
         self.skus = skus
@@ -139,8 +141,14 @@ class HeadOffice(threading.Thread):
             sku = self.skus[self.edits % len(self.skus)]
             price = Decimal("1.00") + Decimal(self.edits) / 100
             try:
-                expect(self.http.patch(f"/api/v1/products/{sku}",
-                                       {"sale_price": str(price)}), 200)
+                turn = self.edits % (len(self.scopes) + 1)
+                if turn == 0:
+                    expect(self.http.patch(f"/api/v1/products/{sku}",
+                                           {"sale_price": str(price)}), 200)
+                else:
+                    scope, ref = self.scopes[turn - 1]
+                    expect(self.http.post("/api/v1/prices/", {
+                        "sku": sku, "price": str(price), "scope": scope, "ref": ref}), 201)
                 self.edits += 1
             except (requests.RequestException, AssertionError):
                 self.failures += 1

@@ -18,6 +18,8 @@ import pytest
 from protocol import messages, topics
 from protocol.encoding import dumps
 from store_agent.sqlite_store import LocalStore
+from tests.e2e.harness import expect
+from tests.faults import invariants
 from tests.faults.proxy import DOWN, UP
 from tests.faults.scenario import (
     FaultNetwork,
@@ -300,3 +302,31 @@ def test_agent_kill9_keeps_every_confirmed_sale(faulty: FaultNetwork) -> None:
         assert conn.execute("SELECT COUNT(*) FROM sales").fetchone()[0] == len(held)
     finally:
         conn.close()
+
+
+def test_the_invariant_notices_what_it_should(faulty: FaultNetwork) -> None:
+    """The checker itself: quiet and intact passes; each kind of damage is reported."""
+    (kiosk,), barcodes = start_with_catalogue(faulty, "kiosk-1", products=2)
+    expect(faulty.central.post("/api/v1/prices/", {"sku": "SKU-1", "price": "0.99",
+                                                   "scope": "store", "ref": "kiosk-1"}), 201)
+    for i in range(3):
+        expect(kiosk.sell([(barcodes[i % 2], "1")]), 201)
+    faulty.invariant()
+    kiosk.kill()
+    assert faulty.database_url is not None
+    conn = sqlite3.connect(kiosk.database)
+    try:
+        with conn:
+            conn.execute("DELETE FROM sales WHERE number = 1")
+            conn.execute("UPDATE products SET sale_price = '0.01' WHERE sku = 'SKU-2'")
+            conn.execute("UPDATE streams SET version = version + 1 WHERE stream = 'catalog'")
+            conn.execute("DELETE FROM prices")
+            conn.execute("INSERT INTO outbox (kind, ref, body, created_at) "
+                         "VALUES ('sale', 'x', '{}', '')")
+    finally:
+        conn.close()
+    found = "\n".join(invariants.problems(faulty.database_url, faulty.agent_databases()))
+    for expected in ("1 sales at central unknown to the store", "stream versions",
+                     "products differ", "price entries differ", "outbox entries not acked",
+                     "acked seq 3 != outbox head 4"):
+        assert expected in found, found
