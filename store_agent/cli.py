@@ -21,11 +21,12 @@ def run() -> None:
 
     try:
         settings = settings_mod.load()
+        printer = settings_mod.load_printer()
     except settings_mod.SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
     logging.basicConfig(level=settings.log_level,
                         format=f"%(asctime)s {settings.store} %(name)s %(levelname)s %(message)s")
-    Agent(settings).run_forever()
+    Agent(settings, printer=printer).run_forever()
 
 
 @agent.command()
@@ -89,9 +90,10 @@ def doctor() -> None:
 
     try:
         settings = settings_mod.load()
+        printer = settings_mod.load_printer()
     except settings_mod.SettingsError as exc:
         raise click.ClickException(f"configuration: {exc}") from exc
-    findings = run_checks(settings)
+    findings = run_checks(settings, printer)
     marks = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
     for finding in findings:
         click.echo(f"[{marks[finding.level]}] {finding.check}: {finding.detail}")

@@ -19,7 +19,7 @@ from typing import Literal
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from store_agent.settings import AgentSettings
+from store_agent.settings import AgentSettings, PrinterSettings
 
 Level = Literal["ok", "warn", "fail"]
 MIN_FREE_BYTES = 500 * 1024 * 1024
@@ -184,12 +184,47 @@ def check_central(settings: AgentSettings, now: Callable[[], dt.datetime],
     return found
 
 
-def check_printer() -> Finding:
-    return Finding("warn", "fiscal printer", "no fiscal printer driver configured",
-                   "printer support comes with the fiscal printer issue (S2)")
+def check_printer(printer: PrinterSettings | None,
+                  status: dict[str, object] | None) -> list[Finding]:
+    if printer is None:
+        return [Finding("warn", "fiscal printer", "none configured (TESSERA_PRINTER_URL)",
+                        "set it where sales need fiscal receipts: datecs+tcp://host:port, "
+                        "datecs+serial:///dev/ttyUSB0 or journal:///path")]
+    if status is not None:
+        # The running agent owns the port: ask it, not the device.
+        pending = status.get("fiscal_pending")
+        if isinstance(pending, int) and pending:
+            return [Finding("fail", "fiscal printer", f"{pending} sales wait for their fiscal "
+                            "receipt; new sales are refused", "fix the printer (paper, "
+                            "cover, cable); the agent finishes the receipts by itself")]
+        return [Finding("ok", "fiscal printer", f"{printer.driver}: every sale has its "
+                        "receipt")]
+    from store_agent.fiscal.device import FiscalError
+    from store_agent.fiscal.factory import open_device
+
+    try:
+        device = open_device(printer)
+    except (FiscalError, OSError) as exc:
+        return [Finding("fail", "fiscal printer", f"{printer.driver} at {printer.address}: "
+                        f"{exc}", "check power, cable and TESSERA_PRINTER_URL")]
+    try:
+        state = device.status()
+        tx = device.transaction_state()
+    except (FiscalError, OSError) as exc:
+        return [Finding("fail", "fiscal printer", str(exc), "check the printer")]
+    finally:
+        device.close()
+    found = [Finding("fail" if state.errors else "ok", "fiscal printer",
+                     "; ".join(state.errors) or f"{printer.driver} ready",
+                     "fix the printer as the message says" if state.errors else "")]
+    found += [Finding("warn", "fiscal printer", warning) for warning in state.warnings]
+    if tx.open:
+        found.append(Finding("warn", "fiscal printer", "a receipt is open", "start the agent: "
+                             "its recovery finishes or reprints it"))
+    return found
 
 
-def run_checks(settings: AgentSettings,
+def run_checks(settings: AgentSettings, printer: PrinterSettings | None = None,
                now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
                ) -> list[Finding]:
     status = running_agent(settings)
@@ -197,4 +232,4 @@ def run_checks(settings: AgentSettings,
             *check_database(settings), check_disk(settings), *check_running(status),
             *check_broker(settings, agent_connected=bool(status and
                                                          status.get("broker_connected"))),
-            *check_central(settings, now), check_printer()]
+            *check_central(settings, now), *check_printer(printer, status)]

@@ -175,6 +175,9 @@ class StatusOut(Schema):
     outbox_acked = fields.Integer()
     products = fields.Integer()
     sales = fields.Integer()
+    fiscal_pending = fields.Integer(allow_none=True,
+                                    metadata={"description": "sales without their fiscal "
+                                              "receipt yet (null: no fiscal device)"})
 
 
 def _normalise_lines(data: dict[str, Any]) -> dict[str, Any]:

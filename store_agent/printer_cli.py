@@ -9,18 +9,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 
 from store_agent import settings as settings_mod
 from store_agent.cli import agent
-from store_agent.fiscal.datecs import DatecsDevice, connect, open_transport
-from store_agent.fiscal.device import FiscalError, ReportTotals
+from store_agent.fiscal.device import FiscalDevice, FiscalError, ReportTotals
+from store_agent.fiscal.factory import open_device
 
 
 @contextmanager
-def _device() -> Iterator[DatecsDevice]:
+def _device() -> Iterator[FiscalDevice]:
     try:
         printer = settings_mod.load_printer()
     except settings_mod.SettingsError as exc:
@@ -28,11 +27,9 @@ def _device() -> Iterator[DatecsDevice]:
     if printer is None:
         raise click.UsageError("no printer configured: set TESSERA_PRINTER_URL, e.g. "
                                "datecs+tcp://127.0.0.1:4999")
-    transport = open_transport(printer.transport, printer.address, printer.baudrate)
     try:
-        device = connect(transport, printer.dialect, tz=ZoneInfo(printer.timezone))
-    except FiscalError as exc:
-        transport.close()
+        device = open_device(printer)
+    except (FiscalError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     try:
         yield device
@@ -120,3 +117,33 @@ def printer_sim(state_dir: Path, host: str, port: int, dialect: str, fault: tupl
                       use_pty=use_pty)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+
+
+@agent.group()
+def journal() -> None:
+    """The software fiscal journal (TESSERA_PRINTER_URL=journal:///path)."""
+
+
+@journal.command()
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def verify(path: Path | None) -> None:
+    """Check the journal's hash chain; exit 1 and name the first bad record if broken."""
+    from store_agent.fiscal.journal import verify as verify_chain
+
+    if path is None:
+        try:
+            printer = settings_mod.load_printer()
+        except settings_mod.SettingsError as exc:
+            raise click.UsageError(str(exc)) from exc
+        if printer is None or printer.driver != "journal":
+            raise click.UsageError("give the journal's path, or set TESSERA_PRINTER_URL to "
+                                   "journal:///path/to/fiscal.jsonl")
+        path = Path(printer.address)
+    if not path.exists():
+        raise click.ClickException(f"{path}: no such journal")
+    result = verify_chain(path)
+    if not result.ok:
+        click.echo(f"{path}: BROKEN after {result.records} good records: {result.problem}")
+        raise SystemExit(1)
+    click.echo(f"{path}: {result.records} records, chain intact, last hash "
+               f"{result.last_hash[:16]}" + (f" ({result.problem})" if result.problem else ""))

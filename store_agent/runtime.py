@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import signal
 import threading
@@ -10,9 +11,13 @@ from typing import Any
 from waitress.server import create_server
 
 from store_agent import __version__
+from store_agent.fiscal.device import FiscalError
+from store_agent.fiscal.factory import reconnecting
+from store_agent.fiscal.fiscaliser import Fiscaliser
+from store_agent.fiscal.plu import PluSync
 from store_agent.mailer import Mailer
 from store_agent.pos_api import create_app
-from store_agent.settings import AgentSettings
+from store_agent.settings import AgentSettings, PrinterSettings
 from store_agent.sqlite_store import LocalStore
 from store_agent.sync import StoreSync
 from store_agent.uplink import Uplink
@@ -24,7 +29,8 @@ log = logging.getLogger(__name__)
 class Agent:
     """One store: local store, sync, uplink and the POS API."""
 
-    def __init__(self, settings: AgentSettings, serve_pos: bool = True) -> None:
+    def __init__(self, settings: AgentSettings, serve_pos: bool = True,
+                 printer: PrinterSettings | None = None) -> None:
         self.settings = settings
         self.serve_pos = serve_pos
         self.store = LocalStore(settings.database)
@@ -46,8 +52,13 @@ class Agent:
             if self.mailer is not None:
                 self.mailer.notify()
 
+        self.fiscal: Fiscaliser | None = None
+        self.plu: PluSync | None = None
+        if printer is not None:
+            self.fiscal = Fiscaliser(self.store, reconnecting(printer))
+            self.plu = PluSync(self.store, self.fiscal, settings.store)
         self.app = create_app(self.store, self.sync.replica, settings.store, self.status,
-                              on_sale=on_sale)
+                              on_sale=on_sale, fiscal=self.fiscal)
         self.stopped = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -62,19 +73,29 @@ class Agent:
                 "central_online": self.sync.central_online,
                 "streams": self.store.stream_versions(),
                 "outbox_pending": self.uplink.pending(), "outbox_acked": self.uplink.acked,
-                "products": products, "sales": sales}
+                "products": products, "sales": sales,
+                "fiscal_pending": None if self.fiscal is None else len(self.fiscal.pending())}
 
     def start(self) -> None:
         self.sync.link.start()
         workers = [(self.uplink.run, "uplink"), (self.sync.run_anti_entropy, "anti-entropy")]
         if self.mailer is not None and self.serve_pos:
             workers.append((self.mailer.run, "mailer"))
+        if self.plu is not None and self.serve_pos:
+            workers.append((self._run_plu_sync, "plu-sync"))
         for target, name in workers:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
         if not self.serve_pos:
             return
+        if self.fiscal is not None:
+            # Recovery before the first sale: a receipt interrupted by a crash or a power cut
+            # is finished, recorded or reprinted now (or sales wait until the printer is back).
+            try:
+                self.fiscal.ensure_ready()
+            except FiscalError as exc:
+                log.error("fiscal printer not ready: %s", exc)
         self.server = create_server(self.app, host=self.settings.pos_host,
                                     port=self.settings.pos_port, threads=8,
                                     ident="tessera-agent")
@@ -82,6 +103,20 @@ class Agent:
         thread.start()
         log.info("store %s: POS API on http://%s:%d/pos/v1, database %s", self.settings.store,
                  self.settings.pos_host, self.settings.pos_port, self.settings.database)
+
+    def _run_plu_sync(self, interval: float = 2.0) -> None:
+        """Program the device's articles as central's changes arrive (or fall due)."""
+        assert self.plu is not None
+        with self.store.read() as conn:
+            first = conn.execute("SELECT COUNT(*) FROM plu_numbers").fetchone()[0] == 0
+        if first:
+            self.plu.mark_all()
+        while not self.stopped.wait(interval):
+            try:
+                while self.plu.run_once(dt.datetime.now(dt.UTC)) and not self.stopped.is_set():
+                    pass
+            except Exception:  # noqa: BLE001 - keep syncing whatever one pass met
+                log.exception("PLU sync pass failed")
 
     def stop(self) -> None:
         if self.mailer is not None:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import ParseResult, parse_qs, unquote, urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -184,9 +184,30 @@ class PrinterSettings:
     baudrate: int
     dialect: str
     timezone: str
+    vat_rates: tuple[tuple[str, str], ...] = ()
+    """The software journal's VAT groups, e.g. (("A", "19"), ("B", "9"))."""
 
 
-PRINTER_DRIVERS = ("datecs",)
+PRINTER_DRIVERS = ("datecs", "journal", "rt")
+JOURNAL_VAT = "A:19,B:9,C:5,D:0"
+
+
+def _journal(url: ParseResult, name: str) -> PrinterSettings:
+    """``journal:///var/lib/tessera/fiscal.jsonl?vat=A:19,B:9,C:5,D:0``."""
+    query = {key: values[-1] for key, values in parse_qs(url.query).items()}
+    if set(query) - {"vat"}:
+        raise SettingsError(f"{name}: the journal takes only ?vat=A:19,B:9,...")
+    if not url.path:
+        raise SettingsError(f"{name} must look like journal:///path/to/fiscal.jsonl")
+    rates = []
+    for item in query.get("vat", JOURNAL_VAT).split(","):
+        group, _, rate = item.partition(":")
+        if group not in "ABCDEFGH" or len(group) != 1 or not re.fullmatch(r"\d{1,2}(\.\d{1,2})?",
+                                                                          rate):
+            raise SettingsError(f"{name}: vat must look like A:19,B:9 (group:percent)")
+        rates.append((group, rate))
+    return PrinterSettings("journal", "file", str(Path(url.path).resolve()), 0, "journal",
+                           "UTC", tuple(rates))
 BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 
 
@@ -199,9 +220,23 @@ def load_printer(env: Mapping[str, str] | None = None) -> PrinterSettings | None
         return None
     name = "TESSERA_PRINTER_URL"
     url = urlparse(raw)
+    if url.scheme == "journal":
+        return _journal(url, name)
+    if url.scheme in ("rt+http", "rt+https"):
+        if not url.hostname:
+            raise SettingsError(f"{name} must look like rt+http://printer-address")
+        query = {key: values[-1] for key, values in parse_qs(url.query).items()}
+        zone = query.get("tz", "Europe/Rome")
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise SettingsError(f"{name}: unknown time zone {zone!r}") from exc
+        return PrinterSettings("rt", "http", raw.removeprefix("rt+").split("?")[0], 0, "rt",
+                               zone)
     driver, _, transport = url.scheme.partition("+")
-    if driver not in PRINTER_DRIVERS or transport not in ("tcp", "serial"):
-        raise SettingsError(f"{name} must start with datecs+tcp:// or datecs+serial://")
+    if driver != "datecs" or transport not in ("tcp", "serial"):
+        raise SettingsError(f"{name} must start with datecs+tcp://, datecs+serial://, "
+                            "rt+http:// or journal://")
     query = {key: values[-1] for key, values in parse_qs(url.query).items()}
     unknown = set(query) - {"baud", "dialect", "tz"}
     if unknown:

@@ -82,3 +82,24 @@ def test_doctor_without_a_running_agent_or_central(tmp_path: Path) -> None:
     assert findings["broker reachable"].level == "fail"
     assert "TESSERA_BROKER_URL" in findings["broker reachable"].fix
     assert findings["central"].level == "warn"
+
+
+def test_printer_urls(tmp_path: Path) -> None:
+    def load(url: str) -> settings_mod.PrinterSettings | None:
+        return settings_mod.load_printer({"TESSERA_PRINTER_URL": url,
+                                          "TESSERA_AGENT_CONFIG": str(tmp_path / "x.env")})
+
+    journal = load(f"journal://{tmp_path}/fiscal.jsonl?vat=A:22,B:10,C:4")
+    assert journal is not None and journal.driver == "journal"
+    assert journal.address == str(tmp_path / "fiscal.jsonl")
+    assert journal.vat_rates == (("A", "22"), ("B", "10"), ("C", "4"))
+    assert load(f"journal://{tmp_path}/j.jsonl").vat_rates[0] == ("A", "19")  # type: ignore[union-attr]
+    rt = load("rt+http://192.168.1.50:8080?tz=Europe/Rome")
+    assert rt is not None and (rt.driver, rt.address) == ("rt", "http://192.168.1.50:8080")
+    datecs = load("datecs+tcp://10.0.0.7:4999")
+    assert datecs is not None and datecs.address == "10.0.0.7:4999"
+    assert load("") is None
+    for bad in ("journal:///x?vat=Z:10", "journal:///x?vat=A:abc", "rt+http://",
+                "epson://x", "journal:///x?speed=1"):
+        with pytest.raises(settings_mod.SettingsError, match="TESSERA_PRINTER_URL"):
+            load(bad)

@@ -1,0 +1,178 @@
+"""Exactly-once fiscalisation against the Datecs simulator in its own process, over TCP.
+
+The crash matrix: the agent's process is killed (SIGKILL) at each step of a receipt, and the
+simulator is killed before answering each command of a receipt (it persists first: a power
+cut after the device acted). After restarting, every sale has exactly one fiscal receipt,
+and the Z report matches the sales per VAT group. A price change programs the PLU table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from protocol import messages
+from store_agent.fiscal.factory import reconnecting
+from store_agent.fiscal.fiscaliser import Fiscaliser
+from store_agent.fiscal.plu import PluSync
+from store_agent.replica import Replica
+from store_agent.settings import load_printer
+from store_agent.sqlite_store import LocalStore
+from tests.integration.test_datecs_driver import Sim
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+# The simulator's VAT table: A 0%, B 20%, C 9%, D 5%.
+BASKET = (("BREAD", "2", "1.20", "2.28", "9"), ("MILK", "1", "0.95", "0.95", "9"),
+          ("WINE", "1", "7.50", "7.50", "20"))
+TOTAL = Decimal("10.73")
+
+
+def sale(uuid: str) -> dict[str, Any]:
+    return {"uuid": uuid, "lines": [{"sku": s, "name": f"Item {s}", "qty": q, "unit_price": u,
+                                     "amount": a, "vat_rate": r} for s, q, u, a, r in BASKET],
+            "payments": [{"method": "cash", "amount": "20.00"}]}
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[Sim]:
+    simulator = Sim(tmp_path / "printer", "x", [])
+    try:
+        yield simulator
+    finally:
+        simulator.stop()
+
+
+def fiscaliser(tmp_path: Path, sim: Sim) -> Fiscaliser:
+    printer = load_printer({"TESSERA_PRINTER_URL": f"datecs+tcp://127.0.0.1:{sim.port}",
+                            "TESSERA_AGENT_CONFIG": str(tmp_path / "none.env")})
+    assert printer is not None
+    device = reconnecting(printer)
+    sim.closables.append(device)  # closed when the simulator stops
+    return Fiscaliser(LocalStore(tmp_path / "agent.db"), device)
+
+
+def closed(sim: Sim) -> list[dict[str, Any]]:
+    return [doc for doc in sim.state["journal"]
+            if doc.get("kind") == "sale" and doc.get("outcome") == "closed"]
+
+
+def check_exactly_once(tmp_path: Path, sim: Sim, sales: int) -> None:
+    fiscal = fiscaliser(tmp_path, sim)
+    fiscal.ensure_ready()
+    receipts = closed(sim)
+    assert len(receipts) == sales, receipts
+    assert all(Decimal(r["amount"]) == TOTAL for r in receipts)
+    assert not fiscal.pending()
+    reconciliation = fiscal.z_report()
+    assert reconciliation.ok, reconciliation.mismatches
+    assert reconciliation.z.totals.get("C") == Decimal("3.23")
+    assert reconciliation.z.totals.get("B") == Decimal("7.50")
+
+
+CHILD = textwrap.dedent("""
+    import datetime as dt, os, signal, sys
+    from pathlib import Path
+    from store_agent.fiscal.factory import open_device
+    from store_agent.fiscal.fiscaliser import Fiscaliser
+    from store_agent.settings import load_printer
+    from store_agent.sqlite_store import LocalStore
+    from tests.integration.test_fiscal_datecs import sale
+
+    workdir, port, kill_at = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+    printer = load_printer({"TESSERA_PRINTER_URL": f"datecs+tcp://127.0.0.1:{port}",
+                            "TESSERA_AGENT_CONFIG": str(workdir / "none.env")})
+    device = open_device(printer)
+    real_print = device.print_receipt
+
+    def print_receipt(receipt, sale_id, progress=None):
+        if kill_at == "before-first-byte":
+            os.kill(os.getpid(), signal.SIGKILL)
+        def wrapped(step, index):
+            if progress is not None:
+                progress(step, index)
+            if kill_at == f"{step.value}-{index}":
+                os.kill(os.getpid(), signal.SIGKILL)
+        return real_print(receipt, sale_id, wrapped)
+
+    device.print_receipt = print_receipt
+    store = LocalStore(workdir / "agent.db")
+    fiscal = Fiscaliser(store, device)
+    with store.write() as conn:
+        fiscal.enqueue(conn, "sale-1", fiscal.prepare(sale("sale-1")), dt.datetime.now(dt.UTC))
+    fiscal.fiscalise("sale-1")
+""")
+
+
+@pytest.mark.parametrize("kill_at", ["before-first-byte", "opened-1", "line-1", "line-2",
+                                     "line-3", "paid-1", "closed-1"])
+def test_the_agent_killed_at_any_step_leaves_exactly_one_receipt(tmp_path: Path, sim: Sim,
+                                                                  kill_at: str) -> None:
+    child = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path), str(sim.port),
+                            kill_at], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                           capture_output=True, text=True, timeout=60)
+    assert child.returncode == -9, child.stderr
+    check_exactly_once(tmp_path, sim, 1)
+
+
+@pytest.mark.parametrize("command", range(1, 10))
+def test_the_printer_losing_power_at_any_command_leaves_exactly_one_receipt(
+        tmp_path: Path, sim: Sim, command: int) -> None:
+    fiscal = fiscaliser(tmp_path, sim)
+    fiscal.vat_groups()  # read before the fault is armed
+    sim.inject(die_before_answer=command)
+    with fiscal.store.write() as conn:
+        fiscal.enqueue(conn, "sale-1", fiscal.prepare(sale("sale-1")), dt.datetime.now(dt.UTC))
+    first = fiscal.fiscalise("sale-1")
+    sim.reap()  # the simulator did lose power during this receipt
+    assert first.state == "done" or first.error, first
+    sim.start()  # power back
+    check_exactly_once(tmp_path, sim, 1)
+
+
+def test_central_price_changes_reach_the_plu_table(tmp_path: Path, sim: Sim) -> None:
+    fiscal = fiscaliser(tmp_path, sim)
+    store = fiscal.store
+    replica = Replica(store)
+
+    def apply(stream: str, version: int, entity: str, key: str, data: dict[str, Any]) -> None:
+        replica.apply(messages.parse(messages.envelope(
+            "changes", stream=stream, log_epoch="e1",
+            changes=[{"version": version, "entity": entity, "key": key, "op": "upsert",
+                      "data": data}])))
+
+    product = {"sku": "BREAD", "name": "White bread", "category": None, "brand": None,
+               "vat_rate": "9", "sale_price": "1.20", "active": True, "barcodes": []}
+    plu = PluSync(store, fiscal, "kiosk-1")
+    apply("catalog", 1, "product", "BREAD", product)
+    now = dt.datetime.now(dt.UTC)
+    assert plu.run_once(now) == 1
+    assert sim.state["plu"]["1"]["price"] == "1.20"
+    assert sim.state["plu"]["1"]["name"] == "White bread"
+    # A price for this store from central, and one scheduled for tomorrow.
+    apply("prices@s:kiosk-1", 1, "price", "BREAD|-",
+          {"sku": "BREAD", "price": "1.10", "effective_from": None})
+    tomorrow = (now + dt.timedelta(days=1)).replace(microsecond=0)
+    apply("prices@s:kiosk-1", 2, "price", f"BREAD|{tomorrow.isoformat()}",
+          {"sku": "BREAD", "price": "1.30", "effective_from": tomorrow.isoformat()})
+    plu.run_once(now)
+    assert sim.state["plu"]["1"]["price"] == "1.10"
+    assert plu.due(now) == 0 and plu.due(tomorrow) == 1
+    assert plu.run_once(tomorrow) == 1
+    assert sim.state["plu"]["1"]["price"] == "1.30"
+    # An unmapped VAT rate is refused and reported, the rest goes on.
+    apply("catalog", 2, "product", "GIFT", {**product, "sku": "GIFT", "vat_rate": "21"})
+    assert plu.run_once(tomorrow) == 0
+    with store.read() as conn:
+        refused = dict(conn.execute("SELECT sku, reason FROM plu_refused").fetchall())
+    assert "21" in refused["GIFT"]
