@@ -21,6 +21,8 @@ from bench.fleet import Fleet
 from protocol import topics
 from tests.support import wait_until
 
+DEFAULT_STALL = 5.0  # TESSERA_STALL_TIMEOUT's default
+LONG_STALL = 600.0
 ALL = ("raw", "ingest", "fanout", "bootstrap", "catchup", "agent")
 
 
@@ -55,10 +57,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def sizes(args: argparse.Namespace) -> dict[str, Any]:
     if args.quick:
-        return {"raw_seconds": 1.5, "outbox_depth": 200, "ingest_window": 6.0, "fanout_samples": 3,
+        return {"raw_seconds": 1.5, "outbox_depth": 200, "ingest_window": 4.0, "fanout_samples": 3,
                 "fanout_spacing": 0.1, "products": 2_000, "offline_changes": 1_000,
                 "idle_seconds": 2.0, "fleet_products": 10}
-    return {"raw_seconds": 5.0, "ingest_window": 40.0,
+    return {"raw_seconds": 5.0, "ingest_window": 30.0,
             "outbox_depth": min(2_500, max(300, math.ceil(30_000 / args.stores))),
             "fanout_samples": 20, "fanout_spacing": 0.3, "products": 100_000,
             "offline_changes": 50_000, "idle_seconds": 30.0, "fleet_products": 20}
@@ -86,10 +88,15 @@ def run_fleet(world: World, args: argparse.Namespace, size: dict[str, Any],
             results["fanout"] = scenarios.fanout(world, fleet, skus, size["fanout_samples"],
                                                  size["fanout_spacing"])
         if "ingest" in args.only:
-            log("ingest: %d stores, outboxes kept %d sales deep, %.0f s", len(codes),
-                size["outbox_depth"], size["ingest_window"])
-            results["ingest"] = scenarios.ingest(world, fleet, skus, size["outbox_depth"],
-                                                 size["ingest_window"])
+            # First central's own capacity: stores patient enough never to resend; then the
+            # default TESSERA_STALL_TIMEOUT, whose go-back-N resends compete for it.
+            for key, stall in (("ingest_capacity", LONG_STALL), ("ingest", DEFAULT_STALL)):
+                log("ingest: %d stores, outboxes kept %d sales deep, stall timeout %.0f s, "
+                    "%.0f s", len(codes), size["outbox_depth"], stall, size["ingest_window"])
+                fleet.ask("stall_timeout", stall)
+                results[key] = dict(scenarios.ingest(world, fleet, skus, size["outbox_depth"],
+                                                     size["ingest_window"]),
+                                    stall_timeout_s=stall)
     finally:
         fleet.close()
         # What the ingest workers still hold (queued batches, sales to re-price) would

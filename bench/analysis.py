@@ -41,9 +41,10 @@ def explain(results: dict[str, Any]) -> None:
         raw["limit"] = ("paho's Python network loop on each side (one thread per client); "
                         f"100 kB payloads: {raw['large']['msgs_per_s']:,} msg/s, "
                         f"{raw['large']['mbytes_per_s']} MB/s")
-    ingest = results.get("ingest")
-    if ingest:
-        ingest["limit"] = _ingest(ingest)
+    for key in ("ingest_capacity", "ingest"):
+        ingest = results.get(key)
+        if ingest:
+            ingest["limit"] = _ingest(ingest)
     fanout = results.get("fanout")
     if fanout:
         fanout["limit"] = "; ".join([_top_cpu(fanout.get("cpu_percent_of_one_core", {})),

@@ -192,6 +192,10 @@ def _command(command: str, args: list[Any], agents: dict[str, Any],
     if command == "outbox":
         return {"pending": sum(agent.uplink.pending() for agent in agents.values()),
                 "sent": sum(probe.sent for probe in probes.values())}
+    if command == "stall_timeout":
+        for agent in agents.values():
+            agent.uplink.stall_timeout = float(args[0])
+        return len(agents)
     if command == "stop":
         for agent in agents.values():
             agent.stop()

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+LONG = "600 s"
 RESULTS = Path(__file__).resolve().parent / "results"
-FIGURES = ("raw", "ingest", "fanout", "bootstrap", "catchup", "agent_rss", "agent_cpu")
+FIGURES = ("raw", "ingest_capacity", "ingest", "fanout", "bootstrap", "catchup", "agent_rss",
+           "agent_cpu")
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,16 @@ def rows(results: dict[str, Any]) -> list[Row]:
     out.append(Row("raw", "raw paho QoS 1 msgs/s, 1 publisher → 1 subscriber (64 B)",
                    small and small["msgs_per_s"], "msg/s", "—", None, 1.0 if small else None,
                    results.get("raw", {}).get("limit", "not measured")))
+    cap = results.get("ingest_capacity")
+    stores = f" ({cap['stores']} stores)" if cap else ""
+    out.append(Row("ingest_capacity", "ingest capacity: 5-line sales committed at central, "
+                   f"stores never resending (stall timeout {LONG}){stores}",
+                   cap and cap["sales_per_s"], "sales/s", "≥ 5,000",
+                   None if not cap else cap["sales_per_s"] >= 5000,
+                   ratio(cap and cap["batches_per_s"]),
+                   cap["limit"] if cap else "not measured"))
     ing = results.get("ingest")
-    stores = f" ({ing['stores']} stores)" if ing else ""
+    stores = f" ({ing['stores']} stores, default stall timeout 5 s)" if ing else ""
     out.append(Row("ingest", f"sustained ingest, 5-line sales committed at central{stores}",
                    ing and ing["sales_per_s"], "sales/s", "≥ 5,000",
                    None if not ing else ing["sales_per_s"] >= 5000,
@@ -123,11 +133,15 @@ def chart(results: dict[str, Any], path: Path) -> bool:
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))
     ing = results.get("ingest")
     ax = axes[0][0]
-    if ing and ing["series"]:
-        ax.plot([t for t, _ in ing["series"]], [n for _, n in ing["series"]])
-        ax.set_title(f"(a) sales committed at central: {ing['sales_per_s']:,} sales/s")
-        ax.set_xlabel("s")
-        ax.set_ylabel("sales")
+    for key, label in (("ingest_capacity", "no resends"), ("ingest", "stall timeout 5 s")):
+        figure = results.get(key)
+        if figure and figure["series"]:
+            ax.plot([t for t, _ in figure["series"]], [n for _, n in figure["series"]],
+                    label=f"{label}: {figure['sales_per_s']:,} sales/s")
+            ax.set_title("(a) sales committed at central")
+            ax.set_xlabel("s")
+            ax.set_ylabel("sales")
+            ax.legend()
     fan = results.get("fanout")
     ax = axes[0][1]
     if fan and fan.get("latencies_ms"):
@@ -139,14 +153,14 @@ def chart(results: dict[str, Any], path: Path) -> bool:
         ax.set_ylabel("fraction of deliveries")
         ax.legend()
     ax = axes[1][0]
-    targets = {"ingest": 5000, "fanout": 500, "bootstrap": 10, "catchup": 10,
-               "agent_rss": 80}
+    targets = {"ingest_capacity": 5000, "ingest": 5000, "fanout": 500, "bootstrap": 10,
+               "catchup": 10, "agent_rss": 80}
     measured = [r for r in rows(results) if r.key in targets and r.value is not None]
     if measured:
         # value / target, inverted for "higher is better" so that below 1 is always good.
-        scores = [targets[r.key] / r.value if r.key == "ingest" and r.value else
+        scores = [targets[r.key] / r.value if r.key.startswith("ingest") and r.value else
                   r.value / targets[r.key] for r in measured]
-        ax.bar([r.key for r in measured], scores,
+        ax.bar([r.key.replace("ingest_capacity", "capacity") for r in measured], scores,
                color=["tab:green" if s <= 1 else "tab:red" for s in scores])
         ax.axhline(1, color="black", linestyle="--")
         ax.set_title("figure vs target (≤ 1 meets it)")
