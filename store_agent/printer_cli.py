@@ -119,6 +119,42 @@ def printer_sim(state_dir: Path, host: str, port: int, dialect: str, fault: tupl
         raise click.UsageError(str(exc)) from exc
 
 
+@printer.command("journal")
+@click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="A Datecs simulator's state directory (the demo's printers).")
+@click.option("--last", default=20, show_default=True, help="How many documents.")
+def printer_journal(state_dir: Path | None, last: int) -> None:
+    """The last documents the printer issued (simulator or software journal)."""
+    import json
+
+    if state_dir is not None:
+        path = state_dir / "state.json"
+        if not path.exists():
+            raise click.ClickException(f"{path}: no simulator state")
+        documents = json.loads(path.read_text())["journal"][-last:]
+        for doc in documents:
+            if doc.get("kind") == "duplicate":
+                click.echo(f"#{doc['document']} duplicate  {doc['closed_at']}")
+                continue
+            click.echo(f"#{doc.get('document')} {doc.get('kind')} {doc.get('outcome')}  "
+                       f"{doc.get('closed_at')}  total {doc.get('amount', '-')}")
+            for line in doc.get("lines", []):
+                click.echo(f"    {line.get('name', line.get('text', ''))[:32]:<32} "
+                           f"{line.get('quantity', '')} x {line.get('price', '')} "
+                           f"{line.get('group', '')}")
+        return
+    printer_settings = settings_mod.load_printer()
+    if printer_settings is None or printer_settings.driver != "journal":
+        raise click.UsageError("give --state DIR of a simulator, or configure the software "
+                               "journal (TESSERA_PRINTER_URL=journal:///path)")
+    from store_agent.fiscal.journal import SoftwareJournal
+
+    records = list(SoftwareJournal(Path(printer_settings.address)).records())[-last:]
+    for record in records:
+        click.echo(f"{record['n']:>6} {record['at']} {record['kind']:<9} "
+                   f"{json.dumps(record['data'], ensure_ascii=False)[:100]}")
+
+
 @agent.group()
 def journal() -> None:
     """The software fiscal journal (TESSERA_PRINTER_URL=journal:///path)."""

@@ -13,6 +13,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -28,6 +29,9 @@ from tessera import demo_data
 BROKER_PORT = 18830
 CENTRAL = "http://127.0.0.1:8000"
 AGENTS = {"kiosk-1": 8101, "market": 8102}
+# Each demo store prints on a Datecs fiscal printer simulator (Romanian VAT table).
+PRINTERS = {"kiosk-1": 4991, "market": 4992}
+DEMO_VAT = "A:19,B:9,C:5,D:0"
 
 
 def find_mosquitto() -> str | None:
@@ -55,6 +59,17 @@ def http_json(method: str, url: str, body: Any = None, timeout: float = 5,
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"null")
+
+
+def wait_port(port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
 
 
 def wait_http(url: str, timeout: float) -> bool:
@@ -188,11 +203,18 @@ def run_demo(var_dir: str, fresh: bool) -> None:
             net.check()
             raise RuntimeError(f"central did not answer; see {root / 'central.log'}")
         created = load_demo_data(CENTRAL, token_file.read_text().strip())
+        for code, port in PRINTERS.items():
+            net.spawn(f"printer-{code}", [sys.executable, "-m", "store_agent.fiscal.simulator",
+                                          "--state", str(root / f"printer-{code}"),
+                                          "--port", str(port), "--vat", DEMO_VAT], base_env)
+        for port in PRINTERS.values():
+            wait_port(port, 15)
         for code, port in AGENTS.items():
             net.spawn(f"agent-{code}", [*tessera, "agent", "run"],
                       dict(base_env, TESSERA_STORE_CODE=code,
                            TESSERA_POS_LISTEN=f"127.0.0.1:{port}",
-                           TESSERA_CENTRAL_URL=CENTRAL))
+                           TESSERA_CENTRAL_URL=CENTRAL,
+                           TESSERA_PRINTER_URL=f"datecs+tcp://127.0.0.1:{PRINTERS[code]}"))
         for port in AGENTS.values():
             if not wait_http(f"http://127.0.0.1:{port}/healthz", 30):
                 net.check()
@@ -201,7 +223,9 @@ def run_demo(var_dir: str, fresh: bool) -> None:
         click.echo(f"               admin token in {token_file} "
                    "(send it as 'Authorization: Bearer <token>')")
         for code, port in AGENTS.items():
-            click.echo(f"  {code:<12} http://127.0.0.1:{port}/pos/v1")
+            click.echo(f"  {code:<12} http://127.0.0.1:{port}/pos/v1   (fiscal printer "
+                       f"simulator on :{PRINTERS[code]}; its receipts: tessera agent printer "
+                       f"journal --state {root / f'printer-{code}'})")
         click.echo(f"  broker       mqtt://127.0.0.1:{BROKER_PORT}")
         click.echo("Ctrl-C stops everything.")
         while True:

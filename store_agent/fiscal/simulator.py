@@ -89,8 +89,9 @@ def inject(directory: Path, **faults: int) -> None:
 
 class Simulator:
     def __init__(self, directory: Path, dialect: Dialect, faults: dict[str, int] | None = None,
-                 model: str | None = None, encoding: str = "cp1251") -> None:
-        self.device = SimDevice(directory, dialect.value, model or MODELS[dialect])
+                 model: str | None = None, encoding: str = "cp1251",
+                 vat: dict[str, str] | None = None) -> None:
+        self.device = SimDevice(directory, dialect.value, model or MODELS[dialect], vat)
         self.dialect = Dialect(self.device.state["dialect"])
         self.directory, self.encoding = directory, encoding
         self.faults: dict[str, int] = {}
@@ -387,10 +388,29 @@ def _announce(text: str) -> None:
     sys.stdout.flush()
 
 
+def parse_vat(text: str | None) -> dict[str, str] | None:
+    """``A:19,B:9,C:5,D:0`` (group:percent) for a new device's VAT table."""
+    if not text:
+        return None
+    table = {}
+    for item in text.split(","):
+        group, _, rate = item.partition(":")
+        try:
+            value = Decimal(rate)
+        except ArithmeticError as exc:
+            raise ValueError(f"bad VAT rate {item!r}: use A:19,B:9") from exc
+        if len(group) != 1 or group not in "ABCDEFGH" or not 0 <= value < 100:
+            raise ValueError(f"bad VAT rate {item!r}: use A:19,B:9")
+        table[group] = f"{value:.2f}"
+    return table
+
+
 def run(state_dir: Path, *, host: str = "127.0.0.1", port: int = 4999, dialect: str = "x",
-        faults: list[str] | None = None, use_pty: bool = False) -> None:
+        faults: list[str] | None = None, use_pty: bool = False,
+        vat: str | None = None) -> None:
     """Serve until killed (the state on disk survives any kill)."""
-    simulator = Simulator(state_dir, Dialect(dialect), parse_faults(faults or []))
+    simulator = Simulator(state_dir, Dialect(dialect), parse_faults(faults or []),
+                          vat=parse_vat(vat))
     if use_pty:
         simulator.serve_pty(lambda path: _announce(f"datecs simulator on {path}"))
     else:
@@ -409,12 +429,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--inject", action="append", default=[],
                         help="NAME=N into the running simulator of --state, then exit")
     parser.add_argument("--pty", action="store_true", help="serve a pseudo-terminal")
+    parser.add_argument("--vat", help="VAT table of a new device, e.g. A:19,B:9,C:5,D:0")
     args = parser.parse_args(argv)
     if args.inject:
         inject(args.state, **parse_faults(args.inject))
         return
     run(args.state, host=args.host, port=args.port, dialect=args.dialect, faults=args.fault,
-        use_pty=args.pty)
+        use_pty=args.pty, vat=args.vat)
 
 
 if __name__ == "__main__":

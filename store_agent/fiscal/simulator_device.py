@@ -46,14 +46,15 @@ def _zero_totals() -> dict[str, str]:
     return {group: "0.00" for group in VAT_GROUPS}
 
 
-def initial_state(dialect: str, model: str) -> dict[str, Any]:
+def initial_state(dialect: str, model: str,
+                  vat: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "dialect": dialect, "model": model, "firmware": "1.00BG", "serial": "DT000600",
         "fiscal_memory": "02000600", "clock_offset": 0.0, "last_record_at": None,
         "documents": 0, "fiscal_receipts": 0, "z_number": 0,
         "receipt": None, "last_receipt": {"items": 0, "amount": "0.00", "tendered": "0.00"},
         "totals": _zero_totals(), "refund_totals": _zero_totals(), "z_records": [],
-        "plu": {}, "vat": dict(DEFAULT_VAT), "paper_out": False, "cover_open": False,
+        "plu": {}, "vat": dict(vat or DEFAULT_VAT), "paper_out": False, "cover_open": False,
         "duplicate_done": True, "display": ["", ""], "journal": [],
         "last_seq": None, "last_answer": None,
     }
@@ -62,14 +63,15 @@ def initial_state(dialect: str, model: str) -> dict[str, Any]:
 class SimDevice:
     """Operations of the device on its state; every refusal leaves the state untouched."""
 
-    def __init__(self, directory: Path, dialect: str, model: str) -> None:
+    def __init__(self, directory: Path, dialect: str, model: str,
+                 vat: dict[str, str] | None = None) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / STATE_FILE
         if path.exists():
             self.state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         else:
-            self.state = initial_state(dialect, model)
+            self.state = initial_state(dialect, model, vat)  # a new device's VAT table
             self.save()
         self._snapshot: dict[str, Any] | None = None
 
