@@ -221,6 +221,9 @@ def test_vat_never_exceeds_the_gross(gross: Decimal, rate: Decimal) -> None:
     ("ABC-123", "internal"),
     ("12345", "internal"),
     ("123456789012", "internal"),  # 12 digits: not an EAN length
+    # Fullwidth digits are digits to str.isdigit, but no scanner sends them: not an EAN.
+    ("\uff14\uff10\uff10\uff16\uff13\uff18\uff11\uff13\uff13\uff13\uff19\uff13\uff11",
+     "internal"),
 ])
 def test_barcode_kind(code: str, kind: str) -> None:
     assert barcode_kind(code) == kind
@@ -236,6 +239,11 @@ def test_a_wrong_ean_check_digit_is_refused(code: str) -> None:
                                          ("590123412345", 7)])
 def test_ean_check_digit(body: str, digit: int) -> None:
     assert ean_check_digit(body) == digit
+
+
+def test_an_ean_body_is_ascii_digits_only() -> None:
+    with pytest.raises(ValueError, match="digits only"):
+        ean_check_digit("\u0664\u0660\u0660")  # Arabic-Indic digits
 
 
 def test_ean_body_must_be_digits() -> None:
