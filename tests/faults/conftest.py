@@ -20,7 +20,8 @@ pytest_runtest_makereport = e2e_makereport
 
 @pytest.fixture
 def broker_config() -> str:
-    """Extra mosquitto.conf lines; a test overrides it with ``parametrize``."""
+    """Extra mosquitto.conf lines (``{workdir}``: the test's directory); a test overrides
+    it with ``parametrize``."""
     return ""
 
 
@@ -28,7 +29,8 @@ def broker_config() -> str:
 def faulty(request: pytest.FixtureRequest, tmp_path: Path,
            broker_config: str) -> Iterator[FaultNetwork]:
     """Broker, proxy and a migrated central database; the test starts central and stores."""
-    broker = RestartableBroker(tmp_path, extra_config=broker_config)
+    broker = RestartableBroker(tmp_path, extra_config=broker_config.replace(
+        "{workdir}", str(tmp_path)))
     proxy = FaultProxy(broker.port)
     net = FaultNetwork(tmp_path, broker, proxy)
     request.node.stash[NETWORK] = net
