@@ -24,10 +24,10 @@ REPLAY_PATH = (
 
 def _ingest(figure: dict[str, Any]) -> str:
     parts = [_top_cpu(figure.get("cpu_percent_of_one_core", {})), INGEST_PATH]
-    resent = figure.get("sent_per_committed")
-    if resent and resent > 1.05:
+    resent = figure.get("resent_per_committed")
+    if resent and resent > 0.05:
         parts.append(
-            f"stores sent {resent:.2f} entries per sale committed: an acknowledgement slower "
+            f"stores resent {resent:.2f} entries per sale committed: an acknowledgement slower "
             "than TESSERA_STALL_TIMEOUT (5 s) makes a store resend its whole window (go-back-N), "
             "and with several ingest workers a store's batches are split across them, so a "
             "batch overtaken by its successor is a 'gap' dropped until that resend")

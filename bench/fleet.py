@@ -35,6 +35,8 @@ class _Probe:
     def __init__(self, agent: Any) -> None:
         self.reached: dict[str, list[tuple[int, float]]] = {}
         self.sent = 0
+        self.resent = 0
+        self.high = 0  # highest seq ever sent: what goes out at or below it is a resend
         apply: Callable[[dict[str, Any]], Any] = agent.sync.replica.apply
         step: Callable[[], int] = agent.uplink.step
 
@@ -45,8 +47,12 @@ class _Probe:
             return result
 
         def counted_step() -> int:
+            high = self.high
             sent = step()
+            self.high = max(high, agent.uplink.sent_upto)
             self.sent += sent
+            # A step sends a contiguous run ending at sent_upto: above the old high is new.
+            self.resent += max(0, sent - max(0, agent.uplink.sent_upto - high))
             return sent
 
         agent.sync.replica.apply = timed_apply
@@ -191,7 +197,8 @@ def _command(command: str, args: list[Any], agents: dict[str, Any],
         return {code: probe.first_reach(stream, version) for code, probe in probes.items()}
     if command == "outbox":
         return {"pending": sum(agent.uplink.pending() for agent in agents.values()),
-                "sent": sum(probe.sent for probe in probes.values())}
+                "sent": sum(probe.sent for probe in probes.values()),
+                "resent": sum(probe.resent for probe in probes.values())}
     if command == "stall_timeout":
         for agent in agents.values():
             agent.uplink.stall_timeout = float(args[0])

@@ -83,6 +83,7 @@ def ingest(world: World, fleet: Fleet, skus: list[str], depth: int,
     the real uplinks send them to the ingest workers; count sales committed at central."""
     base = int(world.scalar("SELECT count(*) FROM sales"))  # type: ignore[call-overload]
     stores = len(fleet.merged("versions", PRICES))
+    before = _outbox(fleet)
     series: list[tuple[float, int]] = []
     with CpuMeter(cpu_groups(world, fleet)) as meter:
         start = time.monotonic()
@@ -94,19 +95,25 @@ def ingest(world: World, fleet: Fleet, skus: list[str], depth: int,
             series.append((time.monotonic() - start, now))
             world.central_online()
         added = sum(fleet.ask("unfeed"))
-    outbox = {"pending": 0, "sent": 0}
-    for answer in fleet.ask("outbox"):
-        outbox = {k: outbox[k] + answer[k] for k in outbox}
+    after = _outbox(fleet)
+    sent, resent = after["sent"] - before["sent"], after["resent"] - before["resent"]
     committed = series[-1][1] if series else 0
     rate = sustained_rate(series)
     return {"stores": stores, "outbox_depth": depth, "window_s": window,
             "fill_seconds": round(filled_at, 2), "sales_written_at_stores": added,
             "committed": committed, "sales_per_s": round(rate, 1),
             "batches_per_s": round(rate / BATCH, 2), "lines_per_s": round(rate * SALE_LINES, 1),
-            "entries_sent": outbox["sent"],
-            "sent_per_committed": round(outbox["sent"] / committed, 2) if committed else None,
+            "entries_sent": sent, "entries_resent": resent,
+            "resent_per_committed": round(resent / committed, 2) if committed else None,
             "series": [(round(t, 2), n) for t, n in series],
             "cpu_percent_of_one_core": meter.result}
+
+
+def _outbox(fleet: Fleet) -> dict[str, int]:
+    total = {"pending": 0, "sent": 0, "resent": 0}
+    for answer in fleet.ask("outbox"):
+        total = {k: total[k] + answer[k] for k in total}
+    return total
 
 
 def sustained_rate(series: list[tuple[float, int]]) -> float:
