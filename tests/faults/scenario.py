@@ -36,11 +36,21 @@ class FaultNetwork(Network):
         agent.env["TESSERA_BROKER_KEEPALIVE"] = "3"
         return agent
 
-    def invariant(self, timeout: float = QUIET) -> float:
-        """Wait until the invariant holds (see invariants.py); seconds it took."""
+    def invariant(self, timeout: float = QUIET, same_epochs: bool = True) -> float:
+        """Wait until the invariant holds (see invariants.py); seconds it took.
+
+        ``same_epochs``: no store may have moved to a new epoch (only a database restored
+        from a backup should; a fault that makes a store fork its history is a bug)."""
         assert self.database_url is not None
-        return invariants.wait_invariant(self.database_url, self.agent_databases(), timeout,
+        took = invariants.wait_invariant(self.database_url, self.agent_databases(), timeout,
                                          check=self.check)
+        if same_epochs:
+            for code, path in self.agent_databases().items():
+                state = invariants.read_store(code, path)
+                assert state.previous_epochs == (), (
+                    f"{code} moved to a new epoch without being restored: "
+                    f"{state.previous_epochs} -> {state.epoch}")
+        return took
 
     def seed_catalogue(self, count: int) -> list[str]:
         """``count`` products; returns their barcodes once every store sells them all."""
