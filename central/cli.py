@@ -140,6 +140,40 @@ def _import(kind: str, path: str, apply: bool) -> None:
                    f"{rejected['reason']}", err=True)
 
 
+@central.command()
+@click.option("--keep", default=10000, show_default=True, type=click.IntRange(min=0),
+              help="Leave the latest KEEP versions of each stream as they are: stores less "
+                   "than that behind still catch up by replay.")
+@click.option("--stream", "streams", multiple=True, help="Only this stream (repeatable).")
+def compact(keep: int, streams: tuple[str, ...]) -> None:
+    """Compact the change log: forget superseded changes and deletions of old versions.
+
+    Stores behind the compacted part get a snapshot of the stream instead of a replay.
+    """
+    from central.db import Database
+    from central.services import changelog
+
+    settings = _settings()
+    db = Database(settings.database_url)
+    try:
+        with db.sessions() as session:
+            heads = changelog.heads(session)
+        unknown = set(streams) - set(heads)
+        if unknown:
+            raise click.UsageError(f"no stream {', '.join(sorted(unknown))}")
+        total = 0
+        for stream in sorted(streams or heads):
+            with db.transaction() as session:
+                removed = changelog.compact(session, stream, heads[stream] - keep)
+            total += removed
+            if removed:
+                click.echo(f"{stream}: {removed} changes forgotten up to version "
+                           f"{heads[stream] - keep}")
+        click.echo(f"{total} changes forgotten")
+    finally:
+        db.dispose()
+
+
 @central.command("import-products")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--apply", is_flag=True, help="Write the changes (default: preview only).")

@@ -133,6 +133,9 @@ class StreamHead(Base):
     __tablename__ = "stream_heads"
     stream: Mapped[str] = mapped_column(String(200), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Changes up to this version may be gone (superseded ones and deletions were compacted
+    # away): a store below it gets a snapshot instead of a replay.
+    compacted_to: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class Change(Base):

@@ -55,6 +55,36 @@ class ChangesSchema(_Base):
             raise ValidationError("changes must carry consecutive versions", "changes")
 
 
+class SnapshotEntrySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    entity = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    key = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    data = fields.Dict(required=True)
+
+
+class SnapshotSchema(_Base):
+    """``snapshot``: one part of a stream's whole state at ``version``, central to one store.
+
+    The store keeps the parts of one ``snapshot`` id and, once it holds all ``parts``, replaces
+    its copy of the stream with them in one transaction and stands at ``version``.
+    """
+
+    stream = fields.String(required=True, validate=validate.Regexp(STREAM_RE))
+    log_epoch = fields.String(required=True)
+    snapshot = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    version = fields.Integer(required=True, validate=validate.Range(min=0))
+    part = fields.Integer(required=True, validate=validate.Range(min=1))
+    parts = fields.Integer(required=True, validate=validate.Range(min=1))
+    entries = fields.List(fields.Nested(SnapshotEntrySchema), required=True)
+
+    @validates_schema
+    def _part_in_range(self, data: dict[str, Any], **_: Any) -> None:
+        if data["part"] > data["parts"]:
+            raise ValidationError("part beyond parts", "part")
+
+
 class CatchUpSchema(_Base):
     """``catch_up``: a store asks for every version after the ones it holds."""
 
@@ -187,6 +217,7 @@ class SaleSchema(Schema):
 
 _SCHEMAS: dict[str, Schema] = {
     "changes": ChangesSchema(),
+    "snapshot": SnapshotSchema(),
     "catch_up": CatchUpSchema(),
     "birth": StateSchema(),
     "death": StateSchema(),

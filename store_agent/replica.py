@@ -7,6 +7,7 @@ one) is ignored, a change past a hole is held until the hole is filled.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -16,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from protocol.encoding import dumps
+from protocol.streams import parse_stream
 from store_agent.sqlite_store import REPLICA_TABLES, LocalStore
 
 log = logging.getLogger(__name__)
@@ -111,6 +113,29 @@ def _delete(conn: sqlite3.Connection, stream: str, entity: str, key: str) -> Non
                 conn.execute("DELETE FROM barcodes WHERE sku = ?", (key,))
 
 
+def _wipe(conn: sqlite3.Connection, stream: str) -> None:
+    """Forget everything this store holds of ``stream`` (before a snapshot replaces it)."""
+    bucket, scope = parse_stream(stream)
+    if bucket == "catalog":
+        for table in ("categories", "brands", "families", "products", "barcodes"):
+            conn.execute(f"DELETE FROM {table}")  # noqa: S608
+    elif bucket == "prices":
+        conn.execute("DELETE FROM prices WHERE stream = ?", (stream,))
+    elif bucket == "policies":
+        conn.execute("DELETE FROM policies")
+    elif bucket == "partners":
+        for table in ("partner_programmes", "partner_cards", "vip_cards"):
+            conn.execute(f"DELETE FROM {table}")  # noqa: S608
+    elif bucket == "store-config":
+        if scope.kind == "store":
+            conn.execute("DELETE FROM store_info WHERE code = ?", (scope.ref,))
+            conn.execute("DELETE FROM receipt_profiles WHERE scope = ?", (scope.ref,))
+        else:
+            conn.execute("DELETE FROM receipt_profiles WHERE scope = 'default'")
+    else:
+        log.info("snapshot of unknown bucket %r: nothing to forget", bucket)
+
+
 class Replica:
     """Applies change messages to the local store, in order, exactly once."""
 
@@ -169,6 +194,80 @@ class Replica:
                          "ON CONFLICT (stream) DO UPDATE SET version = excluded.version",
                          (stream, version))
         return version, applied, duplicates
+
+    def apply_snapshot(self, message: dict[str, Any]) -> ApplyResult:
+        """Keep one part of a snapshot; with the last part, swap the stream in at once.
+
+        Parts of one snapshot may come in any order and more than once; a newer snapshot of
+        the stream replaces parts of an older one. The swap is one SQLite transaction: the
+        till sees the old copy or the new one, never a mix. Changes held after the
+        snapshot's version then apply in order.
+        """
+        stream: str = message["stream"]
+        with self._lock:
+            before = {name: dict(changes) for name, changes in self._held.items()}
+            try:
+                result = self._snapshot_locked(stream, message)
+            except BaseException:
+                self._held = before
+                raise
+        if result.hole and self.on_hole is not None:
+            self.on_hole(stream, result.version)
+        return result
+
+    def _snapshot_locked(self, stream: str, message: dict[str, Any]) -> ApplyResult:
+        snapshot, version = message["snapshot"], int(message["version"])
+        with self.store.write() as conn:
+            self._check_log_epoch(conn, message["log_epoch"])
+            row = conn.execute("SELECT version FROM streams WHERE stream = ?",
+                               (stream,)).fetchone()
+            current = int(row[0]) if row else 0
+            if current >= version and current > 0:
+                return ApplyResult(stream=stream, applied=0, duplicates=1, held=0,
+                                   version=current, hole=False)  # caught up meanwhile
+            newer = conn.execute("SELECT 1 FROM snapshot_parts WHERE stream = ? AND "
+                                 "snapshot != ? AND version > ?",
+                                 (stream, snapshot, version)).fetchone()
+            if newer is not None:  # a late part of an older snapshot
+                return ApplyResult(stream=stream, applied=0, duplicates=1, held=0,
+                                   version=current, hole=False)
+            conn.execute("DELETE FROM snapshot_parts WHERE stream = ? AND snapshot != ?",
+                         (stream, snapshot))
+            conn.execute("INSERT OR IGNORE INTO snapshot_parts (stream, snapshot, part, parts, "
+                         "version, body) VALUES (?, ?, ?, ?, ?, ?)",
+                         (stream, snapshot, message["part"], message["parts"], version,
+                          dumps({"entries": message["entries"]}).decode()))
+            have = conn.execute("SELECT COUNT(*) FROM snapshot_parts WHERE stream = ? AND "
+                                "snapshot = ?", (stream, snapshot)).fetchone()[0]
+            if have < message["parts"]:
+                return ApplyResult(stream=stream, applied=0, duplicates=0, held=0,
+                                   version=current, hole=False)
+            _wipe(conn, stream)
+            applied = 0
+            for (body,) in conn.execute("SELECT body FROM snapshot_parts WHERE stream = ? AND "
+                                        "snapshot = ? ORDER BY part",
+                                        (stream, snapshot)).fetchall():
+                for entry in json.loads(body, parse_float=Decimal)["entries"]:
+                    _apply_one(conn, stream, entry["entity"], entry["key"], "upsert",
+                               entry["data"])
+                    applied += 1
+            conn.execute("DELETE FROM snapshot_parts WHERE stream = ?", (stream,))
+            held = self._held.setdefault(stream, {})
+            for old in [v for v in held if v <= version]:
+                del held[old]
+            while version + 1 in held:
+                change = held.pop(version + 1)
+                _apply_one(conn, stream, change["entity"], change["key"], change["op"],
+                           change.get("data"))
+                version += 1
+                applied += 1
+            conn.execute("INSERT INTO streams (stream, version) VALUES (?, ?) "
+                         "ON CONFLICT (stream) DO UPDATE SET version = excluded.version",
+                         (stream, version))
+        log.info("stream %s replaced by a snapshot: %d entries, now at version %d", stream,
+                 applied, version)
+        return ApplyResult(stream=stream, applied=applied, duplicates=0, held=len(held),
+                           version=version, hole=bool(held))
 
     def _check_log_epoch(self, conn: sqlite3.Connection, log_epoch: str) -> None:
         current = self.store.get_meta(conn, "log_epoch")

@@ -54,6 +54,9 @@ CREATE TABLE IF NOT EXISTS email_outbox (
     sender TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL, logo_png TEXT,
     state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
     next_attempt_at TEXT NOT NULL, created_at TEXT NOT NULL, sent_at TEXT);
+CREATE TABLE IF NOT EXISTS snapshot_parts (
+    stream TEXT NOT NULL, snapshot TEXT NOT NULL, part INTEGER NOT NULL, parts INTEGER NOT NULL,
+    version INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (stream, snapshot, part));
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, ref TEXT NOT NULL,
     body TEXT NOT NULL, created_at TEXT NOT NULL);
@@ -61,7 +64,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 
 REPLICA_TABLES = ("categories", "brands", "families", "products", "barcodes", "store_info",
                   "prices", "policies", "partner_programmes", "partner_cards", "vip_cards",
-                  "receipt_profiles", "streams")
+                  "receipt_profiles", "snapshot_parts", "streams")
 
 
 class LocalStore:

@@ -97,11 +97,14 @@ class StoreSync:
 
     def _on_changes(self, message: Inbound) -> None:
         try:
-            parsed = messages.parse(loads(message.payload), "changes")
+            parsed = messages.parse(loads(message.payload), "changes", "snapshot")
         except WireError as exc:
             log.warning("ignored bad message on %s: %s", message.topic, exc)
             return
-        result = self.replica.apply(parsed)
+        if parsed["kind"] == "snapshot":
+            result = self.replica.apply_snapshot(parsed)
+        else:
+            result = self.replica.apply(parsed)
         if result.applied:
             log.info("stream %s now at version %d (+%d)", result.stream, result.version,
                      result.applied)

@@ -11,6 +11,8 @@ import json
 import logging
 import queue
 import threading
+import time
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +31,12 @@ from transport.mqtt_link import Inbound, MqttLink, Will
 log = logging.getLogger(__name__)
 
 CHUNK = 500
+SNAPSHOT_CHUNK = 1000
+# A store with nothing of a stream this long gets a snapshot rather than the whole history.
+SNAPSHOT_FROM = 1000
+# The same store and stream get at most one snapshot in this many seconds (the store asks
+# again while one is on its way: its held changes look like a hole).
+SNAPSHOT_PAUSE = 30.0
 
 
 def central_state(online: bool) -> bytes:
@@ -56,6 +64,7 @@ class Publisher:
         self.requests: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
         self.stopping = threading.Event()
         self._cursors: dict[str, int] | None = None
+        self._snapshots: dict[tuple[str, str], float] = {}
         link.subscribe(topics.ALL_STORES_STATE, self._on_state)
         link.subscribe(topics.ALL_STORES_RPC, self._on_rpc)
 
@@ -172,8 +181,16 @@ class Publisher:
                 log.warning("catch-up asked by unknown store %s", code)
                 return 0
             heads = changelog.heads(session)
+            compacted = changelog.compacted_to(session)
             for stream in streams_for(store, heads):
                 version = 0 if fresh else held.get(stream, 0)
+                if version < compacted.get(stream, 0) or (
+                        version == 0 and heads[stream] >= SNAPSHOT_FROM):
+                    done = self._send_snapshot(session, code, stream)
+                    if done is None:
+                        return sent
+                    sent += done
+                    continue
                 while version < heads[stream]:
                     rows = changelog.read(session, stream, version, CHUNK)
                     if not rows:
@@ -186,6 +203,30 @@ class Publisher:
         if sent:
             log.info("caught %s up with %d changes", code, sent)
         return sent
+
+    def _send_snapshot(self, session: Session, code: str, stream: str) -> int | None:
+        """Send the stream's whole state to one store; None if the broker failed us."""
+        now = time.monotonic()
+        last = self._snapshots.get((code, stream))
+        if last is not None and now - last < SNAPSHOT_PAUSE:
+            return 0  # one is on its way
+        version, rows = changelog.snapshot(session, stream)
+        snapshot_id = uuid.uuid4().hex
+        chunks = [rows[i:i + SNAPSHOT_CHUNK] for i in range(0, len(rows), SNAPSHOT_CHUNK)]
+        chunks = chunks or [[]]
+        for part, chunk in enumerate(chunks, start=1):
+            payload = dumps(messages.envelope(
+                "snapshot", stream=stream, log_epoch=self.log_epoch, snapshot=snapshot_id,
+                version=version, part=part, parts=len(chunks),
+                sent_at=dt.datetime.now(dt.UTC).isoformat(),
+                entries=[{"entity": c.entity, "key": c.key,
+                          "data": json.loads(c.data or "{}")} for c in chunk]))
+            if not self.link.publish_and_wait(topics.store_down(code), payload):
+                return None
+        self._snapshots[(code, stream)] = now
+        log.info("sent %s a snapshot of %s at version %d (%d entries, %d parts)", code, stream,
+                 version, len(rows), len(chunks))
+        return len(rows)
 
     def _record_state(self, state: dict[str, Any]) -> None:
         with self.db.transaction() as session:

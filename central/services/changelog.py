@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from central.models import Change, StreamHead
 from protocol.encoding import dumps
@@ -52,3 +52,59 @@ def read(session: Session, stream: str, after: int, limit: int) -> Sequence[Chan
     """Changes of ``stream`` after version ``after``, in version order."""
     return session.scalars(select(Change).where(Change.stream == stream, Change.version > after)
                            .order_by(Change.version).limit(limit)).all()
+
+
+# -- compaction and snapshots -----------------------------------------------------------------
+
+_outer = aliased(Change)
+
+def compacted_to(session: Session) -> dict[str, int]:
+    """Per stream, the version up to which the log may have been compacted (0: never)."""
+    return dict(session.execute(select(StreamHead.stream, StreamHead.compacted_to)
+                                .where(StreamHead.compacted_to > 0)).all())
+
+
+def compact(session: Session, stream: str, through: int) -> int:
+    """Forget the changes of ``stream`` up to version ``through`` that no longer matter:
+    those superseded by a later change of the same entity and key, and deletions.
+
+    What remains up to ``through`` is the latest upsert of every live key, which is exactly
+    a snapshot. A store at a version below ``through`` can no longer be caught up by replay
+    (a deletion it missed is gone): it gets a snapshot. Returns how many changes went.
+    """
+    head = session.execute(select(StreamHead).where(StreamHead.stream == stream)
+                           .with_for_update()).scalar_one_or_none()
+    if head is None or through <= head.compacted_to:
+        return 0
+    through = min(through, head.version)
+    later = select(Change.id).where(Change.stream == stream, Change.entity == _outer.entity,
+                                    Change.key == _outer.key,
+                                    Change.version > _outer.version).exists()
+    doomed = select(_outer.id).where(_outer.stream == stream, _outer.version <= through,
+                                     (_outer.op == "delete") | later)
+    ids = list(session.scalars(doomed))
+    for start in range(0, len(ids), 1000):
+        session.execute(delete(Change).where(Change.id.in_(ids[start:start + 1000])))
+    head.compacted_to = through
+    session.flush()
+    return len(ids)
+
+
+def snapshot(session: Session, stream: str) -> tuple[int, list[Change]]:
+    """The stream's whole state: (version, the latest upsert of every live key at it).
+
+    Read in one statement after the head, so the rows are those of one committed version.
+    """
+    version = session.scalar(select(StreamHead.version).where(StreamHead.stream == stream))
+    if version is None:
+        return 0, []
+    latest = (select(Change.entity, Change.key, func.max(Change.version).label("version"))
+              .where(Change.stream == stream, Change.version <= version)
+              .group_by(Change.entity, Change.key).subquery())
+    rows = session.scalars(
+        select(Change).join(latest, (Change.entity == latest.c.entity)
+                            & (Change.key == latest.c.key)
+                            & (Change.version == latest.c.version))
+        .where(Change.stream == stream, Change.op != "delete")
+        .order_by(Change.version)).all()
+    return version, list(rows)

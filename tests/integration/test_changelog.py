@@ -169,3 +169,44 @@ def test_concurrent_writers_commit_versions_in_order(clean_pg_db: Database,
     # Following the head like the publisher does, one sees every version exactly once.
     seen = [v for chunk in polled for v in chunk]
     assert seen == list(range(1, WRITERS + 1))
+
+
+# -- compaction and snapshots -----------------------------------------------------------------
+
+def write(db: Database, *ops: tuple[str, str, int]) -> None:
+    """(op, key, n) changes of the catalog stream, one transaction each."""
+    for op, key, n in ops:
+        with db.transaction() as session:
+            changelog.record(session, "catalog", ALL, "product", key, op,
+                             None if op == "delete" else {"sku": key, "n": n})
+
+
+def live(db: Database) -> tuple[int, dict[str, int]]:
+    with db.sessions() as session:
+        version, rows = changelog.snapshot(session, "catalog")
+        return version, {r.key: json.loads(r.data or "{}")["n"] for r in rows}
+
+
+def test_a_snapshot_is_the_latest_state_of_every_live_key(central_db: Database) -> None:
+    write(central_db, ("upsert", "A", 1), ("upsert", "B", 1), ("upsert", "A", 2),
+          ("upsert", "C", 1), ("delete", "B", 0), ("upsert", "C", 2))
+    assert live(central_db) == (6, {"A": 2, "C": 2})
+
+
+def test_compaction_keeps_exactly_what_a_snapshot_needs(central_db: Database) -> None:
+    write(central_db, ("upsert", "A", 1), ("upsert", "B", 1), ("upsert", "A", 2),
+          ("delete", "B", 0), ("upsert", "C", 1), ("upsert", "A", 3), ("upsert", "D", 1))
+    before = live(central_db)
+    with central_db.transaction() as session:
+        removed = changelog.compact(session, "catalog", 5)
+    # Up to version 5, gone: A@1 and A@3 (superseded by A@6), B@2 (superseded by its
+    # deletion) and the deletion B@4 itself; C@5 is the latest of C and stays.
+    assert removed == 4
+    assert committed(central_db, "catalog") == [5, 6, 7]
+    assert live(central_db) == before == (7, {"A": 3, "C": 1, "D": 1})
+    with central_db.sessions() as session:
+        assert changelog.compacted_to(session) == {"catalog": 5}
+        # Compacting again to the same point or below does nothing.
+        assert changelog.compact(session, "catalog", 4) == 0
+    # The stream goes on after compaction.
+    assert record(central_db, key="E") == [8]

@@ -272,3 +272,80 @@ def test_any_order_and_duplication_ends_in_the_in_order_state(
         assert shuffled.stream_versions() == {"catalog": len(log)}
         in_order.close()
         shuffled.close()
+
+
+# -- snapshots --------------------------------------------------------------------------------
+
+def snapshot_part(snapshot: str, version: int, part: int, parts: int,
+                  entries: list[dict[str, Any]], stream: str = "catalog",
+                  log_epoch: str = EPOCH_A) -> dict[str, Any]:
+    return messages.parse(messages.envelope(
+        "snapshot", stream=stream, log_epoch=log_epoch, snapshot=snapshot, version=version,
+        part=part, parts=parts, entries=entries), "snapshot")
+
+
+def entry(data: dict[str, Any]) -> dict[str, Any]:
+    return {"entity": "product", "key": data["sku"], "data": data}
+
+
+def skus(store: LocalStore) -> dict[str, str]:
+    with store.read() as conn:
+        return {r[0]: r[1] for r in conn.execute("SELECT sku, sale_price FROM products")}
+
+
+def test_a_snapshot_replaces_the_stream_once_every_part_is_in(store: LocalStore) -> None:
+    replica = Replica(store)
+    replica.apply(changes(upsert(1, "product", product("OLD")),
+                          upsert(2, "product", product("KEPT", "1.00"))))
+    # Parts in any order, one of them twice; nothing changes before the last one.
+    assert replica.apply_snapshot(snapshot_part("s1", 40, 2, 3, [entry(product("B"))])).applied \
+        == 0
+    replica.apply_snapshot(snapshot_part("s1", 40, 2, 3, [entry(product("B"))]))
+    assert set(skus(store)) == {"OLD", "KEPT"}
+    replica.apply_snapshot(snapshot_part("s1", 40, 3, 3, []))
+    result = replica.apply_snapshot(snapshot_part("s1", 40, 1, 3,
+                                                  [entry(product("KEPT", "2.00"))]))
+    assert result.applied == 2 and result.version == 40
+    assert skus(store) == {"KEPT": "2.00", "B": "1.00"}  # OLD was deleted at central
+    with store.read() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM snapshot_parts").fetchone()[0] == 0
+    assert store.stream_versions()["catalog"] == 40
+
+
+def test_changes_after_the_snapshot_wait_for_it_then_apply(
+        store: LocalStore, holes: list[tuple[str, int]]) -> None:
+    replica = Replica(store, on_hole=lambda s, v: holes.append((s, v)))
+    # Live changes made while the snapshot streams arrive first: they are held.
+    replica.apply(changes(upsert(41, "product", product("NEW")),
+                          upsert(42, "product", product("A", "3.00"))))
+    assert skus(store) == {}
+    result = replica.apply_snapshot(snapshot_part("s1", 40, 1, 1,
+                                                  [entry(product("A", "2.00"))]))
+    assert result.version == 42 and not result.hole
+    assert skus(store) == {"A": "3.00", "NEW": "1.00"}
+
+
+def test_a_newer_snapshot_replaces_the_parts_of_an_older_one(store: LocalStore) -> None:
+    replica = Replica(store)
+    replica.apply_snapshot(snapshot_part("old", 10, 1, 2, [entry(product("X"))]))
+    replica.apply_snapshot(snapshot_part("new", 12, 1, 2, [entry(product("Y"))]))
+    replica.apply_snapshot(snapshot_part("old", 10, 2, 2, [entry(product("Z"))]))
+    assert skus(store) == {}  # the old one lost its first part
+    replica.apply_snapshot(snapshot_part("new", 12, 2, 2, [entry(product("W"))]))
+    assert set(skus(store)) == {"Y", "W"}
+    # A snapshot older than what the store holds is ignored.
+    replica.apply_snapshot(snapshot_part("stale", 5, 1, 1, []))
+    assert set(skus(store)) == {"Y", "W"} and store.stream_versions()["catalog"] == 12
+
+
+def test_a_snapshot_of_one_price_stream_leaves_the_others(store: LocalStore) -> None:
+    replica = Replica(store)
+    price = {"sku": "A", "price": "1.50", "effective_from": None}
+    replica.apply(changes({"version": 1, "entity": "price", "key": "A|-", "op": "upsert",
+                           "data": price}, stream="prices@s:kiosk-1"))
+    replica.apply(changes({"version": 1, "entity": "price", "key": "A|-", "op": "upsert",
+                           "data": {**price, "price": "1.60"}}, stream="prices@g:north"))
+    replica.apply_snapshot(snapshot_part("s", 9, 1, 1, [], stream="prices@s:kiosk-1"))
+    with store.read() as conn:
+        rows = conn.execute("SELECT stream, price FROM prices").fetchall()
+    assert [tuple(r) for r in rows] == [("prices@g:north", "1.60")]
