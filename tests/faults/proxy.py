@@ -9,7 +9,9 @@ MQTT packets (fixed header + remaining length), so faults never corrupt framing:
 - ``drop``       discard PUBLISH packets (optionally of one topic filter, the first ``count``
                  of them); for QoS 1 the proxy answers the sender with a PUBACK, as a broker
                  that lost the message would, so nobody's in-flight window stays blocked;
-- ``duplicate``  forward PUBLISH packets twice;
+- ``duplicate``  forward PUBLISH packets twice (with ``delay_ms``, the copy comes that much
+                 later, after packets that followed it: a late redelivery);
+- ``reorder``    hold PUBLISH packets back ``delay_ms`` while later packets pass them;
 - ``blackhole``  keep the connection but forward nothing (a half-open TCP connection): when
                  one side closes, the other is left open until its own keepalive gives up.
 
@@ -36,7 +38,7 @@ PUBLISH = 3
 PUBACK = 4
 CONNECT = 1
 UP, DOWN, BOTH = "up", "down", "both"
-MODES = ("pass", "delay", "drop", "duplicate", "blackhole")
+MODES = ("pass", "delay", "drop", "duplicate", "reorder", "blackhole")
 MAX_REMAINING = 268_435_455  # the largest remaining length MQTT can encode (4 bytes)
 
 
@@ -219,6 +221,7 @@ class Stats:
     forwarded: int = 0
     dropped: int = 0
     duplicated: int = 0
+    reordered: int = 0
     blackholed: int = 0
     dropped_topics: list[str] = field(default_factory=list)
 
@@ -329,13 +332,20 @@ class Connection:
                         if info.qos == 1 and fault.fake_puback and info.packet_id is not None:
                             back.put_nowait((0.0, puback(info.packet_id)))
                         continue
+                    if fault.mode == "reorder" and fault.take(packet):
+                        stats.reordered += 1
+                        self._later(fault.delay_ms, queue, packet)
+                        continue
                     due = time.monotonic() + (fault.delay_ms / 1000.0
                                               if fault.mode == "delay" else 0.0)
                     queue.put_nowait((due, packet))
                     stats.forwarded += 1
                     if fault.mode == "duplicate" and fault.take(packet):
                         stats.duplicated += 1
-                        queue.put_nowait((due, with_dup_flag(packet)))
+                        if fault.delay_ms:
+                            self._later(fault.delay_ms, queue, with_dup_flag(packet))
+                        else:
+                            queue.put_nowait((due, with_dup_flag(packet)))
         except FramingError:
             self.reset()
         # EOF: close the other side, unless this connection is half-open on purpose (then
@@ -347,6 +357,14 @@ class Connection:
         if self._half_closed == 2:
             queue.put_nowait(None)
             back.put_nowait(None)
+
+    def _later(self, delay_ms: float, queue: asyncio.Queue[tuple[float, bytes] | None],
+               packet: bytes) -> None:
+        """Queue ``packet`` after ``delay_ms``, behind whatever was queued meanwhile."""
+        def put() -> None:
+            if not self.closed:
+                queue.put_nowait((0.0, packet))
+        asyncio.get_running_loop().call_later(delay_ms / 1000.0, put)
 
     async def _write(self, direction: str,
                      queue: asyncio.Queue[tuple[float, bytes] | None]) -> None:
@@ -509,8 +527,14 @@ class FaultProxy:
         return fault
 
     def duplicate(self, clients: str = "*", direction: str = BOTH, topic: str | None = None,
-                  count: int | None = None) -> Fault:
-        fault = Fault("duplicate", direction, topic=topic, count=count)
+                  count: int | None = None, late_ms: float = 0.0) -> Fault:
+        fault = Fault("duplicate", direction, topic=topic, count=count, delay_ms=late_ms)
+        self.set(fault, clients)
+        return fault
+
+    def reorder(self, ms: float, clients: str = "*", direction: str = BOTH,
+                topic: str | None = None, count: int | None = None) -> Fault:
+        fault = Fault("reorder", direction, delay_ms=ms, topic=topic, count=count)
         self.set(fault, clients)
         return fault
 

@@ -279,6 +279,21 @@ def test_duplicate_each_direction(proxied: tuple[FaultProxy, Callable[..., Clien
     assert sub.disconnects == 0
 
 
+def test_reorder_and_late_duplicates(proxied: tuple[FaultProxy, Callable[..., Client]]) -> None:
+    proxy, client = proxied
+    sub = client("sub", "t/#")
+    pub = client("pub")
+    proxy.reorder(300, "sub", DOWN, count=1)
+    pub.publish("t/x", MESSAGES[:3])
+    wait_until(lambda: sub.payloads() == [MESSAGES[1], MESSAGES[2], MESSAGES[0]], 5,
+               what="the first message overtaken by the next two")
+    proxy.duplicate("sub", DOWN, count=1, late_ms=300)
+    pub.publish("t/x", MESSAGES[3:6])
+    wait_until(lambda: sub.payloads()[3:] == [*MESSAGES[3:6], MESSAGES[3]], 5,
+               what="a late copy of the fourth message")
+    assert proxy.stats.reordered == 1 and sub.disconnects == 0
+
+
 def test_delay_keeps_order(proxied: tuple[FaultProxy, Callable[..., Client]]) -> None:
     proxy, client = proxied
     sub = client("sub", "t/#")

@@ -2,9 +2,10 @@
 
 Tills sell at two stores and head office edits prices the whole time, while a schedule
 drawn from a seed breaks one thing after another: connection resets and refusals,
-half-open links, delays, dropped and duplicated packets (any topic, either direction, any
-process), kill -9 of an agent, an ingest worker, the publisher or the broker. Each fault is
-held for a moment and healed before the next. At the end the invariant must hold.
+half-open links, delays, dropped, duplicated, late and reordered packets (any topic,
+either direction, any process), kill -9 of an agent, an ingest worker, the publisher or
+the broker. Each fault is held for a moment and healed before the next. At the end the
+invariant must hold.
 
 ``TESSERA_FAULT_SECONDS`` (default 60) or ``TESSERA_FAULT_MINUTES`` sets how long faults
 are injected; ``TESSERA_FAULT_SEED`` replays a schedule (the seed is in every failure).
@@ -29,8 +30,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 STORES = ("kiosk-1", "market")
 CLIENTS = ("store-kiosk-1", "store-market", "tessera-central-publisher",
            "tessera-central-ingest-a", "*")
-KINDS = ("reset", "refuse", "blackhole", "delay", "drop", "duplicate", "kill-agent",
-         "kill-ingest", "kill-publisher", "kill-broker")
+KINDS = ("reset", "refuse", "blackhole", "delay", "drop", "duplicate", "late-duplicate",
+         "reorder", "kill-agent", "kill-ingest", "kill-publisher", "kill-broker")
 
 
 def fault_seconds() -> float:
@@ -63,7 +64,7 @@ def schedule(rng: random.Random) -> Step:
     target = rng.choice(CLIENTS)
     if kind == "delay":
         return Step(kind, target, hold, rng.choice((UP, DOWN, BOTH)), rng.randint(20, 800))
-    if kind in ("drop", "duplicate"):
+    if kind in ("drop", "duplicate", "late-duplicate", "reorder"):
         return Step(kind, target, hold, rng.choice((UP, DOWN, BOTH)), rng.randint(1, 6))
     if kind in ("refuse", "blackhole"):
         return Step(kind, rng.choice(CLIENTS[:4]), hold)
@@ -92,6 +93,10 @@ class Chaos:
             proxy.drop(step.target, step.direction, count=step.amount)
         elif step.kind == "duplicate":
             proxy.duplicate(step.target, step.direction, count=step.amount)
+        elif step.kind == "late-duplicate":
+            proxy.duplicate(step.target, step.direction, count=step.amount, late_ms=1000)
+        elif step.kind == "reorder":
+            proxy.reorder(500, step.target, step.direction, count=step.amount)
         elif step.kind == "kill-agent":
             agent = net.agents[step.target]
             agent.kill()

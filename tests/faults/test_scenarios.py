@@ -20,7 +20,7 @@ from protocol.encoding import dumps
 from store_agent.sqlite_store import LocalStore
 from tests.e2e.harness import expect
 from tests.faults import invariants
-from tests.faults.proxy import DOWN, UP
+from tests.faults.proxy import BOTH, DOWN, UP
 from tests.faults.scenario import (
     FaultNetwork,
     HeadOffice,
@@ -234,6 +234,29 @@ def test_duplicated_packets_everywhere(faulty: FaultNetwork) -> None:
     for till in tills:
         confirmed_at_central(faulty, till.agent.code, till.stop())
     faulty.check()  # nobody choked on a duplicate
+
+
+def test_reordered_and_late_packets(faulty: FaultNetwork) -> None:
+    """6. Packets overtaken by later ones and copies arriving late: batches reach central
+    out of order (a gap, then the resend), changes reach stores past a hole, old acks,
+    births and deaths come back after newer ones."""
+    (kiosk, market), barcodes = start_with_catalogue(faulty, "kiosk-1", "market")
+    faults = [faulty.proxy.reorder(400, "store-*", UP, count=6),
+              faulty.proxy.reorder(400, "store-*", DOWN, count=6),
+              faulty.proxy.duplicate("tessera-central-*", BOTH, count=30, late_ms=1500)]
+    tills = [Till(kiosk, barcodes, limit=40, pause=0.02),
+             Till(market, barcodes, limit=40, pause=0.02)]
+    office = HeadOffice(faulty, ["SKU-1", "SKU-2", "SKU-3"], pause=0.05)
+    for thread in (*tills, office):
+        thread.start()
+    for till in tills:
+        till.sold(40)
+    faulty.wait(lambda: all(f.count == 0 for f in faults), 20, "every fault used up")
+    office.stop()
+    faulty.invariant()
+    assert faulty.proxy.stats.reordered == 12
+    for till in tills:
+        confirmed_at_central(faulty, till.agent.code, till.stop())
 
 
 def test_dropped_deltas_are_caught_up_from_the_log(faulty: FaultNetwork) -> None:
