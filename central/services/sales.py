@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -56,24 +57,80 @@ def _lock_cursor(session: Session, store: Store, epoch: str) -> IngestCursor:
     return cursor
 
 
-def _record_sale(session: Session, store: Store, epoch: str, seq: int,
-                 body: dict[str, Any]) -> bool:
-    """Insert the sale unless its UUID is already known (restored store, other epoch)."""
-    sale = parse_sale(body)
+# Column limits of ``sales`` and ``sale_lines``: an entry beyond them is parked like any
+# unreadable entry, rather than failing the store's whole batch at the database forever.
+_TEXT_LIMITS = {"till": 64, "cashier": 64}
+_LINE_TEXT_LIMITS = {"sku": 64, "barcode": 64, "name": 200}
+_MONEY_LIMIT = Decimal("1e12")  # Numeric(14, 2)
+_QTY_LIMIT = Decimal("1e9")  # Numeric(12, 3)
+_RATE_LIMIT = Decimal("1e3")  # Numeric(5, 2)
+_INT_LIMIT = 2**31
+
+
+def _readable_sale(entry: dict[str, Any], store: Store) -> dict[str, Any]:
+    """The validated sale of ``entry``, or WireError: no database needed to decide."""
+    if entry["kind"] != "sale":
+        raise WireError(f"unknown entry kind {entry['kind']!r}")
+    sale = parse_sale(entry["body"])
     if sale["store"] != store.code:
         raise WireError(f"sale names store {sale['store']!r} but came from {store.code!r}")
-    uuid = str(sale["uuid"])
-    if session.scalar(select(Sale.id).where(Sale.uuid == uuid)) is not None:
-        return False
-    row = Sale(uuid=uuid, store=store, store_epoch=epoch, seq=seq, number=sale["number"],
-               till=sale["till"], cashier=sale["cashier"], sold_at=sale["created_at"],
-               total=sale["total"], body=dumps(body).decode())
-    row.lines = [SaleLine(line_no=i, sku=line["sku"], barcode=line["barcode"],
-                          name=line["name"], qty=line["qty"], unit_price=line["unit_price"],
-                          amount=line["amount"], vat_rate=line["vat_rate"])
-                 for i, line in enumerate(sale["lines"], start=1)]
-    session.add(row)
-    return True
+    problems = [f"{field} longer than {limit}" for field, limit in _TEXT_LIMITS.items()
+                if len(sale[field] or "") > limit]
+    if not -_INT_LIMIT < sale["number"] < _INT_LIMIT:
+        problems.append("number out of range")
+    if abs(sale["total"]) >= _MONEY_LIMIT:
+        problems.append("total out of range")
+    for i, line in enumerate(sale["lines"], start=1):
+        problems += [f"line {i}: {field} longer than {limit}"
+                     for field, limit in _LINE_TEXT_LIMITS.items()
+                     if len(line[field] or "") > limit]
+        for field, limit in (("qty", _QTY_LIMIT), ("unit_price", _MONEY_LIMIT),
+                             ("amount", _MONEY_LIMIT), ("vat_rate", _RATE_LIMIT)):
+            if abs(line[field]) >= limit:
+                problems.append(f"line {i}: {field} out of range")
+    if problems:
+        raise WireError(f"sale central cannot store: {'; '.join(problems)}")
+    return sale
+
+
+def _record_sales(session: Session, store: Store, epoch: str,
+                  readable: list[tuple[dict[str, Any], dict[str, Any]]]) -> int:
+    """Insert the sales whose UUID central does not hold yet (in bulk); returns how many.
+
+    A UUID already held (a store restored from a backup sends it under a new epoch, or
+    another worker just committed it) is skipped by ``ON CONFLICT (uuid) DO NOTHING``,
+    which also waits for a concurrent insert of the same UUID to settle.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    lines: dict[str, list[dict[str, Any]]] = {}
+    now = dt.datetime.now(dt.UTC)
+    for entry, sale in readable:
+        uuid = str(sale["uuid"])
+        if uuid in rows:
+            continue  # the same sale twice in one batch: recorded once
+        rows[uuid] = {"uuid": uuid, "store_id": store.id, "store_epoch": epoch,
+                      "seq": entry["seq"], "number": sale["number"], "till": sale["till"],
+                      "cashier": sale["cashier"], "sold_at": sale["created_at"],
+                      "received_at": now, "total": sale["total"], "repriced": False,
+                      "body": dumps(entry["body"]).decode()}
+        lines[uuid] = [{"line_no": i, "sku": line["sku"], "barcode": line["barcode"],
+                        "name": line["name"], "qty": line["qty"],
+                        "unit_price": line["unit_price"], "amount": line["amount"],
+                        "vat_rate": line["vat_rate"]}
+                       for i, line in enumerate(sale["lines"], start=1)]
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    sales_table, lines_table = Sale.__table__, SaleLine.__table__
+    inserted = session.execute(
+        insert(sales_table).on_conflict_do_nothing(index_elements=["uuid"])
+        .returning(sales_table.c.id, sales_table.c.uuid), list(rows.values())).all()
+    line_rows = [{**line, "sale_id": sale_id}
+                 for sale_id, uuid in inserted for line in lines[uuid]]
+    if line_rows:
+        session.execute(insert(lines_table), line_rows)
+    return len(inserted)
 
 
 def _forked(session: Session, store: Store, epoch: str, cursor: IngestCursor,
@@ -124,33 +181,33 @@ def ingest_batch(session: Session, batch: dict[str, Any], topic: str) -> IngestR
         return IngestResult(store=code, epoch=batch["epoch"], acked=cursor.seq, applied=0,
                             duplicates=0, gap=False, parked=0, last_id=cursor.last_id,
                             conflict=True)
-    applied = duplicates = parked = 0
+    # Decide everything in Python first (which entries continue the cursor, which are
+    # readable), then write in a few bulk statements: no savepoint per entry.
+    duplicates = 0
     gap = False
+    readable: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    unreadable: list[ParkedEntry] = []
+    seq, last_id = cursor.seq, cursor.last_id
     for entry in batch["entries"]:
-        if entry["seq"] <= cursor.seq:
+        if entry["seq"] <= seq:
             duplicates += 1
             continue
-        if entry["seq"] != cursor.seq + 1:
+        if entry["seq"] != seq + 1:
             gap = True
             break
         try:
-            with session.begin_nested():
-                if entry["kind"] == "sale":
-                    if _record_sale(session, store, batch["epoch"], entry["seq"],
-                                    entry["body"]):
-                        applied += 1
-                    else:
-                        duplicates += 1
-                else:
-                    raise WireError(f"unknown entry kind {entry['kind']!r}")
+            readable.append((entry, _readable_sale(entry, store)))
         except WireError as exc:
             # Kept for an operator, and the cursor moves on: one bad entry must not
             # block every later sale of the store.
-            session.add(ParkedEntry(topic=topic, store_code=code, seq=entry["seq"],
-                                    reason=str(exc), payload=dumps(entry).decode()))
-            parked += 1
-        cursor.seq = entry["seq"]
-        cursor.last_id = entry["id"]
+            unreadable.append(ParkedEntry(topic=topic, store_code=code, seq=entry["seq"],
+                                          reason=str(exc), payload=dumps(entry).decode()))
+        seq, last_id = entry["seq"], entry["id"]
+    applied = _record_sales(session, store, batch["epoch"], readable)
+    duplicates += len(readable) - applied
+    parked = len(unreadable)
+    session.add_all(unreadable)
+    cursor.seq, cursor.last_id = seq, last_id
     cursor.updated_at = dt.datetime.now(dt.UTC)
     session.flush()
     return IngestResult(store=code, epoch=batch["epoch"], acked=cursor.seq, applied=applied,

@@ -149,6 +149,9 @@ BAD_ENTRIES = {
     "sale without lines": (entry(2, sale(2, lines=[])), "lines"),
     "sale of another store": (entry(2, sale(2, store="market")), "market"),
     "unknown entry kind": (entry(2, {"visitors": 12}, kind="footfall"), "footfall"),
+    "sku too long for central": (entry(2, sale(2, lines=[{
+        **sale(2)["lines"][0], "sku": "S" * 65}])), "sku longer than 64"),
+    "total too large for central": (entry(2, sale(2, total="1000000000000.00")), "total"),
 }
 
 
@@ -177,6 +180,13 @@ def test_a_sale_known_from_another_epoch_is_not_recorded_twice(db: Database) -> 
     uuids = [u for _epoch, _seq, u in recorded(db)]
     assert len(uuids) == len(set(uuids)) == 3
     assert (EPOCH_B, 2, fresh["body"]["uuid"]) in recorded(db)
+
+
+def test_a_sale_sent_twice_in_one_batch_is_recorded_once(db: Database) -> None:
+    first = entry(1)
+    again = {**entry(2, first["body"]), "id": first["id"]}
+    assert outcome(ingest(db, batch(first, again))) == (2, 1, 1, False, 0)
+    assert recorded(db) == [(EPOCH_A, 1, first["body"]["uuid"])]
 
 
 def test_epochs_of_a_store_have_their_own_cursors(db: Database) -> None:
