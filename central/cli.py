@@ -88,7 +88,10 @@ def publish() -> None:
 
 @central.command()
 @click.option("--name", default=None, help="Client id suffix, unique per ingest worker.")
-def ingest(name: str | None) -> None:
+@click.option("--reprice/--no-reprice", default=True, show_default=True,
+              help="Also re-price received sales when ingest is quiet; --no-reprice when "
+                   "`tessera central reprice` runs on its own.")
+def ingest(name: str | None, reprice: bool) -> None:
     """Ingest store batches (sales...) exactly once; several workers may run."""
     from central.bridge import ingester
     from central.db import Database
@@ -99,11 +102,34 @@ def ingest(name: str | None) -> None:
     link = MqttLink(settings.broker, f"tessera-central-ingest-{name or os.getpid()}",
                     manual_ack=True)
     worker = ingester.Ingester(db, link)
-    repricer = ingester.Repricer(db)
-    threading.Thread(target=repricer.run, name="repricer", daemon=True).start()
+    repricer = ingester.Repricer(db, busy=worker.busy) if reprice else None
+    if repricer is not None:
+        threading.Thread(target=repricer.run, name="repricer", daemon=True).start()
     _run_worker(worker, link)
-    repricer.stop()
+    if repricer is not None:
+        repricer.stop()
     link.stop()
+
+
+@central.command()
+def reprice() -> None:
+    """Re-price received sales and record drift, in its own process (several may run).
+
+    Run the ingest workers with --no-reprice then, so that they spend their time on ingest.
+    """
+    from central.bridge import ingester
+    from central.db import Database
+
+    settings = _settings()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_args: stop.set())
+    signal.signal(signal.SIGINT, lambda *_args: stop.set())
+    repricer = ingester.Repricer(Database(settings.database_url))
+    thread = threading.Thread(target=repricer.run, name="repricer", daemon=True)
+    thread.start()
+    stop.wait()
+    repricer.stop()
+    thread.join(timeout=5)
 
 
 def _import(kind: str, path: str, apply: bool) -> None:

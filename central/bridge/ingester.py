@@ -13,6 +13,8 @@ import datetime as dt
 import logging
 import queue
 import threading
+import time
+from collections.abc import Callable
 
 from central.db import Database
 from central.services import repricing, sales
@@ -39,6 +41,7 @@ class Ingester:
         self.inbox: queue.Queue[Inbound] = queue.Queue()
         self.stopping = threading.Event()
         self.ingested = 0
+        self.last_batch_at = 0.0  # time.monotonic() when the last batch was handled
         link.subscribe(topics.shared(SHARE_GROUP, topics.ALL_STORES_UP), self.inbox.put)
 
     def run(self) -> None:
@@ -49,6 +52,7 @@ class Ingester:
                 continue
             try:
                 self.handle(message)
+                self.last_batch_at = time.monotonic()
             except Exception:
                 # Not acknowledged: the store resends after its stall timeout.
                 log.exception("ingest of %s failed; left for the store to resend",
@@ -57,6 +61,10 @@ class Ingester:
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def busy(self, quiet: float = 0.3) -> bool:
+        """Batches are waiting, or one was handled less than ``quiet`` seconds ago."""
+        return not self.inbox.empty() or time.monotonic() - self.last_batch_at < quiet
 
     def handle(self, message: Inbound) -> None:
         """Ingest one batch, commit, publish the ack, then confirm to the broker."""
@@ -94,21 +102,39 @@ class Ingester:
 
 
 class Repricer:
-    """Prices received sales again at central (off the ingest hot path) and records drift."""
+    """Prices received sales again at central (off the ingest hot path) and records drift.
 
-    def __init__(self, db: Database, interval: float = 0.5) -> None:
+    In an ingest process it gives way to ingest (``busy``): while batches keep coming it
+    re-prices only a few sales every ``starve_after`` seconds, and catches up when ingest
+    is quiet. ``tessera central reprice`` runs it alone, at full speed.
+    """
+
+    def __init__(self, db: Database, interval: float = 0.5,
+                 busy: Callable[[], bool] | None = None, batch: int = 200,
+                 busy_batch: int = 20, starve_after: float = 5.0) -> None:
         self.db = db
         self.interval = interval
+        self.busy = busy
+        self.batch = batch
+        self.busy_batch = busy_batch
+        self.starve_after = starve_after
         self.stopping = threading.Event()
 
     def run(self) -> None:
+        last_pass = time.monotonic()
         while not self.stopping.is_set():
+            busy = self.busy is not None and self.busy()
+            if busy and time.monotonic() - last_pass < self.starve_after:
+                self.stopping.wait(0.1)
+                continue
             try:
                 with self.db.transaction() as session:
-                    done = repricing.reprice_pending(session)
+                    done = repricing.reprice_pending(
+                        session, limit=self.busy_batch if busy else self.batch)
             except Exception:
                 log.exception("re-pricing failed; retrying")
                 done = 0
+            last_pass = time.monotonic()
             if not done:
                 self.stopping.wait(self.interval)
 

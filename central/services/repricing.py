@@ -42,31 +42,59 @@ def _latest(rows: Iterable[Change]) -> dict[str, dict[str, Any] | None]:
     return state
 
 
+class LogCache:
+    """Entity states read from the change log, kept for one pass over a batch of sales.
+
+    The state of an entity at stream version V never changes once V is committed (changes
+    are appended above the head), so sales that name the same versions share every read:
+    the catalogue, prices and policies are loaded once per batch, not once per sale.
+    Compaction only removes superseded changes below versions no store is sent any more;
+    one pass is one transaction, so it sees the log as the uncached reads would.
+    """
+
+    def __init__(self) -> None:
+        self.reads: dict[tuple[Any, ...], Any] = {}
+
+
 class LogView:
     """The synchronised data as a store saw it at given stream versions."""
 
-    def __init__(self, session: Session, versions: dict[str, int]) -> None:
+    def __init__(self, session: Session, versions: dict[str, int],
+                 cache: LogCache | None = None) -> None:
         self.session = session
         self.versions = versions
+        self.cache = cache if cache is not None else LogCache()
 
     def entities(self, stream: str, entity: str,
                  key_prefix: str | None = None) -> dict[str, dict[str, Any] | None]:
+        version = self.versions.get(stream, 0)
+        cache_key = ("entities", stream, version, entity, key_prefix)
+        if cache_key in self.cache.reads:
+            cached: dict[str, dict[str, Any] | None] = self.cache.reads[cache_key]
+            return cached
         query = (select(Change).where(Change.stream == stream, Change.entity == entity,
-                                      Change.version <= self.versions.get(stream, 0))
+                                      Change.version <= version)
                  .order_by(Change.version))
         if key_prefix is not None:
             query = query.where(Change.key.startswith(key_prefix, autoescape=True))
-        return _latest(self.session.scalars(query))
+        state = _latest(self.session.scalars(query))
+        self.cache.reads[cache_key] = state
+        return state
 
     def entity(self, stream: str, entity: str, key: str) -> dict[str, Any] | None:
+        version = self.versions.get(stream, 0)
+        cache_key = ("entity", stream, version, entity, key)
+        if cache_key in self.cache.reads:
+            cached: dict[str, Any] | None = self.cache.reads[cache_key]
+            return cached
         change = self.session.scalar(
             select(Change).where(Change.stream == stream, Change.entity == entity,
-                                 Change.key == key,
-                                 Change.version <= self.versions.get(stream, 0))
+                                 Change.key == key, Change.version <= version)
             .order_by(Change.version.desc()).limit(1))
-        if change is None or change.op == "delete" or change.data is None:
-            return None
-        data: dict[str, Any] = json.loads(change.data)
+        data: dict[str, Any] | None = None
+        if change is not None and change.op != "delete" and change.data is not None:
+            data = json.loads(change.data)
+        self.cache.reads[cache_key] = data
         return data
 
 
@@ -88,14 +116,17 @@ def _cards(view: LogView, numbers: list[str], store: str, group: str | None,
     return result
 
 
-def reprice(session: Session, sale: Sale) -> SaleDrift | None:
-    """Price ``sale`` again; record and return drift if central gets another result."""
+def reprice(session: Session, sale: Sale, cache: LogCache | None = None) -> SaleDrift | None:
+    """Price ``sale`` again; record and return drift if central gets another result.
+
+    ``cache`` shares change-log reads between the sales of one pass.
+    """
     body = json.loads(sale.body)
     sale.repriced = True
     versions = body.get("streams")
     if not versions:
         return None  # an agent that does not report its versions cannot be checked
-    view = LogView(session, {k: int(v) for k, v in versions.items()})
+    view = LogView(session, {k: int(v) for k, v in versions.items()}, cache)
     store = sale.store.code
     config = view.entity(f"store-config@s:{store}", "store", store) or {}
     group = config.get("group")
@@ -149,9 +180,10 @@ def reprice_pending(session: Session, limit: int = 200) -> int:
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=Sale)
     sales = session.scalars(query).unique().all()
+    cache = LogCache()
     for sale in sales:
         with session.begin_nested():
-            reprice(session, sale)
+            reprice(session, sale, cache)
     return len(sales)
 
 
