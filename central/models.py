@@ -136,6 +136,9 @@ class StreamHead(Base):
     # Changes up to this version may be gone (superseded ones and deletions were compacted
     # away): a store below it gets a snapshot instead of a replay.
     compacted_to: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # protocol.checksum of the stream's live entries at ``version`` (16 hex digits).
+    checksum: Mapped[str] = mapped_column(String(16), default="0" * 16,
+                                          server_default="0" * 16)
 
 
 class Change(Base):

@@ -78,6 +78,8 @@ class SnapshotSchema(_Base):
     part = fields.Integer(required=True, validate=validate.Range(min=1))
     parts = fields.Integer(required=True, validate=validate.Range(min=1))
     entries = fields.List(fields.Nested(SnapshotEntrySchema), required=True)
+    # protocol.checksum of the stream at ``version``: the store checks what it swapped in.
+    checksum = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9a-f]{16}$"))
 
     @validates_schema
     def _part_in_range(self, data: dict[str, Any], **_: Any) -> None:
@@ -93,6 +95,9 @@ class CatchUpSchema(_Base):
     streams = fields.Dict(keys=fields.String(validate=validate.Regexp(STREAM_RE)),
                           values=fields.Integer(validate=validate.Range(min=0)),
                           required=True)
+    # protocol.checksum per stream, at the versions above: central compares where it stands
+    # at the same version, and repairs drift with a snapshot.
+    checksums = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
 
 
 class StateSchema(_Base):
@@ -105,6 +110,7 @@ class StateSchema(_Base):
     epoch = fields.String(load_default=None)
     log_epoch = fields.String(load_default=None)
     streams = fields.Dict(keys=fields.String(), values=fields.Integer(), load_default=dict)
+    checksums = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
     outbox_head = fields.Integer(load_default=None)
     outbox_pending = fields.Integer(load_default=None)
 

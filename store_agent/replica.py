@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from protocol.checksum import EMPTY, combine, entry_hash
 from protocol.encoding import dumps
 from protocol.streams import parse_stream
 from store_agent.sqlite_store import REPLICA_TABLES, LocalStore
@@ -113,8 +114,33 @@ def _delete(conn: sqlite3.Connection, stream: str, entity: str, key: str) -> Non
                 conn.execute("DELETE FROM barcodes WHERE sku = ?", (key,))
 
 
+def _track(conn: sqlite3.Connection, stream: str, entity: str, key: str, op: str,
+           data: dict[str, Any] | None) -> list[int]:
+    """Keep the entry's hash for the stream checksum; returns the hashes to toggle."""
+    toggles = []
+    row = conn.execute("SELECT hash FROM entry_hashes WHERE stream = ? AND entity = ? AND "
+                       "key = ?", (stream, entity, key)).fetchone()
+    if row is not None:
+        toggles.append(int(row[0], 16))
+    if op == "delete" or data is None:
+        conn.execute("DELETE FROM entry_hashes WHERE stream = ? AND entity = ? AND key = ?",
+                     (stream, entity, key))
+    else:
+        value = entry_hash(entity, key, data)
+        toggles.append(value)
+        conn.execute("INSERT OR REPLACE INTO entry_hashes (stream, entity, key, hash) "
+                     "VALUES (?, ?, ?, ?)", (stream, entity, key, f"{value:016x}"))
+    return toggles
+
+
+def _stream_checksum(conn: sqlite3.Connection, stream: str) -> str:
+    row = conn.execute("SELECT checksum FROM streams WHERE stream = ?", (stream,)).fetchone()
+    return str(row[0]) if row is not None and row[0] is not None else EMPTY
+
+
 def _wipe(conn: sqlite3.Connection, stream: str) -> None:
     """Forget everything this store holds of ``stream`` (before a snapshot replaces it)."""
+    conn.execute("DELETE FROM entry_hashes WHERE stream = ?", (stream,))
     bucket, scope = parse_stream(stream)
     if bucket == "catalog":
         for table in ("categories", "brands", "families", "products", "barcodes"):
@@ -184,15 +210,19 @@ class Replica:
             for old in [v for v in held if v <= version]:
                 duplicates += 1
                 del held[old]
+            checksum = _stream_checksum(conn, stream)
             while version + 1 in held:
                 change = held.pop(version + 1)
                 _apply_one(conn, stream, change["entity"], change["key"], change["op"],
                            change.get("data"))
+                checksum = combine(checksum, *_track(conn, stream, change["entity"],
+                                                     change["key"], change["op"],
+                                                     change.get("data")))
                 version += 1
                 applied += 1
-            conn.execute("INSERT INTO streams (stream, version) VALUES (?, ?) "
-                         "ON CONFLICT (stream) DO UPDATE SET version = excluded.version",
-                         (stream, version))
+            conn.execute("INSERT INTO streams (stream, version, checksum) VALUES (?, ?, ?) "
+                         "ON CONFLICT (stream) DO UPDATE SET version = excluded.version, "
+                         "checksum = excluded.checksum", (stream, version, checksum))
         return version, applied, duplicates
 
     def apply_snapshot(self, message: dict[str, Any]) -> ApplyResult:
@@ -222,7 +252,7 @@ class Replica:
             row = conn.execute("SELECT version FROM streams WHERE stream = ?",
                                (stream,)).fetchone()
             current = int(row[0]) if row else 0
-            if current >= version and current > 0:
+            if current > version:
                 return ApplyResult(stream=stream, applied=0, duplicates=1, held=0,
                                    version=current, hole=False)  # caught up meanwhile
             newer = conn.execute("SELECT 1 FROM snapshot_parts WHERE stream = ? AND "
@@ -244,13 +274,21 @@ class Replica:
                                    version=current, hole=False)
             _wipe(conn, stream)
             applied = 0
+            checksum = EMPTY
             for (body,) in conn.execute("SELECT body FROM snapshot_parts WHERE stream = ? AND "
                                         "snapshot = ? ORDER BY part",
                                         (stream, snapshot)).fetchall():
                 for entry in json.loads(body, parse_float=Decimal)["entries"]:
                     _apply_one(conn, stream, entry["entity"], entry["key"], "upsert",
                                entry["data"])
+                    checksum = combine(checksum, *_track(conn, stream, entry["entity"],
+                                                         entry["key"], "upsert",
+                                                         entry["data"]))
                     applied += 1
+            expected = message.get("checksum")
+            if expected and expected != checksum:
+                log.error("stream %s: the snapshot's entries hash to %s, central says %s",
+                          stream, checksum, expected)
             conn.execute("DELETE FROM snapshot_parts WHERE stream = ?", (stream,))
             held = self._held.setdefault(stream, {})
             for old in [v for v in held if v <= version]:
@@ -259,11 +297,14 @@ class Replica:
                 change = held.pop(version + 1)
                 _apply_one(conn, stream, change["entity"], change["key"], change["op"],
                            change.get("data"))
+                checksum = combine(checksum, *_track(conn, stream, change["entity"],
+                                                     change["key"], change["op"],
+                                                     change.get("data")))
                 version += 1
                 applied += 1
-            conn.execute("INSERT INTO streams (stream, version) VALUES (?, ?) "
-                         "ON CONFLICT (stream) DO UPDATE SET version = excluded.version",
-                         (stream, version))
+            conn.execute("INSERT INTO streams (stream, version, checksum) VALUES (?, ?, ?) "
+                         "ON CONFLICT (stream) DO UPDATE SET version = excluded.version, "
+                         "checksum = excluded.checksum", (stream, version, checksum))
         log.info("stream %s replaced by a snapshot: %d entries, now at version %d", stream,
                  applied, version)
         return ApplyResult(stream=stream, applied=applied, duplicates=0, held=len(held),

@@ -54,6 +54,9 @@ CREATE TABLE IF NOT EXISTS email_outbox (
     sender TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL, logo_png TEXT,
     state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
     next_attempt_at TEXT NOT NULL, created_at TEXT NOT NULL, sent_at TEXT);
+CREATE TABLE IF NOT EXISTS entry_hashes (
+    stream TEXT NOT NULL, entity TEXT NOT NULL, key TEXT NOT NULL, hash TEXT NOT NULL,
+    PRIMARY KEY (stream, entity, key));
 CREATE TABLE IF NOT EXISTS snapshot_parts (
     stream TEXT NOT NULL, snapshot TEXT NOT NULL, part INTEGER NOT NULL, parts INTEGER NOT NULL,
     version INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (stream, snapshot, part));
@@ -64,7 +67,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 
 REPLICA_TABLES = ("categories", "brands", "families", "products", "barcodes", "store_info",
                   "prices", "policies", "partner_programmes", "partner_cards", "vip_cards",
-                  "receipt_profiles", "snapshot_parts", "streams")
+                  "receipt_profiles", "snapshot_parts", "entry_hashes", "streams")
 
 
 class LocalStore:
@@ -79,6 +82,11 @@ class LocalStore:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(products)")}
         if "family" not in columns:
             conn.execute("ALTER TABLE products ADD COLUMN family TEXT")
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(streams)")}
+        if "checksum" not in columns:
+            # Databases from before checksums: an empty checksum differs from central's, so
+            # the first comparison sends a snapshot that fills entry_hashes in.
+            conn.execute("ALTER TABLE streams ADD COLUMN checksum TEXT")
         with self.write() as conn:
             if self.get_meta(conn, "epoch") is None:
                 # A new database is a new history: central keys our seqs by this epoch.
@@ -149,6 +157,13 @@ class LocalStore:
         return value
 
     # -- streams ----------------------------------------------------------------------------
+
+    def stream_state(self) -> tuple[dict[str, int], dict[str, str]]:
+        """Versions and checksums of every stream, read together (one snapshot)."""
+        with self.read() as conn:
+            rows = conn.execute("SELECT stream, version, checksum FROM streams").fetchall()
+        return ({str(r[0]): int(r[1]) for r in rows},
+                {str(r[0]): str(r[2]) for r in rows if r[2] is not None})
 
     def stream_versions(self) -> dict[str, int]:
         with self.read() as conn:

@@ -66,8 +66,9 @@ class StoreSync:
         body: dict[str, Any] = {"store": self.code, "online": online, "session": session,
                                 "epoch": self.store.meta("epoch"), "sent_at": _now()}
         if online:
+            versions, checksums = self.store.stream_state()
             body.update(agent_version=__version__, log_epoch=self.replica.log_epoch(),
-                        streams=self.store.stream_versions())
+                        streams=versions, checksums=checksums)
             if self.uplink is not None:
                 body.update(outbox_head=self.uplink.head(),
                             outbox_pending=self.uplink.pending())
@@ -133,9 +134,10 @@ class StoreSync:
             self._last_catch_up = now
         if not self.link.connected:
             return False
+        versions, checksums = self.store.stream_state()
         body = messages.envelope("catch_up", store=self.code,
                                  log_epoch=self.replica.log_epoch(),
-                                 streams=self.store.stream_versions(), sent_at=_now())
+                                 streams=versions, checksums=checksums, sent_at=_now())
         self.link.publish(topics.store_rpc(self.code), dumps(body))
         return True
 

@@ -115,7 +115,8 @@ class Publisher:
                 elif kind == "catch_up":
                     with self.db.transaction() as session:
                         fleet.record_catch_up(session, body, dt.datetime.now(dt.UTC))
-                    self.catch_up(body["store"], body["streams"], body.get("log_epoch"))
+                    self.catch_up(body["store"], body["streams"], body.get("log_epoch"),
+                                  body.get("checksums") or {})
                 self.pump()
             except Exception:
                 log.exception("publisher step failed; retrying")
@@ -171,8 +172,10 @@ class Publisher:
             row.version = version
         session.commit()
 
-    def catch_up(self, code: str, held: dict[str, int], store_log_epoch: str | None) -> int:
-        """Send a store every change it lacks; everything when it follows another log."""
+    def catch_up(self, code: str, held: dict[str, int], store_log_epoch: str | None,
+                 checksums: dict[str, str] | None = None) -> int:
+        """Send a store every change it lacks; everything when it follows another log; a
+        snapshot of any stream whose checksum differs from ours at the same version."""
         fresh = store_log_epoch != self.log_epoch
         sent = 0
         with self.db.sessions() as session:
@@ -180,11 +183,19 @@ class Publisher:
             if store is None:
                 log.warning("catch-up asked by unknown store %s", code)
                 return 0
-            heads = changelog.heads(session)
+            sums = changelog.checksums(session)
+            heads = {stream: version for stream, (version, _) in sums.items()}
             compacted = changelog.compacted_to(session)
             for stream in streams_for(store, heads):
                 version = 0 if fresh else held.get(stream, 0)
-                if version < compacted.get(stream, 0) or (
+                theirs = (checksums or {}).get(stream)
+                drift = (not fresh and version == heads[stream] and theirs is not None
+                         and theirs != sums[stream][1])
+                if drift:
+                    log.warning("store %s drifted on %s at version %d (checksum %s, central "
+                                "%s): repairing with a snapshot", code, stream, version,
+                                theirs, sums[stream][1])
+                if drift or version < compacted.get(stream, 0) or (
                         version == 0 and heads[stream] >= SNAPSHOT_FROM):
                     done = self._send_snapshot(session, code, stream)
                     if done is None:
@@ -210,14 +221,14 @@ class Publisher:
         last = self._snapshots.get((code, stream))
         if last is not None and now - last < SNAPSHOT_PAUSE:
             return 0  # one is on its way
-        version, rows = changelog.snapshot(session, stream)
+        version, checksum, rows = changelog.snapshot(session, stream)
         snapshot_id = uuid.uuid4().hex
         chunks = [rows[i:i + SNAPSHOT_CHUNK] for i in range(0, len(rows), SNAPSHOT_CHUNK)]
         chunks = chunks or [[]]
         for part, chunk in enumerate(chunks, start=1):
             payload = dumps(messages.envelope(
                 "snapshot", stream=stream, log_epoch=self.log_epoch, snapshot=snapshot_id,
-                version=version, part=part, parts=len(chunks),
+                version=version, checksum=checksum, part=part, parts=len(chunks),
                 sent_at=dt.datetime.now(dt.UTC).isoformat(),
                 entries=[{"entity": c.entity, "key": c.key,
                           "data": json.loads(c.data or "{}")} for c in chunk]))
@@ -235,7 +246,8 @@ class Publisher:
             log.info("%s of %s (session %d) ignored: unknown store or stale",
                      state["kind"], state["store"], state["session"])
         elif state["kind"] == "birth":
-            self.catch_up(state["store"], state.get("streams") or {}, state.get("log_epoch"))
+            self.catch_up(state["store"], state.get("streams") or {}, state.get("log_epoch"),
+                          state.get("checksums") or {})
 
 
 def build_link(broker: Any, client_id: str = "tessera-central-publisher") -> MqttLink:

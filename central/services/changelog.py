@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from central.models import Change, StreamHead
+from protocol.checksum import EMPTY, combine, entry_hash
 from protocol.encoding import dumps
 from protocol.streams import Scope, stream_name
 
@@ -31,16 +32,36 @@ def record(session: Session, bucket: str, scope: Scope, entity: str, key: str, o
     """Append one change to the stream of ``bucket``/``scope`` and return it."""
     stream = stream_name(bucket, scope)
     bump = (update(StreamHead).where(StreamHead.stream == stream)
-            .values(version=StreamHead.version + 1).returning(StreamHead.version))
-    version = session.execute(bump).scalar_one_or_none()
-    if version is None:
+            .values(version=StreamHead.version + 1)
+            .returning(StreamHead.version, StreamHead.checksum))
+    row = session.execute(bump).one_or_none()
+    if row is None:
         _ensure_head(session, stream)
-        version = session.execute(bump).scalar_one()
-    change = Change(stream=stream, version=version, entity=entity, key=key, op=op,
-                    data=None if data is None else dumps(data).decode())
+        row = session.execute(bump).one()
+    version, checksum = row
+    text = None if data is None else dumps(data).decode()
+    # The entry's previous state (under the head's row lock, so nobody races us).
+    previous = session.execute(
+        select(Change.op, Change.data).where(Change.stream == stream, Change.entity == entity,
+                                             Change.key == key)
+        .order_by(Change.version.desc()).limit(1)).one_or_none()
+    toggles = []
+    if previous is not None and previous.op != "delete":
+        toggles.append(entry_hash(entity, key, text=previous.data or "{}"))
+    if op != "delete":
+        toggles.append(entry_hash(entity, key, text=text or "{}"))
+    session.execute(update(StreamHead).where(StreamHead.stream == stream)
+                    .values(checksum=combine(checksum or EMPTY, *toggles)))
+    change = Change(stream=stream, version=version, entity=entity, key=key, op=op, data=text)
     session.add(change)
     session.flush()
     return change
+
+
+def checksums(session: Session) -> dict[str, tuple[int, str]]:
+    """(version, checksum) of every stream."""
+    return {stream: (version, checksum) for stream, version, checksum in session.execute(
+        select(StreamHead.stream, StreamHead.version, StreamHead.checksum))}
 
 
 def heads(session: Session) -> dict[str, int]:
@@ -90,14 +111,15 @@ def compact(session: Session, stream: str, through: int) -> int:
     return len(ids)
 
 
-def snapshot(session: Session, stream: str) -> tuple[int, list[Change]]:
-    """The stream's whole state: (version, the latest upsert of every live key at it).
-
-    Read in one statement after the head, so the rows are those of one committed version.
+def snapshot(session: Session, stream: str) -> tuple[int, str, list[Change]]:
+    """The stream's whole state: (version, its checksum, the latest upsert of every live key
+    at that version), read after the head so the rows are those of one committed version.
     """
-    version = session.scalar(select(StreamHead.version).where(StreamHead.stream == stream))
-    if version is None:
-        return 0, []
+    head = session.execute(select(StreamHead.version, StreamHead.checksum)
+                           .where(StreamHead.stream == stream)).one_or_none()
+    if head is None:
+        return 0, EMPTY, []
+    version, checksum = head
     latest = (select(Change.entity, Change.key, func.max(Change.version).label("version"))
               .where(Change.stream == stream, Change.version <= version)
               .group_by(Change.entity, Change.key).subquery())
@@ -107,4 +129,4 @@ def snapshot(session: Session, stream: str) -> tuple[int, list[Change]]:
                             & (Change.version == latest.c.version))
         .where(Change.stream == stream, Change.op != "delete")
         .order_by(Change.version)).all()
-    return version, list(rows)
+    return version, checksum, list(rows)

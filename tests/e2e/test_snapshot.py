@@ -69,3 +69,38 @@ def test_stores_behind_a_compacted_log_are_rebuilt_from_snapshots(network: Netwo
     central_versions = network.central.get("/api/v1/fleet/").json()
     assert central_versions  # the fleet view answers with both stores
     network.check()
+
+
+def test_a_store_that_drifted_is_repaired_by_a_snapshot(network: Network) -> None:
+    """Same version, other data (a bug or a damaged disk): the checksums differ at the next
+    catch-up, central sends a snapshot, and the store holds central's data again."""
+    import sqlite3
+
+    from protocol.checksum import combine, entry_hash
+
+    network.start_central()
+    network.create_category("food")
+    for i in range(1, 4):
+        network.create_product(f"P-{i}", ean13(200 + i), f"{i}.00", category="food")
+    (kiosk,) = network.start_stores("kiosk-1")
+    network.wait(lambda: kiosk.status()["products"] == 3, SYNC, "kiosk-1 holding 3 products")
+    kiosk.stop()
+
+    # The damage: P-2 sells at 0.01 and the store believes that is central's state (its entry
+    # hash and checksum agree with the damaged row), at the same version as central.
+    with sqlite3.connect(kiosk.database) as conn:
+        conn.execute("UPDATE products SET sale_price = '0.01' WHERE sku = 'P-2'")
+        old = conn.execute("SELECT hash FROM entry_hashes WHERE key = 'P-2'").fetchone()[0]
+        new = entry_hash("product", "P-2", {"sku": "P-2", "damaged": True})
+        conn.execute("UPDATE entry_hashes SET hash = ? WHERE key = 'P-2'", (f"{new:016x}",))
+        checksum = conn.execute("SELECT checksum FROM streams WHERE stream = 'catalog'"
+                                ).fetchone()[0]
+        conn.execute("UPDATE streams SET checksum = ? WHERE stream = 'catalog'",
+                     (combine(checksum, int(old, 16), new),))
+    conn.close()
+
+    network.restart_agent(kiosk)
+    network.wait(lambda: price(kiosk, ean13(202)) == Decimal("2.00"), SYNC,
+                 "P-2 back at central's price")
+    assert "drifted on catalog" in network.proc("publisher").log.read_text()
+    network.check()
