@@ -43,6 +43,7 @@ class Agent:
         self.uplink = Uplink(self.store, self.sync.link, settings.store,
                              batch_size=settings.batch_size,
                              stall_timeout=settings.stall_timeout,
+                             window=settings.uplink_window,
                              on_new_epoch=lambda _epoch: self.sync.rebirth())
         self.sync.uplink = self.uplink
         self.mailer = None if settings.smtp is None else Mailer(self.store, settings.smtp)

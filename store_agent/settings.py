@@ -69,6 +69,7 @@ class AgentSettings:
     catch_up_interval: float
     batch_size: int
     log_level: str
+    uplink_window: int = 1
     smtp: SmtpSettings | None = None
 
 
@@ -164,6 +165,7 @@ def load(env: Mapping[str, str] | None = None) -> AgentSettings:
         stall_timeout=_number(env, "TESSERA_STALL_TIMEOUT", "5"),
         catch_up_interval=_number(env, "TESSERA_CATCH_UP_INTERVAL", "30"),
         batch_size=int(_number(env, "TESSERA_BATCH_SIZE", "100")),
+        uplink_window=int(_number(env, "TESSERA_UPLINK_WINDOW", "1")),
         log_level=env.get("TESSERA_LOG_LEVEL", "INFO").upper(),
         smtp=parse_smtp(env.get("TESSERA_SMTP_URL")),
     )

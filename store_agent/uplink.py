@@ -2,14 +2,21 @@
 
 The broker's PUBACK proves nothing (with no subscriber the broker drops the message), so
 the watermark moves only on the retained application acknowledgement. When it stalls the
-uplink goes back to the watermark and sends everything again (go-back-N); central drops
-what it already has.
+uplink goes back to the watermark and sends again (go-back-N); central drops what it
+already has.
+
+One batch is in flight by default: central's ingest workers share the stores' batches, and
+a batch that overtook its predecessor (taken by another worker first) would be a gap that
+waits for the stall timeout. A stalled central is overloaded more often than it lost a
+message, so each stall in a row doubles the wait (with jitter, up to a minute) and the
+resend is one batch; the first acknowledgement that progresses restores both.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 import threading
 import time
 import uuid
@@ -23,20 +30,24 @@ from transport.mqtt_link import Inbound, MqttLink
 
 log = logging.getLogger(__name__)
 
-WINDOW_BATCHES = 20
+WINDOW_BATCHES = 1  # batches in flight (TESSERA_UPLINK_WINDOW)
+MAX_STALL_TIMEOUT = 60.0  # the back-off's ceiling, unless the stall timeout is longer
 
 
 class Uplink:
     """Sends the outbox; runs in its own thread."""
 
     def __init__(self, store: LocalStore, link: MqttLink, code: str, *, batch_size: int = 100,
-                 stall_timeout: float = 5.0,
+                 stall_timeout: float = 5.0, window: int = WINDOW_BATCHES,
                  on_new_epoch: Callable[[str], None] | None = None) -> None:
         self.store = store
         self.link = link
         self.code = code
         self.batch_size = batch_size
         self.stall_timeout = stall_timeout
+        self.window = window
+        self.stalls = 0  # stall timeouts in a row, without progress in between
+        self._jitter = 1.0
         self.epoch = store.meta("epoch") or ""
         self.acked = int(store.meta("acked_seq") or "0")
         self.sent_upto = self.acked
@@ -115,6 +126,7 @@ class Uplink:
                 self.acked = seq
                 self.sent_upto = max(self.sent_upto, seq)
                 self.last_progress = time.monotonic()
+                self.stalls = 0
         if forked:
             log.warning("central holds seq %d of epoch %s %s (database restored from a "
                         "backup?): starting a new epoch", seq, self.epoch, why)
@@ -145,6 +157,7 @@ class Uplink:
             self.epoch = epoch
             self.acked = self.sent_upto = 0
             self.last_progress = time.monotonic()
+            self.stalls = 0
         log.warning("outbox moved from epoch %s to %s with %d unacknowledged entries",
                     old, epoch, len(rows))
         if self.on_new_epoch is not None:
@@ -168,22 +181,34 @@ class Uplink:
         self.stopping.set()
         self.wake.set()
 
+    def stall_limit(self) -> float:
+        """Seconds without progress before going back to the watermark (backed off)."""
+        if not self.stalls:
+            return self.stall_timeout
+        ceiling = max(self.stall_timeout, MAX_STALL_TIMEOUT)
+        return min(ceiling, self.stall_timeout * 2.0 ** self.stalls) * self._jitter
+
     def step(self) -> int:
         """Send what the window allows; go back to the watermark if acks stalled."""
         if not self.link.connected:
             return 0
         now = time.monotonic()
         with self._lock:
-            if self.sent_upto > self.acked and now - self.last_progress > self.stall_timeout:
-                log.info("no ack for %.0fs: resending after seq %d", self.stall_timeout,
-                         self.acked)
+            waited = now - self.last_progress
+            if self.sent_upto > self.acked and waited > self.stall_limit():
+                log.info("no ack for %.0fs: resending after seq %d", waited, self.acked)
                 self.sent_upto = self.acked
                 self.last_progress = now
+                self.stalls += 1
+                # Stores that stalled together must not all come back together.
+                self._jitter = random.uniform(1.0, 1.25)
             epoch = self.epoch
             start = self.sent_upto
             if start == self.acked:
                 self.last_progress = now  # the stall clock starts with the first unacked send
-            limit = self.acked + self.batch_size * WINDOW_BATCHES - start
+            # After a stall, one batch until an acknowledgement progresses again.
+            window = 1 if self.stalls else max(1, self.window)
+            limit = self.acked + self.batch_size * window - start
         if limit <= 0:
             return 0
         with self.store.read() as conn:

@@ -96,7 +96,8 @@ class Shop:
         self.link = CentralLink(db)
         self.epochs: list[str] = []
         self.uplink = Uplink(self.store, self.link, STORE,  # type: ignore[arg-type]
-                             batch_size=3, on_new_epoch=self.epochs.append)
+                             batch_size=3, window=20,  # several batches in flight
+                             on_new_epoch=self.epochs.append)
         self.sold = sold
 
     def sell(self, count: int) -> None:

@@ -95,7 +95,7 @@ def test_a_central_without_entry_ids_is_trusted_up_to_our_head(
 def test_a_batch_read_before_the_switch_does_not_move_the_new_window(
         store: LocalStore, link: FakeLink, clock: Clock) -> None:
     add_sales(store, "s1", "s2")
-    up = make(store, link, batch_size=1)
+    up = make(store, link, batch_size=1, window=2)
     original = link.publish_and_wait
     switched: list[str] = []
 

@@ -99,7 +99,7 @@ def ack(store: LocalStore, seq: int, epoch: str | None = None, code: str = STORE
 def test_entries_go_out_in_order_in_batches(store: LocalStore, link: FakeLink,
                                             clock: Clock) -> None:
     add_entries(store, 7)
-    up = make(store, link, batch_size=3)
+    up = make(store, link, batch_size=3, window=3)
     assert up.step() == 7
     assert [topic for topic, _ in link.published] == [topics.store_up(STORE)] * 3
     assert {(b["store"], b["epoch"]) for _, b in link.published} == {(STORE, up.epoch)}
@@ -147,14 +147,26 @@ def test_an_ack_beyond_the_outbox_head_forgets_nothing(store: LocalStore, link: 
 
 def test_the_window_stops_sending_until_acks_come(store: LocalStore, link: FakeLink,
                                                   clock: Clock) -> None:
-    add_entries(store, WINDOW_BATCHES + 5)
-    up = make(store, link, batch_size=1)
-    assert up.step() == WINDOW_BATCHES
+    add_entries(store, 25)
+    up = make(store, link, batch_size=1, window=20)
+    assert up.step() == 20
     assert up.step() == 0
     up.acknowledge(3)
     link.batches()
     assert up.step() == 3
-    assert link.batches() == [[WINDOW_BATCHES + 1], [WINDOW_BATCHES + 2], [WINDOW_BATCHES + 3]]
+    assert link.batches() == [[21], [22], [23]]
+
+
+def test_by_default_one_batch_is_in_flight(store: LocalStore, link: FakeLink,
+                                           clock: Clock) -> None:
+    # Two ingest workers could otherwise take a batch before its predecessor (a gap).
+    assert WINDOW_BATCHES == 1
+    add_entries(store, 5)
+    up = make(store, link, batch_size=2)
+    assert up.step() == 2 and up.step() == 0
+    up.acknowledge(2)
+    assert up.step() == 2
+    assert link.batches() == [[1, 2], [3, 4]]
 
 
 def test_the_ack_topic_handler_applies_acks_of_this_store_and_epoch(
@@ -197,6 +209,45 @@ def test_go_back_n_after_the_stall_timeout(store: LocalStore, link: FakeLink,
     assert link.batches() == []  # the resend restarted the stall clock
 
 
+def test_stalls_in_a_row_back_off_and_progress_resets_them(
+        store: LocalStore, link: FakeLink, clock: Clock) -> None:
+    add_entries(store, 3)
+    up = make(store, link, batch_size=10, stall_timeout=5)
+    up.step()
+    link.batches()
+    waits = []
+    for _ in range(6):
+        limit = up.stall_limit()
+        clock.now += limit - 0.1
+        up.step()
+        assert link.batches() == []  # not yet
+        clock.now += 0.2
+        up.step()
+        assert link.batches() == [[1, 2, 3]]  # resent once the (grown) timeout passed
+        waits.append(limit)
+    assert waits[0] == 5
+    for earlier, later in zip(waits, waits[1:], strict=False):
+        assert later > earlier or later == pytest.approx(60, rel=0.25)
+    assert all(w <= 60 * 1.25 for w in waits)
+
+    up.acknowledge(1)
+    assert up.stall_limit() == 5 and up.stalls == 0
+
+
+def test_after_a_stall_only_one_batch_is_resent(store: LocalStore, link: FakeLink,
+                                                clock: Clock) -> None:
+    add_entries(store, 6)
+    up = make(store, link, batch_size=2, window=3, stall_timeout=5)
+    assert up.step() == 6
+    link.batches()
+    clock.now += 6
+    up.step()
+    assert link.batches() == [[1, 2]]  # not the whole window again
+    up.acknowledge(2)
+    up.step()
+    assert link.batches() == [[3, 4], [5, 6]]  # progress: the window is open again
+
+
 def test_no_stall_while_everything_is_acknowledged(store: LocalStore, link: FakeLink,
                                                    clock: Clock) -> None:
     add_entries(store, 2)
@@ -216,7 +267,7 @@ def test_no_stall_while_everything_is_acknowledged(store: LocalStore, link: Fake
 def test_a_refused_publish_is_retried_from_where_it_stopped(store: LocalStore, link: FakeLink,
                                                             clock: Clock) -> None:
     add_entries(store, 4)
-    up = make(store, link, batch_size=2)
+    up = make(store, link, batch_size=2, window=2)
     link.accept = False
     assert up.step() == 0
     link.accept = True
