@@ -186,6 +186,7 @@ class Fault:
     delay_ms: float = 0.0
     topic: str | None = None   # drop/duplicate only PUBLISH packets of this topic filter
     count: int | None = None   # drop/duplicate only this many packets (None: all)
+    contains: bytes | None = None  # only PUBLISH packets with these bytes (in the payload)
     fake_puback: bool = True   # answer a dropped QoS 1 PUBLISH so the sender's window moves
 
     def __post_init__(self) -> None:
@@ -202,6 +203,8 @@ class Fault:
         if packet_type(packet) != PUBLISH:
             return False
         if self.topic is not None and not topic_matches(self.topic, publish_info(packet).topic):
+            return False
+        if self.contains is not None and self.contains not in packet:
             return False
         if self.count is not None:
             if self.count <= 0:
@@ -521,20 +524,24 @@ class FaultProxy:
         return fault
 
     def drop(self, clients: str = "*", direction: str = DOWN, topic: str | None = None,
-             count: int | None = None) -> Fault:
-        fault = Fault("drop", direction, topic=topic, count=count)
+             count: int | None = None, contains: bytes | None = None) -> Fault:
+        fault = Fault("drop", direction, topic=topic, count=count, contains=contains)
         self.set(fault, clients)
         return fault
 
     def duplicate(self, clients: str = "*", direction: str = BOTH, topic: str | None = None,
-                  count: int | None = None, late_ms: float = 0.0) -> Fault:
-        fault = Fault("duplicate", direction, topic=topic, count=count, delay_ms=late_ms)
+                  count: int | None = None, late_ms: float = 0.0,
+                  contains: bytes | None = None) -> Fault:
+        fault = Fault("duplicate", direction, topic=topic, count=count, delay_ms=late_ms,
+                      contains=contains)
         self.set(fault, clients)
         return fault
 
     def reorder(self, ms: float, clients: str = "*", direction: str = BOTH,
-                topic: str | None = None, count: int | None = None) -> Fault:
-        fault = Fault("reorder", direction, delay_ms=ms, topic=topic, count=count)
+                topic: str | None = None, count: int | None = None,
+                contains: bytes | None = None) -> Fault:
+        fault = Fault("reorder", direction, delay_ms=ms, topic=topic, count=count,
+                      contains=contains)
         self.set(fault, clients)
         return fault
 

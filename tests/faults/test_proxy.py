@@ -140,6 +140,9 @@ def test_fault_count_is_shared_and_only_publishes_count() -> None:
     assert not fault.take(publish_packet("b/c", b""))
     assert [fault.take(publish_packet("a/c", b"")) for _ in range(3)] == [True, True, False]
     assert fault.applies(DOWN) and not fault.applies(UP)
+    picky = Fault("drop", DOWN, contains=b'"kind":"snapshot"')
+    assert not picky.take(publish_packet("a", b'{"kind":"changes"}'))
+    assert picky.take(publish_packet("a", b'{"kind":"snapshot","part":1}'))
     with pytest.raises(ValueError):
         Fault("explode")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 from decimal import Decimal
 
 import pytest
@@ -18,7 +19,7 @@ import pytest
 from protocol import messages, topics
 from protocol.encoding import dumps
 from store_agent.sqlite_store import LocalStore
-from tests.e2e.harness import expect
+from tests.e2e.harness import ROOT, TESSERA, Agent, ean13, expect
 from tests.faults import invariants
 from tests.faults.proxy import BOTH, DOWN, UP
 from tests.faults.scenario import (
@@ -282,6 +283,63 @@ def test_dropped_deltas_are_caught_up_from_the_log(faulty: FaultNetwork) -> None
     faulty.wait(lambda: kiosk.price_of(barcodes[1]) == Decimal("4.44"), 15,
                 "kiosk-1 repaired by its periodic catch-up")
     faulty.invariant()
+
+
+def compact_log(net: FaultNetwork) -> None:
+    """``tessera central compact --keep 0``, as an operator runs it."""
+    result = subprocess.run([*TESSERA, "central", "compact", "--keep", "0"],
+                            env=net.central_env, cwd=ROOT, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "changes forgotten" in result.stdout
+
+
+def away_across_a_compaction(net: FaultNetwork, kiosk: Agent, products: int) -> None:
+    """kiosk-1 loses the network while head office imports ``products`` products, adds and
+    removes a price override of kiosk-1, retires a product, and compacts the log."""
+    net.proxy.refuse(KIOSK)
+    net.proxy.reset(KIOSK)
+    net.wait(lambda: not kiosk.status()["broker_connected"], 10, "kiosk-1 offline")
+    rows = ["sku,name,category,vat_rate,sale_price,barcodes"] + [
+        f"BULK-{i},Bulk {i},food,20,{i % 50 + 1}.25,{ean13(10_000 + i)}"
+        for i in range(products)]
+    report = expect(net.central.request("POST", "/api/v1/products/import",
+                                        params={"preview": "false"},
+                                        data="\n".join(rows).encode(),
+                                        headers={"Content-Type": "text/csv"}, timeout=120), 200)
+    assert not report["rejected"], report["rejected"][:3]
+    override = expect(net.central.post("/api/v1/prices/", {
+        "sku": "SKU-1", "price": "0.50", "scope": "store", "ref": "kiosk-1"}), 201)
+    expect(net.central.delete(f"/api/v1/prices/{override['id']}"), 200, 204)
+    expect(net.central.delete("/api/v1/products/SKU-2"), 200)
+    compact_log(net)
+
+
+def test_snapshot_parts_reordered_and_duplicated(faulty: FaultNetwork) -> None:
+    """7. A store behind a compacted log gets a snapshot in parts; the parts overtake each
+    other and come twice, late."""
+    (kiosk, _market), _barcodes = start_with_catalogue(faulty, "kiosk-1", "market")
+    away_across_a_compaction(faulty, kiosk, 1200)  # two parts of 1,000 entries at most
+    snapshot = b'"kind":"snapshot"'
+    reordered = faulty.proxy.reorder(500, KIOSK, DOWN, count=1, contains=snapshot)
+    # (one fault per connection and direction: the copies are made on central's side)
+    duplicated = faulty.proxy.duplicate("tessera-central-publisher", UP, count=2,
+                                        late_ms=1500, contains=snapshot)
+    faulty.proxy.refuse(KIOSK, on=False)
+    faulty.invariant()
+    assert reordered.count == 0 and duplicated.count == 0
+    assert "snapshot" in kiosk.log.read_text()
+
+
+def test_snapshot_part_lost(faulty: FaultNetwork) -> None:
+    """7. A snapshot part is lost: the store asks again and a whole new snapshot comes
+    (central sends one store at most one snapshot of a stream per 30 s: this one waits)."""
+    (kiosk, _market), _barcodes = start_with_catalogue(faulty, "kiosk-1", "market")
+    away_across_a_compaction(faulty, kiosk, 10)
+    lost = faulty.proxy.drop(KIOSK, DOWN, count=1, contains=b'"kind":"snapshot"')
+    faulty.proxy.refuse(KIOSK, on=False)
+    faulty.wait(lambda: lost.count == 0, 10, "a snapshot part lost")
+    faulty.invariant(timeout=75)
 
 
 @pytest.mark.parametrize("broker_config",
