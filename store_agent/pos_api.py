@@ -19,8 +19,10 @@ from rules.context import UnknownCard
 from rules.money import MoneyError
 from rules.pricing import InvalidQuantity, PricingError, UnknownProduct
 from store_agent import receipts, till
+from store_agent.escpos_receipt import ReceiptPrinterError, print_receipt
 from store_agent.fiscal.fiscaliser import Fiscaliser, FiscalNotReady, VatNotMapped
 from store_agent.replica import Replica
+from store_agent.settings import ReceiptPrinterSettings
 from store_agent.sqlite_store import LocalStore
 
 CODE = validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$", error="1 to 64 letters or digits")
@@ -149,6 +151,9 @@ class SaleOut(BasketOut):
     email = fields.Dict(allow_none=True,
                         metadata={"description": "the e-mail receipt: to, state (queued, "
                                   "sent, failed), attempts, error"})
+    paper_receipt = fields.String(allow_none=True,
+                                  metadata={"description": "'printed', or why the receipt "
+                                            "printer failed (absent without one)"})
     fiscal = fields.Nested(FiscalOut, allow_none=True,
                            metadata={"description": "the fiscal receipt (absent without a "
                                      "fiscal device)"})
@@ -162,6 +167,10 @@ class ReceiptOut(Schema):
     email = fields.Dict(allow_none=True)
     email_policy = fields.String(metadata={"description": "never, propose or always: "
                                            "whether the till asks for an address"})
+
+
+class PrintOut(Schema):
+    paper_receipt = fields.String()
 
 
 class StatusOut(Schema):
@@ -197,7 +206,8 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
                status: Callable[[], dict[str, Any]],
                on_sale: Callable[[], None] = lambda: None,
                clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-               fiscal: Fiscaliser | None = None) -> Flask:
+               fiscal: Fiscaliser | None = None,
+               receipt_printer: ReceiptPrinterSettings | None = None) -> Flask:
     """The POS app; its dependencies come from the agent's composition root."""
     app = Flask("tessera-pos")
     app.json = _JSON(app)
@@ -265,27 +275,62 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
             if fiscal is not None:
                 state = fiscal.fiscalise(sale["uuid"])
                 sale = {**sale, "fiscal": state.as_dict()}
+            if receipt_printer is not None and outcome.created:
+                sale = {**sale, "paper_receipt": print_paper(sale["uuid"])}
             return sale, 201 if outcome.created else 200
+
+    def receipt_of(sale_uuid: str) -> dict[str, Any] | None:
+        with store.read() as conn:
+            row = conn.execute("SELECT result FROM sales WHERE uuid = ?",
+                               (sale_uuid,)).fetchone()
+            if row is None:
+                return None
+            sale = json.loads(row[0])
+            profile = receipts.effective_profile(conn, store_code)
+            name = conn.execute("SELECT name FROM store_info WHERE code = ?",
+                                (store_code,)).fetchone()
+            email = receipts.email_state(conn, sale_uuid)
+        return {"uuid": sale["uuid"], "number": sale["number"],
+                "text": receipts.render_text(sale, profile, name[0] if name else None),
+                "logo_png": profile.get("logo_png"), "email": email,
+                "email_policy": profile["email"]["policy"], "profile": profile}
+
+    def print_paper(sale_uuid: str) -> str:
+        assert receipt_printer is not None
+        receipt = receipt_of(sale_uuid)
+        if receipt is None:
+            return "no such sale"
+        try:
+            print_receipt(receipt_printer, receipt["text"], receipt["profile"])
+        except ReceiptPrinterError as exc:
+            app.logger.warning("paper receipt of %s not printed: %s", sale_uuid, exc)
+            return f"failed: {exc}"
+        return "printed"
 
     @blp.route("/sales/<uuid:sale_uuid>/receipt")
     class SaleReceipt(MethodView):
         @blp.response(200, ReceiptOut)
         def get(self, sale_uuid: Any) -> Any:
             """The customer's receipt of a sale: text with header and footer, logo, e-mail."""
-            with store.read() as conn:
-                row = conn.execute("SELECT result FROM sales WHERE uuid = ?",
-                                   (str(sale_uuid),)).fetchone()
-                if row is None:
-                    return error(404, f"no sale {sale_uuid}")
-                sale = json.loads(row[0])
-                profile = receipts.effective_profile(conn, store_code)
-                name = conn.execute("SELECT name FROM store_info WHERE code = ?",
-                                    (store_code,)).fetchone()
-                email = receipts.email_state(conn, str(sale_uuid))
-            return {"uuid": sale["uuid"], "number": sale["number"],
-                    "text": receipts.render_text(sale, profile, name[0] if name else None),
-                    "logo_png": profile.get("logo_png"), "email": email,
-                    "email_policy": profile["email"]["policy"]}
+            receipt = receipt_of(str(sale_uuid))
+            if receipt is None:
+                return error(404, f"no sale {sale_uuid}")
+            return receipt
+
+    @blp.route("/sales/<uuid:sale_uuid>/receipt/print")
+    class SaleReceiptPrint(MethodView):
+        @blp.response(200, PrintOut)
+        def post(self, sale_uuid: Any) -> Any:
+            """Print the (non-fiscal) paper receipt again on the ESC/POS printer."""
+            if receipt_printer is None:
+                return error(409, "no receipt printer is configured "
+                                  "(TESSERA_RECEIPT_PRINTER_URL)")
+            if receipt_of(str(sale_uuid)) is None:
+                return error(404, f"no sale {sale_uuid}")
+            result = print_paper(str(sale_uuid))
+            if result != "printed":
+                return error(503, result)
+            return {"paper_receipt": result}
 
     @blp.route("/status")
     class Status(MethodView):

@@ -59,7 +59,8 @@ class Agent:
             self.fiscal = Fiscaliser(self.store, reconnecting(printer))
             self.plu = PluSync(self.store, self.fiscal, settings.store)
         self.app = create_app(self.store, self.sync.replica, settings.store, self.status,
-                              on_sale=on_sale, fiscal=self.fiscal)
+                              on_sale=on_sale, fiscal=self.fiscal,
+                              receipt_printer=settings.receipt_printer)
         self.stopped = threading.Event()
         self._threads: list[threading.Thread] = []
 

@@ -57,6 +57,43 @@ def parse_smtp(value: str | None) -> SmtpSettings | None:
 
 
 @dataclass(frozen=True)
+class ReceiptPrinterSettings:
+    """A non-fiscal ESC/POS printer (TESSERA_RECEIPT_PRINTER_URL)."""
+
+    kind: str  # "tcp" | "serial" | "file"
+    address: str
+    baudrate: int = 9600
+    timeout: float = 10.0
+
+
+def parse_receipt_printer(value: str | None) -> ReceiptPrinterSettings | None:
+    """``escpos+tcp://host:9100``, ``escpos+serial:///dev/ttyS0?baud=19200`` or
+    ``escpos+file:///dev/usb/lp0``."""
+    if not value:
+        return None
+    name = "TESSERA_RECEIPT_PRINTER_URL"
+    url = urlparse(value)
+    kind = url.scheme.removeprefix("escpos+")
+    if not url.scheme.startswith("escpos+") or kind not in ("tcp", "serial", "file"):
+        raise SettingsError(f"{name} must start with escpos+tcp://, escpos+serial:// or "
+                            "escpos+file://")
+    if kind == "tcp":
+        try:
+            port = url.port or 9100
+        except ValueError as exc:
+            raise SettingsError(f"{name}: bad port") from exc
+        if not url.hostname:
+            raise SettingsError(f"{name} must look like escpos+tcp://host:9100")
+        return ReceiptPrinterSettings("tcp", f"{url.hostname}:{port}")
+    if not url.path:
+        raise SettingsError(f"{name} needs a device path, e.g. escpos+serial:///dev/ttyS0")
+    baud = parse_qs(url.query).get("baud", ["9600"])[-1]
+    if not baud.isdigit():
+        raise SettingsError(f"{name}: baud must be a number")
+    return ReceiptPrinterSettings(kind, url.path, int(baud))
+
+
+@dataclass(frozen=True)
 class AgentSettings:
     store: str
     database: Path
@@ -71,6 +108,7 @@ class AgentSettings:
     log_level: str
     uplink_window: int = 1
     smtp: SmtpSettings | None = None
+    receipt_printer: ReceiptPrinterSettings | None = None
 
 
 def _number(env: Mapping[str, str], name: str, default: str) -> float:
@@ -168,6 +206,7 @@ def load(env: Mapping[str, str] | None = None) -> AgentSettings:
         uplink_window=int(_number(env, "TESSERA_UPLINK_WINDOW", "1")),
         log_level=env.get("TESSERA_LOG_LEVEL", "INFO").upper(),
         smtp=parse_smtp(env.get("TESSERA_SMTP_URL")),
+        receipt_printer=parse_receipt_printer(env.get("TESSERA_RECEIPT_PRINTER_URL")),
     )
 
 
