@@ -133,6 +133,25 @@ def _track(conn: sqlite3.Connection, stream: str, entity: str, key: str, op: str
     return toggles
 
 
+def _drain(conn: sqlite3.Connection, stream: str, held: dict[int, dict[str, Any]],
+           version: int, checksum: str) -> tuple[int, int]:
+    """Apply the held changes that follow ``version``, then record the stream's new version
+    and checksum; returns (version, how many applied)."""
+    applied = 0
+    while version + 1 in held:
+        change = held.pop(version + 1)
+        _apply_one(conn, stream, change["entity"], change["key"], change["op"],
+                   change.get("data"))
+        checksum = combine(checksum, *_track(conn, stream, change["entity"], change["key"],
+                                             change["op"], change.get("data")))
+        version += 1
+        applied += 1
+    conn.execute("INSERT INTO streams (stream, version, checksum) VALUES (?, ?, ?) "
+                 "ON CONFLICT (stream) DO UPDATE SET version = excluded.version, "
+                 "checksum = excluded.checksum", (stream, version, checksum))
+    return version, applied
+
+
 def _stream_checksum(conn: sqlite3.Connection, stream: str) -> str:
     row = conn.execute("SELECT checksum FROM streams WHERE stream = ?", (stream,)).fetchone()
     return str(row[0]) if row is not None and row[0] is not None else EMPTY
@@ -197,7 +216,7 @@ class Replica:
         return result
 
     def _apply_locked(self, stream: str, message: dict[str, Any]) -> tuple[int, int, int]:
-        applied = duplicates = 0
+        duplicates = 0
         with self.store.write() as conn:
             self._check_log_epoch(conn, message["log_epoch"])
             held = self._held.setdefault(stream, {})
@@ -210,19 +229,8 @@ class Replica:
             for old in [v for v in held if v <= version]:
                 duplicates += 1
                 del held[old]
-            checksum = _stream_checksum(conn, stream)
-            while version + 1 in held:
-                change = held.pop(version + 1)
-                _apply_one(conn, stream, change["entity"], change["key"], change["op"],
-                           change.get("data"))
-                checksum = combine(checksum, *_track(conn, stream, change["entity"],
-                                                     change["key"], change["op"],
-                                                     change.get("data")))
-                version += 1
-                applied += 1
-            conn.execute("INSERT INTO streams (stream, version, checksum) VALUES (?, ?, ?) "
-                         "ON CONFLICT (stream) DO UPDATE SET version = excluded.version, "
-                         "checksum = excluded.checksum", (stream, version, checksum))
+            version, applied = _drain(conn, stream, held, version,
+                                      _stream_checksum(conn, stream))
         return version, applied, duplicates
 
     def apply_snapshot(self, message: dict[str, Any]) -> ApplyResult:
@@ -293,18 +301,8 @@ class Replica:
             held = self._held.setdefault(stream, {})
             for old in [v for v in held if v <= version]:
                 del held[old]
-            while version + 1 in held:
-                change = held.pop(version + 1)
-                _apply_one(conn, stream, change["entity"], change["key"], change["op"],
-                           change.get("data"))
-                checksum = combine(checksum, *_track(conn, stream, change["entity"],
-                                                     change["key"], change["op"],
-                                                     change.get("data")))
-                version += 1
-                applied += 1
-            conn.execute("INSERT INTO streams (stream, version, checksum) VALUES (?, ?, ?) "
-                         "ON CONFLICT (stream) DO UPDATE SET version = excluded.version, "
-                         "checksum = excluded.checksum", (stream, version, checksum))
+            version, drained = _drain(conn, stream, held, version, checksum)
+            applied += drained
         log.info("stream %s replaced by a snapshot: %d entries, now at version %d", stream,
                  applied, version)
         return ApplyResult(stream=stream, applied=applied, duplicates=0, held=len(held),

@@ -33,10 +33,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from store_agent.fiscal import rt_xml
+from store_agent.fiscal import rt_xml, sim_files
 from store_agent.fiscal.rt_simulator_device import Refusal, RtSimDevice
 
-FAULT_FILE = "faults.json"
+FAULT_FILE = sim_files.FAULT_FILE
 SWITCHES = ("paper_out", "offline", "open_document")
 FAULTS = ("drop_answer", "slow", "slow_ms", "die_before_answer", "paper_out_after",
           *SWITCHES)
@@ -44,23 +44,12 @@ PRINTING = ("printerFiscalReceipt", "printerFiscalReport", "printerNonFiscal")
 
 
 def parse_faults(specs: list[str]) -> dict[str, int]:
-    faults: dict[str, int] = {}
-    for spec in specs:
-        name, _, value = spec.partition("=")
-        if name not in FAULTS or not value.isdigit():
-            raise ValueError(f"fault {spec!r}: expected one of {', '.join(FAULTS)} =N")
-        faults[name] = int(value)
-    return faults
+    return sim_files.parse_faults(specs, FAULTS)
 
 
 def inject(directory: Path, **faults: int) -> None:
     """Switch faults on a running simulator (read before its next request)."""
-    unknown = set(faults) - set(FAULTS)
-    if unknown:
-        raise ValueError(f"unknown faults {sorted(unknown)}")
-    tmp = directory / (FAULT_FILE + ".tmp")
-    tmp.write_text(json.dumps(faults))
-    os.replace(tmp, directory / FAULT_FILE)
+    sim_files.write_faults(directory, FAULTS, faults)
 
 
 class RtSimulator:

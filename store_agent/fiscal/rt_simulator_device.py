@@ -21,7 +21,6 @@ refusals, and that offline comes with printerStatus digit 0 = 3.
 from __future__ import annotations
 
 import json
-import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from rules.money import round_money
+from store_agent.fiscal.sim_files import write_state
 
 STATE_FILE = "state.json"
 JOURNAL_KEEP = 500
@@ -87,18 +87,7 @@ class RtSimDevice:
         self.paper_out_after: int | None = None
 
     def save(self) -> None:
-        path = self.directory / STATE_FILE
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(self.state, handle, indent=1, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_state(self.directory / STATE_FILE, self.state)
 
     # -- status ----------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from store_agent.fiscal import sim_files
 from store_agent.fiscal.datecs_codec import (
     NAK,
     SYN,
@@ -58,7 +59,7 @@ from store_agent.fiscal.datecs_syntax import (
 from store_agent.fiscal.device import VAT_GROUPS, StatusFlag
 from store_agent.fiscal.simulator_device import Refusal, SimDevice
 
-FAULT_FILE = "faults.json"
+FAULT_FILE = sim_files.FAULT_FILE
 FAULTS = ("drop_answer", "bad_checksum", "nak", "syn", "paper_out_after", "paper_out",
           "cover_open", "die_before_answer")
 GROUP_OF_X = {code: group for group, code in TAX_X.items()}
@@ -68,23 +69,12 @@ BYTE_FLAG = {XError.SYNTAX: StatusFlag.SYNTAX_ERROR,
 
 
 def parse_faults(specs: list[str]) -> dict[str, int]:
-    faults: dict[str, int] = {}
-    for spec in specs:
-        name, _, value = spec.partition("=")
-        if name not in FAULTS or not value.isdigit():
-            raise ValueError(f"fault {spec!r}: expected one of {', '.join(FAULTS)} =N")
-        faults[name] = int(value)
-    return faults
+    return sim_files.parse_faults(specs, FAULTS)
 
 
 def inject(directory: Path, **faults: int) -> None:
     """Switch faults on a running simulator (it reads the file before its next frame)."""
-    unknown = set(faults) - set(FAULTS)
-    if unknown:
-        raise ValueError(f"unknown faults {sorted(unknown)}")
-    tmp = directory / (FAULT_FILE + ".tmp")
-    tmp.write_text(json.dumps(faults))
-    os.replace(tmp, directory / FAULT_FILE)
+    sim_files.write_faults(directory, FAULTS, faults)
 
 
 class Simulator:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 from rules.money import round_money
 from store_agent.fiscal.datecs_syntax import XError
 from store_agent.fiscal.device import VAT_GROUPS, ZERO, StatusFlag
+from store_agent.fiscal.sim_files import write_state
 
 STATE_FILE = "state.json"
 JOURNAL_KEEP = 500
@@ -78,18 +78,7 @@ class SimDevice:
     # -- persistence ---------------------------------------------------------------------
 
     def save(self) -> None:
-        path = self.directory / STATE_FILE
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(self.state, handle, indent=1, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_state(self.directory / STATE_FILE, self.state)
 
     def begin(self) -> None:
         self._snapshot = copy.deepcopy(self.state)
