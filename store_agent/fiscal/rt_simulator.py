@@ -23,7 +23,6 @@ simulator: it picks ``faults.json`` up before the next request). The answer faul
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import threading
@@ -52,7 +51,7 @@ def inject(directory: Path, **faults: int) -> None:
     sim_files.write_faults(directory, FAULTS, faults)
 
 
-class RtSimulator:
+class RtSimulator(sim_files.Countdowns):
     """Executes requests one at a time, as the printer does."""
 
     def __init__(self, directory: Path, faults: dict[str, int] | None = None,
@@ -77,17 +76,12 @@ class RtSimulator:
             self.device.save()
 
     def _pick_up_faults(self) -> None:
-        path = self.directory / FAULT_FILE
-        if path.exists():
-            faults = json.loads(path.read_text())
-            path.unlink()
-            self._apply({k: int(v) for k, v in faults.items()})
+        faults = sim_files.take_faults(self.directory)
+        if faults:
+            self._apply(faults)
 
     def _take(self, name: str) -> bool:
-        left = self.faults.get(name, 0)
-        if left > 0:
-            self.faults[name] = left - 1
-        return left > 0
+        return self.take(name)
 
     def handle(self, body: bytes) -> tuple[bytes | None, float]:
         """The answer (None: drop it) and how long to wait before sending it."""

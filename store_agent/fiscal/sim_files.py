@@ -51,3 +51,25 @@ def write_faults(directory: Path, known: Iterable[str], faults: dict[str, int]) 
     tmp = directory / (FAULT_FILE + ".tmp")
     tmp.write_text(json.dumps(faults))
     os.replace(tmp, directory / FAULT_FILE)
+
+
+def take_faults(directory: Path) -> dict[str, int]:
+    """The faults handed over since the last call (and forget the file)."""
+    path = directory / FAULT_FILE
+    if not path.exists():
+        return {}
+    faults = json.loads(path.read_text())
+    path.unlink()
+    return {name: int(value) for name, value in faults.items()}
+
+
+class Countdowns:
+    """Faults that fire a number of times: ``take(name)`` is true while some are left."""
+
+    faults: dict[str, int]
+
+    def take(self, name: str) -> bool:
+        left = self.faults.get(name, 0)
+        if left > 0:
+            self.faults[name] = left - 1
+        return left > 0

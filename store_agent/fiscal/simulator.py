@@ -22,7 +22,6 @@ drops a ``faults.json`` the running simulator picks up before the next frame):
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pty
 import re
@@ -77,7 +76,7 @@ def inject(directory: Path, **faults: int) -> None:
     sim_files.write_faults(directory, FAULTS, faults)
 
 
-class Simulator:
+class Simulator(sim_files.Countdowns):
     def __init__(self, directory: Path, dialect: Dialect, faults: dict[str, int] | None = None,
                  model: str | None = None, encoding: str = "cp1251",
                  vat: dict[str, str] | None = None) -> None:
@@ -101,17 +100,12 @@ class Simulator:
             self.device.save()
 
     def _pick_up_faults(self) -> None:
-        path = self.directory / FAULT_FILE
-        if path.exists():
-            faults = json.loads(path.read_text())
-            path.unlink()
-            self._apply({k: int(v) for k, v in faults.items()})
+        faults = sim_files.take_faults(self.directory)
+        if faults:
+            self._apply(faults)
 
     def _take(self, name: str) -> bool:
-        left = self.faults.get(name, 0)
-        if left > 0:
-            self.faults[name] = left - 1
-        return left > 0
+        return self.take(name)
 
     # -- one frame -------------------------------------------------------------------------
 
