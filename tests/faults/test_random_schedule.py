@@ -4,8 +4,9 @@ Tills sell at two stores and head office edits prices the whole time, while a sc
 drawn from a seed breaks one thing after another: connection resets and refusals,
 half-open links, delays, dropped, duplicated, late and reordered packets (any topic,
 either direction, any process), kill -9 of an agent, an ingest worker, the publisher or
-the broker. Each fault is held for a moment and healed before the next. At the end the
-invariant must hold.
+the broker, a store away while central compacts its log (it comes back to a snapshot).
+Each fault is held for a moment and healed before the next. At the end the invariant must
+hold.
 
 ``TESSERA_FAULT_SECONDS`` (default 60) or ``TESSERA_FAULT_MINUTES`` sets how long faults
 are injected; ``TESSERA_FAULT_SEED`` replays a schedule (the seed is in every failure).
@@ -15,13 +16,14 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 
-from tests.e2e.harness import expect
+from tests.e2e.harness import ROOT, TESSERA, expect
 from tests.faults.proxy import BOTH, DOWN, UP
 from tests.faults.scenario import FaultNetwork, HeadOffice, Till, confirmed_at_central
 
@@ -31,7 +33,7 @@ STORES = ("kiosk-1", "market")
 CLIENTS = ("store-kiosk-1", "store-market", "tessera-central-publisher",
            "tessera-central-ingest-a", "*")
 KINDS = ("reset", "refuse", "blackhole", "delay", "drop", "duplicate", "late-duplicate",
-         "reorder", "kill-agent", "kill-ingest", "kill-publisher", "kill-broker")
+         "reorder", "kill-agent", "kill-ingest", "kill-publisher", "kill-broker", "compact")
 
 
 def fault_seconds() -> float:
@@ -59,6 +61,8 @@ def schedule(rng: random.Random) -> Step:
     hold = round(rng.uniform(0.3, 3.0), 1)
     if kind == "kill-agent":
         return Step(kind, rng.choice(STORES), hold)
+    if kind == "compact":
+        return Step(kind, rng.choice(CLIENTS[:2]), hold)
     if kind.startswith("kill-"):
         return Step(kind, kind[5:], hold)
     target = rng.choice(CLIENTS)
@@ -97,6 +101,16 @@ class Chaos:
             proxy.duplicate(step.target, step.direction, count=step.amount, late_ms=1000)
         elif step.kind == "reorder":
             proxy.reorder(500, step.target, step.direction, count=step.amount)
+        elif step.kind == "compact":
+            # The store is away while head office edits and compacts the log: it comes
+            # back behind the compacted part and needs a snapshot.
+            proxy.refuse(step.target)
+            proxy.reset(step.target)
+            time.sleep(step.hold)
+            result = subprocess.run([*TESSERA, "central", "compact", "--keep", "0"],
+                                    env=net.central_env, cwd=ROOT, capture_output=True,
+                                    text=True, timeout=60)
+            assert result.returncode == 0, result.stderr
         elif step.kind == "kill-agent":
             agent = net.agents[step.target]
             agent.kill()
@@ -147,6 +161,10 @@ def test_random_fault_schedule(faulty: FaultNetwork) -> None:
         took = faulty.invariant(timeout=60)
         for code, uuids in accepted.items():
             confirmed_at_central(faulty, code, uuids)
+        # Liveness too: whatever births and wills crossed, central sees every store online.
+        for code in STORES:
+            faulty.wait(lambda c=code: (faulty.store_status(c) or {}).get("online"), 20,
+                        f"{code} online at central")
     except AssertionError as exc:
         raise AssertionError(f"TESSERA_FAULT_SEED={seed}; {len(done)} steps:\n  "
                              + "\n  ".join(done) + f"\n{exc}") from exc
