@@ -10,7 +10,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from protocol import OLDEST_SUPPORTED_VERSION, PROTOCOL_VERSION
+from protocol import OLDEST_SUPPORTED_VERSION, PROTOCOL_VERSION, sale_body
 from protocol.encoding import WireError
 
 STREAM_RE = r"^[a-z][a-z0-9_-]*(@[gs]:[A-Za-z0-9_.-]+)?$"
@@ -263,6 +263,9 @@ def parse(message: dict[str, Any], *expected: str) -> dict[str, Any]:
 
 def parse_sale(body: dict[str, Any]) -> dict[str, Any]:
     """Validate the body of a sale entry."""
+    fast = sale_body.read(body)  # the same result for well-formed sales, much sooner
+    if fast is not None:
+        return fast
     try:
         loaded: dict[str, Any] = SALE.load(body)
     except ValidationError as exc:
