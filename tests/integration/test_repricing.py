@@ -65,7 +65,7 @@ def chain(clean_pg_db: Database, tmp_path: Path) -> tuple[Database, Replica]:
 
 
 def sell_and_ingest(db: Database, replica: Replica, body: dict[str, Any] | None = None,
-                    tamper: dict[str, str] | None = None) -> Sale:
+                    tamper: dict[str, str] | None = None, reprice: bool = True) -> Sale:
     request = body or {"uuid": str(uuid.uuid4()), "cards": ["7700000000017"],
                        "lines": [{"code": "BREAD", "qty": "1"}, {"code": "MILK", "qty": "2"},
                                  {"code": "CIG", "qty": "1"}]}
@@ -79,8 +79,9 @@ def sell_and_ingest(db: Database, replica: Replica, body: dict[str, Any] | None 
     with db.transaction() as s:
         sales.ingest_batch(s, {"store": "kiosk-1", "epoch": "e1", "entries": [
             {"seq": seq, "kind": "sale", "id": sale["uuid"], "body": sale}]}, "test")
-    with db.transaction() as s:
-        assert repricing.reprice_pending(s) >= 1
+    if reprice:
+        with db.transaction() as s:
+            assert repricing.reprice_pending(s) >= 1
     with db.sessions() as s:
         return s.scalars(select(Sale).where(Sale.uuid == sale["uuid"])).one()
 
@@ -113,6 +114,24 @@ def test_a_policy_changed_later_does_not_make_old_sales_drift(
     second = sell_and_ingest(db, replica)
     assert second.total < sale.total
     assert drifts(db) == []
+
+
+def test_one_pass_prices_each_sale_with_its_own_versions(
+        chain: tuple[Database, Replica]) -> None:
+    # One pass shares its change-log reads between sales: only sales at the same versions
+    # may share them.
+    db, replica = chain
+    before = sell_and_ingest(db, replica, reprice=False)
+    with db.transaction() as s:
+        policies.update(s, "sales", {"percent": "30"})
+    sync(db, replica, "kiosk-1")
+    after = sell_and_ingest(db, replica, reprice=False)
+    wrong = sell_and_ingest(db, replica, tamper={"MILK": "2.00"}, reprice=False)
+    assert after.total < before.total
+    with db.transaction() as s:
+        assert repricing.reprice_pending(s) == 3
+    [drift] = drifts(db)
+    assert drift.sale_id == wrong.id
 
 
 def test_a_wrong_line_is_recorded_as_drift_not_overwritten(
