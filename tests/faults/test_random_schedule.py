@@ -3,7 +3,7 @@
 Tills sell at two stores and head office edits prices the whole time, while a schedule
 drawn from a seed breaks one thing after another: connection resets and refusals,
 half-open links, delays, dropped, duplicated, late and reordered packets (any topic,
-either direction, any process), kill -9 of an agent, an ingest worker, the publisher or
+either direction, any process), kill -9 of an agent, one of two ingest workers, the publisher or
 the broker, a store away while central compacts its log (it comes back to a snapshot).
 Each fault is held for a moment and healed before the next. At the end the invariant must
 hold.
@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
 STORES = ("kiosk-1", "market")
 CLIENTS = ("store-kiosk-1", "store-market", "tessera-central-publisher",
-           "tessera-central-ingest-a", "*")
+           "tessera-central-ingest-a", "tessera-central-ingest-b", "*")
 KINDS = ("reset", "refuse", "blackhole", "delay", "drop", "duplicate", "late-duplicate",
          "reorder", "kill-agent", "kill-ingest", "kill-publisher", "kill-broker", "compact")
 
@@ -63,6 +63,8 @@ def schedule(rng: random.Random) -> Step:
         return Step(kind, rng.choice(STORES), hold)
     if kind == "compact":
         return Step(kind, rng.choice(CLIENTS[:2]), hold)
+    if kind == "kill-ingest":
+        return Step(kind, rng.choice(("ingest-a", "ingest-b")), hold)
     if kind.startswith("kill-"):
         return Step(kind, kind[5:], hold)
     target = rng.choice(CLIENTS)
@@ -71,7 +73,7 @@ def schedule(rng: random.Random) -> Step:
     if kind in ("drop", "duplicate", "late-duplicate", "reorder"):
         return Step(kind, target, hold, rng.choice((UP, DOWN, BOTH)), rng.randint(1, 6))
     if kind in ("refuse", "blackhole"):
-        return Step(kind, rng.choice(CLIENTS[:4]), hold)
+        return Step(kind, rng.choice(CLIENTS[:5]), hold)
     return Step(kind, target, hold)
 
 
@@ -119,7 +121,7 @@ class Chaos:
             net.broker.kill()
             return net.broker.start
         elif step.kind.startswith("kill-"):
-            name = {"ingest": "ingest-a", "publisher": "publisher"}[step.target]
+            name = step.target
             net.proc(name).kill()
             return net.proc(name).start
         return lambda: proxy.clear("*")
@@ -129,7 +131,7 @@ def test_random_fault_schedule(faulty: FaultNetwork) -> None:
     seed = int(os.environ.get("TESSERA_FAULT_SEED") or random.SystemRandom().randrange(10**9))
     rng = random.Random(seed)
     faulty.base_env["TESSERA_BROKER_KEEPALIVE"] = "3"  # central's links too
-    faulty.start_central()
+    faulty.start_central(ingest_workers=("a", "b"))  # sharing stores/+/up
     expect(faulty.central.post("/api/v1/store-groups/", {"code": "north", "name": "North"}),
            201)
     agents = faulty.start_stores(*STORES)
