@@ -146,11 +146,28 @@ def test_agent_kill9_between_commit_publish_and_ack(faulty: FaultNetwork) -> Non
 
 
 def test_ingester_kill9_mid_flood_with_a_shared_subscription(faulty: FaultNetwork) -> None:
-    """4 and 6. kill -9 of an ingest worker between its commit and the PUBACK, while a
-    second worker shares the subscription; then of the last one."""
+    """4 and 6. kill -9 of the ingest workers between their commit and the PUBACK (and the
+    ack); then mid-flood, one while a second one shares the subscription, then the last."""
     faulty.start_central(ingest_workers=("a", "b"))
     agents = faulty.start_stores("kiosk-1", "market")
     barcodes = faulty.seed_catalogue(3)
+
+    # Committed at central, but neither the PUBACK nor the ack leaves the workers.
+    for name in ("a", "b"):
+        assert faulty.proxy.blackhole(f"tessera-central-ingest-{name}", UP) == 1
+    for agent in agents:
+        for i in range(5):
+            expect(agent.sell([(barcodes[i % 3], "1")]), 201)
+    assert faulty.database_url is not None
+    faulty.wait(lambda: len(invariants.read_central(faulty.database_url).sales) == 10, 20,
+                "the 10 sales committed at central")
+    assert all(agent.status()["outbox_pending"] == 5 for agent in agents)  # never acked
+    for name in ("a", "b"):
+        faulty.proc(f"ingest-{name}").kill()
+        faulty.start_ingest(name)
+    for agent in agents:
+        faulty.wait_outbox_drained(agent, sales=5)
+
     tills = [Till(agent, barcodes) for agent in agents]
     for till in tills:
         till.start()
@@ -184,7 +201,7 @@ def test_half_open_connection_and_a_stale_will(faulty: FaultNetwork) -> None:
     till = Till(kiosk, barcodes, limit=10)
     till.start()
     expect_price = "7.77"
-    faulty.central.patch("/api/v1/products/SKU-1", {"sale_price": expect_price})
+    expect(faulty.central.patch("/api/v1/products/SKU-1", {"sale_price": expect_price}), 200)
     till.sold(10)
     faulty.wait(lambda: faulty.proxy.connections(KIOSK) == [KIOSK]
                 and kiosk.status()["broker_connected"]
@@ -231,7 +248,7 @@ def test_duplicated_packets_everywhere(faulty: FaultNetwork) -> None:
     faulty.wait(lambda: office.edits >= 10, 20, "price edits")
     office.stop()
     faulty.invariant()
-    assert faulty.proxy.stats.duplicated > 50
+    assert faulty.proxy.stats.duplicated >= 20  # the scenario did what it says
     for till in tills:
         confirmed_at_central(faulty, till.agent.code, till.stop())
     faulty.check()  # nobody choked on a duplicate
@@ -269,7 +286,7 @@ def test_dropped_deltas_are_caught_up_from_the_log(faulty: FaultNetwork) -> None
     # One message each (market has it before the next edit): the first two are lost to
     # kiosk-1, the third shows it a hole.
     for price in ("3.01", "3.02", "3.03"):
-        faulty.central.patch("/api/v1/products/SKU-1", {"sale_price": price})
+        expect(faulty.central.patch("/api/v1/products/SKU-1", {"sale_price": price}), 200)
         faulty.wait(lambda p=price: market.price_of(barcodes[0]) == Decimal(p), 10,
                     f"market selling at {price}")
     assert lost.count == 0
@@ -277,7 +294,7 @@ def test_dropped_deltas_are_caught_up_from_the_log(faulty: FaultNetwork) -> None
                 "kiosk-1 repaired by catch-up")
 
     last = faulty.proxy.drop(KIOSK, DOWN, topic=catalog, count=1)
-    faulty.central.patch("/api/v1/products/SKU-2", {"sale_price": "4.44"})
+    expect(faulty.central.patch("/api/v1/products/SKU-2", {"sale_price": "4.44"}), 200)
     faulty.wait(lambda: last.count == 0, 10, "the last delta dropped")
     faulty.wait(lambda: market.price_of(barcodes[1]) == Decimal("4.44"), 10, "market has it")
     faulty.wait(lambda: kiosk.price_of(barcodes[1]) == Decimal("4.44"), 15,
