@@ -8,8 +8,9 @@ already has.
 One batch is in flight by default: central's ingest workers share the stores' batches, and
 a batch that overtook its predecessor (taken by another worker first) would be a gap that
 waits for the stall timeout. A stalled central is overloaded more often than it lost a
-message, so each stall in a row doubles the wait (with jitter, up to a minute) and the
-resend is one batch; the first acknowledgement that progresses restores both.
+message, so each stall in a row doubles the wait (with jitter, up to 8 times the stall
+timeout) and the resend is one batch; the first acknowledgement that progresses, or a new
+connection, restores both.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from transport.mqtt_link import Inbound, MqttLink
 log = logging.getLogger(__name__)
 
 WINDOW_BATCHES = 1  # batches in flight (TESSERA_UPLINK_WINDOW)
-MAX_STALL_TIMEOUT = 60.0  # the back-off's ceiling, unless the stall timeout is longer
+MAX_BACKOFF = 8  # stalls in a row stretch the stall timeout up to this many times
 
 
 class Uplink:
@@ -67,6 +68,7 @@ class Uplink:
         with self._lock:
             self.sent_upto = self.acked
             self.last_progress = time.monotonic()
+            self.stalls = 0  # a new connection: what stalled the old one says nothing
         self.wake.set()
 
     def pending(self) -> int:
@@ -185,8 +187,7 @@ class Uplink:
         """Seconds without progress before going back to the watermark (backed off)."""
         if not self.stalls:
             return self.stall_timeout
-        ceiling = max(self.stall_timeout, MAX_STALL_TIMEOUT)
-        return min(ceiling, self.stall_timeout * 2.0 ** self.stalls) * self._jitter
+        return self.stall_timeout * min(MAX_BACKOFF, 2.0 ** self.stalls) * self._jitter
 
     def step(self) -> int:
         """Send what the window allows; go back to the watermark if acks stalled."""
