@@ -437,3 +437,22 @@ def test_the_invariant_notices_what_it_should(faulty: FaultNetwork) -> None:
                      "products differ", "price entries differ", "outbox entries not acked",
                      "acked seq 3 != outbox head 4"):
         assert expected in found, found
+
+
+def test_sales_flow_while_one_ingest_worker_is_half_open(faulty: FaultNetwork) -> None:
+    """6. One of two ingest workers on the shared subscription goes half-open: the broker
+    goes on handing it every other batch (blind round-robin) until its keepalive runs out
+    (45 s); the stores' resends must still get every sale in through the other worker."""
+    faulty.start_central(ingest_workers=("a", "b"))
+    agents = faulty.start_stores("kiosk-1", "market")
+    barcodes = faulty.seed_catalogue(3)
+    assert faulty.proxy.blackhole("tessera-central-ingest-a") == 1
+    tills = [Till(agent, barcodes, limit=30, pause=0.05) for agent in agents]
+    for till in tills:
+        till.start()
+    for till in tills:
+        till.sold(30)
+    faulty.invariant(timeout=30)  # well before the broker drops the dead worker
+    assert faulty.proxy.connections("tessera-central-ingest-a") == ["tessera-central-ingest-a"]
+    for till in tills:
+        confirmed_at_central(faulty, till.agent.code, till.stop())
