@@ -14,11 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.faults.proxy import (
-    DOWN,
-    UP,
-    Fault,
-    FaultProxy,
+from tests.faults.framing import (
     Framer,
     FramingError,
     connect_client_id,
@@ -29,6 +25,7 @@ from tests.faults.proxy import (
     topic_matches,
     with_dup_flag,
 )
+from tests.faults.proxy import DOWN, UP, Fault, FaultProxy
 from tests.support import Broker, wait_until
 
 
