@@ -182,8 +182,18 @@ def reprice_pending(session: Session, limit: int = 200) -> int:
     sales = session.scalars(query).unique().all()
     cache = LogCache()
     for sale in sales:
-        with session.begin_nested():
-            reprice(session, sale, cache)
+        try:
+            with session.begin_nested():
+                reprice(session, sale, cache)
+        except Exception as exc:  # noqa: BLE001 - one odd sale must not stop the others
+            # The savepoint rolled back: record that central could not check this sale (as
+            # drift, so that someone looks) and go on with the next.
+            log.exception("re-pricing sale %s failed", sale.uuid)
+            with session.begin_nested():
+                sale.repriced = True
+                session.add(SaleDrift(sale=sale, store_total=sale.total, central_total=None,
+                                      details=json.dumps([{"error": "central could not check "
+                                                           f"the sale: {exc!r}"}])))
     return len(sales)
 
 

@@ -161,3 +161,26 @@ def test_drift_is_listed_at_central(chain: tuple[Database, Replica]) -> None:
     assert row["sale"] == sale.uuid and row["store"] == "kiosk-1"
     assert row["details"][0]["sku"] == "BREAD"
     assert client.get("/api/v1/sales/drift?store=nowhere").get_json() == []
+
+
+def test_a_sale_that_breaks_repricing_is_flagged_and_the_others_go_on(
+        chain: tuple[Database, Replica], monkeypatch: pytest.MonkeyPatch) -> None:
+    db, replica = chain
+    odd = sell_and_ingest(db, replica, reprice=False)
+    fine = sell_and_ingest(db, replica, reprice=False)
+    real = repricing.reprice
+
+    def reprice(session: Any, sale: Sale, cache: Any = None) -> Any:
+        if sale.uuid == odd.uuid:
+            raise RuntimeError("something nobody foresaw")
+        return real(session, sale, cache)
+
+    monkeypatch.setattr(repricing, "reprice", reprice)
+    with db.transaction() as s:
+        assert repricing.reprice_pending(s) == 2
+    with db.sessions() as s:
+        assert all(s.scalars(select(Sale.repriced)).all())
+    [drift] = drifts(db)
+    assert drift.sale_id == odd.id and drift.central_total is None
+    assert "something nobody foresaw" in drift.details
+    assert fine.id != drift.sale_id
