@@ -19,9 +19,13 @@ FANOUT_PATH = (
     "each PUBACK; one broadcast message per poll reaches every store; each store applies it "
     "in one SQLite transaction (synchronous=FULL)")
 REPLAY_PATH = (
-    "no snapshot: the store replays the change log, one catch-up message of 500 changes at "
-    "a time, each published with publish_and_wait by the single publisher thread and applied "
-    "by the agent in one SQLite transaction")
+    "the store replays the change log, one catch-up message of 500 changes at a time, each "
+    "published with publish_and_wait by the single publisher thread and applied by the "
+    "agent in one SQLite transaction")
+SNAPSHOT_PATH = (
+    "a new store facing 1,000+ versions gets a snapshot: the latest entry of every key read "
+    "in one query at central, sent in parts of 1,000 with publish_and_wait, kept by the agent "
+    "in SQLite and swapped in with one transaction (entries, barcodes, entry hashes)")
 
 
 def _ingest(figure: dict[str, Any]) -> str:
@@ -50,11 +54,11 @@ def explain(results: dict[str, Any]) -> None:
     if fanout:
         fanout["limit"] = "; ".join([_top_cpu(fanout.get("cpu_percent_of_one_core", {})),
                                      FANOUT_PATH])
-    for key in ("bootstrap", "catchup"):
+    for key, path in (("bootstrap", SNAPSHOT_PATH), ("catchup", REPLAY_PATH)):
         figure = results.get(key)
         if figure:
             figure["limit"] = "; ".join([_top_cpu(figure.get("cpu_percent_of_one_core", {})),
-                                         REPLAY_PATH])
+                                         path])
     bootstrap = results.get("bootstrap")
     if bootstrap:
         bootstrap["limit"] += "; customers: none in the model yet, products only"

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from central.db import Database
 from central.models import Change
 from central.services import catalog, prices, stores
+from protocol.checksum import combine, entry_hash
 from rules.barcodes import ean_check_digit
 
 CATALOG = "catalog"
@@ -93,8 +94,9 @@ def big_catalogue(db: Database, pg_url: str, first: int, count: int) -> dict[str
     with psycopg.connect(pg_url) as conn:
         category = conn.execute("SELECT id FROM categories WHERE code = %s",
                                 (BENCH_CATEGORY,)).fetchone()[0]  # type: ignore[index]
-        head = conn.execute("SELECT version FROM stream_heads WHERE stream = %s FOR UPDATE",
-                            (CATALOG,)).fetchone()[0]  # type: ignore[index]
+        head, checksum = conn.execute(
+            "SELECT version, checksum FROM stream_heads WHERE stream = %s FOR UPDATE",
+            (CATALOG,)).fetchone()  # type: ignore[misc]
         numbers = range(first + 1, first + count)
         _copy(conn, "products", "sku, name, category_id, vat_rate, sale_price, active, "
               "created_at, updated_at",
@@ -110,8 +112,11 @@ def big_catalogue(db: Database, pg_url: str, first: int, count: int) -> dict[str
             changes.append((CATALOG, head + i, "product", sku(n), "upsert",
                             json.dumps(data, separators=(",", ":"), sort_keys=True), now))
         _copy(conn, "changes", "stream, version, entity, key, op, data, created_at", changes)
-        conn.execute("UPDATE stream_heads SET version = %s WHERE stream = %s",
-                     (head + len(changes), CATALOG))
+        # New keys: their hashes go into the stream checksum, as changelog.record would do.
+        checksum = combine(checksum, *(entry_hash("product", key, text=text)
+                                       for _s, _v, _e, key, _o, text, _t in changes))
+        conn.execute("UPDATE stream_heads SET version = %s, checksum = %s WHERE stream = %s",
+                     (head + len(changes), checksum, CATALOG))
     return {"products": count, "seconds": round(time.monotonic() - started, 1),
             "via": "COPY in the shape of catalog.product_wire (template made by the service)"}
 
@@ -132,21 +137,25 @@ def bulk_price_changes(pg_url: str, first: int, count: int) -> int:
     logs them (new price in the product and one ``catalog`` change each); returns how many."""
     now = dt.datetime.now(dt.UTC)
     with psycopg.connect(pg_url) as conn:
-        head = conn.execute("SELECT version FROM stream_heads WHERE stream = %s FOR UPDATE",
-                            (CATALOG,)).fetchone()[0]  # type: ignore[index]
+        head, checksum = conn.execute(
+            "SELECT version, checksum FROM stream_heads WHERE stream = %s FOR UPDATE",
+            (CATALOG,)).fetchone()  # type: ignore[misc]
         rows = conn.execute(
             "SELECT DISTINCT ON (key) key, data FROM changes WHERE stream = %s AND key >= %s "
             "AND key < %s ORDER BY key, version DESC", (CATALOG, sku(first), sku(first + count))
         ).fetchall()
         changes = []
+        toggles = []
         for i, (key, text) in enumerate(rows, start=1):
             data = json.loads(text)
             data["sale_price"] = str(Decimal(data["sale_price"]) + Decimal("0.10"))
-            changes.append((CATALOG, head + i, "product", key, "upsert",
-                            json.dumps(data, separators=(",", ":"), sort_keys=True), now))
+            new_text = json.dumps(data, separators=(",", ":"), sort_keys=True)
+            changes.append((CATALOG, head + i, "product", key, "upsert", new_text, now))
+            toggles += [entry_hash("product", key, text=text),
+                        entry_hash("product", key, text=new_text)]
         conn.execute("UPDATE products SET sale_price = sale_price + 0.10, updated_at = %s "
                      "WHERE sku >= %s AND sku < %s", (now, sku(first), sku(first + count)))
         _copy(conn, "changes", "stream, version, entity, key, op, data, created_at", changes)
-        conn.execute("UPDATE stream_heads SET version = %s WHERE stream = %s",
-                     (head + len(changes), CATALOG))
+        conn.execute("UPDATE stream_heads SET version = %s, checksum = %s WHERE stream = %s",
+                     (head + len(changes), combine(checksum, *toggles), CATALOG))
     return len(changes)
