@@ -37,6 +37,9 @@ SNAPSHOT_FROM = 1000
 # The same store and stream get at most one snapshot in this many seconds (the store asks
 # again while one is on its way: its held changes look like a hole).
 SNAPSHOT_PAUSE = 30.0
+# Drift that a snapshot did not cure is repaired less and less often (doubling, up to an
+# hour): a store that cannot hold central's state must not cost a snapshot every 30 s.
+DRIFT_PAUSE_MAX = 3600.0
 
 
 def central_state(online: bool) -> bytes:
@@ -65,6 +68,7 @@ class Publisher:
         self.stopping = threading.Event()
         self._cursors: dict[str, int] | None = None
         self._snapshots: dict[tuple[str, str], float] = {}
+        self._drift_repairs: dict[tuple[str, str], int] = {}
         link.subscribe(topics.ALL_STORES_STATE, self._on_state)
         link.subscribe(topics.ALL_STORES_RPC, self._on_rpc)
 
@@ -191,13 +195,22 @@ class Publisher:
                 theirs = (checksums or {}).get(stream)
                 drift = (not fresh and version == heads[stream] and theirs is not None
                          and theirs != sums[stream][1])
+                repairs = self._drift_repairs.get((code, stream), 0)
                 if drift:
                     log.warning("store %s drifted on %s at version %d (checksum %s, central "
-                                "%s): repairing with a snapshot", code, stream, version,
-                                theirs, sums[stream][1])
+                                "%s): repairing with a snapshot%s", code, stream, version,
+                                theirs, sums[stream][1],
+                                f" (repair {repairs + 1}: the last did not hold)"
+                                if repairs else "")
+                elif theirs is not None and version == heads[stream]:
+                    self._drift_repairs.pop((code, stream), None)  # in step again
                 if drift or version < compacted.get(stream, 0) or (
                         version == 0 and heads[stream] >= SNAPSHOT_FROM):
-                    done = self._send_snapshot(session, code, stream)
+                    pause = min(SNAPSHOT_PAUSE * 2 ** max(repairs - 1, 0), DRIFT_PAUSE_MAX) \
+                        if drift else SNAPSHOT_PAUSE
+                    done = self._send_snapshot(session, code, stream, pause)
+                    if done and drift:
+                        self._drift_repairs[(code, stream)] = repairs + 1
                     if done is None:
                         return sent
                     sent += done
@@ -215,11 +228,13 @@ class Publisher:
             log.info("caught %s up with %d changes", code, sent)
         return sent
 
-    def _send_snapshot(self, session: Session, code: str, stream: str) -> int | None:
-        """Send the stream's whole state to one store; None if the broker failed us."""
+    def _send_snapshot(self, session: Session, code: str, stream: str,
+                       pause: float = SNAPSHOT_PAUSE) -> int | None:
+        """Send the stream's whole state to one store, unless one went less than ``pause``
+        seconds ago; None if the broker failed us."""
         now = time.monotonic()
         last = self._snapshots.get((code, stream))
-        if last is not None and now - last < SNAPSHOT_PAUSE:
+        if last is not None and now - last < pause:
             return 0  # one is on its way
         version, checksum, rows = changelog.snapshot(session, stream)
         snapshot_id = uuid.uuid4().hex
