@@ -63,6 +63,7 @@ def _apply_one(conn: sqlite3.Connection, stream: str, entity: str, key: str, op:
         conn.execute("INSERT OR REPLACE INTO store_info (code, name, grp, active) "
                      "VALUES (?, ?, ?, ?)",
                      (data["code"], data["name"], data.get("group"), int(data["active"])))
+        _leave_other_groups(conn, data.get("group"))
     elif entity == "price":
         conn.execute("INSERT OR REPLACE INTO prices (stream, sku, effective_from, price) "
                      "VALUES (?, ?, ?, ?)",
@@ -112,6 +113,24 @@ def _delete(conn: sqlite3.Connection, stream: str, entity: str, key: str) -> Non
             conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (key,))  # noqa: S608
             if table == "products":
                 conn.execute("DELETE FROM barcodes WHERE sku = ?", (key,))
+
+
+def _leave_other_groups(conn: sqlite3.Connection, group: str | None) -> None:
+    """The store's own record says its group: forget the streams of any other group.
+
+    (Only this store's record reaches it.) Central sends the new group's streams at the
+    next catch-up, since the store now follows them from version 0.
+    """
+    mine = f"%@g:{group}" if group else ""
+    stale = [str(r[0]) for r in conn.execute(
+        "SELECT stream FROM streams WHERE stream LIKE '%@g:%' AND stream NOT LIKE ?",
+        (mine,))]
+    for stream in stale:
+        log.info("the store left the group of %s: forgetting that stream", stream)
+        conn.execute("DELETE FROM prices WHERE stream = ?", (stream,))
+        conn.execute("DELETE FROM entry_hashes WHERE stream = ?", (stream,))
+        conn.execute("DELETE FROM snapshot_parts WHERE stream = ?", (stream,))
+        conn.execute("DELETE FROM streams WHERE stream = ?", (stream,))
 
 
 def _track(conn: sqlite3.Connection, stream: str, entity: str, key: str, op: str,

@@ -376,3 +376,28 @@ def test_the_checksum_is_that_of_the_live_entries_however_they_came(store: Local
     drifted = LocalStore(store.path.with_name("drifted.db"))
     Replica(drifted).apply_snapshot(snapshot_part("s", 4, 1, 1, [entry(a1)]))
     assert drifted.stream_state()[1]["catalog"] != checksums["catalog"]
+
+
+def test_a_store_moved_to_another_group_forgets_the_old_groups_prices(
+        store: LocalStore) -> None:
+    replica = Replica(store)
+    price = {"sku": "A", "price": "1.50", "effective_from": None}
+    replica.apply(changes({"version": 1, "entity": "price", "key": "A|-", "op": "upsert",
+                           "data": price}, stream="prices@g:north"))
+    replica.apply(changes({"version": 1, "entity": "price", "key": "A|-", "op": "upsert",
+                           "data": {**price, "price": "1.40"}}, stream="prices@s:kiosk-1"))
+    record = {"code": "kiosk-1", "name": "K", "group": "north", "active": True}
+    replica.apply(changes(upsert(1, "store", record), stream="store-config@s:kiosk-1"))
+    assert "prices@g:north" in store.stream_versions()
+    replica.apply(changes(upsert(2, "store", {**record, "group": "south"}),
+                          stream="store-config@s:kiosk-1"))
+    versions = store.stream_versions()
+    assert "prices@g:north" not in versions and "prices@s:kiosk-1" in versions
+    with store.read() as conn:
+        assert [r[0] for r in conn.execute("SELECT stream FROM prices")] == ["prices@s:kiosk-1"]
+    # Leaving every group forgets them all.
+    replica.apply(changes({"version": 1, "entity": "price", "key": "A|-", "op": "upsert",
+                           "data": price}, stream="prices@g:south"))
+    replica.apply(changes(upsert(3, "store", {**record, "group": None}),
+                          stream="store-config@s:kiosk-1"))
+    assert not [s for s in store.stream_versions() if "@g:" in s]
