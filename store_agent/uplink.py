@@ -49,6 +49,7 @@ class Uplink:
         self.window = window
         self.stalls = 0  # stall timeouts in a row, without progress in between
         self._jitter = 1.0
+        self._connection = 0  # bumped by reset(): which connection a send belongs to
         self.epoch = store.meta("epoch") or ""
         self.acked = int(store.meta("acked_seq") or "0")
         self.sent_upto = self.acked
@@ -69,6 +70,7 @@ class Uplink:
             self.sent_upto = self.acked
             self.last_progress = time.monotonic()
             self.stalls = 0  # a new connection: what stalled the old one says nothing
+            self._connection += 1  # a send in flight on the old one must not count
         self.wake.set()
 
     def pending(self) -> int:
@@ -204,6 +206,7 @@ class Uplink:
                 # Stores that stalled together must not all come back together.
                 self._jitter = random.uniform(1.0, 1.25)
             epoch = self.epoch
+            connection = self._connection
             start = self.sent_upto
             if start == self.acked:
                 self.last_progress = now  # the stall clock starts with the first unacked send
@@ -230,8 +233,8 @@ class Uplink:
                 break
             sent += len(chunk)
             with self._lock:
-                if self.epoch != epoch:
-                    break
+                if self.epoch != epoch or self._connection != connection:
+                    break  # renumbered, or reconnected meanwhile: resend from the watermark
                 self.sent_upto = max(self.sent_upto, int(chunk[-1]["seq"]))
         return sent
 

@@ -309,6 +309,27 @@ def test_reset_resends_everything_after_the_watermark(store: LocalStore, link: F
     assert link.batches() == [[3, 4]]
 
 
+def test_a_send_that_outlives_its_connection_is_sent_again(store: LocalStore, link: FakeLink,
+                                                          clock: Clock) -> None:
+    """The connection drops while a batch is on its way: the reconnection resets the uplink
+    during that publish, and the batch must go again on the new connection at once (not
+    after a stall timeout)."""
+    add_entries(store, 3)
+    up = make(store, link, batch_size=10)
+    real = link.publish_and_wait
+
+    def publish_during_a_reconnect(topic: str, payload: bytes) -> bool:
+        up.reset()  # the link came back while this publish waited
+        return real(topic, payload)
+
+    link.publish_and_wait = publish_during_a_reconnect  # type: ignore[method-assign]
+    up.step()
+    link.publish_and_wait = real  # type: ignore[method-assign]
+    link.batches()
+    assert up.step() == 3  # straight away, no stall timeout
+    assert link.batches() == [[1, 2, 3]]
+
+
 def test_a_restarted_uplink_resumes_after_the_persisted_ack(store: LocalStore, link: FakeLink,
                                                             clock: Clock, tmp_path: Path) -> None:
     add_entries(store, 5)
