@@ -158,6 +158,16 @@ class AckSchema(_Base):
     id = fields.String(load_default=None, allow_none=True)
 
 
+class RebirthSchema(_Base):
+    """``rebirth``: central asks a store to publish its birth again (on its ``cmd`` topic).
+
+    Sent when a store that central believes offline shows it is alive (a catch-up request):
+    its last birth was lost on the way, and the retained state says otherwise.
+    """
+
+    store = fields.String(required=True, validate=validate.Regexp(STORE_RE))
+
+
 class CentralStateSchema(_Base):
     """``central``: retained liveness of central's sync workers."""
 
@@ -230,6 +240,7 @@ _SCHEMAS: dict[str, Schema] = {
     "batch": BatchSchema(),
     "ack": AckSchema(),
     "central": CentralStateSchema(),
+    "rebirth": RebirthSchema(),
 }
 
 SALE = SaleSchema()

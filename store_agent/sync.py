@@ -49,6 +49,7 @@ class StoreSync:
             self.link.subscribe(topics.bucket_down(bucket), self._on_changes)
         self.link.subscribe(topics.store_down(code), self._on_changes)
         self.link.subscribe(topics.CENTRAL_STATE, self._on_central)
+        self.link.subscribe(topics.store_cmd(code), self._on_command)
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -109,6 +110,16 @@ class StoreSync:
         if result.applied:
             log.info("stream %s now at version %d (+%d)", result.stream, result.version,
                      result.applied)
+
+    def _on_command(self, message: Inbound) -> None:
+        try:
+            command = messages.parse(loads(message.payload), "rebirth")
+        except WireError as exc:
+            log.warning("ignored command on %s: %s", message.topic, exc)
+            return
+        if command["store"] == self.code:
+            log.info("central asks for our birth again (it holds us offline)")
+            self.rebirth()
 
     def _on_central(self, message: Inbound) -> None:
         try:

@@ -118,7 +118,14 @@ class Publisher:
                     self._record_state(body)
                 elif kind == "catch_up":
                     with self.db.transaction() as session:
-                        fleet.record_catch_up(session, body, dt.datetime.now(dt.UTC))
+                        lost_birth = fleet.record_catch_up(session, body,
+                                                           dt.datetime.now(dt.UTC))
+                    if lost_birth:
+                        log.info("%s asks for changes but central holds it offline: asking "
+                                 "for its birth again", body["store"])
+                        self.link.publish(topics.store_cmd(body["store"]), dumps(
+                            messages.envelope("rebirth", store=body["store"],
+                                              sent_at=dt.datetime.now(dt.UTC).isoformat())))
                     self.catch_up(body["store"], body["streams"], body.get("log_epoch"),
                                   body.get("checksums") or {})
                 self.pump()

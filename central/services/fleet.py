@@ -85,16 +85,21 @@ def record_state(session: Session, state: dict[str, Any], now: dt.datetime) -> b
     return True
 
 
-def record_catch_up(session: Session, request: dict[str, Any], now: dt.datetime) -> None:
-    """A catch-up request says which versions the store holds now (and that it lives)."""
+def record_catch_up(session: Session, request: dict[str, Any], now: dt.datetime) -> bool:
+    """A catch-up request says which versions the store holds now (and that it lives).
+
+    Returns True when central holds the store for offline: its birth was lost, and it
+    should be asked for another (``rebirth``).
+    """
     store = _store(session, request["store"])
     if store is None:
-        return
+        return False
     status = _status(session, store)
     status.last_seen = now
     status.log_epoch = request.get("log_epoch") or status.log_epoch
     status.streams = json.dumps(request.get("streams") or {})
     session.flush()
+    return not status.online
 
 
 def record_batch(session: Session, store: Store, epoch: str, head: int | None,

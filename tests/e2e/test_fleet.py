@@ -137,3 +137,34 @@ def test_a_store_restored_from_a_backup_loses_no_sale_and_counts_none_twice(
     new_epoch = kiosk.status()["epoch"]
     network.wait(lambda: fleet_row(network, "kiosk-1")["epoch"] == new_epoch, 10,
                  "the fleet showing the new epoch")
+
+
+def test_a_store_whose_birth_was_lost_is_asked_for_another(network: Network) -> None:
+    """The broker's retained state says the store is dead (its new birth was lost on the
+    way), yet it asks for changes: central asks it for its birth again (``rebirth`` on its
+    ``cmd`` topic) and shows it online."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from protocol import messages, topics
+    from protocol.encoding import dumps
+
+    network.start_central()
+    (kiosk,) = network.start_stores("kiosk-1")
+    row = wait_state(network, "kiosk-1", True, 20)[1]
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-lost-birth")
+    client.connect("127.0.0.1", network.broker.port)
+    client.loop_start()
+    try:
+        death = messages.envelope("death", store="kiosk-1", online=False,
+                                  session=row["session"], epoch=row["epoch"])
+        client.publish(topics.store_state("kiosk-1"), dumps(death), qos=1,
+                       retain=True).wait_for_publish(5)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    wait_state(network, "kiosk-1", False, 10)
+    seconds, _ = wait_state(network, "kiosk-1", True, 20)
+    assert "asking for its birth again" in network.proc("publisher").log.read_text()
+    assert "central asks for our birth again" in kiosk.log.read_text()
+    network.check()
