@@ -195,6 +195,11 @@ class Sale(Base):
     total: Mapped[Decimal] = mapped_column(MONEY)
     body: Mapped[str] = mapped_column(Text)
     repriced: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The fiscal receipt, from the store's ``fiscal`` entry that follows the sale.
+    fiscal_document: Mapped[int | None] = mapped_column(BigInteger)
+    fiscal_receipt: Mapped[int | None] = mapped_column(BigInteger)
+    fiscal_device: Mapped[str | None] = mapped_column(String(64))
+    fiscalised_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     store: Mapped[Store] = relationship(lazy="joined")
     lines: Mapped[list[SaleLine]] = relationship(
         back_populates="sale", lazy="selectin", cascade="all, delete-orphan",

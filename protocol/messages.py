@@ -231,6 +231,22 @@ class SaleSchema(Schema):
     versions = fields.Dict(keys=fields.String(), values=fields.Integer(), load_default=dict)
 
 
+class FiscalEntrySchema(Schema):
+    """Body of a ``fiscal`` outbox entry: the fiscal receipt a sale got, after the sale."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    sale = fields.UUID(required=True)
+    document_number = fields.Integer(required=True, validate=validate.Range(min=0,
+                                                                            max=2**62))
+    receipt_number = fields.Integer(load_default=None, allow_none=True,
+                                    validate=validate.Range(min=0, max=2**62))
+    device = fields.String(load_default=None, allow_none=True,
+                           validate=validate.Length(max=64))
+    fiscalised_at = fields.AwareDateTime(required=True)
+
+
 _SCHEMAS: dict[str, Schema] = {
     "changes": ChangesSchema(),
     "snapshot": SnapshotSchema(),
@@ -269,6 +285,18 @@ def parse(message: dict[str, Any], *expected: str) -> dict[str, Any]:
         loaded: dict[str, Any] = _SCHEMAS[kind].load(message)
     except ValidationError as exc:
         raise WireError(f"invalid {kind} message: {exc.messages}") from exc
+    return loaded
+
+
+FISCAL = FiscalEntrySchema()
+
+
+def parse_fiscal(body: dict[str, Any]) -> dict[str, Any]:
+    """Validate the body of a fiscal entry."""
+    try:
+        loaded: dict[str, Any] = FISCAL.load(body)
+    except ValidationError as exc:
+        raise WireError(f"invalid fiscal entry: {exc.messages}") from exc
     return loaded
 
 

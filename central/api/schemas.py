@@ -180,6 +180,12 @@ class SaleOut(Schema):
     received_at = fields.AwareDateTime()
     total = fields.Decimal(as_string=True)
     repriced = fields.Boolean()
+    fiscal_document = fields.Integer(allow_none=True,
+                                     metadata={"description": "the fiscal device's document "
+                                               "number (null: not reported yet)"})
+    fiscal_receipt = fields.Integer(allow_none=True)
+    fiscal_device = fields.String(allow_none=True)
+    fiscalised_at = fields.AwareDateTime(allow_none=True)
     lines = fields.List(fields.Nested(SaleLineOut))
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,7 @@ from central.services import fleet
 from central.services.catalog import page
 from central.services.errors import NotFound
 from protocol.encoding import WireError, dumps
-from protocol.messages import parse_sale
+from protocol.messages import parse_fiscal, parse_sale
 
 
 @dataclass(frozen=True)
@@ -184,6 +184,16 @@ def _reused_seqs(session: Session, store: Store, epoch: str, cursor: IngestCurso
                   if seq in known and known[seq] != entry_id)
 
 
+def _record_fiscal(session: Session, store: Store, receipt: dict[str, Any]) -> bool:
+    """Note the fiscal receipt on its sale (the same report twice changes nothing)."""
+    done = session.execute(
+        update(Sale).where(Sale.uuid == str(receipt["sale"]), Sale.store_id == store.id)
+        .values(fiscal_document=receipt["document_number"],
+                fiscal_receipt=receipt["receipt_number"], fiscal_device=receipt["device"],
+                fiscalised_at=receipt["fiscalised_at"]))
+    return bool(done.rowcount)
+
+
 def ingest_batch(session: Session, batch: dict[str, Any], topic: str) -> IngestResult:
     """Apply a validated batch; the caller commits and then publishes the acknowledgement."""
     code = batch["store"]
@@ -202,6 +212,7 @@ def ingest_batch(session: Session, batch: dict[str, Any], topic: str) -> IngestR
     duplicates = 0
     gap = False
     readable: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    fiscal: list[dict[str, Any]] = []
     unreadable: list[ParkedEntry] = []
     seq, last_id = cursor.seq, cursor.last_id
     for entry in batch["entries"]:
@@ -212,7 +223,10 @@ def ingest_batch(session: Session, batch: dict[str, Any], topic: str) -> IngestR
             gap = True
             break
         try:
-            readable.append((entry, _readable_sale(entry, store)))
+            if entry["kind"] == "fiscal":
+                fiscal.append(parse_fiscal(entry["body"]))
+            else:
+                readable.append((entry, _readable_sale(entry, store)))
         except WireError as exc:
             # Kept for an operator, and the cursor moves on: one bad entry must not
             # block every later sale of the store.
@@ -221,6 +235,12 @@ def ingest_batch(session: Session, batch: dict[str, Any], topic: str) -> IngestR
         seq, last_id = entry["seq"], entry["id"]
     applied = _record_sales(session, store, batch["epoch"], readable)
     duplicates += len(readable) - applied
+    for receipt in fiscal:
+        if not _record_fiscal(session, store, receipt):
+            unreadable.append(ParkedEntry(
+                topic=topic, store_code=code, seq=None,
+                reason=f"fiscal receipt of sale {receipt['sale']}, which central does not "
+                       "hold for this store", payload=dumps(receipt).decode()))
     parked = len(unreadable)
     session.add_all(unreadable)
     cursor.seq, cursor.last_id = seq, last_id

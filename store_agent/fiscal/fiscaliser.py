@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from protocol.encoding import dumps
 from rules.money import round_money
 from store_agent.fiscal.device import (
     ZERO,
@@ -172,6 +173,7 @@ class Fiscaliser:
         self.lock = threading.RLock()
         store.connection().executescript(SCHEMA)  # additive: IF NOT EXISTS
         self._groups: dict[Decimal, str] | None = None
+        self._serial: str | None = None
 
     # -- the till's side ---------------------------------------------------------------------
 
@@ -262,10 +264,31 @@ class Fiscaliser:
                 self._update(seq, error=str(exc))
                 return _state(self._job(seq))
             if result is not None:
-                self._update(seq, state="done", document_number=result.document_number,
-                             receipt_number=result.receipt_number or None, error=None,
-                             done_at=self.clock().isoformat())
+                self._done(seq, str(row["sale_uuid"]), result)
             return _state(self._job(seq))
+
+    def _done(self, seq: int, sale_uuid: str, result: ReceiptResult) -> None:
+        """Mark the job done and, in the same transaction, queue the fiscal receipt for
+        head office (a ``fiscal`` outbox entry after the sale's own)."""
+        now = self.clock().isoformat()
+        body = {"sale": sale_uuid, "document_number": result.document_number,
+                "receipt_number": result.receipt_number or None,
+                "device": self._device_serial(), "fiscalised_at": now}
+        with self.store.write() as conn:
+            conn.execute("UPDATE fiscal_jobs SET state = 'done', document_number = ?, "
+                         "receipt_number = ?, error = NULL, done_at = ? WHERE seq = ?",
+                         (result.document_number, result.receipt_number or None, now, seq))
+            conn.execute("INSERT INTO outbox (kind, ref, body, created_at) "
+                         "VALUES ('fiscal', ?, ?, ?)",
+                         (f"fiscal:{sale_uuid}", dumps(body).decode(), now))
+
+    def _device_serial(self) -> str | None:
+        if self._serial is None:
+            try:
+                self._serial = self.device.info().serial[:64]
+            except FiscalError:
+                return None  # asked again next time
+        return self._serial
 
     def _first_print(self, seq: int, sale_uuid: str, receipt: FiscalReceipt) -> ReceiptResult:
         tx = self.device.transaction_state()

@@ -85,4 +85,9 @@ def test_prices_reach_every_printer_and_each_sale_is_fiscalised_once(
     assert kiosk.status()["fiscal_pending"] == 0
     # Head office has the sales once each (the refused one was never recorded).
     network.wait(lambda: len(network.sales_at_central("kiosk-1")) == 3, 20, "3 sales")
+    # Each with its fiscal receipt, reported by the store after fiscalising.
+    network.wait(lambda: all(s["fiscal_document"] for s in
+                             network.sales_at_central("kiosk-1")), 20, "the fiscal numbers")
+    documents = sorted(s["fiscal_document"] for s in network.sales_at_central("kiosk-1"))
+    assert len(set(documents)) == 3
     network.check()

@@ -285,3 +285,34 @@ def test_unreadable_upstream_messages_are_parked_not_lost(
     assert recorded(db) == []
     with db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(IngestCursor)) == 0
+
+
+# -- fiscal receipts --------------------------------------------------------------------------
+
+def fiscal(seq: int, sale_uuid: str, document: int = 41) -> dict[str, Any]:
+    body = {"sale": sale_uuid, "document_number": document, "receipt_number": document - 1,
+            "device": "DT000600", "fiscalised_at": "2026-11-22T09:30:02+00:00"}
+    return {"seq": seq, "kind": "fiscal", "id": f"fiscal:{sale_uuid}", "body": body}
+
+
+def test_a_fiscal_entry_notes_the_receipt_on_its_sale(db: Database) -> None:
+    first, second = sale(1), sale(3)
+    result = ingest(db, batch(entry(1, first), fiscal(2, first["uuid"]), entry(3, second)))
+    assert outcome(result) == (3, 2, 0, False, 0)
+    ingest(db, batch(fiscal(4, second["uuid"], document=42)))
+    # The same report again (a resend under a new epoch) changes nothing.
+    ingest(db, batch(fiscal(1, second["uuid"], document=42), epoch=EPOCH_B))
+    with db.sessions() as session:
+        got = {s.uuid: (s.fiscal_document, s.fiscal_receipt, s.fiscal_device)
+               for s in session.scalars(select(Sale))}
+    assert got == {first["uuid"]: (41, 40, "DT000600"), second["uuid"]: (42, 41, "DT000600")}
+
+
+def test_a_fiscal_entry_of_an_unknown_sale_or_unreadable_is_parked(db: Database) -> None:
+    result = ingest(db, batch(fiscal(1, str(uuid.uuid4())),
+                              {"seq": 2, "kind": "fiscal", "id": "fiscal:x",
+                               "body": {"sale": "not-a-uuid"}}))
+    assert result.acked == 2 and result.parked == 2
+    reasons = [reason for _store, _seq, reason in parked(db)]
+    assert any("does not hold" in r for r in reasons)
+    assert any("invalid fiscal entry" in r for r in reasons)
