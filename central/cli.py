@@ -260,6 +260,37 @@ def create_user(username: str, roles: tuple[str, ...], password_stdin: bool,
         db.dispose()
 
 
+@central.command("enrolment-code")
+@click.argument("store")
+@click.option("--ttl-hours", type=click.FloatRange(min=0.1, max=168), default=24.0,
+              show_default=True, help="How long the code works.")
+def enrolment_code(store: str, ttl_hours: float) -> None:
+    """Issue a one-time code to enrol STORE's PC (printed once, alone on standard output).
+
+    The same as POST /api/v1/stores/STORE/enrolment-codes, for a technician at head office's
+    console. Earlier unused codes of the store stop working.
+    """
+    import datetime as dt
+
+    from central.db import Database
+    from central.services import enrolment
+    from central.services.errors import ServiceError
+
+    settings = _settings()
+    db = Database(settings.database_url)
+    try:
+        with db.transaction() as session:
+            issued = enrolment.issue_code(session, store, dt.datetime.now(dt.UTC),
+                                          dt.timedelta(hours=ttl_hours))
+    except ServiceError as exc:
+        raise _refused(exc) from exc
+    finally:
+        db.dispose()
+    click.echo(f"store {issued.store}: the code works once, until "
+               f"{issued.expires_at.isoformat(timespec='minutes')}", err=True)
+    click.echo(issued.code)
+
+
 @central.command("create-token")
 @click.argument("username")
 @click.option("--name", default="cli", show_default=True,

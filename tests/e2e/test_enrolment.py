@@ -147,7 +147,11 @@ def test_a_store_whose_login_is_revoked_is_cut_off(secure: Network, tmp_path: Pa
     net = secure
     net.start_central()
     expect(net.central.post("/api/v1/stores/", {"code": "kiosk-8", "name": "Kiosk 8"}), 201)
-    code = expect(net.central.post("/api/v1/stores/kiosk-8/enrolment-codes", {}), 201)["code"]
+    # This time from head office's console.
+    issued = tessera(["central", "enrolment-code", "kiosk-8", "--ttl-hours", "1"],
+                     net.central_env)
+    code = issued.stdout.strip()
+    assert "works once" in issued.stderr and len(code) == 19
     config = tmp_path / "pc" / "agent.env"
     base = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
     env = dict(base, TESSERA_AGENT_CONFIG=str(config),
