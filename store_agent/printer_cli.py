@@ -119,6 +119,40 @@ def printer_sim(state_dir: Path, host: str, port: int, dialect: str, fault: tupl
         raise click.UsageError(str(exc)) from exc
 
 
+@printer.command()
+@click.argument("sale")
+@click.option("--printed", "document", type=click.IntRange(min=0), default=None,
+              help="The sale's receipt IS in the device's journal, as this document number.")
+@click.option("--not-printed", is_flag=True,
+              help="The sale has NO receipt (checked in the device's journal): print it now.")
+def resolve(sale: str, document: int | None, not_printed: bool) -> None:
+    """Settle a sale whose receipt recovery could not decide (state 'blocked').
+
+    Check the printer's own journal first. Run it with the agent stopped.
+    """
+    if (document is None) == (not not_printed):
+        raise click.UsageError("say either --printed DOCUMENT or --not-printed")
+    from store_agent.fiscal.fiscaliser import Fiscaliser
+    from store_agent.sqlite_store import LocalStore
+
+    try:
+        settings = settings_mod.load()
+    except settings_mod.SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+    with _device() as device:
+        fiscal = Fiscaliser(LocalStore(settings.database), device)
+        try:
+            state = (fiscal.resolve_printed(sale, document) if document is not None
+                     else fiscal.resolve_not_printed(sale))
+        except FiscalError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"sale {sale}: {state.state}" + (f", document {state.document_number}"
+                                                 if state.document_number else "")
+               + (f" ({state.error})" if state.error else ""))
+    if state.state != "done":
+        raise SystemExit(1)
+
+
 @printer.command("journal")
 @click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="A Datecs simulator's state directory (the demo's printers).")

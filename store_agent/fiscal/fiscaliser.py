@@ -227,6 +227,40 @@ class Fiscaliser:
                     break
             return _state(self._job(int(row["seq"])))
 
+    # -- the operator's word, when recovery cannot decide --------------------------------------
+
+    def resolve_printed(self, sale_uuid: str, document_number: int,
+                        receipt_number: int | None = None) -> FiscalState:
+        """The operator found the sale's receipt in the device's journal: record it."""
+        with self.lock:
+            row = self._unfinished_job(sale_uuid)
+            self._step(int(row["seq"]), f"operator: printed as document {document_number}")
+            self._done(int(row["seq"]), sale_uuid,
+                       ReceiptResult(sale_uuid, document_number, receipt_number or 0,
+                                     receipt_from_json(row["receipt"]).total))
+            return _state(self._job(int(row["seq"])))
+
+    def resolve_not_printed(self, sale_uuid: str) -> FiscalState:
+        """The operator checked that the sale has no receipt: print it afresh (the device's
+        counter as it stands now becomes the reference)."""
+        with self.lock:
+            row = self._unfinished_job(sale_uuid)
+            if self.device.transaction_state().open:
+                raise FiscalError("a receipt is open on the device: finish or cancel it first")
+            seq = int(row["seq"])
+            self._step(seq, "operator: not printed")
+            self._update(seq, state="pending", doc_before=None, error=None)
+            return self.run_job(seq)
+
+    def _unfinished_job(self, sale_uuid: str) -> sqlite3.Row:
+        row = self._job_by_uuid(sale_uuid)
+        if row is None:
+            raise FiscalError(f"no fiscal job for sale {sale_uuid}")
+        if row["state"] == "done":
+            raise FiscalError(f"sale {sale_uuid} already has its receipt "
+                              f"(document {row['document_number']})")
+        return row
+
     def state_of(self, sale_uuid: str) -> FiscalState | None:
         row = self._job_by_uuid(sale_uuid)
         return None if row is None else _state(row)

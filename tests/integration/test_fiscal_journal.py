@@ -237,3 +237,57 @@ def test_paper_out_leaves_the_receipt_open_and_it_is_finished_not_cancelled(
     assert closed_receipts(tmp_path / "fiscal.jsonl") == ["sale-1"]
     kinds = [json.loads(x)["kind"] for x in (tmp_path / "fiscal.jsonl").read_text().splitlines()]
     assert "cancel" not in kinds and kinds.count("line") == 3
+
+
+def test_the_operator_settles_what_recovery_cannot_decide(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from store_agent.cli import agent
+    from store_agent.fiscal.device import FiscalError
+
+    store = LocalStore(tmp_path / "agent.db")
+    path = tmp_path / "fiscal.jsonl"
+    journal = SoftwareJournal(path)
+    fiscal = Fiscaliser(store, journal)
+    for name in ("sale-1", "sale-2"):
+        enqueue(store, fiscal, name)
+    # sale-1 had started (counter noted), then two other documents came out of the device.
+    with store.write() as conn:
+        conn.execute("UPDATE fiscal_jobs SET state = 'printing', doc_before = 0 "
+                     "WHERE sale_uuid = 'sale-1'")
+    journal.print_nonfiscal(["keypad"])
+    journal.print_nonfiscal(["keypad"])
+    assert fiscal.fiscalise("sale-1").state == "blocked"
+    with pytest.raises(FiscalNotReady):
+        fiscal.ensure_ready()
+    # The operator looked: no receipt of sale-1. It is printed now, then sale-2.
+    assert fiscal.resolve_not_printed("sale-1").state == "done"
+    fiscal.ensure_ready()
+    assert closed_receipts(path) == ["sale-1", "sale-2"]
+    with pytest.raises(FiscalError, match="already has its receipt"):
+        fiscal.resolve_not_printed("sale-1")
+
+    # sale-3 was printed, but the counter moved twice since: the operator finds it (CLI).
+    enqueue(store, fiscal, "sale-3")
+    before = journal.last_document().number
+    with store.write() as conn:
+        conn.execute("UPDATE fiscal_jobs SET state = 'printing', doc_before = ? "
+                     "WHERE sale_uuid = 'sale-3'", (before,))
+    printed = journal.print_receipt(receipt_from_sale(sale("sale-3", *BASKET), GROUPS),
+                                    "sale-3")
+    journal.print_nonfiscal(["keypad"])
+    assert fiscal.fiscalise("sale-3").state == "blocked"
+    env = {"TESSERA_STORE_CODE": "kiosk-1", "TESSERA_AGENT_DB": str(tmp_path / "agent.db"),
+           "TESSERA_PRINTER_URL": f"journal://{path}",
+           "TESSERA_AGENT_CONFIG": str(tmp_path / "none.env")}
+    result = CliRunner().invoke(agent, ["printer", "resolve", "sale-3", "--printed",
+                                        str(printed.document_number)], env=env)
+    assert result.exit_code == 0, result.output
+    assert f"document {printed.document_number}" in result.output
+    assert closed_receipts(path) == ["sale-1", "sale-2", "sale-3"]  # nothing printed again
+    with store.read() as conn:
+        reported = [r[0] for r in conn.execute("SELECT ref FROM outbox WHERE kind = 'fiscal' "
+                                               "ORDER BY seq")]
+    assert reported == ["fiscal:sale-1", "fiscal:sale-2", "fiscal:sale-3"]
+    usage = CliRunner().invoke(agent, ["printer", "resolve", "sale-3"], env=env)
+    assert usage.exit_code != 0 and "either --printed" in usage.output
