@@ -18,7 +18,7 @@ from protocol.encoding import dumps
 from rules.pricing import BasketLine, PricedBasket, price_basket
 from store_agent.catalogue import load_products, pricing_inputs, store_group
 from store_agent.fiscal.fiscaliser import Fiscaliser
-from store_agent.receipts import check_address, queue_email
+from store_agent.receipts import check_address, effective_profile, queue_email
 from store_agent.sqlite_store import LocalStore
 
 
@@ -139,7 +139,9 @@ def record_sale(store: LocalStore, store_code: str, request: dict[str, Any],
             "payments": [{"method": p["method"], "amount": str(p["amount"])} for p in payments],
             "change": str(paid - priced.total) if payments else "0.00",
         }
-        receipt = None if fiscal is None else fiscal.prepare(sale)  # refuses unmapped VAT
+        # The fiscal receipt, with head office's footer inside it (refuses unmapped VAT).
+        receipt = None if fiscal is None else fiscal.prepare(
+            sale, effective_profile(conn, store_code)["footer"])
         body = dumps(sale).decode()
         conn.execute("INSERT INTO sales (uuid, number, request_hash, result, created_at) "
                      "VALUES (?, ?, ?, ?, ?)",

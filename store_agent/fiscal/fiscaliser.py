@@ -33,7 +33,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -111,8 +111,10 @@ class Reconciliation:
 
 # -- receipts from sales ---------------------------------------------------------------------
 
-def receipt_from_sale(sale: Mapping[str, Any], groups: Mapping[Decimal, str]) -> FiscalReceipt:
-    """The fiscal receipt of a priced sale; the device's VAT group for each rate."""
+def receipt_from_sale(sale: Mapping[str, Any], groups: Mapping[Decimal, str],
+                      texts: Sequence[str] = ()) -> FiscalReceipt:
+    """The fiscal receipt of a priced sale; the device's VAT group for each rate; ``texts``
+    printed inside the receipt after the lines (the footer head office set)."""
     lines = []
     for line in sale["lines"]:
         rate = Decimal(line["vat_rate"]).quantize(Decimal("0.01"))
@@ -134,7 +136,7 @@ def receipt_from_sale(sale: Mapping[str, Any], groups: Mapping[Decimal, str]) ->
         # A sale recorded without tenders (or short by rounding): the rest is cash.
         payments.append(Payment(PaymentMethod.CASH,
                                 total - sum((p.amount for p in payments), ZERO)))
-    return FiscalReceipt(tuple(lines), tuple(payments))
+    return FiscalReceipt(tuple(lines), tuple(payments), tuple(texts))
 
 
 def _rates(groups: Mapping[Decimal, str]) -> str:
@@ -148,7 +150,8 @@ def receipt_to_json(receipt: FiscalReceipt) -> str:
                    "vat_group": x.vat_group, "discount": str(x.discount)}
                   for x in receipt.lines],
         "payments": [{"method": p.method.value, "amount": str(p.amount)}
-                     for p in receipt.payments]})
+                     for p in receipt.payments],
+        "texts": list(receipt.texts)})
 
 
 def receipt_from_json(text: str) -> FiscalReceipt:
@@ -157,7 +160,8 @@ def receipt_from_json(text: str) -> FiscalReceipt:
         tuple(FiscalLine(x["name"], Decimal(x["quantity"]), Decimal(x["unit_price"]),
                          x["vat_group"], Decimal(x["discount"])) for x in data["lines"]),
         tuple(Payment(PaymentMethod(p["method"]), Decimal(p["amount"]))
-              for p in data["payments"]))
+              for p in data["payments"]),
+        tuple(data.get("texts") or ()))
 
 
 # -- the fiscaliser --------------------------------------------------------------------------
@@ -187,10 +191,10 @@ class Fiscaliser:
             self._groups = groups
         return self._groups
 
-    def prepare(self, sale: Mapping[str, Any]) -> str:
+    def prepare(self, sale: Mapping[str, Any], texts: Sequence[str] = ()) -> str:
         """The job's receipt for a priced sale; raises VatNotMapped before anything is
         written."""
-        return receipt_to_json(receipt_from_sale(sale, self.vat_groups()))
+        return receipt_to_json(receipt_from_sale(sale, self.vat_groups(), texts))
 
     @staticmethod
     def enqueue(conn: sqlite3.Connection, sale_uuid: str, receipt_json: str,

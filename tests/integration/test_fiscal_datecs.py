@@ -176,3 +176,30 @@ def test_central_price_changes_reach_the_plu_table(tmp_path: Path, sim: Sim) -> 
     with store.read() as conn:
         refused = dict(conn.execute("SELECT sku, reason FROM plu_refused").fetchall())
     assert "21" in refused["GIFT"]
+
+
+def test_the_footer_head_office_set_is_printed_inside_the_receipt(tmp_path: Path,
+                                                                  sim: Sim) -> None:
+    from store_agent import till
+
+    fiscal = fiscaliser(tmp_path, sim)
+    replica = Replica(fiscal.store)
+    product = {"sku": "BREAD", "name": "White bread", "category": None, "brand": None,
+               "vat_rate": "9", "sale_price": "1.20", "active": True, "barcodes": []}
+    profile = {"scope": "default", "version": 1, "header": None, "logo_png": None,
+               "footer": ["Grazie e arrivederci", "www.tessera.example"],
+               "email": {"policy": "never", "sender": None, "subject": None, "body": None,
+                         "document_types": None}}
+    for stream, entity, key, data in (("catalog", "product", "BREAD", product),
+                                      ("store-config", "receipt_profile", "default", profile)):
+        replica.apply(messages.parse(messages.envelope(
+            "changes", stream=stream, log_epoch="e1",
+            changes=[{"version": 1, "entity": entity, "key": key, "op": "upsert",
+                      "data": data}])))
+    request = {"uuid": "6f1c7c2e-5f0e-4e43-9d43-0a4f3f1e2b11",
+               "lines": [{"code": "BREAD", "qty": "1"}]}
+    fiscal.ensure_ready()
+    till.record_sale(fiscal.store, "kiosk-1", request, dt.datetime.now(dt.UTC), fiscal=fiscal)
+    assert fiscal.fiscalise(request["uuid"]).state == "done"
+    [receipt] = closed(sim)
+    assert receipt["texts"] == ["Grazie e arrivederci", "www.tessera.example"]
