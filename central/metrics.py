@@ -8,15 +8,13 @@ gunicorn worker answers the same.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from central.models import IngestCursor, ParkedEntry, Sale, SaleDrift, Store, StoreStatus
-from central.services import changelog
-from protocol.streams import parse_stream
+from central.models import ParkedEntry, Sale, SaleDrift, Store
+from central.services import changelog, fleet
 
 HELP = {
     "tessera_stream_head": ("gauge", "Latest version of each change-log stream."),
@@ -24,10 +22,11 @@ HELP = {
                              "its will."),
     "tessera_store_last_seen_age_seconds": ("gauge", "Seconds since central last heard "
                                             "from the store."),
-    "tessera_store_outbox_pending": ("gauge", "Entries the store reported waiting to "
-                                     "upload (at its last birth)."),
-    "tessera_store_sync_lag_versions": ("gauge", "Versions a store was behind on a stream "
-                                        "at its last birth."),
+    "tessera_store_outbox_pending": ("gauge", "Entries the store holds that central has "
+                                     "not acknowledged (its last reported outbox head "
+                                     "minus central's cursor)."),
+    "tessera_store_sync_lag_versions": ("gauge", "Versions a store is behind on a stream "
+                                        "(as it last reported them)."),
     "tessera_store_ingested_seq": ("gauge", "Highest contiguous upstream seq committed "
                                    "for the store's current epoch."),
     "tessera_sales_ingested_total": ("counter", "Sales received from each store."),
@@ -53,37 +52,25 @@ def collect(session: Session, now: dt.datetime) -> Iterable[str]:
     heads = changelog.heads(session)
     for stream, version in sorted(heads.items()):
         yield _sample("tessera_stream_head", version, stream=stream)
-    stores = session.scalars(select(Store).order_by(Store.code)).unique().all()
-    statuses = {s.store_id: s for s in session.scalars(select(StoreStatus))}
     sales = dict(session.execute(select(Sale.store_id, func.count())
                                  .group_by(Sale.store_id)).all())
-    cursors: dict[int, int] = {}
-    for store_id, seq in session.execute(select(IngestCursor.store_id, IngestCursor.seq)
-                                         .order_by(IngestCursor.updated_at)):
-        cursors[store_id] = seq  # the most recently used epoch wins
+    ids = dict(session.execute(select(Store.code, Store.id)).all())
+    stores, _total = fleet.fleet(session, now=now)  # the same figures as GET /api/v1/fleet
     for store in stores:
-        status = statuses.get(store.id)
-        yield _sample("tessera_sales_ingested_total", sales.get(store.id, 0), store=store.code)
-        yield _sample("tessera_store_ingested_seq", cursors.get(store.id, 0), store=store.code)
-        if status is None:
+        yield _sample("tessera_sales_ingested_total", sales.get(ids[store.code], 0),
+                      store=store.code)
+        yield _sample("tessera_store_ingested_seq", store.acked_seq or 0, store=store.code)
+        if store.state == "never":
             continue
-        yield _sample("tessera_store_online", int(status.online), store=store.code)
-        if status.last_seen is not None:
-            age = (now - status.last_seen).total_seconds()
-            yield _sample("tessera_store_last_seen_age_seconds", round(age, 3),
-                          store=store.code)
-        if status.outbox_pending is not None:
-            yield _sample("tessera_store_outbox_pending", status.outbox_pending,
-                          store=store.code)
-        applied = json.loads(status.streams or "{}")
-        group = store.group.code if store.group else None
-        for stream, head in heads.items():
-            _bucket, scope = parse_stream(stream)
-            if (scope.kind == "all" or (scope.kind == "store" and scope.ref == store.code)
-                    or (scope.kind == "group" and scope.ref == group)):
-                yield _sample("tessera_store_sync_lag_versions",
-                              max(head - int(applied.get(stream, 0)), 0),
-                              store=store.code, stream=stream)
+        yield _sample("tessera_store_online", int(store.online), store=store.code)
+        if store.last_seen is not None:
+            yield _sample("tessera_store_last_seen_age_seconds",
+                          round((now - store.last_seen).total_seconds(), 3), store=store.code)
+        if store.backlog is not None:
+            yield _sample("tessera_store_outbox_pending", store.backlog, store=store.code)
+        for lag in store.streams:
+            yield _sample("tessera_store_sync_lag_versions", lag.lag, store=store.code,
+                          stream=lag.stream)
     yield _sample("tessera_parked_entries_total",
                   session.scalar(select(func.count()).select_from(ParkedEntry)) or 0)
     yield _sample("tessera_sale_drift_total",

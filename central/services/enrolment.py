@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from central.models import EnrolmentCode
 from central.services import broker_access, changelog
 from central.services.errors import Conflict, Invalid
+from central.services.fleet import streams_for
 from central.services.stores import get_store, store_wire
-from protocol.streams import parse_stream
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 DEFAULT_TTL = dt.timedelta(hours=24)
@@ -80,14 +80,8 @@ def redeem(session: Session, code: str, now: dt.datetime, broker_url: str,
     store = row.store
     password = broker_access.issue(session, store.code)
     heads = changelog.heads(session)
-    follows = {stream: version for stream, version in heads.items()
-               if _follows(stream, store.code, store.group.code if store.group else None)}
+    follows = {stream: heads[stream] for stream in streams_for(store, heads)}
     return {"store": store_wire(store), "broker": {"url": broker_url, "username": store.code,
                                                    "password": password},
             "central_url": central_url, "streams": follows}
 
-
-def _follows(stream: str, store: str, group: str | None) -> bool:
-    _bucket, scope = parse_stream(stream)
-    return (scope.kind == "all" or (scope.kind == "store" and scope.ref == store)
-            or (scope.kind == "group" and scope.ref == group))

@@ -161,7 +161,14 @@ def test_codes_are_unguessable_and_readable() -> None:
 
 
 def test_metrics_page_reports_stores_streams_and_sales(
-        technician: FlaskClient, make_client: Callable[..., FlaskClient]) -> None:
+        technician: FlaskClient, make_client: Callable[..., FlaskClient],
+        central_db: Database) -> None:
+    from central.services import fleet
+
+    with central_db.transaction() as session:  # kiosk-7 was born, holding version 0
+        fleet.record_state(session, {"v": 1, "kind": "birth", "store": "kiosk-7",
+                                     "online": True, "session": 5, "epoch": "e1",
+                                     "streams": {}, "outbox_head": 3}, T0)
     response = make_client().get("/metrics")  # Prometheus scrapes without a token
     assert response.status_code == 200
     assert response.mimetype == "text/plain"
@@ -169,6 +176,10 @@ def test_metrics_page_reports_stores_streams_and_sales(
     assert "# TYPE tessera_stream_head gauge" in text
     assert 'tessera_sales_ingested_total{store="kiosk-7"} 0' in text
     assert "tessera_parked_entries_total 0" in text
+    assert 'tessera_store_online{store="kiosk-7"} 1' in text
+    assert 'tessera_store_outbox_pending{store="kiosk-7"} 3' in text
+    assert 'tessera_store_sync_lag_versions{store="kiosk-7",stream="store-config@s:kiosk-7"} 1' \
+        in text
     for line in text.splitlines():
         if line and not line.startswith("#"):
             name_and_labels, _, value = line.rpartition(" ")
