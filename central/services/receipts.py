@@ -216,15 +216,6 @@ def get(session: Session, scope: str) -> ReceiptProfile:
     return profile
 
 
-def effective(session: Session, store_code: str) -> dict[str, Any]:
-    """What a store prints and sends: its override over the default."""
-    get_store(session, store_code)
-    default = session.scalar(select(ReceiptProfile).where(ReceiptProfile.scope == DEFAULT))
-    override = session.scalar(select(ReceiptProfile)
-                              .where(ReceiptProfile.scope == store_code))
-    return _effective(default, override)
-
-
 def list_profiles(session: Session) -> list[ReceiptProfile]:
     return list(session.scalars(select(ReceiptProfile).order_by(
         ReceiptProfile.scope != DEFAULT, ReceiptProfile.scope)))

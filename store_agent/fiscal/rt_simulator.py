@@ -80,9 +80,6 @@ class RtSimulator(sim_files.Countdowns):
         if faults:
             self._apply(faults)
 
-    def _take(self, name: str) -> bool:
-        return self.take(name)
-
     def handle(self, body: bytes) -> tuple[bytes | None, float]:
         """The answer (None: drop it) and how long to wait before sending it."""
         with self.lock:
@@ -101,10 +98,10 @@ class RtSimulator(sim_files.Countdowns):
             self.device.save()
             if not printing:
                 return answer, 0
-            if self._take("die_before_answer") and self.faults["die_before_answer"] == 0:
+            if self.take("die_before_answer") and self.faults["die_before_answer"] == 0:
                 os._exit(137)
-            delay = self.faults["slow_ms"] / 1000 if self._take("slow") else 0.0
-            return (None if self._take("drop_answer") else answer), delay
+            delay = self.faults["slow_ms"] / 1000 if self.take("slow") else 0.0
+            return (None if self.take("drop_answer") else answer), delay
 
     def server(self, host: str, port: int) -> ThreadingHTTPServer:
         simulator = self

@@ -104,15 +104,12 @@ class Simulator(sim_files.Countdowns):
         if faults:
             self._apply(faults)
 
-    def _take(self, name: str) -> bool:
-        return self.take(name)
-
     # -- one frame -------------------------------------------------------------------------
 
     def handle(self, frame: bytes, send: Callable[[bytes], None]) -> None:
         with self.lock:
             self._pick_up_faults()
-            if self._take("nak"):
+            if self.take("nak"):
                 send(bytes((NAK,)))
                 return
             try:
@@ -133,9 +130,9 @@ class Simulator(sim_files.Countdowns):
             for _ in range(syns):
                 send(bytes((SYN,)))
                 time.sleep(0.06)
-            if self._take("drop_answer"):
+            if self.take("drop_answer"):
                 return
-            if self._take("bad_checksum"):
+            if self.take("bad_checksum"):
                 answer = answer[:-2] + bytes((0x30 + ((answer[-2] - 0x30 + 1) & 0xF),)) + b"\x03"
             send(answer)
 
