@@ -270,8 +270,9 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
             if outcome.created:
                 on_sale()
             sale = outcome.sale
-            with store.read() as conn:
-                sale = {**sale, "email": receipts.email_state(conn, sale["uuid"])}
+            if request.get("email"):
+                with store.read() as conn:
+                    sale = {**sale, "email": receipts.email_state(conn, sale["uuid"])}
             if fiscal is not None:
                 state = fiscal.fiscalise(sale["uuid"])
                 sale = {**sale, "fiscal": state.as_dict()}

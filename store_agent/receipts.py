@@ -123,9 +123,9 @@ def check_address(address: str | None) -> str | None:
 
 
 def queue_email(conn: sqlite3.Connection, sale: Mapping[str, Any], address: str | None,
-                now: dt.datetime) -> dict[str, str]:
-    """Inside the sale's transaction: queue its e-mail receipt if the profile says so."""
-    profile = effective_profile(conn, str(sale["store"]))
+                now: dt.datetime, profile: Mapping[str, Any]) -> dict[str, str]:
+    """Inside the sale's transaction: queue its e-mail receipt if ``profile`` (the store's
+    effective receipt profile) says so."""
     send, reason = email_decision(profile, address)
     if not send:
         return {"state": "not_sent", "reason": reason}

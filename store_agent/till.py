@@ -139,9 +139,11 @@ def record_sale(store: LocalStore, store_code: str, request: dict[str, Any],
             "payments": [{"method": p["method"], "amount": str(p["amount"])} for p in payments],
             "change": str(paid - priced.total) if payments else "0.00",
         }
+        address = check_address(request.get("email"))
+        profile = effective_profile(conn, store_code) if fiscal or address else None
         # The fiscal receipt, with head office's footer inside it (refuses unmapped VAT).
-        receipt = None if fiscal is None else fiscal.prepare(
-            sale, effective_profile(conn, store_code)["footer"])
+        receipt = None if fiscal is None or profile is None else fiscal.prepare(
+            sale, profile["footer"])
         body = dumps(sale).decode()
         conn.execute("INSERT INTO sales (uuid, number, request_hash, result, created_at) "
                      "VALUES (?, ?, ?, ?, ?)",
@@ -150,5 +152,6 @@ def record_sale(store: LocalStore, store_code: str, request: dict[str, Any],
                      ("sale", sale_uuid, body, sale["created_at"]))
         if receipt is not None:
             Fiscaliser.enqueue(conn, sale_uuid, receipt, now)
-        queue_email(conn, sale, check_address(request.get("email")), now)
+        if address is not None and profile is not None:
+            queue_email(conn, sale, address, now, profile)
     return SaleOutcome(sale=sale, created=True)
