@@ -63,6 +63,8 @@ class PluSync:
 
     def run_once(self, now: dt.datetime) -> int:
         """Program one batch of due articles; returns how many the device took."""
+        if not self.due(now):
+            return 0  # the usual case: a read, no write lock taken from the till
         with self.fiscal.lock:
             if self.fiscal.pending():
                 return 0  # sales first: the device must be consistent
