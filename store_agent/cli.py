@@ -21,12 +21,11 @@ def run() -> None:
 
     try:
         settings = settings_mod.load()
-        printer = settings_mod.load_printer()
     except settings_mod.SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
     logging.basicConfig(level=settings.log_level,
                         format=f"%(asctime)s {settings.store} %(name)s %(levelname)s %(message)s")
-    Agent(settings, printer=printer).run_forever()
+    Agent(settings).run_forever()
 
 
 @agent.command()
@@ -90,10 +89,9 @@ def doctor() -> None:
 
     try:
         settings = settings_mod.load()
-        printer = settings_mod.load_printer()
     except settings_mod.SettingsError as exc:
         raise click.ClickException(f"configuration: {exc}") from exc
-    findings = run_checks(settings, printer)
+    findings = run_checks(settings)
     marks = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
     for finding in findings:
         click.echo(f"[{marks[finding.level]}] {finding.check}: {finding.detail}")

@@ -224,7 +224,7 @@ def check_printer(printer: PrinterSettings | None,
     return found
 
 
-def run_checks(settings: AgentSettings, printer: PrinterSettings | None = None,
+def run_checks(settings: AgentSettings,
                now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
                ) -> list[Finding]:
     status = running_agent(settings)
@@ -232,4 +232,4 @@ def run_checks(settings: AgentSettings, printer: PrinterSettings | None = None,
             *check_database(settings), check_disk(settings), *check_running(status),
             *check_broker(settings, agent_connected=bool(status and
                                                          status.get("broker_connected"))),
-            *check_central(settings, now), *check_printer(printer, status)]
+            *check_central(settings, now), *check_printer(settings.printer, status)]

@@ -17,7 +17,7 @@ from store_agent.fiscal.fiscaliser import Fiscaliser
 from store_agent.fiscal.plu import PluSync
 from store_agent.mailer import Mailer
 from store_agent.pos_api import create_app
-from store_agent.settings import AgentSettings, PrinterSettings
+from store_agent.settings import AgentSettings
 from store_agent.sqlite_store import LocalStore
 from store_agent.sync import StoreSync
 from store_agent.uplink import Uplink
@@ -29,8 +29,7 @@ log = logging.getLogger(__name__)
 class Agent:
     """One store: local store, sync, uplink and the POS API."""
 
-    def __init__(self, settings: AgentSettings, serve_pos: bool = True,
-                 printer: PrinterSettings | None = None) -> None:
+    def __init__(self, settings: AgentSettings, serve_pos: bool = True) -> None:
         self.settings = settings
         self.serve_pos = serve_pos
         self.store = LocalStore(settings.database)
@@ -55,8 +54,8 @@ class Agent:
 
         self.fiscal: Fiscaliser | None = None
         self.plu: PluSync | None = None
-        if printer is not None:
-            self.fiscal = Fiscaliser(self.store, reconnecting(printer))
+        if settings.printer is not None:
+            self.fiscal = Fiscaliser(self.store, reconnecting(settings.printer))
             self.plu = PluSync(self.store, self.fiscal, settings.store)
         self.app = create_app(self.store, self.sync.replica, settings.store, self.status,
                               on_sale=on_sale, fiscal=self.fiscal,

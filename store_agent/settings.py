@@ -109,6 +109,7 @@ class AgentSettings:
     uplink_window: int = 1
     smtp: SmtpSettings | None = None
     receipt_printer: ReceiptPrinterSettings | None = None
+    printer: PrinterSettings | None = None  # the fiscal device
 
 
 def _number(env: Mapping[str, str], name: str, default: str) -> float:
@@ -207,6 +208,7 @@ def load(env: Mapping[str, str] | None = None) -> AgentSettings:
         log_level=env.get("TESSERA_LOG_LEVEL", "INFO").upper(),
         smtp=parse_smtp(env.get("TESSERA_SMTP_URL")),
         receipt_printer=parse_receipt_printer(env.get("TESSERA_RECEIPT_PRINTER_URL")),
+        printer=_printer(env),
     )
 
 
@@ -253,9 +255,13 @@ BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 
 
 def load_printer(env: Mapping[str, str] | None = None) -> PrinterSettings | None:
-    """The printer settings, or None when no printer is configured."""
+    """The printer settings alone (the printer commands need no store identity), or None
+    when no printer is configured."""
     env = os.environ if env is None else env
-    env = {**read_config(config_path(env)), **env}
+    return _printer({**read_config(config_path(env)), **env})
+
+
+def _printer(env: Mapping[str, str]) -> PrinterSettings | None:
     raw = env.get("TESSERA_PRINTER_URL", "").strip()
     if not raw:
         return None

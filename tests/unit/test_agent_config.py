@@ -98,6 +98,10 @@ def test_printer_urls(tmp_path: Path) -> None:
     assert rt is not None and (rt.driver, rt.address) == ("rt", "http://192.168.1.50:8080")
     datecs = load("datecs+tcp://10.0.0.7:4999")
     assert datecs is not None and datecs.address == "10.0.0.7:4999"
+    # The agent's own settings carry the same (the runtime and doctor read them there).
+    assert settings_mod.load({"TESSERA_STORE_CODE": "kiosk-1",
+                              "TESSERA_PRINTER_URL": "datecs+tcp://10.0.0.7:4999",
+                              "TESSERA_AGENT_CONFIG": str(tmp_path / "x.env")}).printer == datecs
     assert load("") is None
     for bad in ("journal:///x?vat=Z:10", "journal:///x?vat=A:abc", "rt+http://",
                 "epson://x", "journal:///x?speed=1"):
