@@ -9,10 +9,6 @@ and the Z report matches the sales per VAT group. A price change programs the PL
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -27,6 +23,7 @@ from store_agent.fiscal.plu import PluSync
 from store_agent.replica import Replica
 from store_agent.settings import load_printer
 from store_agent.sqlite_store import LocalStore
+from tests.integration.fiscal_crash import KILL_POINTS, kill_while_fiscalising
 from tests.integration.test_datecs_driver import Sim
 
 pytestmark = pytest.mark.integration
@@ -80,48 +77,11 @@ def check_exactly_once(tmp_path: Path, sim: Sim, sales: int) -> None:
     assert reconciliation.z.totals.get("B") == Decimal("7.50")
 
 
-CHILD = textwrap.dedent("""
-    import datetime as dt, os, signal, sys
-    from pathlib import Path
-    from store_agent.fiscal.factory import open_device
-    from store_agent.fiscal.fiscaliser import Fiscaliser
-    from store_agent.settings import load_printer
-    from store_agent.sqlite_store import LocalStore
-    from tests.integration.test_fiscal_datecs import sale
-
-    workdir, port, kill_at = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
-    printer = load_printer({"TESSERA_PRINTER_URL": f"datecs+tcp://127.0.0.1:{port}",
-                            "TESSERA_AGENT_CONFIG": str(workdir / "none.env")})
-    device = open_device(printer)
-    real_print = device.print_receipt
-
-    def print_receipt(receipt, sale_id, progress=None):
-        if kill_at == "before-first-byte":
-            os.kill(os.getpid(), signal.SIGKILL)
-        def wrapped(step, index):
-            if progress is not None:
-                progress(step, index)
-            if kill_at == f"{step.value}-{index}":
-                os.kill(os.getpid(), signal.SIGKILL)
-        return real_print(receipt, sale_id, wrapped)
-
-    device.print_receipt = print_receipt
-    store = LocalStore(workdir / "agent.db")
-    fiscal = Fiscaliser(store, device)
-    with store.write() as conn:
-        fiscal.enqueue(conn, "sale-1", fiscal.prepare(sale("sale-1")), dt.datetime.now(dt.UTC))
-    fiscal.fiscalise("sale-1")
-""")
-
-
-@pytest.mark.parametrize("kill_at", ["before-first-byte", "opened-1", "line-1", "line-2",
-                                     "line-3", "paid-1", "closed-1"])
+@pytest.mark.parametrize("kill_at", KILL_POINTS)
 def test_the_agent_killed_at_any_step_leaves_exactly_one_receipt(tmp_path: Path, sim: Sim,
                                                                   kill_at: str) -> None:
-    child = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path), str(sim.port),
-                            kill_at], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                           capture_output=True, text=True, timeout=60)
-    assert child.returncode == -9, child.stderr
+    kill_while_fiscalising(tmp_path, f"datecs+tcp://127.0.0.1:{sim.port}", kill_at,
+                           sale("sale-1"))
     check_exactly_once(tmp_path, sim, 1)
 
 

@@ -4,10 +4,6 @@ process kills: whatever step a crash interrupts, every sale ends with one fiscal
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,6 +25,7 @@ from store_agent.fiscal.fiscaliser import (
 )
 from store_agent.fiscal.journal import SoftwareJournal, verify
 from store_agent.sqlite_store import LocalStore
+from tests.integration.fiscal_crash import KILL_POINTS, kill_while_fiscalising
 
 pytestmark = pytest.mark.integration
 
@@ -151,47 +148,11 @@ def test_an_open_receipt_nobody_started_blocks_sales_until_resolved(tmp_path: Pa
     assert closed_receipts(tmp_path / "fiscal.jsonl") == ["sale-1"]
 
 
-CHILD = textwrap.dedent("""
-    import datetime as dt, os, signal, sys
-    from decimal import Decimal
-    from pathlib import Path
-    from store_agent.fiscal.fiscaliser import Fiscaliser
-    from store_agent.fiscal.journal import SoftwareJournal
-    from store_agent.sqlite_store import LocalStore
-    from tests.integration.test_fiscal_journal import BASKET, sale
-
-    workdir, kill_at = Path(sys.argv[1]), sys.argv[2]
-
-    class Crashing(SoftwareJournal):
-        def print_receipt(self, receipt, sale_id, progress=None):
-            if kill_at == "before-first-byte":
-                os.kill(os.getpid(), signal.SIGKILL)
-            def wrapped(step, index):
-                if progress is not None:
-                    progress(step, index)
-                if kill_at == f"{step.value}-{index}":
-                    os.kill(os.getpid(), signal.SIGKILL)  # kill -9: no cleanup at all
-            return super().print_receipt(receipt, sale_id, wrapped)
-
-    store = LocalStore(workdir / "agent.db")
-    fiscal = Fiscaliser(store, Crashing(workdir / "fiscal.jsonl"))
-    with store.write() as conn:
-        fiscal.enqueue(conn, "sale-1", fiscal.prepare(sale("sale-1", *BASKET)),
-                       dt.datetime.now(dt.UTC))
-    fiscal.fiscalise("sale-1")
-""")
-
-KILL_POINTS = ["before-first-byte", "opened-1", "line-1", "line-2", "line-3", "paid-1",
-               "closed-1"]
-
-
 @pytest.mark.parametrize("kill_at", KILL_POINTS)
 def test_killed_at_any_step_the_sale_gets_exactly_one_receipt(tmp_path: Path,
                                                               kill_at: str) -> None:
-    child = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path), kill_at], cwd=ROOT,
-                           env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
-                           text=True, timeout=60)
-    assert child.returncode == -9, child.stderr  # it really died at that step
+    kill_while_fiscalising(tmp_path, f"journal://{tmp_path}/fiscal.jsonl?vat=A:19,B:9,C:5",
+                           kill_at, sale("sale-1", *BASKET))
 
     # The agent starts again: recovery runs before the next sale.
     store = LocalStore(tmp_path / "agent.db")
