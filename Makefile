@@ -37,7 +37,7 @@ demo: ## run broker, central and the stores kiosk-1 and market with demo data un
 	$(VENV)/bin/tessera demo
 
 test: ## the whole test suite (real PostgreSQL on 127.0.0.1:5432, private Mosquitto brokers)
-	@$(BOOTSTRAP) --with-postgres
+	@$(BOOTSTRAP) --with-postgres --with-browser
 	@status=0; $(PYTHON) -m pytest $(PYTEST_ARGS) || status=$$?; \
 	if [ "$$status" -eq 5 ] && [ "$(ALLOW_NO_TESTS)" = 1 ]; then status=0; fi; \
 	exit "$$status"

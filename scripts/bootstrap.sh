@@ -5,6 +5,8 @@
 #   scripts/bootstrap.sh                  .venv with the project installed + a mosquitto binary
 #   scripts/bootstrap.sh --with-postgres  ... and PostgreSQL running and reachable on
 #                                         127.0.0.1:5432 as user postgres without a password
+#   scripts/bootstrap.sh --with-browser   ... and Debian's chromium (the browser tests drive it
+#                                         through Playwright with executable_path)
 #   scripts/bootstrap.sh --reinstall      pip install again even if the stamp is fresh
 #
 # Works as root or as a user with sudo.  Without either, it prints the exact command to run
@@ -19,12 +21,14 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 WITH_POSTGRES=0
+WITH_BROWSER=0
 REINSTALL=0
 for arg in "$@"; do
     case "$arg" in
         --with-postgres) WITH_POSTGRES=1 ;;
+        --with-browser) WITH_BROWSER=1 ;;
         --reinstall) REINSTALL=1 ;;
-        -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bootstrap: unknown option: $arg (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -268,6 +272,16 @@ ensure_postgres() {
                "check $hba (the original is in $hba.tessera-orig)"
 }
 
+# --------------------------------------------------------------------------- Chromium
+
+# The browser tests use Debian's chromium (Playwright's own browser download is not reachable
+# from every machine, and a Debian package is what a head-office PC would have anyway).
+ensure_browser() {
+    [ -x /usr/bin/chromium ] && return 0
+    apt_install chromium fonts-dejavu-core || exit 1
+    [ -x /usr/bin/chromium ] || die "chromium was installed but /usr/bin/chromium is missing"
+}
+
 # --------------------------------------------------------------------------- main
 
 ensure_venv
@@ -275,4 +289,7 @@ ensure_installed
 ensure_mosquitto
 if [ "$WITH_POSTGRES" -eq 1 ]; then
     ensure_postgres
+fi
+if [ "$WITH_BROWSER" -eq 1 ]; then
+    ensure_browser
 fi
