@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify
@@ -18,7 +19,8 @@ from werkzeug.exceptions import HTTPException
 from rules.context import UnknownCard
 from rules.money import MoneyError
 from rules.pricing import InvalidQuantity, PricingError, UnknownProduct
-from store_agent import receipts, till
+from store_agent import display_api, receipts, till, till_web
+from store_agent.display import DisplayHub, TooManyTills
 from store_agent.escpos_receipt import ReceiptPrinterError, print_receipt
 from store_agent.fiscal.fiscaliser import Fiscaliser, FiscalNotReady, VatNotMapped
 from store_agent.replica import Replica
@@ -187,6 +189,11 @@ class StatusOut(Schema):
     fiscal_pending = fields.Integer(allow_none=True,
                                     metadata={"description": "sales without their fiscal "
                                               "receipt yet (null: no fiscal device)"})
+    fiscal_printer = fields.Dict(allow_none=True,
+                                 metadata={"description": "the fiscal device now: state "
+                                           "(ok, warning, error, offline, busy, unknown) and "
+                                           "the operator's messages (paper out, cover "
+                                           "open...); null: no fiscal device"})
 
 
 def _normalise_lines(data: dict[str, Any]) -> dict[str, Any]:
@@ -207,7 +214,8 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
                on_sale: Callable[[], None] = lambda: None,
                clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
                fiscal: Fiscaliser | None = None,
-               receipt_printer: ReceiptPrinterSettings | None = None) -> Flask:
+               receipt_printer: ReceiptPrinterSettings | None = None,
+               display_dir: Path | None = None) -> Flask:
     """The POS app; its dependencies come from the agent's composition root."""
     app = Flask("tessera-pos")
     app.json = _JSON(app)
@@ -341,6 +349,9 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
             return status()
 
     api.register_blueprint(blp)
+    api.register_blueprint(display_api.create_blueprint(
+        store, store_code, DisplayHub(), clock, display_dir, LineIn, _normalise_lines))
+    till_web.register(app)
 
     @app.get("/healthz")
     def healthz() -> Any:
@@ -367,6 +378,10 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
     @app.errorhandler(receipts.InvalidEmail)
     def _email(exc: receipts.InvalidEmail) -> Any:
         return error(422, str(exc), {"email": [str(exc)]})
+
+    @app.errorhandler(TooManyTills)
+    def _tills(exc: TooManyTills) -> Any:
+        return error(422, str(exc), {"till": [str(exc)]})
 
     @app.errorhandler(FiscalNotReady)
     def _not_ready(exc: FiscalNotReady) -> Any:

@@ -17,6 +17,7 @@ from store_agent.fiscal.fiscaliser import Fiscaliser
 from store_agent.fiscal.plu import PluSync
 from store_agent.mailer import Mailer
 from store_agent.pos_api import create_app
+from store_agent.printer_state import PrinterState
 from store_agent.settings import AgentSettings
 from store_agent.sqlite_store import LocalStore
 from store_agent.sync import StoreSync
@@ -54,12 +55,15 @@ class Agent:
 
         self.fiscal: Fiscaliser | None = None
         self.plu: PluSync | None = None
+        self.printer_state: PrinterState | None = None
         if settings.printer is not None:
             self.fiscal = Fiscaliser(self.store, reconnecting(settings.printer))
             self.plu = PluSync(self.store, self.fiscal, settings.store)
+            self.printer_state = PrinterState(self.fiscal)
         self.app = create_app(self.store, self.sync.replica, settings.store, self.status,
                               on_sale=on_sale, fiscal=self.fiscal,
-                              receipt_printer=settings.receipt_printer)
+                              receipt_printer=settings.receipt_printer,
+                              display_dir=settings.display_dir)
         self.stopped = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -75,7 +79,9 @@ class Agent:
                 "streams": self.store.stream_versions(),
                 "outbox_pending": self.uplink.pending(), "outbox_acked": self.uplink.acked,
                 "products": products, "sales": sales,
-                "fiscal_pending": None if self.fiscal is None else len(self.fiscal.pending())}
+                "fiscal_pending": None if self.fiscal is None else len(self.fiscal.pending()),
+                "fiscal_printer": None if self.printer_state is None
+                else self.printer_state.state()}
 
     def start(self) -> None:
         self.sync.link.start()
@@ -98,7 +104,7 @@ class Agent:
             except FiscalError as exc:
                 log.error("fiscal printer not ready: %s", exc)
         self.server = create_server(self.app, host=self.settings.pos_host,
-                                    port=self.settings.pos_port, threads=8,
+                                    port=self.settings.pos_port, threads=16,
                                     ident="tessera-agent")
         thread = threading.Thread(target=self.server.run, name="pos-api", daemon=True)
         thread.start()

@@ -110,6 +110,7 @@ class AgentSettings:
     smtp: SmtpSettings | None = None
     receipt_printer: ReceiptPrinterSettings | None = None
     printer: PrinterSettings | None = None  # the fiscal device
+    display_dir: Path | None = None  # the customer display's promotional content
 
 
 def _number(env: Mapping[str, str], name: str, default: str) -> float:
@@ -209,6 +210,7 @@ def load(env: Mapping[str, str] | None = None) -> AgentSettings:
         smtp=parse_smtp(env.get("TESSERA_SMTP_URL")),
         receipt_printer=parse_receipt_printer(env.get("TESSERA_RECEIPT_PRINTER_URL")),
         printer=_printer(env),
+        display_dir=Path(env.get("TESSERA_DISPLAY_DIR") or var_dir / "display").resolve(),
     )
 
 
