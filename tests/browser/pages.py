@@ -1,0 +1,76 @@
+"""Page objects for the till and the customer display: what a cashier and a customer see."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from playwright.sync_api import Browser, Locator, Page, expect
+
+TIMEOUT_MS = 10_000
+
+
+class TillPage:
+    def __init__(self, browser: Browser, base: str, till: str = "1") -> None:
+        self.context = browser.new_context(locale="en-GB")
+        self.context.set_default_timeout(TIMEOUT_MS)
+        self.page: Page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.goto(f"{base}/till/?till={till}")
+        self.scan_field = self.page.get_by_label("Scan or type a code")
+        expect(self.scan_field).to_be_focused()
+
+    def scan(self, code: str) -> None:
+        """What a barcode scanner does: type the code into the focused field, then Enter."""
+        self.page.keyboard.type(code)
+        self.page.keyboard.press("Enter")
+
+    @property
+    def basket(self) -> Locator:
+        return self.page.get_by_role("table", name="Basket")
+
+    def line(self, name: str) -> Locator:
+        return self.basket.locator("tr.line", has_text=name)
+
+    def line_amount(self, name: str) -> Decimal:
+        return Decimal(self.line(name).locator("td.amount").inner_text())
+
+    def expect_lines(self, count: int) -> None:
+        expect(self.basket.locator("tr.line")).to_have_count(count)
+
+    def total(self) -> Decimal:
+        return Decimal(self.page.locator("#total").inner_text())
+
+    def pay_cash(self, amount: str) -> None:
+        self.page.keyboard.press("F2")
+        expect(self.page.get_by_role("region", name="Payment")).to_be_visible()
+        self.scan(amount)
+
+    @property
+    def receipt(self) -> Locator:
+        return self.page.get_by_role("region", name="Receipt")
+
+    def receipt_text(self) -> str:
+        expect(self.receipt).to_be_visible()
+        return self.page.locator("#receipt-text").inner_text()
+
+    def status(self, which: str) -> Locator:
+        return self.page.locator(f"#st-{which}")
+
+    def close(self) -> None:
+        self.context.close()
+
+
+class DisplayPage:
+    def __init__(self, browser: Browser, base: str, till: str = "1") -> None:
+        self.context = browser.new_context(locale="en-GB")
+        self.context.set_default_timeout(TIMEOUT_MS)
+        self.page = self.context.new_page()
+        self.page.goto(f"{base}/display/?till={till}")
+
+    @property
+    def lines(self) -> Locator:
+        return self.page.get_by_role("region", name="Your purchase").locator("li.line")
+
+    def close(self) -> None:
+        self.context.close()
