@@ -1,4 +1,4 @@
-"""Accrual (L2): every option of seeds/002 with its worked example, and the lines that never earn."""
+"""Accrual (L2): each seeds/002 option with its worked example; the lines that never earn."""
 
 from __future__ import annotations
 
