@@ -1,0 +1,82 @@
+"""Contact details in one form: phones in E.164, e-mails normalised, names as a search key.
+
+Phones go through phonenumbers with the store's country as the default region, e-mails
+through email-validator with deliverability checks off (no DNS from a till or a request).
+The name key folds case, accents and punctuation so "Müller", "MULLER", "Ștefan"/"Ştefan"
+(comma or cedilla) and "D'Amico"/"D’Amico"/"damico" meet.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+
+class ContactError(ValueError):
+    """A phone or e-mail that cannot be read; ``field`` names the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def normalise_phone(raw: str, default_region: str, field: str = "mobile") -> str:
+    """``raw`` in E.164 (``+393471234567``); a number without ``+`` is read in
+    ``default_region`` (ISO 3166 alpha-2, the store's country)."""
+    text = raw.strip()
+    if not text:
+        raise ContactError(field, "is empty")
+    try:
+        number = phonenumbers.parse(text, default_region.upper())
+    except phonenumbers.NumberParseException as exc:
+        raise ContactError(field, f"{raw!r} is not a phone number") from exc
+    if not phonenumbers.is_valid_number(number):
+        region = phonenumbers.region_code_for_number(number) or default_region.upper()
+        raise ContactError(field, f"{raw!r} is not a valid phone number for {region}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_email(raw: str, field: str = "email") -> str:
+    """The address as email-validator normalises it (domain lower-cased, Unicode NFC)."""
+    text = raw.strip()
+    if not text:
+        raise ContactError(field, "is empty")
+    try:
+        result = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ContactError(field, f"{raw!r} is not an e-mail address: {exc}") from None
+    return str(result.normalized)
+
+
+def email_key(email: str) -> str:
+    """What two addresses must share to be the same mailbox for duplicate detection."""
+    return email.strip().lower()
+
+
+_APOSTROPHES = re.compile("['’‘`´ʼ]")
+_SEPARATORS = re.compile(r"[\s\-‐‑–—_.,/]+")
+_NOT_WORD = re.compile(r"[^0-9a-z ]")
+_LETTERS = str.maketrans({"ø": "o", "đ": "d", "ł": "l", "ı": "i", "ð": "d", "þ": "th",
+                          "æ": "ae", "œ": "oe", "ß": "ss"})
+
+
+def search_key(*parts: str | None) -> str:
+    """Names folded for accent- and case-insensitive search: lower-case ASCII words
+    separated by one space (``search_key("Ștefan", "D'Amico") == "stefan damico"``)."""
+    text = " ".join(p for p in parts if p)
+    text = unicodedata.normalize("NFKD", text.casefold()).translate(_LETTERS)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = _APOSTROPHES.sub("", text)
+    text = _SEPARATORS.sub(" ", text)
+    return " ".join(_NOT_WORD.sub("", text).split())
+
+
+def name_matches(query: str, key: str) -> bool:
+    """Every word of ``query`` begins a word of ``key`` (both folded): "mul st" finds
+    "stefan muller". A store's index does the same with ``LIKE 'word%'`` on the key."""
+    words = key.split()
+    return all(any(w.startswith(q) for w in words) for q in search_key(query).split())
