@@ -145,9 +145,13 @@ def read_value(spec: Field, raw: str) -> Value:
         if lowered in ("false", "no", "0"):
             return Boolean(False)
         raise ConditionError(f"{text!r} is not yes or no")
-    value = parse_value(text)
+    problem = f"{text!r} is not a date (YYYY-MM-DD, today, N months ago)"
+    try:
+        value = parse_value(text)
+    except ConditionError as exc:
+        raise ConditionError(f"{problem}: {exc.message}") from None
     if not isinstance(value, (DateValue, RelativeDate)):
-        raise ConditionError(f"{text!r} is not a date (YYYY-MM-DD, today, N months ago)")
+        raise ConditionError(problem)
     return value
 
 

@@ -83,31 +83,29 @@ class CustomerState:
 
     def fields(self) -> dict[str, FieldValue]:
         """Each field's winning value; blank fields are left out."""
-        best: dict[str, tuple[Stamp, FieldValue]] = {}
-        for edit in self.edits:
-            for name, value in edit.changes:
-                if name not in best or edit.stamp > best[name][0]:
-                    best[name] = (edit.stamp, value)
-        return {name: value for name, (_, value) in sorted(best.items()) if value is not None}
+        best: dict[str, FieldValue] = {}
+        for edit in self.history():  # oldest first: a later edit overwrites
+            best.update(edit.changes)
+        return {name: value for name, value in sorted(best.items()) if value is not None}
 
     def cards(self) -> dict[str, tuple[CardLink, bool]]:
         """Card number -> (the card, whether it is active)."""
-        added: dict[str, tuple[Stamp, CardLink]] = {}
+        added: dict[str, CardLink] = {}
         retired: set[str] = set()
-        for edit in self.edits:
+        for edit in self.history():  # oldest first: the first edit to add a card names it
             for card in edit.add_cards:
-                if card.number not in added or edit.stamp < added[card.number][0]:
-                    added[card.number] = (edit.stamp, card)
+                added.setdefault(card.number, card)
             retired.update(edit.retire_cards)
         return {number: (card, self.erased is None and number not in retired)
-                for number, (_, card) in sorted(added.items())}
+                for number, card in sorted(added.items())}
 
     def active_cards(self) -> list[str]:
         return [number for number, (_, active) in self.cards().items() if active]
 
     def history(self) -> list[Edit]:
-        """Every edit, winning or not, oldest first."""
-        return sorted(self.edits, key=lambda e: e.stamp)
+        """Every edit, winning or not, oldest first (two different edits under one stamp,
+        which a well-behaved store never sends, still come in one fixed order)."""
+        return sorted(self.edits, key=lambda e: (e.stamp, repr(e)))
 
     def field_history(self, name: str) -> list[tuple[Stamp, FieldValue]]:
         return [(e.stamp, dict(e.changes)[name]) for e in self.history()

@@ -153,7 +153,8 @@ values: st.SearchStrategy[Value] = st.one_of(
     st.text(max_size=12).map(Text),
     st.booleans().map(Boolean),
     st.dates().map(DateValue),
-    st.builds(RelativeDate, st.integers(0, 9999), st.sampled_from(["day", "week", "month", "year"])),
+    st.builds(RelativeDate, st.integers(0, 9999),
+              st.sampled_from(["day", "week", "month", "year"])),
 )
 leaves: st.SearchStrategy[Node] = st.one_of(
     st.builds(Compare, names, st.sampled_from(["=", "!=", "<", "<=", ">", ">="]), values),
