@@ -25,7 +25,30 @@ def _settings() -> settings_mod.CentralSettings:
     return settings
 
 
-@click.group()
+CONSOLE_SETTINGS = ("the head-office console commands need central's settings: at least "
+                    "TESSERA_DATABASE_URL (postgresql://...), and for broker logins "
+                    "TESSERA_BROKER_AUTH_DIR and TESSERA_BROKER_PID_FILE or _RELOAD_COMMAND; "
+                    "load them as the services do, e.g. `set -a; . /etc/tessera/central.env; "
+                    "set +a`")
+
+
+class _CentralGroup(click.Group):
+    """Turns a database that cannot be opened into one clear line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            return super().invoke(ctx)
+        except OperationalError as exc:
+            url = os.environ.get("TESSERA_DATABASE_URL")
+            where = ("TESSERA_DATABASE_URL is not set, so central looked for its demo SQLite "
+                     "database under TESSERA_VAR_DIR" if not url else
+                     "the database in TESSERA_DATABASE_URL cannot be opened")
+            raise click.ClickException(f"{where} ({exc.orig}); {CONSOLE_SETTINGS}") from exc
+
+
+@click.group(cls=_CentralGroup)
 def central() -> None:
     """Head office: web API, migrations and the MQTT bridge workers."""
 

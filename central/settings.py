@@ -38,7 +38,9 @@ class CentralSettings:
     broker_reload_command: str | None = None
     # What enrolment hands to a new store: the broker URL as the shops reach it (often not
     # central's own, internal listener) and central's URL as the shops reach it.
-    broker_public_url: str = "mqtt://127.0.0.1:18830"
+    # None: central would have to hand out its own listener, which stores must never get
+    # (enrolment is then refused until TESSERA_BROKER_PUBLIC_URL is set).
+    broker_public_url: str | None = "mqtt://127.0.0.1:18830"
     public_url: str | None = None
 
 
@@ -94,15 +96,32 @@ def load(env: Mapping[str, str] | None = None) -> CentralSettings:
     )
 
 
-def _public_broker_url(env: Mapping[str, str]) -> str:
-    """TESSERA_BROKER_PUBLIC_URL, else central's own broker URL without its credentials."""
+def _host_port(url: str) -> tuple[str, int]:
+    parsed = urlparse(url)
+    return (parsed.hostname or "", parsed.port or (8883 if parsed.scheme == "mqtts" else 1883))
+
+
+def _public_broker_url(env: Mapping[str, str]) -> str | None:
+    """The broker URL enrolment gives stores (TESSERA_BROKER_PUBLIC_URL).
+
+    Without managed logins (the demo's anonymous broker) it defaults to central's own broker
+    URL without credentials. Where central logs in (TESSERA_BROKER_USERNAME or _AUTH_DIR set),
+    its listener has no client-id binding (docs/broker-security.md): then the public URL must
+    be given and must name another listener, else None (enrolment refuses).
+    """
+    own = env.get("TESSERA_BROKER_URL", "mqtt://127.0.0.1:18830")
+    managed = bool(env.get("TESSERA_BROKER_USERNAME") or env.get("TESSERA_BROKER_AUTH_DIR")
+                   or urlparse(own).username)
     value = env.get("TESSERA_BROKER_PUBLIC_URL")
     if value:
         parse_broker({"TESSERA_BROKER_URL": value})  # same rules: refuse a malformed URL
+        if managed and _host_port(value) == _host_port(own):
+            return None
         return value
-    url = urlparse(env.get("TESSERA_BROKER_URL", "mqtt://127.0.0.1:18830"))
-    host = url.hostname or "127.0.0.1"
-    return f"{url.scheme}://{host}:{url.port or (8883 if url.scheme == 'mqtts' else 1883)}"
+    if managed:
+        return None
+    host, port = _host_port(own)
+    return f"{urlparse(own).scheme}://{host or '127.0.0.1'}:{port}"
 
 
 def _path(env: Mapping[str, str], name: str) -> Path | None:

@@ -17,7 +17,7 @@ def agent() -> None:
 @agent.command()
 def run() -> None:
     """Run the agent: sync with central and serve the till's API until stopped."""
-    from store_agent.runtime import Agent
+    from store_agent.runtime import Agent, PosPortBusy
 
     try:
         settings = settings_mod.load()
@@ -25,7 +25,10 @@ def run() -> None:
         raise click.UsageError(str(exc)) from exc
     logging.basicConfig(level=settings.log_level,
                         format=f"%(asctime)s {settings.store} %(name)s %(levelname)s %(message)s")
-    Agent(settings).run_forever()
+    try:
+        Agent(settings).run_forever()
+    except PosPortBusy as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @agent.command()
@@ -36,17 +39,23 @@ def run() -> None:
 @click.option("--force", is_flag=True, help="Replace an existing enrolment.")
 def enroll(central_url: str, code: str, timeout: float, force: bool) -> None:
     """Enrol this PC as a store: identity, broker credentials, then the local copy."""
+    from store_agent.doctor import own_agent, pos_address, running_agent
     from store_agent.enrolment import (
         EnrolmentError,
+        central_base,
         config_lines,
         redeem,
         wait_bootstrapped,
         write_config,
     )
 
-    path, _ = settings_mod.enrolment_paths()
+    try:
+        path, _ = settings_mod.enrolment_paths()
+    except settings_mod.SettingsError as exc:
+        raise click.ClickException(f"configuration: {exc}") from exc
     if path.exists() and not force:
         raise click.ClickException(f"{path} already holds an enrolment; use --force to replace")
+    central_url = central_base(central_url)
     try:
         result = redeem(central_url, code)
     except EnrolmentError as exc:
@@ -55,7 +64,15 @@ def enroll(central_url: str, code: str, timeout: float, force: bool) -> None:
     _, database = settings_mod.enrolment_paths(store)
     write_config(path, config_lines(result, central_url, database))
     click.echo(f"enrolled as store {store}; configuration in {path}")
-    settings = settings_mod.load()
+    try:
+        settings = settings_mod.load()
+    except settings_mod.SettingsError as exc:
+        raise click.ClickException(f"configuration: {exc}") from exc
+    # A running agent keeps the broker password this enrolment just replaced: cut off.
+    restart = (f"the agent running on {pos_address(settings)} still has the old broker "
+               "password and is cut off: restart it now (systemctl restart tessera-agent, "
+               "or stop and start `tessera agent run`)"
+               if own_agent(settings, running_agent(settings)) is not None else "")
     logging.basicConfig(level="WARNING")
     from store_agent.runtime import Agent
 
@@ -75,11 +92,14 @@ def enroll(central_url: str, code: str, timeout: float, force: bool) -> None:
                                          timeout)
     finally:
         agent_.stop()
+    if restart:
+        click.echo(restart, err=True)
     if not complete:
         raise click.ClickException("the local copy is not complete yet (is the broker "
                                    "reachable?); `tessera agent run` finishes it")
-    click.echo(f"local copy complete ({total} changes); start the agent with "
-               "`tessera agent run`")
+    click.echo(f"local copy complete ({total} changes); "
+               + ("restart the agent" if restart else
+                  "start the agent with `tessera agent run`"))
 
 
 @agent.command()

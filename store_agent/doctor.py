@@ -77,35 +77,58 @@ def check_disk(settings: AgentSettings) -> Finding:
                    "" if level == "ok" else "free disk space: sales cannot be saved when full")
 
 
-def running_agent(settings: AgentSettings, timeout: float = 2) -> dict[str, object] | None:
-    """The status of the agent running on this PC (its POS API), or None if none answers."""
+def pos_address(settings: AgentSettings) -> str:
+    """Where this store's agent serves the tills (TESSERA_POS_LISTEN), as a client reaches it."""
     host = "127.0.0.1" if settings.pos_host in ("0.0.0.0", "::", "") else settings.pos_host
-    url = f"http://{host}:{settings.pos_port}/pos/v1/status"
+    return f"{host}:{settings.pos_port}"
+
+
+def running_agent(settings: AgentSettings, timeout: float = 2) -> dict[str, object] | None:
+    """The status of whatever agent answers on this store's POS port, or None."""
+    url = f"http://{pos_address(settings)}/pos/v1/status"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             status: dict[str, object] = json.loads(response.read())
-            return status
+            return status if isinstance(status, dict) else None
     except (urllib.error.URLError, OSError, ValueError):
         return None
 
 
-def check_running(status: dict[str, object] | None) -> list[Finding]:
+def check_running(settings: AgentSettings,
+                  status: dict[str, object] | None) -> list[Finding]:
+    """The running agent, if it is this store's: its version, broker session and lag."""
+    address = pos_address(settings)
     if status is None:
-        return [Finding("warn", "agent running", "no agent answers on the POS port",
+        return [Finding("warn", "agent running", f"no agent answers on {address} "
+                        "(TESSERA_POS_LISTEN)",
                         "start it: `tessera agent run` (or systemctl start tessera-agent)")]
-    found = [Finding("ok", "agent running", f"version {status.get('agent_version')}, "
-                     f"{status.get('products')} products, {status.get('sales')} sales")]
+    if status.get("store") != settings.store:
+        return [Finding("fail", "agent running", f"the agent answering on {address} is store "
+                        f"{status.get('store')!r}, not {settings.store!r}",
+                        "stop that agent, or give this store another TESSERA_POS_LISTEN")]
+    found = [Finding("ok", "agent running", f"store {settings.store} on {address}, version "
+                     f"{status.get('agent_version')}, {status.get('products')} products, "
+                     f"{status.get('sales')} sales")]
     connected = bool(status.get("broker_connected"))
-    found.append(Finding("ok" if connected else "warn", "agent's broker session",
-                         "connected" if connected else "not connected",
-                         "" if connected else "see the broker checks below"))
+    found.append(Finding("ok" if connected else "fail", "agent's broker session",
+                         "connected" if connected else "not connected: sales are not "
+                         "uploaded and changes from head office do not arrive",
+                         "" if connected else "see the broker checks below; after "
+                         "re-enrolling, restart the agent (systemctl restart tessera-agent)"))
     pending = status.get("outbox_pending")
     if isinstance(pending, int) and pending:
-        found.append(Finding("warn" if not status.get("central_online") else "ok",
-                             "sync lag", f"{pending} entries not yet acknowledged by central",
-                             "" if status.get("central_online") else
-                             "central is offline for this store; sales upload when it is back"))
+        online = connected and bool(status.get("central_online"))
+        found.append(Finding("ok" if online else "warn", "sync lag",
+                             f"{pending} entries not yet acknowledged by central",
+                             "" if online else "central is out of reach for this store; "
+                             "sales upload when it is back"))
     return found
+
+
+def own_agent(settings: AgentSettings,
+              status: dict[str, object] | None) -> dict[str, object] | None:
+    """``status`` if it is this store's agent, else None (another store's proves nothing)."""
+    return status if status is not None and status.get("store") == settings.store else None
 
 
 def check_broker(settings: AgentSettings, timeout: float = 5,
@@ -227,9 +250,11 @@ def check_printer(printer: PrinterSettings | None,
 def run_checks(settings: AgentSettings,
                now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
                ) -> list[Finding]:
-    status = running_agent(settings)
+    answering = running_agent(settings)
+    status = own_agent(settings, answering)
     return [Finding("ok", "configuration", f"store {settings.store}"),
-            *check_database(settings), check_disk(settings), *check_running(status),
+            *check_database(settings), check_disk(settings),
+            *check_running(settings, answering),
             *check_broker(settings, agent_connected=bool(status and
                                                          status.get("broker_connected"))),
             *check_central(settings, now), *check_printer(settings.printer, status)]

@@ -16,24 +16,55 @@ class EnrolmentError(RuntimeError):
     """Enrolment could not be completed; the message says what to do."""
 
 
+def central_base(url: str) -> str:
+    """Head office's address as the technician may type it: without a trailing slash, and
+    without the API prefix the demo banner shows (``.../api/v1``)."""
+    base = url.strip().rstrip("/")
+    return base.removesuffix("/api/v1").rstrip("/")
+
+
 def redeem(central_url: str, code: str, timeout: float = 15) -> dict[str, Any]:
     """Exchange the one-time code at central for the store identity and credentials."""
+    url = central_base(central_url) + "/api/v1/enrolments"
     request = urllib.request.Request(
-        central_url.rstrip("/") + "/api/v1/enrolments/",
-        data=json.dumps({"code": code}).encode(), method="POST",
+        url, data=json.dumps({"code": code}).encode(), method="POST",
         headers={"Content-Type": "application/json", "Accept": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            result: dict[str, Any] = json.loads(response.read())
-            return result
+            result = json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        try:
-            message = json.loads(exc.read()).get("message") or exc.reason
-        except ValueError:
-            message = exc.reason
-        raise EnrolmentError(f"central refused the code ({exc.code}): {message}") from exc
+        raise refusal(exc.code, exc.read(), central_url) from exc
     except (urllib.error.URLError, OSError) as exc:
         raise EnrolmentError(f"cannot reach central at {central_url}: {exc}") from exc
+    except ValueError as exc:
+        raise _not_central(central_url, "it answered something other than JSON") from exc
+    if not isinstance(result, dict) or not {"store", "broker"} <= set(result):
+        raise _not_central(central_url, "its answer is not an enrolment")
+    return result
+
+
+def _not_central(central_url: str, why: str) -> EnrolmentError:
+    return EnrolmentError(f"{central_url} does not look like head office's address ({why}); "
+                          "give --central the address of central's web server, as in "
+                          "https://central.example.net (no path)")
+
+
+def refusal(status: int, body: bytes, central_url: str) -> EnrolmentError:
+    """What an HTTP error answer to a redemption means for the technician."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = None
+    message = answer.get("message") if isinstance(answer, dict) else None
+    if status == 403 and message:
+        return EnrolmentError(f"central refused the code: {message}")
+    if status == 422 and message:
+        return EnrolmentError(f"central refused the request: {message}")
+    if status in (401, 404, 405) or message is None:
+        return _not_central(central_url, f"POST /api/v1/enrolments answered {status}")
+    if status >= 500:
+        return EnrolmentError(f"central could not enrol this store ({status}): {message}")
+    return EnrolmentError(f"central answered {status}: {message}")
 
 
 def config_lines(result: Mapping[str, Any], central_url: str, database: Path) -> list[str]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import signal
 import threading
+from pathlib import Path
 from typing import Any
 
 from waitress.server import create_server
@@ -27,12 +29,27 @@ from transport.mqtt_link import MqttLink
 log = logging.getLogger(__name__)
 
 
+class PosPortBusy(RuntimeError):
+    """The POS API's address is taken (another agent, or another program)."""
+
+
+def private_database(path: Path) -> None:
+    """Create the local database file readable by its owner only (SQLite gives its journal
+    and WAL files the same mode); an existing file is left as it is."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 class Agent:
     """One store: local store, sync, uplink and the POS API."""
 
     def __init__(self, settings: AgentSettings, serve_pos: bool = True) -> None:
         self.settings = settings
         self.serve_pos = serve_pos
+        private_database(settings.database)
         self.store = LocalStore(settings.database)
 
         def link_factory(**kwargs: Any) -> MqttLink:
@@ -75,7 +92,8 @@ class Agent:
         return {"store": self.settings.store, "agent_version": __version__,
                 "epoch": self.store.meta("epoch"),
                 "broker_connected": self.sync.link.connected,
-                "central_online": self.sync.central_online,
+                # Central is only reachable through the broker: no session, no central.
+                "central_online": self.sync.link.connected and self.sync.central_online,
                 "streams": self.store.stream_versions(),
                 "outbox_pending": self.uplink.pending(), "outbox_acked": self.uplink.acked,
                 "products": products, "sales": sales,
@@ -83,7 +101,22 @@ class Agent:
                 "fiscal_printer": None if self.printer_state is None
                 else self.printer_state.state()}
 
+    def bind_pos(self) -> None:
+        """Take the POS API's address before anything connects, or say who should change
+        what (a busy port must not crash a running agent or loop under systemd unseen)."""
+        host, port = self.settings.pos_host, self.settings.pos_port
+        try:
+            self.server = create_server(self.app, host=host, port=port, threads=16,
+                                        ident="tessera-agent")
+        except OSError as exc:
+            raise PosPortBusy(
+                f"cannot serve the tills on {host}:{port}: {exc.strerror or exc} (another "
+                "agent or program holds it?). Stop it, or set TESSERA_POS_LISTEN (in "
+                "/etc/tessera/agent.env) to a free host:port") from exc
+
     def start(self) -> None:
+        if self.serve_pos:
+            self.bind_pos()
         self.sync.link.start()
         workers = [(self.uplink.run, "uplink"), (self.sync.run_anti_entropy, "anti-entropy")]
         if self.mailer is not None and self.serve_pos:
@@ -103,9 +136,6 @@ class Agent:
                 self.fiscal.ensure_ready()
             except FiscalError as exc:
                 log.error("fiscal printer not ready: %s", exc)
-        self.server = create_server(self.app, host=self.settings.pos_host,
-                                    port=self.settings.pos_port, threads=16,
-                                    ident="tessera-agent")
         thread = threading.Thread(target=self.server.run, name="pos-api", daemon=True)
         thread.start()
         log.info("store %s: POS API on http://%s:%d/pos/v1, database %s", self.settings.store,

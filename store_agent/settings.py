@@ -133,6 +133,26 @@ def _ca_file(env: Mapping[str, str]) -> str | None:
     return str(path)
 
 
+SITE_CONFIG = "/etc/tessera/agent.env"
+# What enrolment writes: a site file may repeat these only with the enrolled value.
+ENROLLED_KEYS = ("TESSERA_STORE_CODE", "TESSERA_BROKER_URL", "TESSERA_BROKER_USERNAME",
+                 "TESSERA_BROKER_PASSWORD", "TESSERA_AGENT_DB")
+
+
+def site_config_path(env: Mapping[str, str]) -> Path | None:
+    """The site overrides (``TESSERA_SITE_CONFIG``, default /etc/tessera/agent.env); an
+    empty value means none."""
+    value = env.get("TESSERA_SITE_CONFIG", SITE_CONFIG)
+    return Path(value).resolve() if value else None
+
+
+def site_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The process environment over the site overrides: where every agent command starts."""
+    env = os.environ if env is None else env
+    site = site_config_path(env)
+    return {**(read_config(site) if site else {}), **env}
+
+
 def config_path(env: Mapping[str, str]) -> Path:
     """Where `tessera agent enroll` writes, and `tessera agent run` reads, the config."""
     default = Path(env.get("TESSERA_VAR_DIR", "var")) / "agent.env"
@@ -145,7 +165,7 @@ def enrolment_paths(store: str | None = None,
 
     ``TESSERA_AGENT_DB`` wins for the database; otherwise it sits beside the configuration.
     """
-    env = os.environ if env is None else env
+    env = site_env(env)
     config = config_path(env)
     explicit = env.get("TESSERA_AGENT_DB")
     database = Path(explicit) if explicit else config.parent / f"agent-{store or 'store'}.db"
@@ -157,7 +177,11 @@ def read_config(path: Path) -> dict[str, str]:
     values: dict[str, str] = {}
     if not path.exists():
         return values
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SettingsError(f"cannot read {path}: {exc.strerror}") from exc
+    for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -168,15 +192,40 @@ def read_config(path: Path) -> dict[str, str]:
     return values
 
 
-def load(env: Mapping[str, str] | None = None) -> AgentSettings:
-    """Parse and validate; the message names the variable that is wrong.
+def merged_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The settings every agent command uses, lowest first: what enrolment wrote
+    (``TESSERA_AGENT_CONFIG``, default ``$TESSERA_VAR_DIR/agent.env``), the site overrides
+    (``TESSERA_SITE_CONFIG``, default /etc/tessera/agent.env), the process environment.
 
-    Values come from the environment, then from the enrolment config file
-    (``TESSERA_AGENT_CONFIG``, default ``var/agent.env``) for what the environment lacks.
+    A site file that contradicts the enrolment on the store's identity, broker login or
+    database is refused: a copied example must never silently replace enrolled values.
     """
     env = os.environ if env is None else env
-    env = {**read_config(config_path(env)), **env}
+    site_path = site_config_path(env)
+    site = read_config(site_path) if site_path else {}
+    outer = {**site, **env}
+    enrolled_path = config_path(outer)
+    enrolled = read_config(enrolled_path)
+    for key in ENROLLED_KEYS:
+        if key in site and key in enrolled and site[key] != enrolled[key] and key not in env:
+            raise SettingsError(f"{site_path} sets {key}, which contradicts the enrolment in "
+                                f"{enrolled_path}: remove that line (enrolment writes it)")
+    merged = {**enrolled, **outer}
+    merged.setdefault("TESSERA_AGENT_CONFIG", str(enrolled_path))
+    return merged
+
+
+def load(env: Mapping[str, str] | None = None) -> AgentSettings:
+    """Parse and validate :func:`merged_env`; the message names the variable that is wrong."""
+    env = merged_env(env)
     store = env.get("TESSERA_STORE_CODE", "")
+    if not store:
+        site = site_config_path(env)
+        raise SettingsError(f"no enrolment found: {env['TESSERA_AGENT_CONFIG']} does not exist "
+                            f"or names no store (nor does {site or 'a site file'} or the "
+                            "environment). Enrol with `tessera agent enroll`, or point "
+                            "TESSERA_VAR_DIR (or TESSERA_AGENT_CONFIG) at where enrolment "
+                            "wrote it")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", store):
         raise SettingsError("TESSERA_STORE_CODE must be set to the store code "
                             "(letters, digits, '.', '_', '-')")
@@ -259,8 +308,7 @@ BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 def load_printer(env: Mapping[str, str] | None = None) -> PrinterSettings | None:
     """The printer settings alone (the printer commands need no store identity), or None
     when no printer is configured."""
-    env = os.environ if env is None else env
-    return _printer({**read_config(config_path(env)), **env})
+    return _printer(merged_env(env))
 
 
 def _printer(env: Mapping[str, str]) -> PrinterSettings | None:

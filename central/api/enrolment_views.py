@@ -24,7 +24,8 @@ enrolments_blp = Blueprint("enrolments", __name__, url_prefix="/api/v1/enrolment
 
 
 class CodeIn(Schema):
-    ttl_hours = fields.Float(load_default=24, validate=validate.Range(min=0.1, max=168))
+    # 5 minutes to 7 days, as the service (and docs/install-agent.md) says.
+    ttl_hours = fields.Float(load_default=24, validate=validate.Range(min=5 / 60, max=168))
 
 
 class CodeOut(Schema):
@@ -34,7 +35,8 @@ class CodeOut(Schema):
 
 
 class RedeemIn(Schema):
-    code = fields.String(required=True, validate=validate.Length(min=8, max=40))
+    # Any text: a mistyped code (empty, too long) gets the service's one refusal message.
+    code = fields.String(required=True)
 
 
 class BrokerOut(Schema):
@@ -61,13 +63,19 @@ class EnrolmentCodes(MethodView):
                                     dt.timedelta(hours=data["ttl_hours"]))
 
 
-@enrolments_blp.route("/")
+@enrolments_blp.route("/", strict_slashes=False)  # the docs' spelling, without the slash
 class Enrolments(MethodView):
     @enrolments_blp.arguments(RedeemIn)
     @enrolments_blp.response(200, RedeemOut)
     def post(self, data: dict[str, Any]) -> Any:
         """Exchange a one-time code for the store identity and its broker credentials."""
         settings = current_app.extensions["tessera.settings"]
+        if settings.broker_public_url is None:
+            log.error("enrolment refused: TESSERA_BROKER_PUBLIC_URL is not set (or names "
+                      "central's own listener), and stores must never get that listener")
+            raise enrolment.NotConfigured(
+                "head office has no broker address for stores (TESSERA_BROKER_PUBLIC_URL "
+                "is unset or names central's private listener): ask head office to set it")
         session = db_session()
         try:
             result = enrolment.redeem(session, data["code"], now(),

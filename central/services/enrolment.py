@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from central.models import EnrolmentCode
 from central.services import broker_access, changelog
-from central.services.errors import Conflict, Invalid
+from central.services.errors import Conflict, Invalid, ServiceError
 from central.services.fleet import streams_for
 from central.services.stores import get_store, store_wire
 
@@ -30,6 +30,12 @@ class EnrolmentRefused(Invalid):
     """A code that is unknown, used or expired (one message for all: no oracle)."""
 
     status = 403
+
+
+class NotConfigured(ServiceError):
+    """Central cannot enrol stores until an operator completes its settings."""
+
+    status = 503
 
 
 def _hash(code: str) -> str:

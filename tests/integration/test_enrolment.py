@@ -145,10 +145,63 @@ def test_codes_need_a_technician_and_a_live_store(
 
 def test_redeem_refuses_malformed_bodies(make_client: Callable[..., FlaskClient]) -> None:
     client = make_client()
-    for body in ({}, {"code": 12}, {"code": "short"}, {"code": "x" * 200}):
+    for body in ({}, {"code": 12}):
         response = client.post("/api/v1/enrolments/", json=body)
         assert response.status_code == 422, body
         assert "code" in response.get_json()["errors"]
+
+
+def test_a_mistyped_code_gets_the_promised_message(
+        make_client: Callable[..., FlaskClient]) -> None:
+    client = make_client()
+    for code in ("", "short", "x" * 41, "x" * 5000, "7K2M-Q9XD-AAAA-BBBB-"):
+        response = client.post("/api/v1/enrolments", json={"code": code})
+        assert response.status_code == 403, code
+        assert "unknown, already used or expired" in response.get_json()["message"]
+
+
+def test_both_spellings_of_the_enrolment_path_are_public(
+        technician: FlaskClient, make_client: Callable[..., FlaskClient]) -> None:
+    for path in ("/api/v1/enrolments", "/api/v1/enrolments/"):
+        code = issue(technician, ttl_hours=1)["code"]
+        response = make_client().post(path, json={"code": code})
+        assert response.status_code == 200, (path, response.get_json())
+        assert response.get_json()["store"]["code"] == "kiosk-7"
+
+
+def test_a_code_may_live_five_minutes(technician: FlaskClient) -> None:
+    assert issue(technician, ttl_hours=5 / 60)["code"]
+    short = technician.post("/api/v1/stores/kiosk-7/enrolment-codes",
+                            json={"ttl_hours": 4 / 60})
+    assert short.status_code == 422
+
+
+@pytest.mark.parametrize("env", [
+    {"TESSERA_BROKER_URL": "mqtt://broker.internal:1884", "TESSERA_BROKER_USERNAME": "central",
+     "TESSERA_BROKER_PASSWORD": "x"},
+    {"TESSERA_BROKER_URL": "mqtt://broker.internal:1884", "TESSERA_BROKER_USERNAME": "central",
+     "TESSERA_BROKER_PASSWORD": "x", "TESSERA_BROKER_PUBLIC_URL": "mqtt://broker.internal:1884"},
+], ids=["public-url-unset", "public-url-is-centrals-listener"])
+def test_central_never_hands_its_private_listener_to_a_store(
+        env: dict[str, str], central_db: Database, clock: Clock,
+        technician: FlaskClient) -> None:
+    from central import settings as settings_mod
+
+    settings = settings_mod.load(env)
+    assert settings.broker_public_url is None
+    app = create_app({"DATABASE": central_db, "TESTING": True, "CLOCK": clock,
+                      "SETTINGS": settings})
+    code = issue(technician, ttl_hours=1)["code"]
+    response = app.test_client().post("/api/v1/enrolments", json={"code": code})
+    assert response.status_code == 503
+    assert "TESSERA_BROKER_PUBLIC_URL" in response.get_json()["message"]
+    # Nothing was spent: with the public listener configured, the same code works.
+    good = settings_mod.load({**env, "TESSERA_BROKER_PUBLIC_URL": "mqtts://shops.example:8883"})
+    app = create_app({"DATABASE": central_db, "TESTING": True, "CLOCK": clock,
+                      "SETTINGS": good})
+    redeemed = app.test_client().post("/api/v1/enrolments", json={"code": code})
+    assert redeemed.status_code == 200
+    assert redeemed.get_json()["broker"]["url"] == "mqtts://shops.example:8883"
 
 
 def test_codes_are_unguessable_and_readable() -> None:
