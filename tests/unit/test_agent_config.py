@@ -107,3 +107,113 @@ def test_printer_urls(tmp_path: Path) -> None:
                 "epson://x", "journal:///x?speed=1"):
         with pytest.raises(settings_mod.SettingsError, match="TESSERA_PRINTER_URL"):
             load(bad)
+
+
+def _enrol(tmp_path: Path) -> dict[str, str]:
+    config = tmp_path / "var" / "agent.env"
+    _, database = settings_mod.enrolment_paths("kiosk-6", {"TESSERA_AGENT_CONFIG": str(config)})
+    enrolment.write_config(config, enrolment.config_lines(RESULT, "https://central.example.net",
+                                                          database))
+    return {"TESSERA_AGENT_CONFIG": str(config)}
+
+
+def test_site_overrides_apply_to_every_command_and_override_only_what_they_set(
+        tmp_path: Path) -> None:
+    env = _enrol(tmp_path)
+    site = tmp_path / "etc" / "agent.env"
+    site.parent.mkdir()
+    site.write_text("# the shop LAN\nTESSERA_POS_LISTEN=192.168.1.10:8111\n"
+                    "TESSERA_BROKER_KEEPALIVE=45\n")
+    env["TESSERA_SITE_CONFIG"] = str(site)
+    loaded = settings_mod.load(env)
+    assert (loaded.pos_host, loaded.pos_port) == ("192.168.1.10", 8111)
+    assert loaded.broker.keepalive == 45
+    assert (loaded.store, loaded.broker.password) == ("kiosk-6", "s3cret-pass")
+    # The printer commands read the same layers.
+    site.write_text("TESSERA_PRINTER_URL=journal:///tmp/fiscal.jsonl\n")
+    printer = settings_mod.load_printer(env)
+    assert printer is not None and printer.driver == "journal"
+    # Enrolment finds where to write through the site file too.
+    site.write_text(f"TESSERA_VAR_DIR={tmp_path / 'elsewhere'}\n")
+    path, _ = settings_mod.enrolment_paths("kiosk-6", {"TESSERA_SITE_CONFIG": str(site)})
+    assert path == (tmp_path / "elsewhere" / "agent.env").resolve()
+
+
+def test_the_example_file_copied_as_site_overrides_keeps_the_enrolment(tmp_path: Path) -> None:
+    env = _enrol(tmp_path)
+    example = Path(__file__).parents[2] / "deploy" / "env" / "agent.env.example"
+    env["TESSERA_SITE_CONFIG"] = str(example)
+    loaded = settings_mod.load(env)
+    assert loaded.store == "kiosk-6"
+    assert (loaded.broker.host, loaded.broker.username, loaded.broker.password) == (
+        "broker.example.net", "kiosk-6", "s3cret-pass")
+    assert settings_mod.read_config(example).keys().isdisjoint(settings_mod.ENROLLED_KEYS)
+
+
+def test_a_site_file_that_contradicts_the_enrolment_is_refused(tmp_path: Path) -> None:
+    env = _enrol(tmp_path)
+    site = tmp_path / "site.env"
+    site.write_text("TESSERA_STORE_CODE=kiosk-1\nTESSERA_BROKER_PASSWORD=CHANGE-ME\n")
+    with pytest.raises(settings_mod.SettingsError, match="TESSERA_STORE_CODE.*contradicts"):
+        settings_mod.load({**env, "TESSERA_SITE_CONFIG": str(site)})
+    # Repeating the enrolled value is harmless.
+    site.write_text("TESSERA_STORE_CODE=kiosk-6\n")
+    assert settings_mod.load({**env, "TESSERA_SITE_CONFIG": str(site)}).store == "kiosk-6"
+
+
+def test_no_enrolment_says_where_it_looked(tmp_path: Path) -> None:
+    with pytest.raises(settings_mod.SettingsError) as raised:
+        settings_mod.load({"TESSERA_VAR_DIR": str(tmp_path), "TESSERA_SITE_CONFIG": ""})
+    assert str(tmp_path / "agent.env") in str(raised.value)
+    assert "tessera agent enroll" in str(raised.value)
+
+
+def _settings(tmp_path: Path, store: str = "kiosk-6") -> settings_mod.AgentSettings:
+    return settings_mod.load({"TESSERA_STORE_CODE": store,
+                              "TESSERA_AGENT_CONFIG": str(tmp_path / "none.env"),
+                              "TESSERA_AGENT_DB": str(tmp_path / "agent.db"),
+                              "TESSERA_POS_LISTEN": "0.0.0.0:8123"})
+
+
+def test_doctor_checks_which_store_answers_on_the_pos_port(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    status = {"store": "market", "broker_connected": True, "central_online": True}
+    [finding] = doctor.check_running(settings, status)
+    assert finding.level == "fail"
+    assert "'market'" in finding.detail and "127.0.0.1:8123" in finding.detail
+    assert "TESSERA_POS_LISTEN" in finding.fix
+    assert doctor.own_agent(settings, status) is None  # not proof of this store's login
+    none = doctor.check_running(settings, None)
+    assert "127.0.0.1:8123" in none[0].detail
+
+
+def test_doctor_fails_a_disconnected_agent_and_its_lag(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    found = {f.check: f for f in doctor.check_running(
+        settings, {"store": "kiosk-6", "broker_connected": False, "central_online": True,
+                   "outbox_pending": 3})}
+    assert found["agent's broker session"].level == "fail"
+    assert "restart" in found["agent's broker session"].fix
+    assert found["sync lag"].level == "warn"
+
+
+@pytest.mark.parametrize(("status", "body", "expected"), [
+    (403, b'{"message": "this enrolment code is unknown, already used or expired"}',
+     "central refused the code: this enrolment code is unknown"),
+    (401, b'{"message": "authentication required"}', "does not look like head office"),
+    (404, b'{"message": "no such page"}', "does not look like head office"),
+    (404, b"<html>Not Found</html>", "does not look like head office"),
+    (503, b'{"message": "set TESSERA_BROKER_PUBLIC_URL"}', "could not enrol this store"),
+])
+def test_an_enrolment_refusal_says_what_went_wrong(status: int, body: bytes,
+                                                  expected: str) -> None:
+    message = str(enrolment.refusal(status, body, "http://x"))
+    assert expected in message
+    if "head office" in expected:
+        assert "refused the code" not in message
+
+
+def test_the_central_url_may_carry_the_api_prefix_or_a_slash() -> None:
+    for typed in ("http://c:8000", "http://c:8000/", "http://c:8000/api/v1",
+                  "http://c:8000/api/v1/"):
+        assert enrolment.central_base(typed) == "http://c:8000"
