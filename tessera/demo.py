@@ -2,7 +2,14 @@
 
 A private Mosquitto on 127.0.0.1:18830, central on SQLite under var/demo (PostgreSQL when
 TESSERA_DATABASE_URL says so) at http://127.0.0.1:8000, and two stores: kiosk-1 on :8101
-and market on :8102. Every part is a real process; Ctrl-C stops them all.
+and market on :8102, each printing on a Datecs simulator. Every part is a real process; a
+part that stops leaves the others running, ``tessera demo stop|start PART`` (another
+terminal) stops and starts one, and Ctrl-C stops them all.
+
+``--secure`` runs the broker as deployed (deploy/mosquitto): no anonymous clients, a store
+listener binding the client id to the username, central on a listener of its own, and the
+password and ACL files written by central; the demo stores are enrolled with one-time codes
+by ``tessera agent enroll``, so enrolment, doctor and revocation can be rehearsed.
 """
 
 from __future__ import annotations
@@ -19,19 +26,44 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
 from tessera import demo_data
+from tessera.demo_control import Part, Spec, Supervisor
 
-BROKER_PORT = 18830
-CENTRAL = "http://127.0.0.1:8000"
-AGENTS = {"kiosk-1": 8101, "market": 8102}
-# Each demo store prints on a Datecs fiscal printer simulator (Romanian VAT table).
-PRINTERS = {"kiosk-1": 4991, "market": 4992}
 DEMO_VAT = "A:19,B:9,C:5,D:0"
+STORES = ("kiosk-1", "market")
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Where the demo listens; ``--base-port`` moves all of them (two demos side by side)."""
+
+    broker: int = 18830
+    central_broker: int = 18831  # --secure: central's own listener
+    central: int = 8000
+    agents: tuple[int, ...] = (8101, 8102)
+    printers: tuple[int, ...] = (4991, 4992)
+
+    @classmethod
+    def from_base(cls, base: int | None) -> Ports:
+        if base is None:
+            return cls()
+        return cls(base, base + 1, base + 2, (base + 3, base + 4), (base + 5, base + 6))
+
+    @property
+    def central_url(self) -> str:
+        return f"http://127.0.0.1:{self.central}"
+
+    def agent(self, code: str) -> int:
+        return self.agents[STORES.index(code)]
+
+    def printer(self, code: str) -> int:
+        return self.printers[STORES.index(code)]
 
 
 def find_mosquitto() -> str | None:
@@ -45,6 +77,21 @@ def broker_config(path: Path, port: int) -> None:
     path.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
                     "max_queued_messages 10000\nlog_type error\nlog_type warning\n"
                     "log_dest stderr\n")
+
+
+def secure_broker_config(path: Path, ports: Ports, auth_dir: Path, pid_file: Path) -> None:
+    """The deployed shape (deploy/mosquitto/mosquitto.conf) on loopback ports."""
+    # Run as root, Mosquitto drops to user mosquitto, which could not read central's files
+    # here: keep root, as the e2e tests do. On a server the files are set up for mosquitto.
+    user = "user root\n" if os.geteuid() == 0 else ""
+    path.write_text("per_listener_settings false\n"
+                    f"listener {ports.broker} 127.0.0.1\nuse_username_as_clientid true\n"
+                    f"listener {ports.central_broker} 127.0.0.1\n"
+                    "allow_anonymous false\n"
+                    f"password_file {auth_dir / 'passwd'}\nacl_file {auth_dir / 'acl'}\n"
+                    f"pid_file {pid_file}\n{user}persistence false\n"
+                    "max_queued_messages 10000\nlog_type error\nlog_type warning\n"
+                    "log_type notice\nlog_dest stderr\n")
 
 
 def http_json(method: str, url: str, body: Any = None, timeout: float = 5,
@@ -122,50 +169,58 @@ def provision_admin(central_env: dict[str, str], root: Path) -> Path:
 def load_demo_data(base: str, token: str) -> int:
     """Create the demo master data through the REST API; existing rows are left alone."""
     created = 0
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+    def post(path: str, row: Any) -> None:
+        nonlocal created
+        status, body = http_json("POST", f"{base}/api/v1/{path}", row, token=token)
+        if status == 201:
+            created += 1
+        elif status != 409:
+            raise RuntimeError(f"demo data: POST {path} {row} -> {status} {body}")
+
     for path, rows in (("store-groups", demo_data.GROUPS), ("stores", demo_data.STORES),
                        ("categories", demo_data.CATEGORIES), ("brands", demo_data.BRANDS),
                        ("products", demo_data.products())):
         for row in rows:
-            status, body = http_json("POST", f"{base}/api/v1/{path}/", row, token=token)
-            if status == 201:
-                created += 1
-            elif status != 409:
-                raise RuntimeError(f"demo data: POST {path} {row} -> {status} {body}")
+            post(f"{path}/", row)
+    for path, row in demo_data.policies(now):
+        post(f"{path}/", row)
+    # Cards: entries already in the programme are skipped (and reported), not duplicated.
+    status, body = http_json("POST", f"{base}/api/v1/partner-programmes/"
+                             f"{demo_data.UNION_PROGRAMME['code']}/cards",
+                             demo_data.UNION_CARDS, token=token)
+    if status != 200:
+        raise RuntimeError(f"demo data: union cards -> {status} {body}")
+    created += int(body.get("added", 0))
+    for price in demo_data.scheduled_prices(now):
+        query = f"sku={price['sku']}&scope={price.get('scope', 'all')}"
+        if price.get("ref"):
+            query += f"&ref={price['ref']}"
+        status, body = http_json("GET", f"{base}/api/v1/prices/?{query}", token=token)
+        if status == 200 and body:
+            continue  # a later run: the entry is there already
+        post("prices/", price)
     return created
 
 
-class Network:
-    """Starts and stops the demo processes."""
-
-    def __init__(self, var_dir: Path) -> None:
-        self.var_dir = var_dir
-        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
-
-    def spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
-        log = open(self.var_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
-        proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        self.procs.append((name, proc))
-
-    def check(self) -> None:
-        for name, proc in self.procs:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {proc.returncode}; see "
-                                   f"{self.var_dir / (name + '.log')}")
-
-    def stop(self) -> None:
-        for _name, proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for _name, proc in reversed(self.procs):
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
+def issue_code(base: str, token: str, store: str) -> str:
+    status, body = http_json("POST", f"{base}/api/v1/stores/{store}/enrolment-codes",
+                             {"ttl_hours": 1}, token=token)
+    if status != 201:
+        raise RuntimeError(f"enrolment code for {store}: {status} {body}")
+    code: str = body["code"]
+    return code
 
 
-def run_demo(var_dir: str, fresh: bool) -> None:
+def write_env_file(path: Path, env: dict[str, str], header: str) -> None:
+    lines = [f"# {header}"] + [f"{k}={v}" for k, v in sorted(env.items())
+                                if k.startswith("TESSERA_")]
+    write_secret(path, "\n".join(lines))
+
+
+def run_demo(var_dir: str, fresh: bool, secure: bool = False,
+             base_port: int | None = None) -> None:
     root = Path(var_dir).resolve()
     if fresh and root.exists():
         shutil.rmtree(root)
@@ -174,64 +229,130 @@ def run_demo(var_dir: str, fresh: bool) -> None:
     if mosquitto is None:
         sys.exit("mosquitto is not installed: run `sudo apt-get install -y mosquitto` "
                  "(or `make demo`, which installs it)")
-    broker_config(root / "mosquitto.conf", BROKER_PORT)
+    ports = Ports.from_base(base_port)
+    central = ports.central_url
     tessera = [sys.executable, "-m", "tessera"]
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
-    base_env.update(TESSERA_VAR_DIR=str(root),
-                    TESSERA_BROKER_URL=f"mqtt://127.0.0.1:{BROKER_PORT}",
+    base_env.update(TESSERA_VAR_DIR=str(root), TESSERA_SITE_CONFIG="",
+                    TESSERA_BROKER_URL=f"mqtt://127.0.0.1:{ports.broker}",
                     TESSERA_LOG_LEVEL=os.environ.get("TESSERA_LOG_LEVEL", "INFO"))
-    central_env = dict(base_env, TESSERA_CENTRAL_LISTEN="127.0.0.1:8000",
+    central_env = dict(base_env, TESSERA_CENTRAL_LISTEN=f"127.0.0.1:{ports.central}",
                        TESSERA_DATABASE_URL=os.environ.get("TESSERA_DATABASE_URL")
                        or f"sqlite:///{root / 'central.db'}")
-    net = Network(root)
+    if secure:
+        auth_dir, pid_file = root / "broker-auth", root / "mosquitto.pid"
+        auth_dir.mkdir(exist_ok=True)
+        password_file = root / "central-broker-password"
+        if not password_file.exists():
+            write_secret(password_file, secrets.token_urlsafe(24))
+        central_env.update(
+            TESSERA_BROKER_URL=f"mqtt://127.0.0.1:{ports.central_broker}",
+            TESSERA_BROKER_USERNAME="central",
+            TESSERA_BROKER_PASSWORD=password_file.read_text().strip(),
+            TESSERA_BROKER_AUTH_DIR=str(auth_dir), TESSERA_BROKER_PID_FILE=str(pid_file),
+            TESSERA_BROKER_PUBLIC_URL=f"mqtt://127.0.0.1:{ports.broker}",
+            TESSERA_CENTRAL_PUBLIC_URL=central)
+        secure_broker_config(root / "mosquitto.conf", ports, auth_dir, pid_file)
+    else:
+        broker_config(root / "mosquitto.conf", ports.broker)
+    # Head office's console commands (enrolment-code, broker-revoke, ...) read these:
+    # `set -a; . var/demo/central.env; set +a`.
+    write_env_file(root / "central.env", central_env,
+                   "central's settings in this demo (holds central's broker password)")
+    sup = Supervisor(root, click.echo)
 
     def on_term(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt  # SIGTERM stops the demo like Ctrl-C: children too
 
     signal.signal(signal.SIGTERM, on_term)
     try:
-        net.spawn("broker", [mosquitto, "-c", str(root / "mosquitto.conf")], base_env)
         migrate = subprocess.run([*tessera, "central", "migrate"], env=central_env,
                                  capture_output=True, text=True)
         if migrate.returncode != 0:
             raise RuntimeError(f"migration failed:\n{migrate.stderr}")
+        if secure:
+            synced = subprocess.run([*tessera, "central", "broker-sync", "--no-reload"],
+                                    env=central_env, capture_output=True, text=True)
+            if synced.returncode != 0:
+                raise RuntimeError(f"broker files not written:\n{synced.stderr}")
+        sup.add(Part("broker", [Spec("broker", [mosquitto, "-c", str(root / "mosquitto.conf")],
+                                     base_env)]))
+        if not wait_port(ports.broker, 15):
+            raise RuntimeError(f"the broker did not start; see {root / 'broker.log'}")
         token_file = provision_admin(central_env, root)
-        net.spawn("central", [*tessera, "central", "serve"], central_env)
-        net.spawn("publisher", [*tessera, "central", "publish"], central_env)
-        net.spawn("ingest", [*tessera, "central", "ingest", "--name", "demo"], central_env)
-        if not wait_http(f"{CENTRAL}/healthz", 30):
-            net.check()
+        sup.add(Part("central", [
+            Spec("central", [*tessera, "central", "serve"], central_env),
+            Spec("publisher", [*tessera, "central", "publish"], central_env),
+            Spec("ingest", [*tessera, "central", "ingest", "--name", "demo"], central_env)]))
+        if not wait_http(f"{central}/healthz", 30):
             raise RuntimeError(f"central did not answer; see {root / 'central.log'}")
-        created = load_demo_data(CENTRAL, token_file.read_text().strip())
-        for code, port in PRINTERS.items():
-            net.spawn(f"printer-{code}", [sys.executable, "-m", "store_agent.fiscal.simulator",
-                                          "--state", str(root / f"printer-{code}"),
-                                          "--port", str(port), "--vat", DEMO_VAT], base_env)
-        for port in PRINTERS.values():
-            wait_port(port, 15)
-        for code, port in AGENTS.items():
-            net.spawn(f"agent-{code}", [*tessera, "agent", "run"],
-                      dict(base_env, TESSERA_STORE_CODE=code,
-                           TESSERA_POS_LISTEN=f"127.0.0.1:{port}",
-                           TESSERA_CENTRAL_URL=CENTRAL,
-                           TESSERA_PRINTER_URL=f"datecs+tcp://127.0.0.1:{PRINTERS[code]}"))
-        for port in AGENTS.values():
-            if not wait_http(f"http://127.0.0.1:{port}/healthz", 30):
-                net.check()
-        click.echo(f"Tessera demo is running ({created} demo records created); logs in {root}")
-        click.echo(f"  central      {CENTRAL}/api/v1   (API docs {CENTRAL}/api/docs)")
-        click.echo(f"               admin token in {token_file} "
-                   "(send it as 'Authorization: Bearer <token>')")
-        for code, port in AGENTS.items():
-            click.echo(f"  {code:<12} http://127.0.0.1:{port}/pos/v1   (fiscal printer "
-                       f"simulator on :{PRINTERS[code]}; its receipts: tessera agent printer "
-                       f"journal --state {root / f'printer-{code}'})")
-        click.echo(f"  broker       mqtt://127.0.0.1:{BROKER_PORT}")
-        click.echo("Ctrl-C stops everything.")
-        while True:
-            time.sleep(1)
-            net.check()
+        token = token_file.read_text().strip()
+        created = load_demo_data(central, token)
+        for code in STORES:
+            sup.add(Part(f"printer-{code}", [Spec(
+                f"printer-{code}", [sys.executable, "-m", "store_agent.fiscal.simulator",
+                                    "--state", str(root / f"printer-{code}"),
+                                    "--port", str(ports.printer(code)), "--vat", DEMO_VAT],
+                base_env)]))
+        for code in STORES:
+            wait_port(ports.printer(code), 15)
+        for code in STORES:
+            site = {"TESSERA_POS_LISTEN": f"127.0.0.1:{ports.agent(code)}",
+                    "TESSERA_PRINTER_URL": f"datecs+tcp://127.0.0.1:{ports.printer(code)}"}
+            if secure:
+                env = enrolled_store(root, code, site, base_env, central, token, tessera)
+            else:
+                env = dict(base_env, TESSERA_STORE_CODE=code, TESSERA_CENTRAL_URL=central,
+                           **site)
+            sup.add(Part(code, [Spec(f"agent-{code}", [*tessera, "agent", "run"], env)]))
+        for code in STORES:
+            wait_http(f"http://127.0.0.1:{ports.agent(code)}/healthz", 30)
+        sup.ready = True
+        sup.save()
+        banner(root, ports, created, token_file, secure)
+        sup.watch()
     except KeyboardInterrupt:
         click.echo("\nstopping...")
     finally:
-        net.stop()
+        sup.stop_all()
+
+
+def enrolled_store(root: Path, code: str, site: dict[str, str], base_env: dict[str, str],
+                   central: str, token: str, tessera: list[str]) -> dict[str, str]:
+    """A demo store set up as a shop PC: its own directory, its site overrides, enrolled
+    once with a one-time code by `tessera agent enroll`."""
+    home = root / code
+    home.mkdir(exist_ok=True)
+    (home / "site.env").write_text("".join(f"{k}={v}\n" for k, v in site.items()))
+    env = dict(base_env, TESSERA_VAR_DIR=str(home), TESSERA_SITE_CONFIG=str(home / "site.env"))
+    if not (home / "agent.env").exists():
+        enrolled = subprocess.run([*tessera, "agent", "enroll", "--central", central, "--code",
+                                   issue_code(central, token, code), "--timeout", "60"],
+                                  env=env, capture_output=True, text=True)
+        if enrolled.returncode != 0:
+            raise RuntimeError(f"enrolling {code} failed:\n{enrolled.stderr}")
+    return env
+
+
+def banner(root: Path, ports: Ports, created: int, token_file: Path, secure: bool) -> None:
+    central = ports.central_url
+    click.echo(f"Tessera demo is running ({created} demo records created); logs in {root}")
+    click.echo(f"  central      {central}   (REST API under {central}/api/v1, "
+               f"API docs {central}/api/docs)")
+    click.echo(f"               admin token in {token_file} "
+               "(send it as 'Authorization: Bearer <token>')")
+    for code in STORES:
+        click.echo(f"  {code:<12} http://127.0.0.1:{ports.agent(code)}/pos/v1   (fiscal "
+                   f"printer simulator on :{ports.printer(code)}; its receipts: tessera agent "
+                   f"printer journal --state {root / f'printer-{code}'})")
+    if secure:
+        click.echo(f"  broker       mqtt://127.0.0.1:{ports.broker} for stores (per-store "
+                   f"logins), :{ports.central_broker} for central")
+        click.echo(f"  the stores' settings: {root}/<store>/agent.env (enrolled) and site.env; "
+                   f"central's: {root / 'central.env'}")
+    else:
+        click.echo(f"  broker       mqtt://127.0.0.1:{ports.broker}")
+    click.echo("A part that stops leaves the rest running. From another terminal: "
+               "tessera demo stop|start broker|central|kiosk-1|market|printer-kiosk-1|"
+               "printer-market; tessera demo status.")
+    click.echo("Ctrl-C stops everything.")

@@ -1,7 +1,10 @@
-"""Demo master data: a small chain with a tobacco counter, real EAN-13 check digits."""
+"""Demo master data: a small chain with a tobacco counter, real EAN-13 check digits, and
+the pricing head office sets up (an exclusion, a sales rule, a promotion, a partner card
+programme, a VIP card, store and scheduled prices), so that a till shows each of them."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -91,3 +94,50 @@ def products() -> list[dict[str, Any]]:
             "barcodes": [ean13(f"594000{i:06d}")],
         })
     return result
+
+
+# -- pricing that the tills apply (docs/api.md, policies) --------------------------------------
+# By product position in _PRODUCTS (SKU-0001 is the white bread).
+MILK = "SKU-0005"
+WATER_SMALL = "SKU-0010"
+ESPRESSO = "SKU-0016"
+CHOCOLATE = "SKU-0019"
+
+# The trade-union card of seeds/004: 5% off everything at partner shops, except cigarettes.
+UNION_PROGRAMME = {"code": "union-card", "name": "Union card (members' discount)",
+                   "percent": "5"}
+UNION_CARDS = {"cards": [{"first": "9640000000000", "last": "9640000099999",
+                          "holder": "Trade-union members (printed barcode range)"}]}
+UNION_CARD = "9640000012345"  # one member's card, inside the range
+VIP_CODE = "#VIP#ANA2026"
+
+
+def policies(now: dt.datetime) -> list[tuple[str, dict[str, Any]]]:
+    """(API collection, body) of the demo's exclusion, sales rule, promotion and VIP card."""
+    return [
+        ("exclusions", {"code": "no-discount-tobacco", "name": "No discount on tobacco",
+                        "target": {"kind": "category", "codes": ["tobacco"]}}),
+        ("discount-rules", {"code": "dairy-month", "name": "Dairy month: 10% off dairy",
+                            "percent": "10", "target": {"kind": "category",
+                                                        "codes": ["dairy"]},
+                            "period": {"start": now.isoformat(),
+                                       "end": (now + dt.timedelta(days=30)).isoformat()}}),
+        ("promotions", {"code": "water-3-for-2", "name": "Mineral water 0.5 l: 3 for 2",
+                        "promotion": "quantity", "buy": 2, "get": 1, "percent": "100",
+                        "target": {"kind": "product", "codes": [WATER_SMALL]}}),
+        ("partner-programmes", UNION_PROGRAMME),
+        ("vip-cards", {"code": VIP_CODE, "customer": "Ana Popescu", "percent": "15",
+                       "valid_until": (now + dt.timedelta(days=365)).isoformat()}),
+    ]
+
+
+def scheduled_prices(now: dt.datetime) -> list[dict[str, Any]]:
+    """A price for one store (market sells espresso cheaper) and two that fall due later:
+    the tills switch by themselves at the moment given."""
+    tomorrow = (now + dt.timedelta(days=1)).replace(hour=6, minute=0, second=0, microsecond=0)
+    return [
+        {"sku": ESPRESSO, "price": "1.30", "scope": "store", "ref": "market"},
+        {"sku": MILK, "price": "1.59", "effective_from": tomorrow.isoformat()},
+        {"sku": CHOCOLATE, "price": "1.59", "scope": "group", "ref": "kiosks",
+         "effective_from": (now + dt.timedelta(minutes=10)).isoformat()},
+    ]
