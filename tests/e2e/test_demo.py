@@ -1,0 +1,273 @@
+"""`tessera demo` as a newcomer plays with it: one part stopped and started again from a
+second terminal while the tills keep selling; the walkthrough's partner-card basket; and,
+with ``--secure``, a technician rehearsing enrolment, doctor and revocation by the guide."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.e2e.harness import ROOT, TESSERA, expect
+from tests.support import free_port, wait_until
+
+pytestmark = pytest.mark.e2e
+
+BREAD, CIGARETTES = "SKU-0001", "SKU-0022"
+UNION_CARD = "9640000012345"
+
+
+def free_block(size: int = 7) -> int:
+    """A first port from which ``size`` consecutive ports are free."""
+    for _ in range(50):
+        base = free_port()
+        if base + size >= 65000:
+            continue
+        socks = []
+        try:
+            for port in range(base, base + size):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise AssertionError("no block of free ports")
+
+
+@dataclass
+class Demo:
+    root: Path
+    base: int
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def central(self) -> str:
+        return f"http://127.0.0.1:{self.base + 2}"
+
+    def till(self, store: str) -> str:
+        return f"http://127.0.0.1:{self.base + (3 if store == 'kiosk-1' else 4)}/pos/v1"
+
+    def state(self) -> dict[str, Any]:
+        result: dict[str, Any] = json.loads((self.root / "state.json").read_text())
+        return result
+
+    def parts(self) -> dict[str, str]:
+        return {name: part["state"] for name, part in self.state()["parts"].items()}
+
+    def tessera(self, *args: str, expect_ok: bool = True,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([*TESSERA, *args], env=env or self.env, cwd=ROOT,
+                                capture_output=True, text=True, timeout=120)
+        if expect_ok:
+            assert result.returncode == 0, f"{args}: {result.stdout}\n{result.stderr}"
+        assert "Traceback" not in result.stderr, result.stderr
+        return result
+
+    def control(self, action: str, part: str) -> None:
+        done = self.tessera("demo", "--var-dir", str(self.root), action, part)
+        assert part in done.stdout
+
+    def token(self) -> str:
+        return (self.root / "admin-token").read_text().strip()
+
+    def sales_at_central(self, store: str) -> list[dict[str, Any]]:
+        response = requests.get(f"{self.central}/api/v1/sales/",
+                                params={"store": store, "page_size": 100},
+                                headers={"Authorization": f"Bearer {self.token()}"},
+                                timeout=10)
+        result: list[dict[str, Any]] = expect(response, 200)
+        return result
+
+    def status(self, store: str) -> dict[str, Any]:
+        result: dict[str, Any] = expect(requests.get(f"{self.till(store)}/status",
+                                                     timeout=10), 200)
+        return result
+
+
+def start_demo(tmp_path: Path, *options: str) -> Iterator[Demo]:
+    base = free_block()
+    root = tmp_path / "demo"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    with open(tmp_path / "demo.out", "ab") as out:
+        proc = subprocess.Popen([*TESSERA, "demo", "--var-dir", str(root), "--base-port",
+                                 str(base), *options], env=env, cwd=ROOT, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    demo = Demo(root, base, env, proc)
+    try:
+        def ready() -> bool:
+            assert proc.poll() is None, (tmp_path / "demo.out").read_text()
+            return (root / "state.json").exists() and demo.state()["ready"]
+
+        wait_until(ready, 180, interval=0.5, what="the demo running")
+        yield demo
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+        print((tmp_path / "demo.out").read_text())  # noqa: T201 - shown on failure
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[Demo]:
+    yield from start_demo(tmp_path)
+
+
+@pytest.fixture
+def secure_demo(tmp_path: Path) -> Iterator[Demo]:
+    yield from start_demo(tmp_path, "--secure")
+
+
+def sell(till: str, *codes: str) -> dict[str, Any]:
+    body = {"uuid": str(uuid.uuid4()), "lines": [{"code": c, "qty": "1"} for c in codes],
+            "payments": [{"method": "cash", "amount": "20"}]}
+    result: dict[str, Any] = expect(requests.post(f"{till}/sales", json=body, timeout=30), 201)
+    return result
+
+
+def test_stopping_the_broker_leaves_the_demo_running_and_a_sale_arrives_once(
+        demo: Demo) -> None:
+    till = demo.till("kiosk-1")
+    every = set(demo.parts())
+    assert every == {"broker", "central", "kiosk-1", "market", "printer-kiosk-1",
+                     "printer-market"}
+    assert set(demo.parts().values()) == {"running"}
+
+    demo.control("stop", "broker")
+    assert demo.parts() == {**dict.fromkeys(every, "running"), "broker": "stopped"}
+    wait_until(lambda: not demo.status("kiosk-1")["broker_connected"], 30,
+               what="kiosk-1 offline")
+    sale = sell(till, BREAD)  # the till keeps selling
+    assert demo.sales_at_central("kiosk-1") == []
+    assert demo.proc.poll() is None
+
+    demo.control("start", "broker")
+    assert set(demo.parts().values()) == {"running"}
+    wait_until(lambda: [s["uuid"] for s in demo.sales_at_central("kiosk-1")], 90,
+               interval=0.5, what="the sale at central")
+    wait_until(lambda: demo.status("kiosk-1")["outbox_pending"] == 0, 30,
+               what="the outbox acknowledged")
+    assert [s["uuid"] for s in demo.sales_at_central("kiosk-1")] == [sale["uuid"]]
+    assert set(demo.parts().values()) == {"running"}
+
+    # A part that dies by itself is reported, and the rest keeps running too.
+    pid = demo.state()["parts"]["printer-market"]["processes"]["printer-market"]
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: demo.parts()["printer-market"] == "exited", 20,
+               what="the printer's death noticed")
+    assert demo.parts() == {**dict.fromkeys(every, "running"), "printer-market": "exited"}
+    demo.control("start", "printer-market")
+    assert demo.proc.poll() is None
+
+
+def test_the_walkthrough_partner_card_spares_tobacco(demo: Demo) -> None:
+    basket = {"lines": [{"code": BREAD, "qty": "1"}, {"code": CIGARETTES, "qty": "1"}],
+              "cards": [UNION_CARD]}
+    priced = expect(requests.post(f"{demo.till('kiosk-1')}/baskets/price", json=basket,
+                                  timeout=10), 200)
+    bread, cigarettes = priced["lines"]
+    assert [a["code"] for a in bread["adjustments"]] == ["union-card"]
+    assert bread["amount"] == "1.99"  # 2.10 less 5%
+    assert cigarettes["excluded_by"] == "no-discount-tobacco"
+    assert cigarettes["amount"] == "5.50"
+    assert priced["total"] == "7.49"
+    # The other demo pricing is there to be seen too.
+    headers = {"Authorization": f"Bearer {demo.token()}"}
+    for path in ("discount-rules", "promotions", "exclusions", "vip-cards",
+                 "partner-programmes"):
+        assert expect(requests.get(f"{demo.central}/api/v1/{path}/", headers=headers,
+                                   timeout=10), 200), path
+    scheduled = expect(requests.get(f"{demo.central}/api/v1/prices/", headers=headers,
+                                    timeout=10), 200)
+    assert len(scheduled) >= 3
+
+
+def test_a_technician_rehearses_enrolment_and_revocation_on_the_secure_demo(
+        secure_demo: Demo, tmp_path: Path) -> None:
+    demo = secure_demo
+    root = demo.root
+    central_env = dict(demo.env, **_read_env(root / "central.env"))
+    # The demo stores were enrolled with one-time codes, and sell.
+    assert _read_env(root / "kiosk-1" / "agent.env")["TESSERA_BROKER_USERNAME"] == "kiosk-1"
+    sell(demo.till("kiosk-1"), BREAD)
+
+    # As docs/install-agent.md: a new store at head office, a code from the console.
+    headers = {"Authorization": f"Bearer {demo.token()}"}
+    expect(requests.post(f"{demo.central}/api/v1/stores/", json={
+        "code": "kiosk-6", "name": "Kiosk 6", "group": "kiosks"}, headers=headers,
+        timeout=10), 201)
+    code = demo.tessera("central", "enrolment-code", "kiosk-6", "--ttl-hours", "1",
+                        env=central_env).stdout.strip()
+    shop = tmp_path / "shop-pc"
+    shop.mkdir()
+    port = free_port()
+    (shop / "site.env").write_text(f"TESSERA_POS_LISTEN=127.0.0.1:{port}\n")
+    shop_env = dict(demo.env, TESSERA_VAR_DIR=str(shop),
+                    TESSERA_SITE_CONFIG=str(shop / "site.env"))
+    demo.tessera("agent", "enroll", "--central", demo.central, "--code", code,
+                 "--timeout", "60", env=shop_env)
+    with open(tmp_path / "kiosk-6.log", "ab") as log:
+        agent = subprocess.Popen([*TESSERA, "agent", "run"], env=shop_env, cwd=ROOT,
+                                 stdout=log, stderr=subprocess.STDOUT)
+    till = f"http://127.0.0.1:{port}/pos/v1"
+    try:
+        wait_until(lambda: requests.get(f"{till}/status", timeout=2).json()[
+            "broker_connected"], 30, what="kiosk-6 connected")
+        sale = sell(till, BREAD)
+        wait_until(lambda: demo.sales_at_central("kiosk-6"), 30, what="kiosk-6's sale")
+        doctor = demo.tessera("agent", "doctor", env=shop_env)
+        assert "[FAIL]" not in doctor.stdout
+
+        demo.tessera("central", "broker-revoke", "kiosk-6", env=central_env)
+        wait_until(lambda: not requests.get(f"{till}/status", timeout=2).json()[
+            "broker_connected"], 30, what="kiosk-6 cut off")
+        doctor = demo.tessera("agent", "doctor", env=shop_env, expect_ok=False)
+        assert doctor.returncode == 1
+        assert "[FAIL] broker login" in doctor.stdout
+        offline = sell(till, BREAD)  # sells offline meanwhile
+
+        again = demo.tessera("central", "enrolment-code", "kiosk-6", env=central_env)
+        forced = demo.tessera("agent", "enroll", "--central", demo.central, "--code",
+                              again.stdout.strip(), "--force", "--timeout", "60",
+                              env=shop_env)
+        assert "restart it" in forced.stderr
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        agent.wait(30)
+    with open(tmp_path / "kiosk-6.log", "ab") as log:
+        agent = subprocess.Popen([*TESSERA, "agent", "run"], env=shop_env, cwd=ROOT,
+                                 stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: {s["uuid"] for s in demo.sales_at_central("kiosk-6")} == {
+            sale["uuid"], offline["uuid"]}, 60, what="both sales at central, once")
+        assert demo.tessera("agent", "doctor", env=shop_env).returncode == 0
+        assert demo.parts()["kiosk-1"] == "running"
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        agent.wait(30)
+
+
+
+
+def _read_env(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines()
+                if line and not line.startswith("#"))
