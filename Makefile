@@ -28,13 +28,14 @@ help: ## list the targets
 		| awk 'BEGIN { FS = ":.*## " } { printf "  %-10s %s\n", $$1, $$2 }'
 	@echo
 	@echo "  PYTEST_ARGS='...'  extra pytest arguments for 'make test'"
+	@echo "  DEMO_ARGS='...'    options of 'tessera demo', e.g. DEMO_ARGS=--secure"
 
 bootstrap: ## create .venv, install the project and the Debian packages it needs
 	@$(BOOTSTRAP)
 
 demo: ## run broker, central and the stores kiosk-1 and market with demo data until Ctrl-C
 	@$(BOOTSTRAP)
-	$(VENV)/bin/tessera demo
+	$(VENV)/bin/tessera demo $(DEMO_ARGS)
 
 test: ## the whole test suite (real PostgreSQL on 127.0.0.1:5432, private Mosquitto brokers)
 	@$(BOOTSTRAP) --with-postgres --with-browser
