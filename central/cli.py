@@ -25,7 +25,7 @@ def _settings() -> settings_mod.CentralSettings:
     return settings
 
 
-CONSOLE_SETTINGS = ("the head-office console commands need central's settings: at least "
+CONSOLE_SETTINGS = ("The head-office console commands need central's settings: at least "
                     "TESSERA_DATABASE_URL (postgresql://...), and for broker logins "
                     "TESSERA_BROKER_AUTH_DIR and TESSERA_BROKER_PID_FILE or _RELOAD_COMMAND; "
                     "load them as the services do, e.g. `set -a; . /etc/tessera/central.env; "
@@ -41,11 +41,12 @@ class _CentralGroup(click.Group):
         try:
             return super().invoke(ctx)
         except OperationalError as exc:
-            url = os.environ.get("TESSERA_DATABASE_URL")
-            where = ("TESSERA_DATABASE_URL is not set, so central looked for its demo SQLite "
-                     "database under TESSERA_VAR_DIR" if not url else
+            url = settings_mod.load().database_url
+            where = (f"central's database {url} cannot be used (without TESSERA_DATABASE_URL "
+                     "central looks for a demo SQLite file under TESSERA_VAR_DIR)"
+                     if url.startswith("sqlite") else
                      "the database in TESSERA_DATABASE_URL cannot be opened")
-            raise click.ClickException(f"{where} ({exc.orig}); {CONSOLE_SETTINGS}") from exc
+            raise click.ClickException(f"{where}: {exc.orig}. {CONSOLE_SETTINGS}") from exc
 
 
 @click.group(cls=_CentralGroup)
