@@ -366,8 +366,8 @@ def _existing_database(url: str) -> str:
     path = Path(url[len("sqlite:///"):])
     if path.exists():
         return url
-    explicit = os.environ.get("TESSERA_DATABASE_URL") or os.environ.get("TESSERA_VAR_DIR")
-    if not explicit and DEMO_DATABASE.exists():
+    default = path.resolve() == (Path("var") / "central.db").resolve()  # nothing was set
+    if default and DEMO_DATABASE.exists():
         click.echo(f"reading the demo's database {DEMO_DATABASE}", err=True)
         return f"sqlite:///{DEMO_DATABASE.resolve()}"
     raise click.ClickException(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -244,3 +245,14 @@ def test_a_forged_head_lasts_only_until_the_store_reports_again(db: Database) ->
     assert view(db)["kiosk-1"].backlog == 0
     batch((3,), head=1)  # a head below the entries in hand is not believed
     assert (view(db)["kiosk-1"].outbox_head, view(db)["kiosk-1"].backlog) == (3, 0)
+
+
+def test_tessera_fleet_without_a_database_says_what_to_set(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 10, item 10: no traceback, and no empty var/central.db left behind."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(tessera_cli, ["fleet"], env={
+        "TESSERA_DATABASE_URL": None, "TESSERA_VAR_DIR": None})
+    assert result.exit_code == 1
+    assert "set TESSERA_DATABASE_URL" in result.output
+    assert not (tmp_path / "var" / "central.db").exists()
