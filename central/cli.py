@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import click
@@ -351,21 +352,51 @@ def fleet(as_json: bool, online: bool | None) -> None:
     import datetime as dt
     import json
 
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
     from central.api.fleet_views import FleetStoreOut
     from central.db import Database
     from central.services import fleet as fleet_mod
 
     settings = _settings()
-    db = Database(settings.database_url)
+    url = _existing_database(settings.database_url)
+    db = Database(url)
     try:
         with db.sessions() as session:
             stores, _total = fleet_mod.fleet(session, online=online)
+    except (OperationalError, ProgrammingError) as exc:
+        raise click.ClickException(
+            f"cannot read the fleet from {url.split('@')[-1]} ({exc.orig}); is it a central "
+            f"database? `tessera central migrate` sets one up") from exc
     finally:
         db.dispose()
     if as_json:
         click.echo(json.dumps(FleetStoreOut(many=True).dump(stores), indent=2))
         return
     click.echo(fleet_table(stores, dt.datetime.now(dt.UTC)))
+
+
+DEMO_DATABASE = Path("var/demo/central.db")
+
+
+def _existing_database(url: str) -> str:
+    """The database to read: never a new empty SQLite file as a side effect.
+
+    Without TESSERA_DATABASE_URL or TESSERA_VAR_DIR, in a checkout where `make demo` ran,
+    that is the demo's database.
+    """
+    if not url.startswith("sqlite:///"):
+        return url
+    path = Path(url[len("sqlite:///"):])
+    if path.exists():
+        return url
+    default = path.resolve() == (Path("var") / "central.db").resolve()  # nothing was set
+    if default and DEMO_DATABASE.exists():
+        click.echo(f"reading the demo's database {DEMO_DATABASE}", err=True)
+        return f"sqlite:///{DEMO_DATABASE.resolve()}"
+    raise click.ClickException(
+        f"no central database at {path}: set TESSERA_DATABASE_URL (postgresql://... or "
+        f"sqlite:///path), or TESSERA_VAR_DIR=var/demo for the demo's")
 
 
 def _age(moment: Any, now: Any) -> str:

@@ -108,6 +108,8 @@ class Product(Base):
     vat_rate: Mapped[Decimal] = mapped_column(RATE)
     purchase_cost: Mapped[Decimal | None] = mapped_column(MONEY)
     sale_price: Mapped[Decimal] = mapped_column(MONEY)
+    # piece (sold in whole numbers) or a measure (kg, l, m): rules.pricing.UNITS
+    unit: Mapped[str] = mapped_column(String(8), default="piece", server_default="piece")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import logging
 import random
 import time
@@ -15,6 +14,7 @@ from typing import Any, TypeVar
 from flask import Flask, Response, current_app, g, jsonify
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
+from marshmallow import fields as ma_fields
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -23,6 +23,7 @@ from werkzeug.exceptions import HTTPException
 from central import settings as settings_mod
 from central.db import Database
 from central.services.errors import ServiceError
+from protocol.encoding import decode_json
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -32,8 +33,7 @@ class DecimalJSONProvider(DefaultJSONProvider):
     """Reads JSON numbers with a fraction as Decimal and writes Decimal as a string."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        kwargs.setdefault("parse_float", Decimal)
-        return json.loads(s, **kwargs)
+        return decode_json(s)
 
     @staticmethod
     def default(o: Any) -> Any:
@@ -48,6 +48,20 @@ def db_session() -> Session:
         g.db_session = current_app.extensions["tessera.db"].sessions()
     session: Session = g.db_session
     return session
+
+
+MAX_BODY = 8 * 1024 * 1024
+
+
+def decimal_as_string(_converter: Any, field: Any, ret: dict[str, Any] | None = None,
+                      **_: Any) -> dict[str, Any]:
+    """OpenAPI: a Decimal rendered as a string is a string (apispec says number)."""
+    if isinstance(field, ma_fields.Decimal) and field.as_string:
+        for bound in ("minimum", "maximum"):  # of a number; a string has none
+            (ret or {}).pop(bound, None)
+        return {"type": "string", "format": "decimal",
+                **{k: v for k, v in field.metadata.items() if k in ("pattern", "example")}}
+    return {}
 
 
 RETRYABLE = {"40P01", "40001"}  # deadlock detected, serialization failure
@@ -148,6 +162,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         API_SPEC_OPTIONS={"info": {"description": "Head-office API of Tessera. Money is "
                                                   "a decimal string."}},
         JSON_SORT_KEYS=False,
+        # The largest body: a price import (XLSX); anything above is refused with 413.
+        MAX_CONTENT_LENGTH=MAX_BODY,
     )
     if test_config:
         app.config.update(test_config)
@@ -157,7 +173,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["tessera.db"] = database
     app.extensions["tessera.settings"] = app.config.get("SETTINGS") or settings_mod.load()
 
+    from central.api.requests import BoundedInteger, int_converter_doc
+
+    app.url_map.converters["int"] = BoundedInteger
     api = Api(app)
+    api.register_converter(BoundedInteger, int_converter_doc)
+    api.ma_plugin.converter.add_attribute_function(decimal_as_string)  # type: ignore[union-attr]
     from central.api import access
     access.init_app(app, api)  # before the blueprints: it documents each of them
     from central.api.views import BLUEPRINTS

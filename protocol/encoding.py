@@ -32,11 +32,58 @@ def dumps(message: dict[str, Any]) -> bytes:
     return json.dumps(message, default=_default, separators=(",", ":"), sort_keys=True).encode()
 
 
+# Deeper than any message or request of Tessera (a sale is 4 levels deep); far below the
+# depth where Python's recursion (the JSON reader, marshmallow) gives up.
+MAX_DEPTH = 32
+
+
+class JSONError(WireError):
+    """Text that is not acceptable JSON; the message says what and where."""
+
+
+def _depth_within(value: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    return True
+
+
+def decode_json(payload: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
+    """Decode JSON text: numbers with a fraction as Decimal (never float), nesting bounded.
+
+    The one JSON reader of messages and of both HTTP APIs. Raises JSONError naming the
+    problem and its position (line, column) or the nesting limit.
+    """
+    try:
+        text = payload.decode("utf-8") if isinstance(payload, bytes) else payload
+    except UnicodeDecodeError as exc:
+        raise JSONError(f"not UTF-8 text (byte {exc.start})") from exc
+    try:
+        value = json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise JSONError(f"invalid JSON at line {exc.lineno} column {exc.colno}: "
+                        f"{exc.msg}") from exc
+    except RecursionError as exc:
+        raise JSONError(f"JSON nested deeper than {max_depth} levels") from exc
+    if not _depth_within(value, max_depth):
+        raise JSONError(f"JSON nested deeper than {max_depth} levels")
+    return value
+
+
 def loads(payload: bytes | str) -> dict[str, Any]:
     """Decode a message; floats become Decimal so money never passes through float."""
     try:
-        value = json.loads(payload, parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        value = decode_json(payload)
+    except JSONError as exc:
         raise WireError(f"not JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise WireError("a message must be a JSON object")

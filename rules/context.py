@@ -18,7 +18,7 @@ from rules.policies import (
     period_from_wire,
     resolve_price,
 )
-from rules.pricing import Product
+from rules.pricing import Product, unit_of
 
 VIP_PREFIX = "#VIP#"
 
@@ -67,7 +67,8 @@ def product_from_wire(data: Mapping[str, Any], parents: Mapping[str, str | None]
     return Product(sku=str(data["sku"]), name=str(data["name"]), price=price,
                    vat_rate=Decimal(str(data["vat_rate"])), active=bool(data["active"]),
                    brand=data.get("brand"), family=data.get("family"),
-                   categories=ancestors(data.get("category"), parents))
+                   categories=ancestors(data.get("category"), parents),
+                   unit=unit_of(data.get("unit")))
 
 
 def vip_discount(number: str, data: Mapping[str, Any] | None,

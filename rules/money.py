@@ -5,6 +5,11 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
+# Money columns are NUMERIC(14, 2) on both databases' sides: at most 12 digits before the
+# point. An amount from outside (a price, a payment) is at most MAX_AMOUNT, so that a sale
+# of many lines still fits MAX_TOTAL, the column's own limit, which the till checks.
+MAX_TOTAL = Decimal("999999999999.99")
+MAX_AMOUNT = Decimal("999999999.99")
 
 
 class MoneyError(ValueError):
@@ -32,3 +37,34 @@ def to_decimal(value: object, what: str = "amount") -> Decimal:
 def round_money(value: Decimal) -> Decimal:
     """Round to the cent, half-up (the one rounding rule of the engine)."""
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def parse_amount(value: object, what: str = "amount", maximum: Decimal = MAX_AMOUNT,
+                 minimum: Decimal = Decimal(0)) -> Decimal:
+    """An amount as it comes from outside: a decimal string (never a JSON number), at most
+    two decimals, between ``minimum`` and ``maximum``; returned to the cent."""
+    if not isinstance(value, str):
+        raise MoneyError(f"{what} must be a decimal string such as \"1.50\", "
+                         f"not {_json_type(value)}")
+    text = value.strip()
+    if not text or text != value or any(c in text for c in "eE_"):
+        raise MoneyError(f"{what} must be written as digits with an optional point, "
+                         f"such as \"1.50\": {value!r}")
+    result = to_decimal(text, what)
+    if result < minimum:
+        raise MoneyError(f"{what} must be at least {minimum}")
+    if result > maximum:
+        raise MoneyError(f"{what} must be at most {maximum}")
+    if result != result.quantize(CENT):
+        raise MoneyError(f"{what} has more than two decimals: {value!r}")
+    return result.quantize(CENT)
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float, Decimal)):
+        return "a number"
+    if value is None:
+        return "null"
+    return f"a {type(value).__name__}"

@@ -40,7 +40,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
-from rules.money import CENT, round_money
+from rules.money import CENT, MAX_TOTAL, round_money
 from rules.multibuy import Run, best_pool, discounted_units
 from rules.policies import (
     CardDiscount,
@@ -74,6 +74,16 @@ class InvalidQuantity(PricingError):
     """A line quantity that is zero, negative, too large or too precise."""
 
 
+# How a product is sold: by the piece (whole quantities only) or by a measure.
+PIECE = "piece"
+UNITS = (PIECE, "kg", "l", "m")
+
+
+def unit_of(value: object) -> str:
+    """The unit of a product as stored or sent; missing or unknown (older data) is piece."""
+    return value if isinstance(value, str) and value in UNITS else PIECE
+
+
 @dataclass(frozen=True)
 class Product:
     """What the engine needs to know about a product (price already resolved)."""
@@ -86,6 +96,7 @@ class Product:
     brand: str | None = None
     categories: tuple[str, ...] = ()
     family: str | None = None
+    unit: str = PIECE
 
     @property
     def item(self) -> Item:
@@ -306,6 +317,28 @@ def _best_rule(rules: Sequence[SalesRule], product: Product,
             if best is None or (rule.percent, rule.code) > (best.percent, best.code):
                 best = rule
     return best
+
+
+def check_sellable(lines: Sequence[BasketLine], catalogue: Mapping[str, Product]) -> None:
+    """What the till refuses before pricing: a fraction of a piece, a line that rounds to
+    0.00 although its product has a price, and amounts beyond what a sale can record."""
+    gross_total = ZERO
+    for line in lines:
+        _check(line)
+        product = catalogue.get(line.code)
+        if product is None or not product.active:
+            raise UnknownProduct(line.code)
+        if product.unit == PIECE and line.qty != line.qty.to_integral_value():
+            raise InvalidQuantity(f"{product.name} ({product.sku}) is sold by the piece: "
+                                  f"the quantity must be a whole number, not {line.qty}")
+        gross = round_money(product.price * line.qty)
+        if gross == 0 and product.price > 0:
+            raise InvalidQuantity(f"{line.qty} {product.unit} of {product.name} "
+                                  f"({product.sku}) is worth less than a cent")
+        gross_total += gross
+    if gross_total > MAX_TOTAL:
+        raise PricingError(f"the basket is worth more than {MAX_TOTAL}, the most a sale "
+                           f"can record")
 
 
 def price_basket(lines: Sequence[BasketLine], catalogue: Mapping[str, Product],

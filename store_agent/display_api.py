@@ -17,11 +17,11 @@ from typing import Any
 
 from flask import Response, abort, send_from_directory, stream_with_context
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from store_agent import till
 from store_agent.display import DisplayHub, View, local_content
+from store_agent.pos_requests import Blueprint
 from store_agent.sqlite_store import LocalStore
 
 TILL = validate.Regexp(r"^[A-Za-z0-9._-]{1,32}$", error="1 to 32 letters, digits, '.', '_', '-'")

@@ -12,17 +12,19 @@ from typing import Any
 from flask import Flask, jsonify
 from flask.json.provider import DefaultJSONProvider
 from flask.views import MethodView
-from flask_smorest import Api, Blueprint
-from marshmallow import Schema, ValidationError, fields, validate
+from flask_smorest import Api
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from werkzeug.exceptions import HTTPException
 
+from protocol.encoding import decode_json
 from rules.context import UnknownCard
-from rules.money import MoneyError
+from rules.money import MAX_AMOUNT, MoneyError, parse_amount
 from rules.pricing import InvalidQuantity, PricingError, UnknownProduct
 from store_agent import display_api, receipts, till, till_web
 from store_agent.display import DisplayHub, TooManyTills
 from store_agent.escpos_receipt import ReceiptPrinterError, print_receipt
 from store_agent.fiscal.fiscaliser import Fiscaliser, FiscalNotReady, VatNotMapped
+from store_agent.pos_requests import Blueprint
 from store_agent.replica import Replica
 from store_agent.settings import ReceiptPrinterSettings
 from store_agent.sqlite_store import LocalStore
@@ -30,10 +32,13 @@ from store_agent.sqlite_store import LocalStore
 CODE = validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$", error="1 to 64 letters or digits")
 
 
+# The largest request of the till (a sale of 500 lines is about 40 KB); above it: 413.
+MAX_BODY = 1024 * 1024
+
+
 class _JSON(DefaultJSONProvider):
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        kwargs.setdefault("parse_float", Decimal)
-        return json.loads(s, **kwargs)
+        return decode_json(s)
 
     @staticmethod
     def default(o: Any) -> Any:
@@ -42,9 +47,20 @@ class _JSON(DefaultJSONProvider):
         return DefaultJSONProvider.default(o)
 
 
+# Positive, at most 3 decimals, at most rules.pricing.MAX_QTY.
+QTY_PATTERN = (r"^([1-9][0-9]{0,4}(\.[0-9]{1,3})?|100000(\.0{1,3})?"
+               r"|0\.([1-9][0-9]{0,2}|0[1-9][0-9]?|00[1-9]))$")
+
+
 class Quantity(fields.Decimal):
+    """A quantity above 0: a decimal string (or a JSON number, read exactly)."""
+
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(as_string=True, allow_nan=False, **kwargs)
+        super().__init__(as_string=True, allow_nan=False, metadata={
+            "type": "string", "pattern": QTY_PATTERN, "example": "1",
+            "description": "above 0, at most 100000 and 3 decimals; whole for products "
+                           "sold by the piece (a JSON number is also read, exactly)"},
+            **kwargs)
 
     def _validated(self, value: Any) -> Decimal:
         result: Decimal = super()._validated(value)
@@ -53,17 +69,41 @@ class Quantity(fields.Decimal):
         return result
 
 
+class Amount(fields.Decimal):
+    """Money from the till: a decimal string, 0 to MAX_AMOUNT, at most two decimals."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(as_string=True, allow_nan=False, metadata={
+            "type": "string", "pattern": r"^[0-9]{1,9}(\.[0-9]{1,2})?$", "example": "10.00",
+            "description": f"a decimal string (not a JSON number), at most {MAX_AMOUNT} "
+                           "and two decimals"}, **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
+        try:
+            return parse_amount(value, "the amount")
+        except MoneyError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
 class LineIn(Schema):
     code = fields.String(validate=CODE, metadata={"description": "barcode or SKU"})
     barcode = fields.String(validate=CODE)
     sku = fields.String(validate=CODE)
     qty = Quantity(load_default=Decimal(1))
 
+    @validates_schema
+    def _some_code(self, data: dict[str, Any], **_: Any) -> None:
+        if not (data.get("code") or data.get("barcode") or data.get("sku")):
+            raise ValidationError("give a barcode, a sku or a code", "code")
+
+
+# OpenAPI cannot say "at least one of" with properties alone: LineIn says it with anyOf.
+LINE_ANY_OF = [{"required": ["code"]}, {"required": ["barcode"]}, {"required": ["sku"]}]
+
 
 class PaymentIn(Schema):
     method = fields.String(required=True, validate=validate.OneOf(["cash", "card", "other"]))
-    amount = fields.Decimal(required=True, as_string=True, allow_nan=False,
-                            validate=validate.Range(min=Decimal(0)))
+    amount = Amount(required=True)
 
 
 class BasketIn(Schema):
@@ -76,7 +116,8 @@ class BasketIn(Schema):
 
 class SaleIn(BasketIn):
     uuid = fields.UUID(required=True, metadata={"description": "minted by the till"})
-    payments = fields.List(fields.Nested(PaymentIn), load_default=list)
+    payments = fields.List(fields.Nested(PaymentIn), load_default=list,
+                           validate=validate.Length(max=20))
     till = fields.String(validate=CODE, load_default=None)
     cashier = fields.String(validate=validate.Length(max=64), load_default=None)
     email = fields.Email(load_default=None, allow_none=True,
@@ -93,6 +134,8 @@ class ProductOut(Schema):
     vat_rate = fields.String()
     sale_price = fields.String(metadata={"description": "the chain's base price"})
     price = fields.String(metadata={"description": "the price in force in this store now"})
+    unit = fields.String(metadata={"description": "piece (whole quantities) or a measure: "
+                                   "kg, l, m"})
     active = fields.Boolean()
     barcodes = fields.List(fields.String())
 
@@ -196,17 +239,42 @@ class StatusOut(Schema):
                                            "open...); null: no fiscal device"})
 
 
-def _normalise_lines(data: dict[str, Any]) -> dict[str, Any]:
+def _normalise_lines(data: dict[str, Any], replica: Replica) -> dict[str, Any]:
+    """One code per line. A line giving several (code, barcode, sku) must name one product
+    with all of them: a sku and a barcode of different products are refused as ambiguous."""
     lines = []
     problems: dict[int, Any] = {}
     for i, line in enumerate(data["lines"]):
-        code = line.get("code") or line.get("barcode") or line.get("sku")
-        if not code:
+        given = {key: line[key] for key in ("code", "barcode", "sku") if line.get(key)}
+        if not given:
             problems[i] = {"code": ["give a barcode, a sku or a code"]}
+            continue
+        if len(set(given.values())) > 1:
+            skus = {}
+            for key, code in given.items():
+                product = replica.product(code)
+                skus[key] = product["sku"] if product is not None else None
+            if len(set(skus.values())) > 1:
+                named = ", ".join(f"{key} {code!r}" for key, code in given.items())
+                problems[i] = {key: [f"{named} do not name the same product"]
+                               for key in given}
+                continue
+        code = line.get("code") or line.get("barcode") or line.get("sku")
         lines.append({"code": code, "qty": line["qty"]})
     if problems:
         raise ValidationError({"lines": problems})
     return {**data, "lines": lines}
+
+
+def _decimal_as_string(_converter: Any, field: Any, ret: dict[str, Any] | None = None,
+                       **_: Any) -> dict[str, Any]:
+    """OpenAPI: a Decimal rendered as a string is a string (apispec says number)."""
+    if isinstance(field, fields.Decimal) and field.as_string:
+        for bound in ("minimum", "maximum"):  # of a number; a string has none
+            (ret or {}).pop(bound, None)
+        return {"type": "string", "format": "decimal",
+                **{k: v for k, v in field.metadata.items() if k in ("pattern", "example")}}
+    return {}
 
 
 def create_app(store: LocalStore, replica: Replica, store_code: str,
@@ -221,8 +289,9 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
     app.json = _JSON(app)
     app.config.update(API_TITLE="Tessera store agent (POS API)", API_VERSION="v1",
                       OPENAPI_VERSION="3.0.3", OPENAPI_URL_PREFIX="/pos",
-                      OPENAPI_JSON_PATH="openapi.json")
+                      OPENAPI_JSON_PATH="openapi.json", MAX_CONTENT_LENGTH=MAX_BODY)
     api = Api(app)
+    api.ma_plugin.converter.add_attribute_function(_decimal_as_string)
     blp = Blueprint("pos", __name__, url_prefix="/pos/v1",
                     description="The till's view of the store (answers offline)")
 
@@ -252,7 +321,7 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
         @blp.response(200, BasketOut)
         def post(self, data: dict[str, Any]) -> Any:
             """Price a basket (nothing is recorded)."""
-            priced = till.price(store, store_code, _normalise_lines(data), clock())
+            priced = till.price(store, store_code, _normalise_lines(data, replica), clock())
             return till.basket_view(priced)
 
     @blp.route("/sales")
@@ -268,7 +337,7 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
             says whether its receipt is printed. While an earlier sale has no receipt, new
             sales are refused (503) and nothing is recorded.
             """
-            request = _normalise_lines(data)
+            request = _normalise_lines(data, replica)
             if fiscal is not None and not till.has_sale(store, str(request["uuid"])):
                 fiscal.ensure_ready()
             try:
@@ -350,8 +419,10 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
 
     api.register_blueprint(blp)
     api.register_blueprint(display_api.create_blueprint(
-        store, store_code, DisplayHub(), clock, display_dir, LineIn, _normalise_lines))
+        store, store_code, DisplayHub(), clock, display_dir, LineIn,
+        lambda data: _normalise_lines(data, replica)))
     till_web.register(app)
+    api.spec.components.schemas["LineIn"]["anyOf"] = LINE_ANY_OF
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -19,6 +19,7 @@ from typing import Any
 from protocol.checksum import EMPTY, combine, entry_hash
 from protocol.encoding import dumps
 from protocol.streams import parse_stream
+from rules.pricing import unit_of
 from store_agent.sqlite_store import REPLICA_TABLES, LocalStore
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,11 @@ def _apply_one(conn: sqlite3.Connection, stream: str, entity: str, key: str, op:
                      "VALUES (?, ?, ?)", (data["code"], data["name"], int(data["active"])))
     elif entity == "product":
         conn.execute("INSERT OR REPLACE INTO products (sku, name, category, brand, family, "
-                     "vat_rate, sale_price, active) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     "vat_rate, sale_price, active, unit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                      (data["sku"], data["name"], data.get("category"), data.get("brand"),
                       data.get("family"), str(Decimal(str(data["vat_rate"]))),
-                      str(Decimal(str(data["sale_price"]))), int(data["active"])))
+                      str(Decimal(str(data["sale_price"]))), int(data["active"]),
+                      unit_of(data.get("unit"))))
         conn.execute("DELETE FROM barcodes WHERE sku = ?", (data["sku"],))
         for code in data.get("barcodes") or []:
             conn.execute("INSERT OR REPLACE INTO barcodes (code, sku) VALUES (?, ?)",
@@ -356,4 +358,4 @@ class Replica:
         return {"sku": row["sku"], "name": row["name"], "category": row["category"],
                 "brand": row["brand"], "vat_rate": row["vat_rate"],
                 "sale_price": row["sale_price"], "active": bool(row["active"]),
-                "barcodes": barcodes}
+                "unit": unit_of(row["unit"]), "barcodes": barcodes}

@@ -82,6 +82,9 @@ class LocalStore:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(products)")}
         if "family" not in columns:
             conn.execute("ALTER TABLE products ADD COLUMN family TEXT")
+        if "unit" not in columns:
+            # Products from before units: NULL reads as piece (rules.pricing.unit_of).
+            conn.execute("ALTER TABLE products ADD COLUMN unit TEXT")
         columns = {row[1] for row in conn.execute("PRAGMA table_info(streams)")}
         if "checksum" not in columns:
             # Databases from before checksums: an empty checksum differs from central's, so

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from protocol.encoding import dumps
-from rules.pricing import BasketLine, PricedBasket, price_basket
+from rules.pricing import BasketLine, PricedBasket, check_sellable, price_basket
 from store_agent.catalogue import load_products, pricing_inputs, store_group
 from store_agent.fiscal.fiscaliser import Fiscaliser
 from store_agent.receipts import check_address, effective_profile, queue_email
@@ -76,6 +76,7 @@ def _price(conn: sqlite3.Connection, store_code: str, request: dict[str, Any],
     lines = basket_lines(request)
     inputs = pricing_inputs(conn, [line.code for line in lines], request.get("cards") or [],
                             store_code, now)
+    check_sellable(lines, inputs.catalogue)
     priced = price_basket(lines, inputs.catalogue, inputs.policies, inputs.cards, now=now)
     return priced, inputs.streams
 

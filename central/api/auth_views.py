@@ -6,10 +6,10 @@ import datetime as dt
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from central.api.access import now, principal
+from central.api.requests import Blueprint
 from central.services import auth
 from central.web import db_session, transactional
 

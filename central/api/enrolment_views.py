@@ -8,10 +8,10 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from central.api.access import now
+from central.api.requests import Blueprint
 from central.services import broker_access, enrolment
 from central.web import db_session, transactional
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema
 
 from central.api import policy_schemas as s
+from central.api.requests import Blueprint
 from central.services import partners, policies
 from central.services.errors import Invalid
 from central.web import db_session, transactional

@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from central.api.requests import Blueprint
 from central.api.schemas import CODE, Money
 from central.services import prices
 from central.services.errors import Invalid
@@ -50,7 +50,9 @@ class BulkIn(Schema):
     field = fields.String(load_default="sale_price",
                           validate=validate.OneOf(list(prices.PRICE_FIELDS)))
     mode = fields.String(required=True, validate=validate.OneOf(["percent", "amount"]))
-    value = fields.Decimal(required=True, allow_nan=False, as_string=True)
+    value = Money(required=True, signed=True,
+                  metadata={"description": "percent: the change in percent (above -100); "
+                            "amount: the amount added (negative: taken off)"})
     category = fields.String(validate=CODE)
     brand = fields.String(validate=CODE)
     family = fields.String(validate=CODE)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from central.api.access import now
+from central.api.requests import Blueprint
 from central.services import receipts
 from central.web import db_session, transactional
 

@@ -8,46 +8,51 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from rules.money import MAX_AMOUNT, MoneyError, parse_amount
+from rules.pricing import PIECE, UNITS
+
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
                        error="letters, digits, '.', '_' or '-', at most 64, not starting "
                              "with a symbol")
 NAME = validate.Length(min=1, max=200)
 
 
+AMOUNT_PATTERN = r"^[0-9]{1,9}(\.[0-9]{1,2})?$"
+SIGNED_PATTERN = r"^-?[0-9]{1,9}(\.[0-9]{1,2})?$"
+
+
 class Money(fields.Decimal):
-    """A non-negative amount with at most two decimals, always rendered as a string."""
+    """An amount as a decimal string (never a JSON number): 0 to MAX_AMOUNT, at most two
+    decimals; rendered as a string. ``signed`` allows down to -MAX_AMOUNT (adjustments)."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(as_string=True, allow_nan=False, **kwargs)
+    def __init__(self, *, signed: bool = False, **kwargs: Any) -> None:
+        self.minimum = -MAX_AMOUNT if signed else Decimal(0)
+        metadata = {"type": "string", "format": "decimal",
+                    "pattern": SIGNED_PATTERN if signed else AMOUNT_PATTERN,
+                    "example": "1.50", **kwargs.pop("metadata", {})}
+        super().__init__(as_string=True, allow_nan=False, metadata=metadata, **kwargs)
 
-    def _validated(self, value: Any) -> Decimal:
-        result = super()._validated(value)
-        if result is None:
-            return result
-        if result < 0:
-            raise ValidationError("must not be negative")
-        exponent = result.as_tuple().exponent
-        if isinstance(exponent, int) and exponent < -2:
-            raise ValidationError("at most two decimals")
-        return result.quantize(Decimal("0.01"))
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
+        try:
+            return parse_amount(value, "the amount", minimum=self.minimum)
+        except MoneyError as exc:
+            raise ValidationError(str(exc)) from exc
 
 
 class Rate(fields.Decimal):
-    """A percentage between 0 and 100 with at most two decimals."""
+    """A percentage between 0 and 100 with at most two decimals, as a decimal string."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(as_string=True, allow_nan=False, **kwargs)
+        metadata = {"type": "string", "format": "decimal",
+                    "pattern": r"^[0-9]{1,3}(\.[0-9]{1,2})?$", "example": "20",
+                    **kwargs.pop("metadata", {})}
+        super().__init__(as_string=True, allow_nan=False, metadata=metadata, **kwargs)
 
-    def _validated(self, value: Any) -> Decimal:
-        result = super()._validated(value)
-        if result is None:
-            return result
-        if not Decimal(0) <= result <= Decimal(100):
-            raise ValidationError("must be between 0 and 100")
-        exponent = result.as_tuple().exponent
-        if isinstance(exponent, int) and exponent < -2:
-            raise ValidationError("at most two decimals")
-        return result.quantize(Decimal("0.01"))
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
+        try:
+            return parse_amount(value, "the rate", maximum=Decimal(100))
+        except MoneyError as exc:
+            raise ValidationError(str(exc)) from exc
 
 
 class ListArgs(Schema):
@@ -125,6 +130,9 @@ class ProductSchema(Schema):
     vat_rate = Rate(required=True)
     purchase_cost = Money(allow_none=True, load_default=None)
     sale_price = Money(required=True)
+    unit = fields.String(load_default=PIECE, validate=validate.OneOf(UNITS),
+                         metadata={"description": "piece: sold in whole numbers; kg, l, m: "
+                                   "sold by measure (up to 3 decimals)"})
     active = fields.Boolean(load_default=True)
     barcodes = fields.List(fields.String(validate=BARCODE), load_default=list,
                            validate=validate.Length(max=50))
@@ -140,6 +148,7 @@ class ProductUpdateSchema(Schema):
     vat_rate = Rate()
     purchase_cost = Money(allow_none=True)
     sale_price = Money()
+    unit = fields.String(validate=validate.OneOf(UNITS))
     active = fields.Boolean()
     barcodes = fields.List(fields.String(validate=BARCODE), validate=validate.Length(max=50))
 
@@ -226,8 +235,10 @@ class ProductOut(Schema):
     vat_rate = fields.Decimal(as_string=True)
     purchase_cost = fields.Decimal(as_string=True, allow_none=True)
     sale_price = fields.Decimal(as_string=True)
+    unit = fields.String()
     active = fields.Boolean()
-    barcodes = fields.Function(lambda p: [b.code for b in p.barcodes])
+    barcodes = fields.Function(lambda p: [b.code for b in p.barcodes],
+                               metadata={"type": "array", "items": {"type": "string"}})
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
 

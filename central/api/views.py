@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from central.api import schemas as s
+from central.api.requests import Blueprint
 from central.services import catalog, repricing, sales, stores
 from central.web import db_session, transactional
 

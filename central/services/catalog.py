@@ -184,6 +184,7 @@ def product_wire(product: Product) -> dict[str, Any]:
         "family": product.family.code if product.family else None,
         "vat_rate": product.vat_rate,
         "sale_price": product.sale_price,
+        "unit": product.unit,
         "active": product.active,
         "barcodes": [b.code for b in product.barcodes],
     }
@@ -242,7 +243,7 @@ def create_product(session: Session, data: dict[str, Any]) -> Product:
     product = Product(
         sku=data["sku"], name=data["name"], vat_rate=data["vat_rate"],
         sale_price=data["sale_price"], purchase_cost=data.get("purchase_cost"),
-        active=data.get("active", True),
+        unit=data.get("unit", "piece"), active=data.get("active", True),
         category=_reference(session, Category, "category", data.get("category")),
         brand=_reference(session, Brand, "brand", data.get("brand")),
         family=_reference(session, Family, "family", data.get("family")),
@@ -256,7 +257,7 @@ def create_product(session: Session, data: dict[str, Any]) -> Product:
 
 def update_product(session: Session, sku: str, changes: dict[str, Any]) -> Product:
     product = get_product(session, sku)
-    for attr in ("name", "vat_rate", "sale_price", "purchase_cost", "active"):
+    for attr in ("name", "vat_rate", "sale_price", "purchase_cost", "unit", "active"):
         if attr in changes:
             setattr(product, attr, changes[attr])
     if "category" in changes:

@@ -103,14 +103,19 @@ def record_catch_up(session: Session, request: dict[str, Any], now: dt.datetime)
 
 
 def record_batch(session: Session, store: Store, epoch: str, head: int | None,
-                 now: dt.datetime) -> None:
-    """A batch came in: the store lives, and its outbox reaches ``head`` (if it said so)."""
+                 last_seq: int, now: dt.datetime) -> None:
+    """A batch came in: the store lives, and its outbox reaches ``head`` (if it said so).
+
+    The head is the store's latest claim, never a running maximum: one forged or mistaken
+    claim lasts only until the store's next batch or birth. It is never below the batch's
+    own last entry, which central has in hand.
+    """
     status = _status(session, store)
     status.last_seen = now
     if status.epoch is None:
         status.epoch = epoch
     if head is not None and epoch == status.epoch:
-        status.outbox_head = max(head, status.outbox_head or 0)
+        status.outbox_head = max(head, last_seq)
     session.flush()
 
 

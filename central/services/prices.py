@@ -20,7 +20,7 @@ from central.services import catalog, changelog
 from central.services.errors import Conflict, Invalid, NotFound
 from central.tabular import Row
 from protocol.streams import ALL, Scope
-from rules.money import round_money
+from rules.money import MAX_AMOUNT, round_money
 
 BUCKET = "prices"
 PRICE_FIELDS = ("sale_price", "purchase_cost")
@@ -174,8 +174,9 @@ def _category_and_descendants(session: Session, code: str) -> list[int]:
 
 def _stage(session: Session, report: BulkReport, product: Product, field_name: str,
            old: Decimal, new: Decimal, apply: bool) -> None:
-    if new < 0:
-        report.rejected.append({"sku": product.sku, "reason": f"{field_name} would be {new}"})
+    if new < 0 or new > MAX_AMOUNT:
+        report.rejected.append({"sku": product.sku, "reason": f"{field_name} would be {new}"
+                                + (f", above the limit {MAX_AMOUNT}" if new > 0 else "")})
         return
     if new == old:
         report.unchanged += 1
@@ -194,6 +195,8 @@ def _money(text: str) -> Decimal | None:
         raise ValueError(f"{text!r} is not an amount") from exc
     if not value.is_finite() or value < 0:
         raise ValueError(f"{text!r} is not a valid amount")
+    if value > MAX_AMOUNT:
+        raise ValueError(f"{text!r} is above the limit {MAX_AMOUNT}")
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2:
         raise ValueError(f"{text!r} has more than two decimals")

@@ -202,7 +202,7 @@ def ingest_batch(session: Session, batch: dict[str, Any], topic: str) -> IngestR
         raise UnknownStore(code)
     cursor = _lock_cursor(session, store, batch["epoch"])
     fleet.record_batch(session, store, batch["epoch"], batch.get("head"),
-                       dt.datetime.now(dt.UTC))
+                       batch["entries"][-1]["seq"], dt.datetime.now(dt.UTC))
     if _forked(session, store, batch["epoch"], cursor, batch):
         return IngestResult(store=code, epoch=batch["epoch"], acked=cursor.seq, applied=0,
                             duplicates=0, gap=False, parked=0, last_id=cursor.last_id,

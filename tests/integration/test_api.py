@@ -288,12 +288,23 @@ def test_money_is_returned_as_strings(client: FlaskClient, catalogue: None) -> N
     assert ok(client.get(f"{API}/products/SKU-1"))["purchase_cost"] == "1.05"
 
 
-@pytest.mark.parametrize("text, stored", [("1.1", "1.10"), ("0.1", "0.10"),
-                                          ("2.675", None), ("1e1", "10.00"), ("7", "7.00")])
-def test_a_json_number_is_read_exactly(client: FlaskClient, db: Database, text: str,
-                                       stored: str | None) -> None:
-    body = (f'{{"sku": "F", "name": "Float", "vat_rate": 21, "sale_price": {text}}}')
+@pytest.mark.parametrize("text", ["1.1", "0.1", "2.675", "1e1", "7"])
+def test_money_as_a_json_number_is_refused(client: FlaskClient, db: Database,
+                                           text: str) -> None:
+    """Money is a decimal string on the wire (issue 10): a JSON number is not guessed at."""
+    body = (f'{{"sku": "F", "name": "Float", "vat_rate": "21", "sale_price": {text}}}')
     response = client.post(f"{API}/products/", data=body, content_type="application/json")
+    assert_error(response, 422, "sale_price")
+    with db.sessions() as session:
+        assert session.scalar(select(Product.sale_price).where(Product.sku == "F")) is None
+
+
+@pytest.mark.parametrize("text, stored", [("1.1", "1.10"), ("0.1", "0.10"), ("2.675", None),
+                                          ("7", "7.00"), ("1e1", None)])
+def test_a_decimal_string_is_read_exactly(client: FlaskClient, db: Database, text: str,
+                                          stored: str | None) -> None:
+    response = client.post(f"{API}/products/", json={"sku": "F", "name": "F", "vat_rate": "21",
+                                                     "sale_price": text})
     if stored is None:
         assert_error(response, 422, "sale_price")  # three decimals, not silently rounded
         return

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -224,3 +225,34 @@ def test_status_rows_survive_a_store_without_streams(db: Database) -> None:
         store_id = stores.get_store(session, "market").id
         session.add(StoreStatus(store_id=store_id, online=True, session=1, streams=None))
     assert view(db)["market"].online
+
+
+def test_a_forged_head_lasts_only_until_the_store_reports_again(db: Database) -> None:
+    """Issue 10, item 8: the head is the store's latest claim, not a running maximum."""
+    birth(db, outbox_head=0)
+
+    def batch(seqs: tuple[int, ...], head: int) -> None:
+        entries = [{"seq": seq, "kind": "sale", "id": f"00000000-0000-4000-8000-{seq:012d}",
+                    "body": {"not": "a sale"}} for seq in seqs]
+        message = messages.parse(loads(dumps(messages.envelope(
+            "batch", store="kiosk-1", epoch="e1", entries=entries, head=head))), "batch")
+        with db.transaction() as session:
+            sales.ingest_batch(session, message, topics.store_up("kiosk-1"))
+
+    batch((1,), head=999999)
+    assert view(db)["kiosk-1"].backlog == 999998
+    batch((2,), head=2)  # the store's next sale: its real head
+    assert view(db)["kiosk-1"].backlog == 0
+    batch((3,), head=1)  # a head below the entries in hand is not believed
+    assert (view(db)["kiosk-1"].outbox_head, view(db)["kiosk-1"].backlog) == (3, 0)
+
+
+def test_tessera_fleet_without_a_database_says_what_to_set(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 10, item 10: no traceback, and no empty var/central.db left behind."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(tessera_cli, ["fleet"], env={
+        "TESSERA_DATABASE_URL": None, "TESSERA_VAR_DIR": None})
+    assert result.exit_code == 1
+    assert "set TESSERA_DATABASE_URL" in result.output
+    assert not (tmp_path / "var" / "central.db").exists()
