@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from central.bridge.ingester import ack_message
+from central.bridge.ingester import HANDLERS, ack_message
 from central.db import Database
 from central.models import Sale
-from central.services import sales, stores
+from central.services import stores, upstream
 from protocol import messages, topics
 from protocol.encoding import loads
 from store_agent import outbox
@@ -74,7 +74,7 @@ class CentralLink:
     def ingest(self, topic: str, payload: bytes) -> bool:
         batch = messages.parse(loads(payload), "batch")
         with self.db.transaction() as session:
-            result = sales.ingest_batch(session, batch, topic)
+            result = upstream.ingest_batch(session, batch, topic, HANDLERS)
         self.conflicts += result.conflict
         self.retained = ack_message(result.store, result.epoch, result.acked, result.last_id)
         self.pending.append(self.retained)
