@@ -8,7 +8,8 @@ from typing import Any
 from bench.report import _top_cpu
 
 INGEST_PATH = (
-    "central/services/sales.py ingest_batch: one transaction per 100-sale batch (cursor row "
+    "central/services/upstream.py ingest_batch (sales.py records the sales): one transaction "
+    "per 100-sale batch (cursor row "
     "lock, sale bodies read by protocol/sale_body, the sales in one multi-row INSERT ... ON "
     "CONFLICT (uuid) DO NOTHING, their lines by COPY; ~8 statements), about 20-25 ms of "
     "Python per batch (JSON decoding ~4, reading the sales ~5, the inserts ~8); one batch at "

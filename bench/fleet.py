@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol.encoding import dumps
+from store_agent import outbox
 
 COMMAND_TIMEOUT = 600.0
 
@@ -96,18 +97,19 @@ def _copies(agent: Any, template: dict[str, Any], count: int) -> None:
     entries, in one transaction; then wakes the uplink."""
     with agent.store.write() as conn:
         number = int(agent.store.get_meta(conn, "receipt_number") or "0")
-        sales, outbox = [], []
+        sales: list[tuple[Any, ...]] = []
+        entries: list[tuple[str, str, str, dt.datetime]] = []
+        created_at = dt.datetime.fromisoformat(template["created_at"])
         for _ in range(count):
             number += 1
             sale = dict(template, uuid=str(uuid.uuid4()), number=number)
             body = dumps(sale).decode()
             sales.append((sale["uuid"], number, f"bench-{sale['uuid']}", body,
                           sale["created_at"]))
-            outbox.append(("sale", sale["uuid"], body, sale["created_at"]))
+            entries.append(("sale", sale["uuid"], body, created_at))
         conn.executemany("INSERT INTO sales (uuid, number, request_hash, result, created_at) "
                          "VALUES (?, ?, ?, ?, ?)", sales)
-        conn.executemany("INSERT INTO outbox (kind, ref, body, created_at) "
-                         "VALUES (?, ?, ?, ?)", outbox)
+        outbox.append_many(conn, entries)
         agent.store.set_meta(conn, "receipt_number", str(number))
     agent.uplink.notify()
 

@@ -117,8 +117,9 @@ def publish() -> None:
               help="Also re-price received sales when ingest is quiet; --no-reprice when "
                    "`tessera central reprice` runs on its own.")
 def ingest(name: str | None, reprice: bool) -> None:
-    """Ingest store batches (sales...) exactly once; several workers may run."""
-    from central.bridge import ingester
+    """Ingest store batches (sales...) exactly once and answer store requests (rpc);
+    several workers may run."""
+    from central.bridge import ingester, responder
     from central.db import Database
     from transport.mqtt_link import MqttLink
 
@@ -127,10 +128,13 @@ def ingest(name: str | None, reprice: bool) -> None:
     link = MqttLink(settings.broker, f"tessera-central-ingest-{name or os.getpid()}",
                     manual_ack=True)
     worker = ingester.Ingester(db, link)
+    answers = responder.Responder(db, link)
+    threading.Thread(target=answers.run, name="responder", daemon=True).start()
     repricer = ingester.Repricer(db, busy=worker.busy) if reprice else None
     if repricer is not None:
         threading.Thread(target=repricer.run, name="repricer", daemon=True).start()
     _run_worker(worker, link)
+    answers.stop()
     if repricer is not None:
         repricer.stop()
     link.stop()

@@ -236,6 +236,20 @@ class ParkedEntry(Base):
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class StoreRequest(Base):
+    """A store's request to central over MQTT and the reply it got: a repeated request id
+    is answered with this reply, and its handler is not run again."""
+
+    __tablename__ = "store_requests"
+    __table_args__ = (UniqueConstraint("store_id", "request_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    request_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    reply: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class StoreStatus(Base):
     """What central last heard from a store (birth, death, catch-up requests, batches).
 

@@ -12,6 +12,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 
 from protocol import OLDEST_SUPPORTED_VERSION, PROTOCOL_VERSION, sale_body
 from protocol.encoding import WireError
+from protocol.requests import ReplySchema, RequestSchema
 
 STREAM_RE = r"^[a-z][a-z0-9_-]*(@[gs]:[A-Za-z0-9_.-]+)?$"
 STORE_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -257,6 +258,8 @@ _SCHEMAS: dict[str, Schema] = {
     "ack": AckSchema(),
     "central": CentralStateSchema(),
     "rebirth": RebirthSchema(),
+    "request": RequestSchema(),
+    "reply": ReplySchema(),
 }
 
 SALE = SaleSchema()

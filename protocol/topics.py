@@ -42,6 +42,11 @@ def store_rpc(store: str) -> str:
     return f"{ROOT}/stores/{store}/rpc"
 
 
+def store_rpc_reply(store: str) -> str:
+    """Central's replies to the requests of one store."""
+    return f"{ROOT}/stores/{store}/rpc/res"
+
+
 ALL_BUCKETS_DOWN = f"{ROOT}/bucket/+/down"
 ALL_STORES_UP = f"{ROOT}/stores/+/up"
 ALL_STORES_STATE = f"{ROOT}/stores/+/state"

@@ -207,6 +207,53 @@ def check_central(settings: AgentSettings, now: Callable[[], dt.datetime],
     return found
 
 
+def check_central_over_mqtt(settings: AgentSettings, status: dict[str, object] | None,
+                            now: Callable[[], dt.datetime],
+                            timeout: float = 5) -> list[Finding]:
+    """Ask central for its clock and version over MQTT (the ``clock`` request): through the
+    running agent's connection, or, with none running, on a connection of our own."""
+    from store_agent import central_clock
+    from transport.mqtt_link import MqttLink
+    from transport.rpc import CentralUnreachable, Requester, RequestFailed
+
+    fix = ("the store keeps selling offline; requests to central (gift cards, customers) "
+           "wait for it: check central's ingest workers, which answer them, and the broker")
+    if status is not None:
+        url = f"http://{pos_address(settings)}/pos/v1/central/clock"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout + 3) as response:
+                answer = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            detail = json.loads(exc.read() or b"{}").get("message", str(exc))
+            return [Finding("warn", "central over MQTT", detail, fix)]
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            return [Finding("warn", "central over MQTT", f"the agent did not say: {exc}", fix)]
+    else:
+        link = MqttLink(settings.broker, f"doctor-{settings.store}")
+        requester = Requester(link, settings.store)
+        link.start()
+        try:
+            if not link.wait_connected(timeout):
+                return [Finding("warn", "central over MQTT", "cannot log in to the broker",
+                                "see the broker checks above")]
+            clock = central_clock.ask(requester, timeout)
+            answer = {"time": clock.time, "version": clock.version,
+                      "round_trip_ms": clock.round_trip_ms}
+        except CentralUnreachable as exc:
+            return [Finding("warn", "central over MQTT", f"central unreachable: {exc}", fix)]
+        except RequestFailed as exc:
+            return [Finding("warn", "central over MQTT", str(exc), fix)]
+        finally:
+            link.stop()
+    rtt = dt.timedelta(milliseconds=int(answer["round_trip_ms"]))
+    skew = abs(now() - dt.datetime.fromisoformat(str(answer["time"]))) - rtt / 2
+    level: Level = "ok" if skew <= MAX_SKEW else "fail"
+    return [Finding("ok", "central over MQTT", f"central {answer['version']} answered in "
+                    f"{answer['round_trip_ms']} ms"),
+            Finding(level, "clock (over MQTT)", f"{max(skew.total_seconds(), 0):.1f} s from "
+                    "central", "" if level == "ok" else "set the clock (enable NTP)")]
+
+
 def check_printer(printer: PrinterSettings | None,
                   status: dict[str, object] | None) -> list[Finding]:
     if printer is None:
@@ -252,9 +299,12 @@ def run_checks(settings: AgentSettings,
                ) -> list[Finding]:
     answering = running_agent(settings)
     status = own_agent(settings, answering)
+    broker = check_broker(settings, agent_connected=bool(status and
+                                                         status.get("broker_connected")))
+    over_mqtt = ([] if any(f.level == "fail" for f in broker)
+                 else check_central_over_mqtt(settings, status, now))
     return [Finding("ok", "configuration", f"store {settings.store}"),
             *check_database(settings), check_disk(settings),
             *check_running(settings, answering),
-            *check_broker(settings, agent_connected=bool(status and
-                                                         status.get("broker_connected"))),
-            *check_central(settings, now), *check_printer(settings.printer, status)]
+            *broker, *check_central(settings, now), *over_mqtt,
+            *check_printer(settings.printer, status)]

@@ -28,6 +28,7 @@ from store_agent.pos_requests import Blueprint
 from store_agent.replica import Replica
 from store_agent.settings import ReceiptPrinterSettings
 from store_agent.sqlite_store import LocalStore
+from transport.rpc import CentralUnreachable, RequestFailed
 
 CODE = validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$", error="1 to 64 letters or digits")
 
@@ -218,6 +219,13 @@ class PrintOut(Schema):
     paper_receipt = fields.String()
 
 
+class CentralClockOut(Schema):
+    time = fields.String(metadata={"description": "central's time (ISO-8601, UTC)"})
+    version = fields.String()
+    protocol = fields.Integer()
+    round_trip_ms = fields.Integer()
+
+
 class StatusOut(Schema):
     store = fields.String()
     agent_version = fields.String()
@@ -283,7 +291,8 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
                clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
                fiscal: Fiscaliser | None = None,
                receipt_printer: ReceiptPrinterSettings | None = None,
-               display_dir: Path | None = None) -> Flask:
+               display_dir: Path | None = None,
+               central_clock: Callable[[], Any] | None = None) -> Flask:
     """The POS app; its dependencies come from the agent's composition root."""
     app = Flask("tessera-pos")
     app.json = _JSON(app)
@@ -416,6 +425,19 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
         def get(self) -> Any:
             """Sync and outbox state of this store."""
             return status()
+
+    @blp.route("/central/clock")
+    class CentralClock(MethodView):
+        @blp.response(200, CentralClockOut)
+        def get(self) -> Any:
+            """Central's clock and version, asked over MQTT now (503: unreachable)."""
+            if central_clock is None:
+                return error(503, "this agent does not talk to central")
+            try:
+                return central_clock()
+            except RequestFailed as exc:
+                return error(503, f"central unreachable: {exc}"
+                             if isinstance(exc, CentralUnreachable) else str(exc))
 
     api.register_blueprint(blp)
     api.register_blueprint(display_api.create_blueprint(

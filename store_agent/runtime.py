@@ -12,7 +12,7 @@ from typing import Any
 
 from waitress.server import create_server
 
-from store_agent import __version__
+from store_agent import __version__, central_clock
 from store_agent.fiscal.device import FiscalError
 from store_agent.fiscal.factory import reconnecting
 from store_agent.fiscal.fiscaliser import Fiscaliser
@@ -25,6 +25,8 @@ from store_agent.sqlite_store import LocalStore
 from store_agent.sync import StoreSync
 from store_agent.uplink import Uplink
 from transport.mqtt_link import MqttLink
+
+CENTRAL_TIMEOUT = 5.0  # seconds the doctor's question to central may take
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +82,9 @@ class Agent:
         self.app = create_app(self.store, self.sync.replica, settings.store, self.status,
                               on_sale=on_sale, fiscal=self.fiscal,
                               receipt_printer=settings.receipt_printer,
-                              display_dir=settings.display_dir)
+                              display_dir=settings.display_dir,
+                              central_clock=lambda: central_clock.ask(self.sync.requests,
+                                                                      CENTRAL_TIMEOUT))
         self.stopped = threading.Event()
         self._threads: list[threading.Thread] = []
 

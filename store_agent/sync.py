@@ -16,6 +16,7 @@ from store_agent.replica import Replica
 from store_agent.sqlite_store import LocalStore
 from store_agent.uplink import Uplink
 from transport.mqtt_link import Inbound, MqttLink, Will
+from transport.rpc import Requester
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class StoreSync:
         self.link.subscribe(topics.store_down(code), self._on_changes)
         self.link.subscribe(topics.CENTRAL_STATE, self._on_central)
         self.link.subscribe(topics.store_cmd(code), self._on_command)
+        # Requests to central (rpc), failing fast while central is known offline.
+        self.requests = Requester(self.link, code, central_online=lambda: self.central_online)
 
     # -- messages ---------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from protocol.encoding import dumps
 from rules.pricing import BasketLine, PricedBasket, check_sellable, price_basket
+from store_agent import outbox
 from store_agent.catalogue import load_products, pricing_inputs, store_group
 from store_agent.fiscal.fiscaliser import Fiscaliser
 from store_agent.receipts import check_address, effective_profile, queue_email
@@ -149,8 +150,7 @@ def record_sale(store: LocalStore, store_code: str, request: dict[str, Any],
         conn.execute("INSERT INTO sales (uuid, number, request_hash, result, created_at) "
                      "VALUES (?, ?, ?, ?, ?)",
                      (sale_uuid, number, fingerprint, body, sale["created_at"]))
-        conn.execute("INSERT INTO outbox (kind, ref, body, created_at) VALUES (?, ?, ?, ?)",
-                     ("sale", sale_uuid, body, sale["created_at"]))
+        outbox.append(conn, "sale", sale_uuid, body, now)
         if receipt is not None:
             Fiscaliser.enqueue(conn, sale_uuid, receipt, now)
         if address is not None and profile is not None:

@@ -26,6 +26,7 @@ from typing import Any
 
 from protocol import messages, topics
 from protocol.encoding import WireError, dumps, loads
+from store_agent import outbox
 from store_agent.sqlite_store import LocalStore
 from transport.mqtt_link import Inbound, MqttLink
 
@@ -75,17 +76,11 @@ class Uplink:
 
     def pending(self) -> int:
         with self.store.read() as conn:
-            row = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()
-        return int(row[0])
+            return outbox.pending(conn)
 
     def head(self) -> int:
         with self.store.read() as conn:
-            return self._head(conn)
-
-    @staticmethod
-    def _head(conn: Any) -> int:
-        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
-        return int(row[0]) if row else 0
+            return outbox.head(conn)
 
     # -- acknowledgement (network thread) ---------------------------------------------------
 
@@ -114,7 +109,7 @@ class Uplink:
                 return
             with self.store.write() as conn:
                 why = "beyond our outbox head"
-                if seq > self._head(conn):
+                if seq > outbox.head(conn):
                     forked = True
                 else:
                     row = conn.execute("SELECT ref FROM outbox WHERE seq = ?",
@@ -146,12 +141,7 @@ class Uplink:
         with self._lock, self.store.write() as conn:
             old = self.store.get_meta(conn, "epoch") or ""
             epoch = uuid.uuid4().hex
-            rows = conn.execute("SELECT kind, ref, body, created_at FROM outbox "
-                                "ORDER BY seq").fetchall()
-            conn.execute("DELETE FROM outbox")
-            conn.execute("DELETE FROM sqlite_sequence WHERE name = 'outbox'")
-            conn.executemany("INSERT INTO outbox (kind, ref, body, created_at) "
-                             "VALUES (?, ?, ?, ?)", [tuple(r) for r in rows])
+            moved = outbox.renumber(conn)
             self.store.set_meta(conn, "epoch", epoch)
             self.store.set_meta(conn, "acked_seq", "0")
             self.store.set_meta(conn, "acked_id", "")
@@ -163,7 +153,7 @@ class Uplink:
             self.last_progress = time.monotonic()
             self.stalls = 0
         log.warning("outbox moved from epoch %s to %s with %d unacknowledged entries",
-                    old, epoch, len(rows))
+                    old, epoch, moved)
         if self.on_new_epoch is not None:
             self.on_new_epoch(epoch)
         self.wake.set()
@@ -220,7 +210,7 @@ class Uplink:
                 return 0  # renumbered since: the next step starts again
             rows = conn.execute("SELECT seq, kind, ref, body FROM outbox WHERE seq > ? "
                                 "ORDER BY seq LIMIT ?", (start, limit)).fetchall()
-            head = self._head(conn)
+            head = outbox.head(conn)
             before = conn.execute("SELECT ref FROM outbox WHERE seq = ?", (start,)).fetchone()
             prev = before[0] if before else self.store.get_meta(conn, "acked_id") or None
         sent = 0

@@ -17,7 +17,9 @@ import time
 from collections.abc import Callable
 
 from central.db import Database
-from central.services import repricing, sales
+from central.services import repricing, upstream
+from central.services.fiscal import FiscalHandler
+from central.services.sales import SaleHandler
 from protocol import messages, topics
 from protocol.encoding import WireError, dumps, loads
 from transport.mqtt_link import Inbound, MqttLink
@@ -25,6 +27,10 @@ from transport.mqtt_link import Inbound, MqttLink
 log = logging.getLogger(__name__)
 
 SHARE_GROUP = "tessera-ingest"
+
+# Central's handler of every upstream entry kind (protocol.upstream), in the order they are
+# applied within a batch: a kind after the kinds it names.
+HANDLERS = upstream.Registry([SaleHandler(), FiscalHandler()])
 
 
 def ack_message(store: str, epoch: str, seq: int, last_id: str | None = None) -> bytes:
@@ -35,9 +41,11 @@ def ack_message(store: str, epoch: str, seq: int, last_id: str | None = None) ->
 class Ingester:
     """Consumes ``stores/+/up`` and records each batch exactly once."""
 
-    def __init__(self, db: Database, link: MqttLink) -> None:
+    def __init__(self, db: Database, link: MqttLink,
+                 handlers: upstream.Registry = HANDLERS) -> None:
         self.db = db
         self.link = link
+        self.handlers = handlers
         self.inbox: queue.Queue[Inbound] = queue.Queue()
         self.stopping = threading.Event()
         self.ingested = 0
@@ -76,16 +84,17 @@ class Ingester:
         except WireError as exc:
             log.warning("parked unreadable batch on %s: %s", message.topic, exc)
             with self.db.transaction() as session:
-                sales.park(session, message.topic, code, str(exc), message.payload)
+                upstream.park(session, message.topic, code, str(exc), message.payload)
             message.ack()
             return
         try:
             with self.db.transaction() as session:
-                result = sales.ingest_batch(session, batch, message.topic)
-        except sales.UnknownStore:
+                result = upstream.ingest_batch(session, batch, message.topic,
+                                                self.handlers)
+        except upstream.UnknownStore:
             log.warning("parked batch of unknown store %s", code)
             with self.db.transaction() as session:
-                sales.park(session, message.topic, code, "unknown store", message.payload)
+                upstream.park(session, message.topic, code, "unknown store", message.payload)
             message.ack()
             return
         self.ingested += result.applied

@@ -89,10 +89,12 @@ class Publisher:
 
     def _on_rpc(self, message: Inbound) -> None:
         try:
-            request = messages.parse(loads(message.payload), "catch_up")
+            request = messages.parse(loads(message.payload), "catch_up", "request")
         except WireError as exc:
             log.warning("bad request on %s: %s", message.topic, exc)
             return
+        if request["kind"] == "request":
+            return  # answered by a responder (central.bridge.responder), not downstream
         if topics.store_of(message.topic) != request["store"]:
             log.warning("request on %s names store %s; ignored", message.topic,
                         request["store"])

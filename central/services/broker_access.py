@@ -83,7 +83,7 @@ STORE_READS: tuple[tuple[str, str], ...] = (
     (topics.store_up_ack(USER), "central's acknowledgements of its batches"),
     (topics.store_down(USER), "changes, catch-up replies and snapshots for this store"),
     (topics.store_cmd(USER), "commands from central (rebirth, resync)"),
-    (f"{topics.store_rpc(USER)}/res", "central's replies to its requests"),
+    (topics.store_rpc_reply(USER), "central's replies to its requests"),
     (topics.ALL_BUCKETS_DOWN, "changes for all stores"),
     (topics.CENTRAL_STATE, "central's retained birth / last will"),
 )

@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from protocol.encoding import dumps
 from rules.money import round_money
+from store_agent import outbox
 from store_agent.fiscal.device import (
     ZERO,
     DeviceUnavailable,
@@ -308,7 +308,8 @@ class Fiscaliser:
     def _done(self, seq: int, sale_uuid: str, result: ReceiptResult) -> None:
         """Mark the job done and, in the same transaction, queue the fiscal receipt for
         head office (a ``fiscal`` outbox entry after the sale's own)."""
-        now = self.clock().isoformat()
+        clock = self.clock()
+        now = clock.isoformat()
         body = {"sale": sale_uuid, "document_number": result.document_number,
                 "receipt_number": result.receipt_number or None,
                 "device": self._device_serial(), "fiscalised_at": now}
@@ -316,9 +317,7 @@ class Fiscaliser:
             conn.execute("UPDATE fiscal_jobs SET state = 'done', document_number = ?, "
                          "receipt_number = ?, error = NULL, done_at = ? WHERE seq = ?",
                          (result.document_number, result.receipt_number or None, now, seq))
-            conn.execute("INSERT INTO outbox (kind, ref, body, created_at) "
-                         "VALUES ('fiscal', ?, ?, ?)",
-                         (f"fiscal:{sale_uuid}", dumps(body).decode(), now))
+            outbox.append(conn, "fiscal", f"fiscal:{sale_uuid}", body, clock)
 
     def _device_serial(self) -> str | None:
         if self._serial is None:

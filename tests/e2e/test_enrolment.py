@@ -193,6 +193,10 @@ def test_enrol_run_and_sell_with_nothing_but_the_one_time_code(secure: Network,
     assert f"[FAIL] agent running: the agent answering on 127.0.0.1:{taken} is store " \
         "'kiosk-10', not 'kiosk-9'" in doctor.stdout
     assert "the running agent is connected" not in doctor.stdout
+    # kiosk-9's agent is not running: the doctor asks central over MQTT on a connection of
+    # its own.
+    assert "[ok  ] central over MQTT" in doctor.stdout
+    assert "[ok  ] clock (over MQTT)" in doctor.stdout
     # `run` on the busy port stops at once with the address and the setting, before it
     # connects to the broker.
     logins = net.broker.log.read_text().count(" as kiosk-9 ")
@@ -217,6 +221,8 @@ def test_enrol_run_and_sell_with_nothing_but_the_one_time_code(secure: Network,
     assert f"[ok  ] agent running: store kiosk-9 on 127.0.0.1:{pos_port}" in doctor.stdout
     assert "[ok  ] broker login" in doctor.stdout
     assert "[ok  ] central reachable" in doctor.stdout
+    # ... and through the running agent's own connection (a second login would replace it).
+    assert "[ok  ] central over MQTT" in doctor.stdout
     assert "[FAIL]" not in doctor.stdout
 
     # Re-enrolment while the agent runs: enroll says to restart it; until then doctor fails.

@@ -8,6 +8,7 @@ database holds; the store then sells again and reuses seqs central already has.
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import uuid
 from collections.abc import Callable
@@ -16,12 +17,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from central.bridge.ingester import ack_message
+from central.bridge.ingester import HANDLERS, ack_message
 from central.db import Database
 from central.models import Sale
-from central.services import sales, stores
+from central.services import stores, upstream
 from protocol import messages, topics
-from protocol.encoding import dumps, loads
+from protocol.encoding import loads
+from store_agent import outbox
 from store_agent.sqlite_store import LocalStore
 from store_agent.uplink import Uplink
 from tests.integration.test_ingest import sale
@@ -30,6 +32,7 @@ from transport.mqtt_link import Inbound
 pytestmark = pytest.mark.integration
 
 STORE = "kiosk-1"
+SOLD_AT = dt.datetime(2026, 11, 22, 9, 30, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -71,7 +74,7 @@ class CentralLink:
     def ingest(self, topic: str, payload: bytes) -> bool:
         batch = messages.parse(loads(payload), "batch")
         with self.db.transaction() as session:
-            result = sales.ingest_batch(session, batch, topic)
+            result = upstream.ingest_batch(session, batch, topic, HANDLERS)
         self.conflicts += result.conflict
         self.retained = ack_message(result.store, result.epoch, result.acked, result.last_id)
         self.pending.append(self.retained)
@@ -105,9 +108,7 @@ class Shop:
             for _ in range(count):
                 sale_uuid = str(uuid.uuid4())
                 number = len(self.sold) + 1
-                conn.execute("INSERT INTO outbox (kind, ref, body, created_at) VALUES "
-                             "('sale', ?, ?, '2026-11-22T09:30:00+00:00')",
-                             (sale_uuid, dumps(sale(number, sale_uuid)).decode()))
+                outbox.append(conn, "sale", sale_uuid, sale(number, sale_uuid), SOLD_AT)
                 self.sold.append(sale_uuid)
 
     def sync(self) -> None:

@@ -13,11 +13,12 @@ import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
+from central.bridge.ingester import HANDLERS
 from central.cli import fleet_table
 from central.db import Database
 from central.migrate import log_epoch
 from central.models import StoreStatus
-from central.services import changelog, fleet, sales, stores
+from central.services import changelog, fleet, stores, upstream
 from central.web import create_app
 from protocol import messages, topics
 from protocol.encoding import dumps, loads
@@ -151,7 +152,7 @@ def test_catch_up_requests_and_batches_keep_the_view_current(db: Database) -> No
     batch = messages.parse(loads(dumps(messages.envelope(
         "batch", store="kiosk-1", epoch="e1", entries=entries, head=9))), "batch")
     with db.transaction() as session:
-        sales.ingest_batch(session, batch, topics.store_up("kiosk-1"))
+        upstream.ingest_batch(session, batch, topics.store_up("kiosk-1"), HANDLERS)
     kiosk = view(db)["kiosk-1"]
     assert (kiosk.outbox_head, kiosk.acked_seq, kiosk.backlog) == (9, 2, 7)
     assert kiosk.last_seen is not None and kiosk.last_seen > T0 + dt.timedelta(seconds=30)
@@ -237,7 +238,7 @@ def test_a_forged_head_lasts_only_until_the_store_reports_again(db: Database) ->
         message = messages.parse(loads(dumps(messages.envelope(
             "batch", store="kiosk-1", epoch="e1", entries=entries, head=head))), "batch")
         with db.transaction() as session:
-            sales.ingest_batch(session, message, topics.store_up("kiosk-1"))
+            upstream.ingest_batch(session, message, topics.store_up("kiosk-1"), HANDLERS)
 
     batch((1,), head=999999)
     assert view(db)["kiosk-1"].backlog == 999998

@@ -13,10 +13,10 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 
-from central.bridge.ingester import Ingester
+from central.bridge.ingester import HANDLERS, Ingester
 from central.db import Database
 from central.models import IngestCursor, ParkedEntry, Sale
-from central.services import sales, stores
+from central.services import stores, upstream
 from central.settings import BrokerSettings
 from protocol import messages, topics
 from protocol.encoding import dumps, loads
@@ -64,9 +64,9 @@ def batch(*entries: dict[str, Any], epoch: str = EPOCH_A, store: str = STORE) ->
     return messages.parse(loads(dumps(message)), "batch")
 
 
-def ingest(db: Database, message: dict[str, Any]) -> sales.IngestResult:
+def ingest(db: Database, message: dict[str, Any]) -> upstream.IngestResult:
     with db.transaction() as session:
-        return sales.ingest_batch(session, message, topics.store_up(message["store"]))
+        return upstream.ingest_batch(session, message, topics.store_up(message["store"]), HANDLERS)
 
 
 def recorded(db: Database) -> list[tuple[str, int, str]]:
@@ -87,7 +87,7 @@ def parked(db: Database) -> list[tuple[str | None, int | None, str]]:
                 for p in session.scalars(select(ParkedEntry).order_by(ParkedEntry.id))]
 
 
-def outcome(result: sales.IngestResult) -> tuple[int, int, int, bool, int]:
+def outcome(result: upstream.IngestResult) -> tuple[int, int, int, bool, int]:
     return result.acked, result.applied, result.duplicates, result.gap, result.parked
 
 
@@ -196,7 +196,7 @@ def test_epochs_of_a_store_have_their_own_cursors(db: Database) -> None:
 
 
 def test_a_batch_of_an_unknown_store_is_refused(db: Database) -> None:
-    with pytest.raises(sales.UnknownStore):
+    with pytest.raises(upstream.UnknownStore):
         ingest(db, batch(entry(1, sale(1, store="ghost")), store="ghost"))
     assert recorded(db) == []
 

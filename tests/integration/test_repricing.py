@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from central.bridge.ingester import HANDLERS
 from central.db import Database
 from central.models import Sale, SaleDrift
-from central.services import catalog, changelog, partners, policies, repricing, sales, stores
+from central.services import catalog, changelog, partners, policies, repricing, stores, upstream
 from protocol.streams import parse_stream
 from store_agent import till
 from store_agent.replica import Replica
@@ -77,8 +78,8 @@ def sell_and_ingest(db: Database, replica: Replica, body: dict[str, Any] | None 
     with replica.store.read() as conn:
         seq = conn.execute("SELECT MAX(seq) FROM outbox").fetchone()[0]
     with db.transaction() as s:
-        sales.ingest_batch(s, {"store": "kiosk-1", "epoch": "e1", "entries": [
-            {"seq": seq, "kind": "sale", "id": sale["uuid"], "body": sale}]}, "test")
+        upstream.ingest_batch(s, {"store": "kiosk-1", "epoch": "e1", "entries": [
+            {"seq": seq, "kind": "sale", "id": sale["uuid"], "body": sale}]}, "test", HANDLERS)
     if reprice:
         with db.transaction() as s:
             assert repricing.reprice_pending(s) >= 1

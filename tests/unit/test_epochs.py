@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
+from store_agent import outbox
 from store_agent import uplink as uplink_module
 from store_agent.sqlite_store import LocalStore
 from tests.unit.test_uplink import Clock, FakeLink, add_entries, make, outbox_seqs
+
+AT = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -37,8 +41,7 @@ def refs(store: LocalStore) -> list[str]:
 def add_sales(store: LocalStore, *uuids: str) -> None:
     with store.write() as conn:
         for sale_uuid in uuids:
-            conn.execute("INSERT INTO outbox (kind, ref, body, created_at) VALUES "
-                         "('sale', ?, '{}', '2026-11-22T09:00:00+00:00')", (sale_uuid,))
+            outbox.append(conn, "sale", sale_uuid, {}, AT)
 
 
 def test_an_ack_naming_our_entry_forgets_up_to_it(store: LocalStore, link: FakeLink,

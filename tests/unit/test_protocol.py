@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from protocol import PROTOCOL_VERSION, messages, topics
+from protocol import PROTOCOL_VERSION, messages, requests, topics
 from protocol.encoding import WireError, dumps, loads
 from protocol.streams import ALL, Scope, parse_stream, stream_name
 
@@ -241,6 +241,7 @@ def test_bad_sale_bodies_are_refused_naming_the_field(overrides: dict[str, Any],
     (topics.store_down("m.2"), "m.2"),
     (topics.store_cmd("x"), "x"),
     (topics.store_rpc("x"), "x"),
+    (topics.store_rpc_reply("x"), "x"),
     (topics.bucket_down("catalog"), None),
     (topics.CENTRAL_STATE, None),
     ("other/v1/stores/kiosk-1/up", None),
@@ -293,3 +294,21 @@ def test_bad_stream_names_are_refused(name: str) -> None:
 def test_scopes_need_a_ref_exactly_when_they_are_not_all(kind: Any, ref: str | None) -> None:
     with pytest.raises(ValueError):
         Scope(kind, ref)
+
+
+def test_a_request_and_its_reply_round_trip() -> None:
+    request = messages.parse(loads(dumps(messages.envelope(
+        "request", store="kiosk-1", id="r-1", request="clock", ttl_ms=5000, body={}))),
+        "request")
+    assert (request["id"], request["request"], request["ttl_ms"]) == ("r-1", "clock", 5000)
+    body = requests.dump_reply("clock", {"time": dt.datetime(2026, 11, 22, 8, tzinfo=dt.UTC),
+                                         "version": "0.1.0", "protocol": 1})
+    reply = messages.parse(loads(dumps(messages.envelope(
+        "reply", store="kiosk-1", id="r-1", request="clock", ok=True, body=body))), "reply")
+    assert requests.read_reply("clock", reply["body"])["time"] == dt.datetime(
+        2026, 11, 22, 8, tzinfo=dt.UTC)
+    with pytest.raises(WireError, match="ttl_ms"):
+        messages.parse({"v": 1, "kind": "request", "store": "kiosk-1", "id": "r-2",
+                        "request": "clock", "ttl_ms": 0}, "request")
+    with pytest.raises(WireError, match="unknown request kind 'hold'"):
+        requests.read_request("hold", {})

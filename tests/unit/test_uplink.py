@@ -12,12 +12,14 @@ import pytest
 
 from protocol import messages, topics
 from protocol.encoding import dumps, loads
+from store_agent import outbox
 from store_agent import uplink as uplink_module
 from store_agent.sqlite_store import LocalStore
 from store_agent.uplink import WINDOW_BATCHES, Uplink
 from transport.mqtt_link import Inbound
 
 STORE = "kiosk-1"
+AT = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC)
 
 
 class FakeLink:
@@ -77,9 +79,7 @@ def link() -> FakeLink:
 def add_entries(store: LocalStore, count: int) -> None:
     with store.write() as conn:
         for _ in range(count):
-            conn.execute("INSERT INTO outbox (kind, ref, body, created_at) VALUES "
-                         "('sale', 'ref', ?, '2026-11-22T09:00:00+00:00')",
-                         (dumps({"n": 1}).decode(),))
+            outbox.append(conn, "sale", "ref", {"n": 1}, AT)
 
 
 def outbox_seqs(store: LocalStore) -> list[int]:
