@@ -98,14 +98,20 @@ def z_report() -> None:
               help="Directory of the simulated device's memory.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=4999, show_default=True, help="TCP port (0: any free one).")
-@click.option("--dialect", type=click.Choice(["x", "byte"]), default="x", show_default=True,
-              help="Protocol of a new device (an existing state keeps its own).")
+@click.option("--family", "--dialect", "family",
+              type=click.Choice(["x", "printer", "register", "byte"]), default="x",
+              show_default=True, help="Device family of a new device (an existing state keeps "
+              "its own): x (FP-700X ...), printer (FP-550 ...), register (DP-25 ...); byte is "
+              "the older name of printer.")
+@click.option("--model", default=None, help="Model name of a new device (default per family).")
+@click.option("--vat", default=None, help="VAT table of a new device, e.g. A:19,B:9,C:0.")
 @click.option("--fault", multiple=True, help="NAME=N fault at start (see --help of "
               "python -m store_agent.fiscal.simulator).")
 @click.option("--inject", multiple=True, help="NAME=N into the running simulator, then exit.")
 @click.option("--pty", "use_pty", is_flag=True, help="Serve a pseudo-terminal, not TCP.")
-def printer_sim(state_dir: Path, host: str, port: int, dialect: str, fault: tuple[str, ...],
-                inject: tuple[str, ...], use_pty: bool) -> None:
+def printer_sim(state_dir: Path, host: str, port: int, family: str, model: str | None,
+                vat: str | None, fault: tuple[str, ...], inject: tuple[str, ...],
+                use_pty: bool) -> None:
     """Run a Datecs fiscal printer simulator until killed."""
     from store_agent.fiscal import simulator
 
@@ -113,8 +119,8 @@ def printer_sim(state_dir: Path, host: str, port: int, dialect: str, fault: tupl
         if inject:
             simulator.inject(state_dir, **simulator.parse_faults(list(inject)))
             return
-        simulator.run(state_dir, host=host, port=port, dialect=dialect, faults=list(fault),
-                      use_pty=use_pty)
+        simulator.run(state_dir, host=host, port=port, dialect=family, faults=list(fault),
+                      use_pty=use_pty, vat=vat, model=model)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
 

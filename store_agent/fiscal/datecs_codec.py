@@ -199,43 +199,53 @@ class FrameReader:
 
 _COMMON_BITS: dict[tuple[int, int], StatusFlag] = {
     (0, 0): StatusFlag.SYNTAX_ERROR, (0, 1): StatusFlag.INVALID_COMMAND,
-    (0, 2): StatusFlag.CLOCK_NOT_SET, (0, 4): StatusFlag.PRINTER_FAULT,
-    (0, 5): StatusFlag.GENERAL_ERROR, (0, 6): StatusFlag.COVER_OPEN,
+    (0, 2): StatusFlag.CLOCK_NOT_SET, (0, 5): StatusFlag.GENERAL_ERROR,
     (1, 0): StatusFlag.OVERFLOW, (1, 1): StatusFlag.NOT_ALLOWED,
-    (2, 0): StatusFlag.PAPER_OUT, (2, 1): StatusFlag.PAPER_NEAR_END,
-    (2, 2): StatusFlag.EJ_FULL, (2, 3): StatusFlag.RECEIPT_OPEN,
+    (2, 0): StatusFlag.PAPER_OUT, (2, 2): StatusFlag.EJ_FULL, (2, 3): StatusFlag.RECEIPT_OPEN,
     (2, 4): StatusFlag.EJ_NEAR_FULL, (2, 5): StatusFlag.NONFISCAL_OPEN,
+    (4, 0): StatusFlag.FM_WRITE_ERROR, (4, 3): StatusFlag.FM_NEAR_FULL,
     (4, 4): StatusFlag.FM_FULL, (4, 5): StatusFlag.FM_ERROR,
     (5, 3): StatusFlag.FISCALISED, (5, 4): StatusFlag.VAT_RATES_SET,
 }
-STATUS_BITS: dict[Dialect, dict[tuple[int, int], StatusFlag]] = {
-    Dialect.BYTE: {**_COMMON_BITS,
-                   (0, 3): StatusFlag.NO_DISPLAY, (1, 2): StatusFlag.RAM_RESET,
-                   (1, 3): StatusFlag.LOW_BATTERY, (1, 4): StatusFlag.REFUND_OPEN,
-                   (4, 0): StatusFlag.FM_WRITE_ERROR, (4, 3): StatusFlag.FM_NEAR_FULL,
-                   (5, 0): StatusFlag.FM_READ_ONLY},
-    Dialect.X: {**_COMMON_BITS,
-                (4, 0): StatusFlag.FM_ERROR, (4, 3): StatusFlag.FM_NEAR_FULL,
-                (4, 6): StatusFlag.FM_ERROR},
+STATUS_BITS: dict[str, dict[tuple[int, int], StatusFlag]] = {
+    # X manual v2.02, "Status bits" (pp. 46-47): 8 bytes.
+    "x": {**_COMMON_BITS, (0, 4): StatusFlag.PRINTER_FAULT, (0, 6): StatusFlag.COVER_OPEN,
+          (2, 1): StatusFlag.PAPER_NEAR_END, (4, 0): StatusFlag.FM_ERROR,
+          (4, 6): StatusFlag.FM_ERROR},
+    # Printers manual v1.00BG, "Fiscal printer status bits" (pp. 4-5): 6 bytes; byte 3 holds
+    # the configuration switches and is not decoded.
+    "printer": {**_COMMON_BITS, (0, 3): StatusFlag.NO_DISPLAY, (0, 4): StatusFlag.PRINTER_FAULT,
+                (0, 6): StatusFlag.COVER_OPEN, (1, 2): StatusFlag.RAM_RESET,
+                (1, 3): StatusFlag.LOW_BATTERY, (1, 4): StatusFlag.REFUND_OPEN,
+                (1, 6): StatusFlag.TAX_TERMINAL, (2, 1): StatusFlag.PAPER_NEAR_END,
+                (4, 6): StatusFlag.HEAD_OVERHEATED, (5, 0): StatusFlag.FM_READ_ONLY,
+                (5, 2): StatusFlag.FM_WRITE_ERROR, (5, 5): StatusFlag.FM_ERROR},
+    # Cash registers manual v2.04BG, "Статус битове на ФУ" (p. 3): 6 bytes; no cover,
+    # printing-unit, near-paper-end, battery or refund bits.
+    "register": {**_COMMON_BITS, (0, 3): StatusFlag.NO_DISPLAY,
+                 (1, 5): StatusFlag.UNSENT_DOCUMENTS, (1, 6): StatusFlag.TAX_TERMINAL},
 }
-"""(byte, bit) -> flag. Byte 3 of the 1-byte dialect holds the DIP switches: not decoded."""
+"""Family -> (byte, bit) -> flag."""
+DEFAULT_FAMILY = {Dialect.X: "x", Dialect.BYTE: "printer"}
 
 
-def decode_status(dialect: Dialect, raw: bytes) -> DeviceStatus:
+def decode_status(dialect: Dialect, raw: bytes, family: str | None = None) -> DeviceStatus:
     if len(raw) != dialect.status_size:
         raise FrameError(f"status must be {dialect.status_size} bytes, got {len(raw)}")
-    table = STATUS_BITS[dialect]
+    table = STATUS_BITS[family or DEFAULT_FAMILY[dialect]]
     flags = frozenset(flag for (index, bit), flag in table.items() if raw[index] >> bit & 1)
     return DeviceStatus(flags, bytes(raw))
 
 
-def encode_status(dialect: Dialect, flags: frozenset[StatusFlag]) -> bytes:
+def encode_status(dialect: Dialect, flags: frozenset[StatusFlag],
+                  family: str | None = None) -> bytes:
     """The status bytes a device with ``flags`` sends (bit 7 always set; used by the simulator).
 
-    General error (S0.5) is set whenever an error flag is.
+    General error (S0.5) is set whenever an error flag is. A flag the family has no bit for
+    is not sent.
     """
     raw = bytearray([0x80] * dialect.status_size)
-    table = STATUS_BITS[dialect]
+    table = STATUS_BITS[family or DEFAULT_FAMILY[dialect]]
     wanted = set(flags)
     if any(f.severity.value == "error" for f in flags):
         wanted.add(StatusFlag.GENERAL_ERROR)

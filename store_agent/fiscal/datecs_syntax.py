@@ -1,8 +1,7 @@
-"""Datecs command numbers and parameter syntax of both dialects (driver and simulator).
+"""Datecs command numbers and the parameter syntax shared by the families.
 
-Where the notes leave a layout open (the answers of 76, 90, 113 and 69 in the X dialect,
-the PLU sub-commands of the 1-byte dialect, refund totals in 69), the choice is written
-here once, and the parsers accept answers with extra trailing fields.
+What differs between the X devices, the printers and the cash registers (tax codes, payment
+letters, refund reasons, which commands exist) is in :mod:`.datecs_family`.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ import enum
 from decimal import Decimal
 
 from store_agent.fiscal.datecs_codec import Dialect
-from store_agent.fiscal.device import VAT_GROUPS, PaymentMethod
 
 
 class Cmd(enum.IntEnum):
@@ -50,17 +48,11 @@ PRINTING = frozenset({Cmd.NONFISCAL_OPEN, Cmd.NONFISCAL_CLOSE, Cmd.NONFISCAL_TEX
 """Commands that print: refused without any change while the paper is out."""
 
 CLOCK_FORMAT = "%d-%m-%y %H:%M:%S"
-REFUND_TIME_BYTE = "%d%m%y%H%M%S"
 
-TAX_X = {group: str(index) for index, group in enumerate(VAT_GROUPS, start=1)}
-"""X dialect tax codes 1-8; the 1-byte dialect sends the letters A-H."""
-
-PAY_BYTE = {PaymentMethod.CASH: "P", PaymentMethod.CARD: "D", PaymentMethod.CHEQUE: "C",
-            PaymentMethod.CREDIT: "N"}
-PAY_X = {PaymentMethod.CASH: "0", PaymentMethod.CARD: "1", PaymentMethod.CHEQUE: "3",
-         PaymentMethod.CREDIT: "4"}
-
-REFUND_REASON = {"operator-error": "0", "refund": "1", "tax-base-reduction": "2"}
+X_DST = " DST"
+"""X manual, "Command explanations" (p. 5): a date-time ends in the text DST in summer time."""
+STORNO_TIME_BYTE = "%d%m%y%H%M%S"
+"""Printers 46 "StDT" and cash registers 46 "DocDateTime": DDMMYYhhmmss."""
 
 
 class XError(enum.IntEnum):

@@ -100,6 +100,10 @@ class StatusFlag(enum.Enum):
     FM_READ_ONLY = ("fiscal memory read-only (locked)", Severity.ERROR)
     FISCALISED = ("the device is fiscalised", Severity.STATE)
     VAT_RATES_SET = ("VAT rates are set", Severity.STATE)
+    TAX_TERMINAL = ("the built-in tax terminal does not answer", Severity.ERROR)
+    HEAD_OVERHEATED = ("the printing head is overheated", Severity.ERROR)
+    UNSENT_DOCUMENTS = ("documents not sent to the tax authority for too long",
+                        Severity.WARNING)
 
     @property
     def message(self) -> str:
@@ -259,6 +263,8 @@ class RefundReceipt:
     original_time: datetime
     fiscal_memory: str
     reason: RefundReason = RefundReason.REFUND
+    original_unp: str = ""
+    """The original receipt's unique sale number (Bulgaria's UNP / NSale), when it had one."""
 
     def __post_init__(self) -> None:
         FiscalReceipt(self.lines, self.payments)   # the same checks

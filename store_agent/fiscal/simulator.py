@@ -1,10 +1,12 @@
 """A Datecs fiscal printer simulator on TCP (or a pty), state on disk, faults on demand.
 
-Run ``python -m store_agent.fiscal.simulator --port 4999 --state DIR [--dialect x|byte]``
-(or ``tessera agent printer-sim``). It speaks the framing of
-:mod:`store_agent.fiscal.datecs_codec` and the syntax of :mod:`.datecs_syntax`, repeats its
-last answer for a repeated SEQ, NAKs a frame it cannot read, and keeps its memory in
-``DIR/state.json`` (see :mod:`.simulator_device`).
+Run ``python -m store_agent.fiscal.simulator --port 4999 --state DIR
+[--family x|printer|register] [--model NAME]`` (or ``tessera agent printer-sim``). It is the
+test oracle of the driver, so it is written from the manuals of each family, not from the
+driver: it parses each command as that family's manual lays it out, answers in the manual's
+shapes (docs/fiscal-datecs.md has the references), refuses with "invalid command" anything
+the family's manual does not list, repeats its last answer for a repeated SEQ, NAKs a frame
+it cannot read, and keeps its memory in ``DIR/state.json`` (see :mod:`.simulator_device`).
 
 Faults (``--fault NAME=N`` at start, or at runtime ``--state DIR --inject NAME=N`` which
 drops a ``faults.json`` the running simulator picks up before the next frame):
@@ -46,10 +48,18 @@ from store_agent.fiscal.datecs_codec import (
     encode_answer,
     encode_status,
 )
+from store_agent.fiscal.datecs_family import (
+    MANUAL_COMMANDS,
+    REFUND_REASONS,
+    Family,
+    group_of_code,
+    to_signed,
+)
 from store_agent.fiscal.datecs_syntax import (
     CLOCK_FORMAT,
     PRINTING,
-    TAX_X,
+    STORNO_TIME_BYTE,
+    X_DST,
     Cmd,
     XError,
     join,
@@ -61,10 +71,12 @@ from store_agent.fiscal.simulator_device import Refusal, SimDevice
 FAULT_FILE = sim_files.FAULT_FILE
 FAULTS = ("drop_answer", "bad_checksum", "nak", "syn", "paper_out_after", "paper_out",
           "cover_open", "die_before_answer")
-GROUP_OF_X = {code: group for group, code in TAX_X.items()}
-MODELS = {Dialect.X: "FP-700X", Dialect.BYTE: "FP-550"}
+MODELS = {Family.X: "FP-700X", Family.PRINTER: "FP-550", Family.REGISTER: "DP-25"}
 BYTE_FLAG = {XError.SYNTAX: StatusFlag.SYNTAX_ERROR,
              XError.INVALID_COMMAND: StatusFlag.INVALID_COMMAND}
+X_PAYMENTS = {"0", "1", "2", "3", "4", "5"}
+BYTE_PAYMENTS = {Family.PRINTER: set("PNCDIJKLijklmnopqrs"), Family.REGISTER: set("PNCDIJ")}
+FIRMWARE_DATE = "01Jan24 1200"
 
 
 def parse_faults(specs: list[str]) -> dict[str, int]:
@@ -77,11 +89,13 @@ def inject(directory: Path, **faults: int) -> None:
 
 
 class Simulator(sim_files.Countdowns):
-    def __init__(self, directory: Path, dialect: Dialect, faults: dict[str, int] | None = None,
+    def __init__(self, directory: Path, family: Family, faults: dict[str, int] | None = None,
                  model: str | None = None, encoding: str = "cp1251",
                  vat: dict[str, str] | None = None) -> None:
-        self.device = SimDevice(directory, dialect.value, model or MODELS[dialect], vat)
-        self.dialect = Dialect(self.device.state["dialect"])
+        self.device = SimDevice(directory, family.value, model or MODELS[family], vat)
+        state = self.device.state
+        self.family = Family.parse(state.get("family") or state["dialect"])
+        self.dialect = self.family.dialect
         self.directory, self.encoding = directory, encoding
         self.faults: dict[str, int] = {}
         self._apply(faults or {})
@@ -157,14 +171,20 @@ class Simulator(sim_files.Countdowns):
             command_flags.add(BYTE_FLAG.get(refusal.kind, StatusFlag.NOT_ALLOWED)
                               if refusal.kind not in (XError.PAPER_END, XError.COVER_OPEN)
                               else StatusFlag.GENERAL_ERROR)
-            fields = ["F"] if cmd in (Cmd.PAYMENT, Cmd.PLU) else []
+            # 1-byte: 53 and 107 answer 'F' (printers p. 20, 32); the cash registers also
+            # answer <ErrCode> 'F' to 48 and 46 (registers p. 10).
+            failing = {Cmd.PAYMENT, Cmd.PLU} | ({Cmd.OPEN, Cmd.REFUND_OPEN_BYTE}
+                                                if self.family is Family.REGISTER else set())
+            fields = ["F"] if cmd in failing else []
         flags = frozenset(device.flags() | command_flags)
         if self.dialect is Dialect.X:
             text = join(self.dialect, str(code), *([] if code else fields))
         else:
             text = join(self.dialect, *fields)
+        if self.dialect is Dialect.X and cmd == Cmd.INFO and not data and not code:
+            text = ",".join(fields)     # X 90 syntax 2 (no data): Answer(2), no error code
         answer = encode_answer(self.dialect, seq, cmd, text.encode(self.encoding, "replace"),
-                               encode_status(self.dialect, flags))
+                               encode_status(self.dialect, flags, self.family.value))
         device.state["last_seq"], device.state["last_answer"] = seq, answer.hex()
         device.save()
         return answer
@@ -175,80 +195,62 @@ class Simulator(sim_files.Countdowns):
         if self.dialect is Dialect.BYTE:
             return text.split(",") if text else []
         parts = text.split("\t")
-        return parts[:-1] if parts and parts[-1] == "" else parts
+        if not parts or parts[-1] != "":
+            raise Refusal(XError.SYNTAX, "X parameters end in TAB")
+        return parts[:-1]
 
-    def _group(self, code: str) -> str:
-        group = code if self.dialect is Dialect.BYTE else GROUP_OF_X.get(code, "?")
-        if group not in VAT_GROUPS:
+    def _group(self, code: str, *, plu: bool = False) -> str:
+        group = group_of_code(self.family, code, plu=plu)
+        if group is None:
             raise Refusal(XError.SYNTAX, f"tax group {code!r}")
         return group
 
+    def _amount(self, value: Decimal, width: int) -> str:
+        """1-byte amounts "with a sign" (76, 69): in the smallest unit."""
+        return to_signed(money(value), width)
+
     def _dispatch(self, cmd: int, text: str) -> list[str]:
+        if cmd not in MANUAL_COMMANDS[self.family]:
+            raise Refusal(XError.INVALID_COMMAND, f"command {cmd} is not in this manual")
         try:
-            return self._command(cmd, text, self._params(text))
+            params = [] if cmd == Cmd.INFO and self.dialect is Dialect.X and not text \
+                else self._params(text)
+            return self._command(cmd, text, params)
         except (IndexError, ValueError, InvalidOperation) as exc:
             raise Refusal(XError.SYNTAX, str(exc)) from exc
 
     def _command(self, cmd: int, text: str, params: list[str]) -> list[str]:
-        device, byte = self.device, self.dialect is Dialect.BYTE
+        device, family = self.device, self.family
+        byte = self.dialect is Dialect.BYTE
         state = device.state
         if cmd == Cmd.STATUS:
             return []
         if cmd == Cmd.INFO:
-            date = "01Jan24 1200"
-            if byte:
-                return [state["model"], f"{state['firmware']} {date}", "ABCD", "00000000",
-                        state["serial"], state["fiscal_memory"]]
-            return [state["model"], state["firmware"], "01Jan24", "1200", "ABCD", "00000000",
-                    state["serial"], state["fiscal_memory"]]
-        if cmd in (Cmd.OPEN, Cmd.REFUND_OPEN_BYTE, Cmd.REFUND_OPEN_X):
-            if cmd == Cmd.OPEN:
-                if len(params) < 3:
-                    raise Refusal(XError.SYNTAX)
-                documents, number = device.open_receipt("sale")
-            else:
-                if len(params) < 7:
-                    raise Refusal(XError.SYNTAX)
-                origin = {"document": params[5 if byte else 4],
-                          "fiscal_memory": params[7 if byte else 6]}
-                documents, number = device.open_receipt("refund", origin)
-            return [str(documents), str(number)] if byte else [str(number)]
+            return self._info()
+        if cmd == Cmd.OPEN:
+            return self._open(params)
+        if cmd in (Cmd.REFUND_OPEN_BYTE, Cmd.REFUND_OPEN_X):
+            return self._storno(cmd, params)
         if cmd == Cmd.SALE:
-            if byte:
-                name, _, item = text.partition("\t")
-                match = re.fullmatch(r"([A-H])(-?[\d.]+)(?:\*([\d.]+))?(?:;-([\d.]+))?", item)
-                if not match:
-                    raise Refusal(XError.SYNTAX, f"sale {item!r}")
-                group, price, qty, disc = match.groups()
-            else:
-                name, code, price, qty, disc_type, disc = params[:6]
-                group = self._group(code)
-                if disc_type not in ("0", "4"):
-                    raise Refusal(XError.SYNTAX, "only absolute discounts are simulated")
-            device.sell(name, self._group(group) if byte else group, Decimal(price),
-                        Decimal(qty or "1"), Decimal(disc or "0"))
-            return ["P"] if byte else [str(state["receipt"]["number"])]
+            return self._sale(text, params)
         if cmd == Cmd.SELL_PLU:
             device.sell_plu(int(params[0]), Decimal(params[1] if len(params) > 1 else "1"))
-            return ["P"] if byte else []
+            return [] if byte else [str(state["receipt"]["document"])]
         if cmd == Cmd.PAYMENT:
-            if byte:
-                tender = text.partition("\t")[2]
-                method, amount = tender[:1] or "P", tender[1:]
-            else:
-                method, amount = params[0], params[1] if len(params) > 1 else ""
-            answer, rest = device.pay(method, Decimal(amount) if amount else None)
-            return [f"{answer}{money(rest)}"] if byte else [answer, money(rest)]
+            return self._payment(text, params)
         if cmd in (Cmd.TEXT, Cmd.NONFISCAL_TEXT):
-            line = text if byte else (params[0] if params else "")
+            line = text if byte else params[0]
+            width = {Family.REGISTER: 36 if cmd == Cmd.TEXT else 40}.get(family, 200)
             if cmd == Cmd.TEXT:
-                device.text(line)
+                device.text(line[:width])     # registers 54: cut after the 36th character
             else:
-                device.nonfiscal_text(line)
+                device.nonfiscal_text(line[:width])
             return []
         if cmd == Cmd.CLOSE:
             documents, number = device.close_receipt()
-            return [str(documents), str(number)] if byte else [str(number)]
+            # X 56: SlipNumber; 1-byte 56: Allreceipt,FiscReceipt (since the last Z).
+            return [str(documents)] if not byte else [str(state["day_documents"]),
+                                                      str(state["day_fiscal"])]
         if cmd == Cmd.CANCEL:
             device.cancel_receipt()
             return []
@@ -258,35 +260,42 @@ class Simulator(sim_files.Countdowns):
         if cmd == Cmd.NONFISCAL_CLOSE:
             return [str(device.nonfiscal_close())]
         if cmd == Cmd.TX_STATUS:
-            is_open, items, due, tendered = device.tx_status()
-            return ["1" if is_open else "0", str(items), money(due), money(tendered)]
+            return self._tx_status(params)
         if cmd == Cmd.LAST_DOC:
-            return [str(state["documents"])]
+            return [f"{state['documents']:07d}"]
         if cmd == Cmd.READ_CLOCK:
-            return [device.now().strftime(CLOCK_FORMAT)]
+            shown = device.now().strftime(CLOCK_FORMAT)
+            return [shown + (X_DST if state.get("dst") else "")] if not byte else [shown]
         if cmd == Cmd.SET_CLOCK:
-            raw = text if byte else params[0]
-            device.set_clock(datetime.strptime(raw.strip(), CLOCK_FORMAT))  # noqa: DTZ007
+            raw = (text if byte else params[0]).strip()
+            summer = not byte and raw.endswith(X_DST.strip())
+            raw = raw[:-3].strip() if summer else raw
+            layout = CLOCK_FORMAT if byte and raw.count(":") == 2 or not byte \
+                else "%d-%m-%y %H:%M"
+            device.set_clock(datetime.strptime(raw, layout))  # noqa: DTZ007
+            state["dst"] = summer
             return []
         if cmd == Cmd.REPORT:
-            kind = text.strip() if byte else params[0]
-            if kind not in (("0", "2") if byte else ("Z", "X")):
-                raise Refusal(XError.SYNTAX, f"report {kind!r}")
-            number, totals, refunds = device.report(zero=kind in ("0", "Z"))
-            return [str(number), *(money(totals[g]) for g in VAT_GROUPS),
-                    *(money(refunds[g]) for g in VAT_GROUPS)]
+            return self._report(text, params)
         if cmd == Cmd.DUPLICATE:
+            if byte and text != "1":
+                raise Refusal(XError.SYNTAX, "109 takes Count 1")
             device.duplicate()
             return []
         if cmd == Cmd.VAT_BYTE and byte and not text:
+            # 83 without data: Multiplier,Decimals,Currency_name,EnabledT,TaxA..TaxH.
             vat = state["vat"]
             mask = "".join("1" if g in vat else "0" for g in VAT_GROUPS)
-            return ["100", "2", mask, *(vat.get(g, "0.00") for g in VAT_GROUPS)]
+            return ["0", "2", "BGN", mask, *(vat.get(g, "0.00") for g in VAT_GROUPS)]
         if cmd == Cmd.VAT_X and not byte:
-            return [state["vat"].get(g, "") for g in VAT_GROUPS]
+            # 50: nZreport, TaxA..TaxH (100.00 = disabled), EntDate.
+            return [str(state["z_number"] + 1),
+                    *(state["vat"].get(g, "100.00") for g in VAT_GROUPS), "01-01-24"]
         if cmd == Cmd.PLU:
             return self._plu(text, params, byte)
         if cmd in (Cmd.DISPLAY_CLEAR, Cmd.DISPLAY_UPPER, Cmd.DISPLAY_LOWER):
+            if family is Family.X and state["model"] in ("FMP-350X", "FMP-55X"):
+                raise Refusal(XError.INVALID_COMMAND, "no display on this model")
             line = text if byte else (params[0] if params else "")
             if cmd == Cmd.DISPLAY_CLEAR:
                 state["display"] = ["", ""]
@@ -295,22 +304,184 @@ class Simulator(sim_files.Countdowns):
             return []
         raise Refusal(XError.INVALID_COMMAND, f"command {cmd:#04x}")
 
+    def _info(self) -> list[str]:
+        state = self.device.state
+        model, firmware = state["model"], state["firmware"]
+        serial, memory = state["serial"], state["fiscal_memory"]
+        if self.family is Family.X:
+            date, time_ = FIRMWARE_DATE.split()
+            return [model, firmware, date, time_, "ABCD", "00000000", serial, memory]
+        if self.family is Family.PRINTER:
+            # <Name>,<FwRev><Country><Sp><FwDate><Sp><FwTime>,<Chk>,<Sw>,<Ser>,<FM>
+            return [model, f"{firmware}BG {FIRMWARE_DATE}", "FFFF", "00000000", serial, memory]
+        # <Name><FwRev><Sp><FwDate><Sp><FwTime>,<Chk>,<Sw>,<FM>,<Ser> as the manual prints it.
+        return [f"{model}{firmware} {FIRMWARE_DATE}", "FFFF", "00000000", memory, serial]
+
+    def _open(self, params: list[str]) -> list[str]:
+        family = self.family
+        if family is Family.X:
+            # Syntax 1: OpCode, OpPwd, TillNmb, Invoice; syntax 2 adds NSale after OpPwd.
+            if len(params) == 4:
+                operator, password, till, invoice = params
+                nsale = ""
+            elif len(params) == 5:
+                operator, password, nsale, till, invoice = params
+                if not re.fullmatch(r"[A-Z]{2}\d{6}-[0-9A-Za-z]{4}-\d{7}", nsale):
+                    raise Refusal(XError.SYNTAX, f"NSale {nsale!r}")
+            else:
+                raise Refusal(XError.SYNTAX, "48 has 4 or 5 parameters")
+        elif family is Family.PRINTER:
+            if len(params) < 3 or len(params) > 5:
+                raise Refusal(XError.SYNTAX, "48: OpNum,Password,TillNum[,I][,UNP]")
+            operator, password, till = params[:3]
+            invoice = params[3] if len(params) > 3 and params[3] == "I" else ""
+            if not re.fullmatch(r"\d{4,8}", password):
+                raise Refusal(XError.SYNTAX, "the password has 4 to 8 digits")
+        else:
+            if len(params) >= 4 and not params[2].isdigit():
+                operator, password, _nsale, till = params[:4]      # syntax 1, with NSale
+                invoice = params[4] if len(params) > 4 else ""
+            elif 3 <= len(params) <= 4:
+                operator, password, till = params[:3]
+                invoice = params[3] if len(params) > 3 else ""
+            else:
+                raise Refusal(XError.SYNTAX, "48: OpCode,OpPwd[,NSale],TillNmb[,Invoice]")
+        if invoice not in ("", "I") or not operator.isdigit() or not till.isdigit():
+            raise Refusal(XError.SYNTAX, "48 parameters")
+        documents, _number = self.device.open_receipt("sale")
+        if family is Family.X:
+            return [str(documents)]
+        state = self.device.state
+        return [str(state["day_documents"]), str(state["day_fiscal"])]
+
+    def _storno(self, cmd: int, params: list[str]) -> list[str]:
+        family, state = self.family, self.device.state
+        reasons = set(REFUND_REASONS[family].values())
+        if family is Family.X:
+            if cmd != Cmd.REFUND_OPEN_X or len(params) != 11:
+                raise Refusal(XError.SYNTAX, "43 has 11 parameters")
+            _op, _pwd, _till, reason, document, moment, memory, _i, _to, _why, nsale = params
+            text = moment[:-3].strip() if moment.endswith("DST") else moment
+            datetime.strptime(text, CLOCK_FORMAT)  # noqa: DTZ007
+            if not nsale:
+                raise Refusal(XError.SYNTAX, "NSale is needed for a receipt printed by a PC")
+        elif family is Family.PRINTER:
+            if cmd != Cmd.REFUND_OPEN_BYTE or len(params) < 7:
+                raise Refusal(XError.SYNTAX, "46: ...,<StType><DocNo>,<StUNP>,<StDT>,<StFMIN>")
+            head = params[3]
+            reason, document = head[:1], head[1:]
+            nsale, moment, memory = params[4], params[5], params[6].partition("#")[0]
+            datetime.strptime(moment, STORNO_TIME_BYTE)  # noqa: DTZ007
+        else:
+            if cmd != Cmd.REFUND_OPEN_BYTE or len(params) < 8:
+                raise Refusal(XError.SYNTAX, "46: OpCode,OpPwd,NSale,TillNmb,DocType,...")
+            _op, _pwd, nsale, _till, reason, document, moment, memory = params[:8]
+            datetime.strptime(moment, STORNO_TIME_BYTE if len(moment) == 12  # noqa: DTZ007
+                              else "%d%m%y%H%M")
+        if reason not in reasons or not document.isdigit() or not memory.isdigit():
+            raise Refusal(XError.SYNTAX, "storno reason, document or fiscal memory")
+        origin = {"document": document, "fiscal_memory": memory, "unp": nsale,
+                  "reason": reason}
+        documents, _number = self.device.open_receipt("refund", origin)
+        if family is Family.X:
+            return [str(documents)]
+        return [str(state["day_documents"]), str(state["day_refunds"])]
+
+    def _sale(self, text: str, params: list[str]) -> list[str]:
+        device, family = self.device, self.family
+        if family is Family.X:
+            if len(params) not in (7, 8):
+                raise Refusal(XError.SYNTAX, "49 has 7 or 8 parameters")
+            name, code, price, qty, disc_type, disc, _department = params[:7]
+            if not name or len(name) > 72:
+                raise Refusal(XError.SYNTAX, "PluName: 1 to 72 characters")
+            if disc_type in ("", "0") and disc:
+                raise Refusal(XError.SYNTAX, "DiscountValue must be empty without a type")
+            if disc_type not in ("", "0", "4"):
+                raise Refusal(XError.SYNTAX, "only sum discounts are simulated")
+            group = self._group(code)
+        else:
+            name, tab, item = text.partition("\t")
+            limit = 22 if family is Family.REGISTER else 42
+            match = re.fullmatch(r"(.)(-?[\d.]+)(?:\*([\d.]+))?(?:;-([\d.]+))?", item)
+            if not tab or not match or len(name.split("\n")[0]) > limit:
+                raise Refusal(XError.SYNTAX, f"sale {text!r}")
+            code, price, qty, disc = match.groups()
+            group = self._group(code)
+        device.sell(name, group, Decimal(price), Decimal(qty or "1"), Decimal(disc or "0"))
+        return [str(device.state["receipt"]["document"])] if family is Family.X else []
+
+    def _payment(self, text: str, params: list[str]) -> list[str]:
+        if self.family is Family.X:
+            method, amount = params[0], params[1] if len(params) > 1 else ""
+            if method not in X_PAYMENTS or not amount:
+                raise Refusal(XError.SYNTAX, "53: PaidMode 0-5 and an amount")
+            answer, rest = self.device.pay(method, Decimal(amount))
+            return [answer, money(rest)]
+        tender = text.partition("\t")[2]
+        method, amount = (tender[:1], tender[1:]) if tender[:1].isalpha() else ("P", tender)
+        if method not in BYTE_PAYMENTS[self.family]:
+            raise Refusal(XError.SYNTAX, f"payment type {method!r}")
+        answer, rest = self.device.pay(method, Decimal(amount) if amount else None)
+        return [f"{answer}{to_signed(money(rest), 10)}"]
+
+    def _tx_status(self, params: list[str]) -> list[str]:
+        device = self.device
+        is_open, items, due, tendered = device.tx_status()
+        if self.family is Family.X:
+            receipt = device.state["receipt"]
+            kind = 0
+            if receipt is not None and receipt["kind"] != "nonfiscal":
+                reason = receipt["origin"].get("reason", "")
+                kind = {"0": 2, "1": 3, "2": 4}.get(reason, 3) if receipt["kind"] == \
+                    "refund" else 1
+            number = device.current_or_last_number()
+            return [str(kind), str(number), str(items), money(due), money(tendered)]
+        if params not in ([], ["T"]):
+            raise Refusal(XError.SYNTAX, "76 takes T or nothing")
+        any_open = device.state["receipt"] is not None
+        answer = ["1" if any_open else "0", str(items), self._amount(due, 9)]
+        return [*answer, self._amount(tendered, 9)] if params == ["T"] else answer
+
+    def _report(self, text: str, params: list[str]) -> list[str]:
+        byte = self.dialect is Dialect.BYTE
+        kind = text.strip() if byte else params[0]
+        if kind not in (("0", "2") if byte else ("Z", "X")):
+            raise Refusal(XError.SYNTAX, f"report {kind!r}")
+        number, totals, refunds = self.device.report(zero=kind in ("0", "Z"))
+        if not byte:
+            # X 69: nRep, TotA..TotH, StorA..StorH.
+            return [str(number), *(money(totals[g]) for g in VAT_GROUPS),
+                    *(money(refunds[g]) for g in VAT_GROUPS)]
+        # 1-byte 69: Closure,FM_Total,TotA..TotH, 12 bytes with a sign.
+        every = sum(totals.values(), Decimal("0"))
+        return [f"{number:04d}", self._amount(every, 12),
+                *(self._amount(totals[g], 12) for g in VAT_GROUPS)]
+
     def _plu(self, text: str, params: list[str], byte: bool) -> list[str]:
         if byte:
-            # Our reading of the 1-byte manual: P<TaxGr><PLU>,Group,Price,Qty,Name / D<PLU>.
-            match = re.fullmatch(r"P([A-H])(\d+),(\d*),([\d.]+),[^,]*,(.+)", text)
+            # 107 'P': P<TaxGr><PLU>,<Group>,<SPrice>,[A]<Quantity>,<Name>; 'D': D<PLU>.
+            groups, names = (9, 22) if self.family is Family.REGISTER else (99, 36)
+            match = re.fullmatch(r"P(.)(\d+),(\d+),([\d.]+),A?[\d.]+,(.+)", text)
             if match:
-                group, number, dept, price, name = match.groups()
-                self.device.program_plu(int(number), group, Decimal(price), name,
-                                        int(dept or 0))
+                code, number, stock, price, name = match.groups()
+                if not 1 <= int(stock) <= groups or len(name) > names:
+                    raise Refusal(XError.SYNTAX, "PLU group or name")
+                self.device.program_plu(int(number), self._group(code, plu=True),
+                                        Decimal(price), name, int(stock))
                 return ["P"]
             if re.fullmatch(r"D\d+", text):
                 self.device.delete_plu(int(text[1:]))
                 return ["P"]
             raise Refusal(XError.SYNTAX, f"PLU {text!r}")
-        if params[0] == "P" and len(params) >= 14:
-            self.device.program_plu(int(params[1]), self._group(params[2]),
-                                    Decimal(params[6]), params[13], int(params[3] or 0))
+        if params[0] == "P" and len(params) in (14, 15):
+            _p, number, code, _dep, stock, price_type, price = params[:7]
+            name = params[13]
+            if not 1 <= int(stock) <= 99 or price_type not in ("0", "1", "2") or \
+                    not 0 < len(name) <= 72:
+                raise Refusal(XError.SYNTAX, "PLU group, price type or name")
+            self.device.program_plu(int(number), self._group(code, plu=True),
+                                    Decimal(price), name, int(stock))
             return []
         if params[0] == "D":
             self.device.delete_plu(int(params[1]))
@@ -388,15 +559,18 @@ def parse_vat(text: str | None) -> dict[str, str] | None:
 
 def run(state_dir: Path, *, host: str = "127.0.0.1", port: int = 4999, dialect: str = "x",
         faults: list[str] | None = None, use_pty: bool = False,
-        vat: str | None = None) -> None:
-    """Serve until killed (the state on disk survives any kill)."""
-    simulator = Simulator(state_dir, Dialect(dialect), parse_faults(faults or []),
-                          vat=parse_vat(vat))
+        vat: str | None = None, model: str | None = None) -> None:
+    """Serve until killed (the state on disk survives any kill).
+
+    ``dialect`` is the family of a new device: ``x``, ``printer`` or ``register`` (``byte``
+    is the older name of ``printer``)."""
+    simulator = Simulator(state_dir, Family.parse(dialect), parse_faults(faults or []),
+                          model=model, vat=parse_vat(vat))
     if use_pty:
         simulator.serve_pty(lambda path: _announce(f"datecs simulator on {path}"))
     else:
         simulator.serve_tcp(host, port, lambda bound: _announce(
-            f"datecs simulator ({simulator.dialect.value}) listening on {host}:{bound}"))
+            f"datecs simulator ({simulator.family.value}) listening on {host}:{bound}"))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -404,8 +578,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--state", required=True, type=Path, help="state directory")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4999, help="0 picks a free port")
-    parser.add_argument("--dialect", choices=("x", "byte"), default="x",
-                        help="protocol of a new device (an existing state keeps its own)")
+    parser.add_argument("--family", "--dialect", dest="family", default="x",
+                        choices=("x", "printer", "register", "byte"),
+                        help="device family of a new device (an existing state keeps its "
+                             "own); byte is the older name of printer")
+    parser.add_argument("--model", help="model name of a new device (default per family)")
     parser.add_argument("--fault", action="append", default=[], help="NAME=N at start")
     parser.add_argument("--inject", action="append", default=[],
                         help="NAME=N into the running simulator of --state, then exit")
@@ -415,8 +592,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.inject:
         inject(args.state, **parse_faults(args.inject))
         return
-    run(args.state, host=args.host, port=args.port, dialect=args.dialect, faults=args.fault,
-        use_pty=args.pty, vat=args.vat)
+    run(args.state, host=args.host, port=args.port, dialect=args.family, faults=args.fault,
+        use_pty=args.pty, vat=args.vat, model=args.model)
 
 
 if __name__ == "__main__":

@@ -46,13 +46,16 @@ def _zero_totals() -> dict[str, str]:
     return {group: "0.00" for group in VAT_GROUPS}
 
 
-def initial_state(dialect: str, model: str,
+def initial_state(family: str, model: str,
                   vat: dict[str, str] | None = None) -> dict[str, Any]:
     return {
-        "dialect": dialect, "model": model, "firmware": "1.00BG", "serial": "DT000600",
+        "family": family, "dialect": "x" if family == "x" else "byte", "model": model,
+        "firmware": "1.00BG", "serial": "DT000600",
         "fiscal_memory": "02000600", "clock_offset": 0.0, "last_record_at": None,
         "documents": 0, "fiscal_receipts": 0, "z_number": 0,
-        "receipt": None, "last_receipt": {"items": 0, "amount": "0.00", "tendered": "0.00"},
+        "day_documents": 0, "day_fiscal": 0, "day_refunds": 0, "dst": False,
+        "receipt": None,
+        "last_receipt": {"number": 0, "items": 0, "amount": "0.00", "tendered": "0.00"},
         "totals": _zero_totals(), "refund_totals": _zero_totals(), "z_records": [],
         "plu": {}, "vat": dict(vat or DEFAULT_VAT), "paper_out": False, "cover_open": False,
         "duplicate_done": True, "display": ["", ""], "journal": [],
@@ -63,7 +66,7 @@ def initial_state(dialect: str, model: str,
 class SimDevice:
     """Operations of the device on its state; every refusal leaves the state untouched."""
 
-    def __init__(self, directory: Path, dialect: str, model: str,
+    def __init__(self, directory: Path, family: str, model: str,
                  vat: dict[str, str] | None = None) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
@@ -71,8 +74,10 @@ class SimDevice:
         if path.exists():
             self.state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         else:
-            self.state = initial_state(dialect, model, vat)  # a new device's VAT table
+            self.state = initial_state(family, model, vat)  # a new device's VAT table
             self.save()
+        for key in ("day_documents", "day_fiscal", "day_refunds"):
+            self.state.setdefault(key, 0)     # a state written before these counters
         self._snapshot: dict[str, Any] | None = None
 
     # -- persistence ---------------------------------------------------------------------
@@ -142,8 +147,10 @@ class SimDevice:
             raise Refusal(XError.NOT_ALLOWED, "a receipt is already open")
         self.printing()
         self.state["documents"] += 1
+        self.state["day_documents"] += 1
         if kind != "nonfiscal":
             self.state["fiscal_receipts"] += 1
+            self.state["day_refunds" if kind == "refund" else "day_fiscal"] += 1
         self.state["receipt"] = {
             "kind": kind, "document": self.state["documents"],
             "number": self.state["fiscal_receipts"], "lines": [], "texts": [],
@@ -210,7 +217,8 @@ class SimDevice:
         self._finish(receipt, "cancelled")
 
     def _finish(self, receipt: dict[str, Any], outcome: str) -> None:
-        self.state["last_receipt"] = {"items": len(receipt["lines"]),
+        self.state["last_receipt"] = {"number": receipt["document"],
+                                      "items": len(receipt["lines"]),
                                       "amount": receipt["amount"],
                                       "tendered": receipt["tendered"]}
         self.state["receipt"] = None
@@ -226,6 +234,13 @@ class SimDevice:
             return True, len(receipt["lines"]), _d(receipt["amount"]), _d(receipt["tendered"])
         last = self.state["last_receipt"]
         return False, int(last["items"]), _d(last["amount"]), _d(last["tendered"])
+
+    def current_or_last_number(self) -> int:
+        """The document number of the open fiscal receipt, or of the last one."""
+        receipt = self.state["receipt"]
+        if receipt is not None and receipt["kind"] != "nonfiscal":
+            return int(receipt["document"])
+        return int(self.state["last_receipt"].get("number", 0))
 
     def nonfiscal_text(self, text: str) -> None:
         self._receipt("nonfiscal")
@@ -259,6 +274,7 @@ class SimDevice:
         if not zero:
             return self.state["z_number"] + 1, totals, refunds
         self.state["z_number"] += 1
+        self.state["day_documents"] = self.state["day_fiscal"] = self.state["day_refunds"] = 0
         at = self.now().isoformat()
         self.state["z_records"].append({
             "number": self.state["z_number"], "at": at, "document": self.state["documents"],
