@@ -405,7 +405,7 @@ class DatecsDevice:
         self._call(Cmd.DUPLICATE, *(["1"] if self.dialect is Dialect.BYTE else []))
 
     def print_nonfiscal(self, lines: list[str]) -> None:
-        width = self._model().text
+        width = self._model().service_text
         self._ready(Cmd.NONFISCAL_OPEN)
         self._call(Cmd.NONFISCAL_OPEN)
         for line in lines:

@@ -60,6 +60,12 @@ class Model:
     plu_groups: int
     """Highest stock group a PLU may have (107 'P')."""
     display: bool = True
+    nonfiscal_text: int = 0
+    """Characters of a non-fiscal text line (42), when not the same as :attr:`text`."""
+
+    @property
+    def service_text(self) -> int:
+        return self.nonfiscal_text or self.text
 
 
 def _x(name: str, columns: int = 42, display: bool = True) -> Model:
@@ -78,7 +84,7 @@ def _printer(name: str) -> Model:
 def _register(name: str) -> Model:
     # Cash registers manual, 49: L1 up to 22 bytes; 54: text up to 36; 42: up to 40;
     # 107: name up to 22, stock group 1..9.
-    return Model(name, Family.REGISTER, 22, 36, 22, 9)
+    return Model(name, Family.REGISTER, 22, 36, 22, 9, nonfiscal_text=40)
 
 
 MODELS: dict[str, Model] = {m.name: m for m in (

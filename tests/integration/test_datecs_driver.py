@@ -64,7 +64,7 @@ class Sim:
 
     def start(self, faults: list[str] | None = None) -> None:
         args = [sys.executable, "-m", "store_agent.fiscal.simulator", "--state",
-                str(self.state_dir), "--port", str(self.port), "--dialect", self.dialect]
+                str(self.state_dir), "--port", str(self.port), "--family", self.dialect]
         args += ["--pty"] if self.use_pty else []
         for fault in faults or []:
             args += ["--fault", fault]
@@ -131,23 +131,29 @@ def journal_receipts(sim: Sim) -> list[dict[str, Any]]:
     return [d for d in sim.state["journal"] if d["kind"] == "sale" and d["outcome"] == "closed"]
 
 
+FAMILIES = ["x", "printer", "register"]
+MODEL = {"x": "FP-700X", "printer": "FP-550", "register": "DP-25"}
+UNP = "DT000600-0001-0000001"
+
+
 # -- the protocol ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("dialect", ["x", "byte"])
+@pytest.mark.parametrize("dialect", FAMILIES)
 def test_the_dialect_is_detected_and_the_device_describes_itself(sims: Any,
                                                                  dialect: str) -> None:
     sim = sims(dialect)
     device = sim.driver("auto")
-    assert device.dialect is Dialect(dialect)
+    assert device.dialect is (Dialect.X if dialect == "x" else Dialect.BYTE)
+    assert device.family.value == dialect
     info = device.info()
     assert (info.model, info.serial, info.dialect) == (
-        {"x": "FP-700X", "byte": "FP-550"}[dialect], "DT000600", dialect)
+        MODEL[dialect], "DT000600", device.dialect.value)
     assert info.fiscal_memory == "02000600"
     status = device.status()
     assert not status.errors and not status.receipt_open and status.can_print
 
 
-@pytest.mark.parametrize("dialect", ["x", "byte"])
+@pytest.mark.parametrize("dialect", FAMILIES)
 def test_a_receipt_reports_each_step_and_lands_in_the_z_totals(sims: Any, dialect: str) -> None:
     sim = sims(dialect)
     device = sim.driver()
@@ -162,9 +168,11 @@ def test_a_receipt_reports_each_step_and_lands_in_the_z_totals(sims: Any, dialec
     assert (tx.open, tx.items, tx.amount, tx.tendered) == (False, 3, D("5.98"), D("12.00"))
     [printed] = journal_receipts(sim)
     assert [line["name"] for line in printed["lines"]] == ["Bread", "Milk", "Apples"]
-    assert printed["payments"] == [{"method": {"x": "1", "byte": "D"}[dialect],
+    assert printed["payments"] == [{"method": {"x": "1", "printer": "D",
+                                               "register": "C"}[dialect],
                                     "amount": "2.00"},
-                                   {"method": {"x": "0", "byte": "P"}[dialect],
+                                   {"method": {"x": "0", "printer": "P",
+                                               "register": "P"}[dialect],
                                     "amount": "10.00"}]
     assert {g: v for g, v in device.x_report().totals.items() if v} == TOTALS
     z = device.z_report()
@@ -177,7 +185,7 @@ def test_a_receipt_reports_each_step_and_lands_in_the_z_totals(sims: Any, dialec
 def test_a_second_receipt_waits_for_the_open_one(sims: Any) -> None:
     sim = sims("x")
     device = sim.driver()
-    device.link.request(Cmd.OPEN, b"1\t0000\t\t1\t\t")
+    device.link.request(Cmd.OPEN, b"1\t0000\t1\t\t")
     with pytest.raises(ReceiptOpen):
         device.print_receipt(RECEIPT, "sale-2")
     device.cancel_open_receipt()
@@ -185,7 +193,7 @@ def test_a_second_receipt_waits_for_the_open_one(sims: Any) -> None:
     assert sim.state["journal"][0]["outcome"] == "cancelled"
 
 
-@pytest.mark.parametrize("dialect", ["x", "byte"])
+@pytest.mark.parametrize("dialect", FAMILIES)
 def test_cancel_is_refused_once_payment_started(sims: Any, dialect: str) -> None:
     sim = sims(dialect, ["paper_out_after=6"])     # open, 3 lines, text, 1st payment
     device = sim.driver()
@@ -199,7 +207,7 @@ def test_cancel_is_refused_once_payment_started(sims: Any, dialect: str) -> None
     assert len(journal_receipts(sim)) == 1
 
 
-@pytest.mark.parametrize("dialect", ["x", "byte"])
+@pytest.mark.parametrize("dialect", FAMILIES)
 def test_refunds_count_apart(sims: Any, dialect: str) -> None:
     sim = sims(dialect)
     device = sim.driver()
@@ -208,14 +216,23 @@ def test_refunds_count_apart(sims: Any, dialect: str) -> None:
                            payments=(Payment(PaymentMethod.CASH, D("2.50")),),
                            original_number=sale.receipt_number,
                            original_time=datetime(2026, 3, 1, 12, tzinfo=UTC),
-                           fiscal_memory="02000600")
+                           fiscal_memory="02000600", original_unp=UNP)
     device.print_refund(refund, "refund-1")
+    origin = sim.state["journal"][-1]["origin"]
+    assert (origin["fiscal_memory"], origin["unp"], origin["document"]) == (
+        "02000600", UNP, str(sale.receipt_number))
+    assert origin["reason"] == {"x": "1", "printer": "R", "register": "1"}[dialect]
     z = device.z_report()
-    assert z.totals["B"] == D("2.50") and z.refund_totals["B"] == D("2.50")
-    assert sim.state["journal"][-1]["origin"]["fiscal_memory"] == "02000600"
+    assert z.totals["B"] == D("2.50")
+    # Only the X report carries storno totals (X 69: StorA..StorH; 1-byte 69 has none).
+    if dialect == "x":
+        assert {g: v for g, v in z.refund_totals.items() if v} == {"B": D("2.50")}
+    else:
+        assert z.refund_totals == {}
+    assert sim.state["z_records"][0]["refund_totals"]["B"] == "2.50"
 
 
-@pytest.mark.parametrize("dialect", ["x", "byte"])
+@pytest.mark.parametrize("dialect", FAMILIES)
 def test_clock_vat_plu_display_and_non_fiscal_text(sims: Any, dialect: str) -> None:
     sim = sims(dialect)
     device = sim.driver()
@@ -234,14 +251,14 @@ def test_clock_vat_plu_display_and_non_fiscal_text(sims: Any, dialect: str) -> N
     device.display("Total", "5.98 EUR")
     assert sim.state["display"] == ["Total", "5.98 EUR"]
     device.print_nonfiscal(["Welcome", "x" * 50])
-    assert sim.state["journal"][-1]["texts"] == ["Welcome", "x" * 42, "x" * 8]
+    assert sim.state["journal"][-1]["texts"] == ["Welcome", "x" * 40, "x" * 10]
 
 
 def test_a_plu_with_turnover_keeps_its_name_and_group(sims: Any) -> None:
     sim = sims("x")
     device = sim.driver()
     device.sync_plu([Plu(10, "Bread", D("1.30"), "B")])
-    device.link.request(Cmd.OPEN, b"1\t0000\t\t1\t\t")
+    device.link.request(Cmd.OPEN, b"1\t0000\t1\t\t")
     device.link.request(Cmd.SELL_PLU, b"10\t2\t")
     device.resume_receipt(FiscalReceipt((FiscalLine("Bread", D("2"), D("1.30"), "B"),),
                                         (Payment(PaymentMethod.CASH, D("2.60")),)), "sale-5")
@@ -271,12 +288,12 @@ def test_a_new_link_is_not_mistaken_for_a_repeat(sims: Any) -> None:
     second = Link(TcpTransport("127.0.0.1", sim.port), Dialect.X)
     sim.closables.append(second.transport)
     second._seq, second._synced = 0x20, True  # as if it started on the same SEQ
-    assert second.request(Cmd.LAST_DOC).cmd == Cmd.LAST_DOC
+    assert second.request(Cmd.TX_STATUS).cmd == Cmd.TX_STATUS
 
 
 # -- faults ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("dialect", ["x", "byte"])
+@pytest.mark.parametrize("dialect", FAMILIES)
 @pytest.mark.parametrize("fault", ["drop_answer", "bad_checksum", "nak"])
 def test_a_lost_or_damaged_exchange_is_resent_with_the_same_seq(sims: Any, dialect: str,
                                                                  fault: str) -> None:
@@ -312,7 +329,7 @@ def test_no_answer_at_all_is_reported(sims: Any) -> None:
         device.status()
 
 
-@pytest.mark.parametrize("dialect", ["x", "byte"])
+@pytest.mark.parametrize("dialect", FAMILIES)
 def test_paper_out_mid_receipt_leaves_it_open_and_resumes(sims: Any, dialect: str) -> None:
     sim = sims(dialect, ["paper_out_after=2"])      # open, line 1, then no paper
     device = sim.driver()
@@ -348,7 +365,7 @@ def test_cover_open_is_a_clear_error(sims: Any) -> None:
 
 # -- power loss --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("dialect", ["x", "byte"])
+@pytest.mark.parametrize("dialect", FAMILIES)
 def test_kill_and_restart_keeps_the_open_receipt(sims: Any, dialect: str) -> None:
     sim = sims(dialect, ["paper_out_after=3"])
     device = sim.driver()
