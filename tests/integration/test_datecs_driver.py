@@ -54,8 +54,11 @@ TOTALS = {"B": D("2.50"), "C": D("0.89"), "D": D("2.59")}
 class Sim:
     """One simulator process on a fixed port and state directory; restartable."""
 
-    def __init__(self, state: Path, dialect: str, faults: list[str], use_pty: bool = False):
+    def __init__(self, state: Path, dialect: str, faults: list[str], use_pty: bool = False,
+                 vat: str | None = None, model: str | None = None):
+        """``dialect`` is the family: ``x``, ``printer`` or ``register`` (``byte``: printer)."""
         self.state_dir, self.dialect, self.use_pty = state, dialect, use_pty
+        self.options = [*(["--vat", vat] if vat else []), *(["--model", model] if model else [])]
         self.port = free_port()
         self.address = ""
         self.process: subprocess.Popen[str] | None = None
@@ -66,6 +69,7 @@ class Sim:
         args = [sys.executable, "-m", "store_agent.fiscal.simulator", "--state",
                 str(self.state_dir), "--port", str(self.port), "--family", self.dialect]
         args += ["--pty"] if self.use_pty else []
+        args += self.options
         for fault in faults or []:
             args += ["--fault", fault]
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
@@ -103,7 +107,9 @@ class Sim:
         inject(self.state_dir, **faults)
 
     def driver(self, dialect: str | None = None, **link: Any) -> DatecsDevice:
-        device = connect(TcpTransport("127.0.0.1", self.port), dialect or self.dialect,
+        wanted = dialect or self.dialect
+        wanted = wanted if wanted in ("x", "auto") else "byte"
+        device = connect(TcpTransport("127.0.0.1", self.port), wanted,
                          answer_timeout=link.pop("answer_timeout", 0.3),
                          max_writes=link.pop("max_writes", 6))
         for name, value in link.items():
