@@ -115,8 +115,8 @@ DIALECT = {"x": Dialect.X, "printer": Dialect.BYTE, "register": Dialect.BYTE}
 
 
 def device(family: str, flags: frozenset[StatusFlag] = frozenset(),
-           **extra: Answer) -> tuple[DatecsDevice, ScriptedDevice]:
-    answers: dict[int, Answer] = {**COMMON[family], **{int(k[1:]): v for k, v in extra.items()}}
+           extra: dict[int, Answer] | None = None) -> tuple[DatecsDevice, ScriptedDevice]:
+    answers: dict[int, Answer] = {**COMMON[family], **(extra or {})}
     script = ScriptedDevice(DIALECT[family], family, answers, flags)
     driver = DatecsDevice(Link(script, DIALECT[family], answer_timeout=0.01, max_writes=1),
                           tz=ZoneInfo("Europe/Sofia"))
@@ -249,7 +249,7 @@ def test_text_lengths_per_model() -> None:
 
 def test_the_x_clock_ends_in_dst_in_summer() -> None:
     # Issue 11 item 9 (X manual, p. 5 and 62 on p. 16): "DD-MM-YY hh:mm:ss DST".
-    driver, script = device("x", **{"_61": "0\t"})
+    driver, script = device("x", extra={61: "0\t"})
     assert driver.get_clock() == datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)
     driver.set_clock(datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC))
     driver.set_clock(datetime(2031, 12, 6, 7, 8, 9, tzinfo=UTC))
@@ -297,7 +297,7 @@ def test_a_register_bit_the_printers_use_for_something_else() -> None:
 ])
 def test_the_model_from_90_picks_the_family(answer: str, family: str, model: str,
                                             serial: str, memory: str) -> None:
-    driver, _script = device(family, **{"_90": answer})
+    driver, _script = device(family, extra={90: answer})
     info = driver.info()
     assert (driver.family.value, info.model, info.serial, info.fiscal_memory) == (
         family, model, serial, memory)
@@ -305,10 +305,10 @@ def test_the_model_from_90_picks_the_family(answer: str, family: str, model: str
 
 def test_an_unknown_model_is_refused_with_a_message() -> None:
     with pytest.raises(UnsupportedModel, match="'FP-9000', a model none of the driver's manuals"):
-        device("printer", **{"_90": "FP-9000,1.00BG 01Jan24 1200,FFFF,00000000,DT1,0200"})
+        device("printer", extra={90: "FP-9000,1.00BG 01Jan24 1200,FFFF,00000000,DT1,0200"})
     # An X model answering in the 1-byte framing is not guessed either.
     with pytest.raises(UnsupportedModel, match="framing"):
-        device("printer", **{"_90": "FP-700X,1.00BG 01Jan24 1200,FFFF,00000000,DT1,0200"})
+        device("printer", extra={90: "FP-700X,1.00BG 01Jan24 1200,FFFF,00000000,DT1,0200"})
 
 
 def test_model_names_match_whole_models() -> None:
