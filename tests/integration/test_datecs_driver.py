@@ -26,6 +26,7 @@ from store_agent.fiscal.datecs_link import Link, SerialTransport, TcpTransport
 from store_agent.fiscal.datecs_syntax import Cmd
 from store_agent.fiscal.device import (
     CommandRejected,
+    StatusFlag,
     DeviceUnavailable,
     FiscalLine,
     FiscalReceipt,
@@ -455,3 +456,82 @@ def test_printer_commands(sims: Any, tmp_path: Path) -> None:
     missing = runner.invoke(main, ["agent", "printer", "status"],
                             env={**env, "TESSERA_PRINTER_URL": ""})
     assert missing.exit_code == 2 and "TESSERA_PRINTER_URL" in missing.output
+
+
+# -- what each family is sent ------------------------------------------------------------------
+
+# Every command the driver can send, by family, from the manuals: the X manual has no 113
+# (the document number comes from 56 and 76) and reads VAT with 50; the 1-byte families
+# read VAT with 83 and the document number with 113, and open a refund with 46, not 43.
+SENDS = {
+    "x": {33, 35, 38, 39, 42, 43, 47, 48, 49, 50, 53, 54, 56, 60, 61, 62, 69, 74, 76, 90, 107,
+          109},
+    "printer": {33, 35, 38, 39, 42, 46, 47, 48, 49, 53, 54, 56, 60, 61, 62, 69, 74, 76, 83, 90,
+                107, 109, 113},
+}
+SENDS["register"] = SENDS["printer"]
+
+
+@pytest.mark.parametrize("dialect", FAMILIES)
+def test_each_family_is_sent_only_commands_of_its_manual(sims: Any, dialect: str) -> None:
+    from store_agent.fiscal.datecs_family import MANUAL_COMMANDS, Family
+
+    sim = sims(dialect)
+    device = sim.driver("auto")
+    sent: list[int] = []
+    request = device.link.request
+
+    def recording(cmd: int, data: bytes = b"") -> Any:
+        sent.append(int(cmd))
+        return request(cmd, data)
+
+    device.link.request = recording  # type: ignore[method-assign]
+    device.identify(), device.status(), device.transaction_state(), device.last_document()
+    device.read_vat_rates()
+    device.sync_plu([Plu(10, "Bread", D("1.30"), "B")])
+    sale = device.print_receipt(RECEIPT, "sale-walk")
+    device.print_duplicate()
+    device.link.request(Cmd.OPEN, (b"1\t0000\t1\t\t" if dialect == "x" else b"1,0000,1"))
+    device.cancel_open_receipt()
+    device.print_refund(RefundReceipt((RECEIPT.lines[0],), (Payment(PaymentMethod.CASH,
+                                                                    D("2.50")),),
+                                      sale.document_number, datetime.now(UTC), "02000600",
+                                      original_unp=UNP), "refund-walk")
+    device.print_nonfiscal(["hello"])
+    device.display("a", "b")
+    device.set_clock(datetime.now(UTC) + timedelta(minutes=1))
+    device.get_clock()
+    device.x_report(), device.z_report()
+    walked = set(sent)
+    assert walked == SENDS[dialect]
+    assert walked <= MANUAL_COMMANDS[Family(dialect)]
+    assert dialect != "x" or 113 not in walked
+    # Every call above succeeded, so the simulator (which answers "invalid command" to
+    # anything outside its family's manual) took each of them; and it does refuse 113 on X.
+    from store_agent.fiscal.datecs_codec import decode_status
+
+    answer = request(Cmd.LAST_DOC)
+    assert answer.status is not None
+    invalid = StatusFlag.INVALID_COMMAND in decode_status(device.dialect, answer.status).flags
+    assert invalid is (dialect == "x")
+
+
+def test_an_unknown_model_is_refused_by_name(sims: Any, tmp_path: Path) -> None:
+    from store_agent.fiscal.datecs_family import UnsupportedModel
+    from store_agent.fiscal.factory import open_device
+    from store_agent.settings import load_printer
+
+    sim = Sim(tmp_path / "odd", "printer", [], model="FP-9000")
+    try:
+        transport = TcpTransport("127.0.0.1", sim.port)
+        with pytest.raises(UnsupportedModel, match="'FP-9000'"):
+            connect(transport, "auto", answer_timeout=0.3)
+        transport.close()
+        printer = load_printer({"TESSERA_PRINTER_URL": f"datecs+tcp://127.0.0.1:{sim.port}",
+                                "TESSERA_AGENT_CONFIG": str(tmp_path / "none.env")})
+        assert printer is not None
+        with pytest.raises(UnsupportedModel, match="none of the driver's manuals"):
+            open_device(printer)
+        assert sim.state["documents"] == 0        # nothing was printed on it
+    finally:
+        sim.stop()
