@@ -26,7 +26,6 @@ from store_agent.fiscal.datecs_link import Link, SerialTransport, TcpTransport
 from store_agent.fiscal.datecs_syntax import Cmd
 from store_agent.fiscal.device import (
     CommandRejected,
-    StatusFlag,
     DeviceUnavailable,
     FiscalLine,
     FiscalReceipt,
@@ -37,6 +36,7 @@ from store_agent.fiscal.device import (
     ReceiptOpen,
     ReceiptStep,
     RefundReceipt,
+    StatusFlag,
 )
 from store_agent.fiscal.simulator import inject
 from tests.support import free_port, wait_until
