@@ -91,3 +91,43 @@ def test_prices_reach_every_printer_and_each_sale_is_fiscalised_once(
     documents = sorted(s["fiscal_document"] for s in network.sales_at_central("kiosk-1"))
     assert len(set(documents)) == 3
     network.check()
+
+
+# Each family's simulator with a VAT table of its own (Romanian rates 19% and 9%); on X the
+# groups it does not list answer 100.00, "disabled".
+FAMILY_TABLES = {"x": ("A:0,B:19,C:9,D:5", {"19": "B", "9": "C"}),
+                 "printer": ("A:19,B:9,C:0", {"19": "A", "9": "B"}),
+                 "register": ("A:9,B:19,C:5", {"19": "B", "9": "A"})}
+
+
+@pytest.mark.parametrize("family", list(FAMILY_TABLES))
+def test_sales_at_9_and_19_percent_print_under_the_devices_own_groups(
+        network: Network, tmp_path: Path, family: str) -> None:
+    table, groups = FAMILY_TABLES[family]
+    sim = Sim(tmp_path / f"printer-{family}", family, [], vat=table)
+    try:
+        network.start_central()
+        agent = network.add_agent("kiosk-1")
+        agent.env["TESSERA_PRINTER_URL"] = f"datecs+tcp://127.0.0.1:{sim.port}"
+        agent.start()
+        network.wait_agent_ready(agent)
+        bread, wine = ean13(91), ean13(92)
+        network.create_product("BREAD", bread, "1.20", vat_rate="9")
+        network.create_product("WINE", wine, "7.50", vat_rate="19")
+        network.wait(lambda: agent.price_of(bread) is not None
+                     and agent.price_of(wine) is not None, 20, "both prices at the till")
+        for barcode in (bread, wine):
+            assert expect(agent.sell([(barcode, "1")]), 201)["fiscal"]["state"] == "done"
+        printed = receipts(sim)
+        assert [[(line["name"], line["group"]) for line in r["lines"]] for r in printed] == [
+            [("Product BREAD", groups["9"])], [("Product WINE", groups["19"])]]
+        # The PLU table got the same groups (X and printers: Latin letters; the cash
+        # registers were sent Cyrillic ones and store them as the group they stand for).
+        expected = {"Product BREAD": groups["9"], "Product WINE": groups["19"]}
+        network.wait(lambda: {p["name"]: p["group"] for p in sim.state["plu"].values()}
+                     == expected, 20, "both PLUs under their groups")
+        assert sim.state["model"] == {"x": "FP-700X", "printer": "FP-550",
+                                      "register": "DP-25"}[family]
+        network.check()
+    finally:
+        sim.stop()
