@@ -35,7 +35,9 @@ from store_agent.fiscal.sim_files import write_state
 STATE_FILE = "state.json"
 JOURNAL_KEEP = 500
 DEFAULT_DEPARTMENTS = {"1": "22.00", "2": "10.00", "3": "5.00", "4": "4.00"}
-REFUND_REFERENCE = re.compile(r"REFUND \d{4} \d{4} \d{2}-\d{2}-\d{4} \S+")
+REFUND_REFERENCE = re.compile(r"REFUND \d{4} \d{4} \d{8} \S+")
+"""REFUND zzzz nnnn ddmmyyyy SERIAL: it opens a refund document in place of
+beginFiscalReceipt."""
 Info = list[tuple[str, str]]
 
 
@@ -153,7 +155,10 @@ class RtSimDevice:
                 raise Refusal("EPTR_SYNTAX", f"{tag} after endFiscalReceipt")
             if tag == "printRecMessage":
                 if element.get("messageType") == "4":
+                    if begun:
+                        raise Refusal("EPTR_SYNTAX", "the refund reference opens the document")
                     reference = element.get("message", "")
+                    begun = reference.startswith("REFUND ")
                 else:
                     texts.append(element.get("message", ""))
             elif tag == "beginFiscalReceipt":
@@ -193,7 +198,8 @@ class RtSimDevice:
         total = sum((Decimal(i["total"]) for i in items), Decimal("0.00"))
         if paid < total:
             raise Refusal("EPTR_NOT_PAID", f"paid {paid} of {total}")
-        if kind == "refund" and not REFUND_REFERENCE.fullmatch(reference or ""):
+        if (kind == "refund") != (reference is not None) or (
+                kind == "refund" and not REFUND_REFERENCE.fullmatch(reference or "")):
             raise Refusal("EPTR_SYNTAX", f"refund reference {reference!r}")
         self._printable()
         # Checked whole: now it is printed.

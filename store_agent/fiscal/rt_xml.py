@@ -117,12 +117,17 @@ def receipt_request(lines: Sequence[FiscalLine], payments: Iterable[Payment],
                     payment_types: Mapping[PaymentMethod, PaymentType] = PAYMENT_TYPES,
                     refund_of: str | None = None, width: int = 38) -> ET.Element:
     """One whole receipt (or, with ``refund_of``, a refund document): on RT a document is
-    one request, so it is printed entirely or not at all."""
+    one request, so it is printed entirely or not at all.
+
+    A refund document opens with the ``messageType="4"`` reference to the original document
+    in place of ``beginFiscalReceipt`` (as OCA ``fiscal_epos_print`` sends it since it
+    "printFiscalRefundDetails"; docs/fiscal-rt.md)."""
     root = ET.Element("printerFiscalReceipt")
     if refund_of is not None:
         _element(root, "printRecMessage", operator=operator, messageType="4",
                  message=refund_of, index="1", font="1")
-    _element(root, "beginFiscalReceipt", operator=operator)
+    else:
+        _element(root, "beginFiscalReceipt", operator=operator)
     for line in lines:
         department = str(departments[line.vat_group])
         description = line.name[:width]
@@ -148,8 +153,9 @@ def receipt_request(lines: Sequence[FiscalLine], payments: Iterable[Payment],
 
 
 def refund_reference(z_number: int, number: int, moment: datetime, serial: str) -> str:
-    """``REFUND zzzz nnnn dd-mm-yyyy SERIAL``: the document being refunded."""
-    return f"REFUND {z_number:04d} {number:04d} {moment:%d-%m-%Y} {serial}"
+    """``REFUND zzzz nnnn ddmmyyyy SERIAL``: the document being refunded (Z period, document
+    number, its date as day, month, year without separators, the RT serial)."""
+    return f"REFUND {z_number:04d} {number:04d} {moment:%d%m%Y} {serial}"
 
 
 def report_request(kind: str, operator: str = "1", timeout_ms: int | None = None) -> ET.Element:

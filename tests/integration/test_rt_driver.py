@@ -124,7 +124,7 @@ def test_refunds_name_the_original_and_z_resets_the_period(sim: Simulator) -> No
                            sale.document_number, dt.datetime(2024, 3, 2, 10, 0, tzinfo=dt.UTC),
                            "99MEY000001")
     device.print_refund(refund, "refund-1")
-    assert sim.receipts()[-1]["reference"] == "REFUND 0001 0001 02-03-2024 99MEY000001"
+    assert sim.receipts()[-1]["reference"] == "REFUND 0001 0001 02032024 99MEY000001"
     x = device.x_report()
     assert x.refund_totals == {"A": Decimal("7.50")}
     z = device.z_report()

@@ -90,12 +90,13 @@ def test_vat_goes_by_department_and_payments_by_type() -> None:
 def test_a_refund_names_the_original_document() -> None:
     reference = rt_xml.refund_reference(13, 5, datetime(2024, 3, 2, 10, 15, tzinfo=UTC),
                                         "99MEY012345")
-    assert reference == "REFUND 0013 0005 02-03-2024 99MEY012345"
+    assert reference == "REFUND 0013 0005 02032024 99MEY012345"
     body = rt_xml.receipt_request([FiscalLine("Pane", Decimal(1), Decimal("1.50"), "A")],
                                   [Payment(PaymentMethod.CASH, Decimal("1.50"))], DEPARTMENTS,
                                   refund_of=reference)
-    assert [e.tag for e in body] == ["printRecMessage", "beginFiscalReceipt", "printRecRefund",
-                                     "printRecTotal", "endFiscalReceipt"]
+    # The reference opens the refund document: no beginFiscalReceipt.
+    assert [e.tag for e in body] == ["printRecMessage", "printRecRefund", "printRecTotal",
+                                     "endFiscalReceipt"]
     assert body[0].attrib["messageType"] == "4" and body[0].attrib["message"] == reference
 
 
