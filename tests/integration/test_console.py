@@ -1,0 +1,235 @@
+"""The console's guard rails on real PostgreSQL, through Flask's client: signing in and out,
+the idle timeout, CSRF, security headers, and every page route walked with every role."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from central.api.access import access_for
+from central.console import BLUEPRINTS
+from central.db import Database
+from central.roles import ADMIN, ROLES
+from central.services import auth, stores
+from central.web import create_app
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "correct horse battery"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def app(clean_pg_db: Database, clock: Clock) -> Flask:
+    return create_app({"DATABASE": clean_pg_db, "TESTING": True, "CLOCK": clock,
+                       "SECRET_KEY": "test-secret"})
+
+
+def make_user(db: Database, username: str, *roles: str) -> None:
+    with db.transaction() as session:
+        auth.create_user(session, username, roles or [ADMIN], PASSWORD,
+                         dt.datetime.now(dt.UTC))
+
+
+def csrf(client: FlaskClient, path: str = "/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def sign_in(client: FlaskClient, username: str, password: str = PASSWORD) -> FlaskClient:
+    response = client.post("/login", data={"username": username, "password": password,
+                                           "csrf_token": csrf(client)})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return client
+
+
+@pytest.fixture
+def signed_in(app: Flask, clean_pg_db: Database) -> Iterator[FlaskClient]:
+    make_user(clean_pg_db, "boss")
+    with app.test_client() as client:
+        yield sign_in(client, "boss")
+
+
+def test_pages_need_a_session_and_send_strangers_to_the_sign_in_page(app: Flask) -> None:
+    client = app.test_client()
+    response = client.get("/")
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    response = client.get("/stores/kiosk-1")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=%2Fstores%2Fkiosk-1"
+    # A bearer token does not open pages, and a cookie does not open the REST API.
+    assert client.get("/api/v1/stores/").status_code == 401
+
+
+def test_sign_in_sets_a_hardened_cookie_and_sign_out_ends_the_session(
+        app: Flask, clean_pg_db: Database) -> None:
+    make_user(clean_pg_db, "anna", "pricing")
+    client = app.test_client()
+    response = client.post("/login", data={"username": "anna", "password": PASSWORD,
+                                           "csrf_token": csrf(client), "next": "/?group=x"})
+    assert response.status_code == 303 and response.headers["Location"] == "/?group=x"
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    page = client.get("/")
+    assert page.status_code == 200 and "anna" in page.get_data(as_text=True)
+    kept = client.get_cookie("tessera_console")
+    assert kept is not None
+
+    response = client.post("/logout", data={"csrf_token": csrf(client, "/")})
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
+    assert client.get("/").status_code == 302
+    # The copied cookie of the ended session opens nothing: its token is revoked.
+    other = app.test_client()
+    other.set_cookie(kept.key, kept.value)
+    assert other.get("/").status_code == 302
+
+
+def test_a_wrong_password_is_refused_and_counts_towards_the_lockout(
+        app: Flask, clean_pg_db: Database) -> None:
+    make_user(clean_pg_db, "anna")
+    client = app.test_client()
+    for _ in range(auth.LOCK_AFTER):
+        response = client.post("/login", data={"username": "anna", "password": "wrong one!!",
+                                               "csrf_token": csrf(client)})
+        assert response.status_code == 200
+        assert "Wrong username or password" in response.get_data(as_text=True)
+    # locked now: even the right password fails
+    response = client.post("/login", data={"username": "anna", "password": PASSWORD,
+                                           "csrf_token": csrf(client)})
+    assert response.status_code == 200 and client.get("/").status_code == 302
+
+
+def test_the_next_page_after_sign_in_is_never_another_site(
+        app: Flask, clean_pg_db: Database) -> None:
+    make_user(clean_pg_db, "anna")
+    client = app.test_client()
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+        response = client.post("/login", data={"username": "anna", "password": PASSWORD,
+                                               "csrf_token": csrf(client), "next": target})
+        assert response.headers["Location"] == "/"
+
+
+def test_a_session_idle_past_the_timeout_must_sign_in_again(
+        signed_in: FlaskClient, clock: Clock) -> None:
+    clock.now += dt.timedelta(minutes=29)
+    assert signed_in.get("/").status_code == 200  # activity: the idle time starts again
+    clock.now += dt.timedelta(minutes=29)
+    # the dashboard's own polling is no activity
+    assert signed_in.get("/", headers={"HX-Request": "true",
+                                       "HX-Trigger": "fleet-live"}).status_code == 200
+    clock.now += dt.timedelta(minutes=2)
+    response = signed_in.get("/")
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+
+
+def test_a_form_without_its_csrf_token_is_refused(signed_in: FlaskClient) -> None:
+    assert signed_in.post("/logout").status_code == 403
+    assert signed_in.post("/logout", data={"csrf_token": "forged"}).status_code == 403
+    assert signed_in.get("/").status_code == 200  # still signed in: nothing happened
+    anonymous = signed_in.application.test_client()
+    response = anonymous.post("/login", data={"username": "boss", "password": PASSWORD})
+    assert response.status_code == 403
+
+
+def test_pages_carry_the_security_headers(signed_in: FlaskClient) -> None:
+    response = signed_in.get("/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    body = response.get_data(as_text=True)
+    assert "<script>" not in body and " style=" not in body
+
+
+def test_the_assets_come_from_central_not_a_cdn(app: Flask) -> None:
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    assert "http://" not in page and "https://" not in page
+    for path in ("/assets/vendor/htmx.min.js", "/assets/vendor/pico.min.css",
+                 "/assets/console/console.css"):
+        with client.get(path) as response:
+            assert response.status_code == 200, f"{path}: run scripts/bootstrap.sh"
+            assert len(response.data) > 1000 or path.endswith("console.css")
+    assert client.get("/assets/vendor/package.json").status_code == 404
+
+
+def test_languages_from_the_browser_or_the_users_choice(app: Flask) -> None:
+    client = app.test_client()
+    page = client.get("/login", headers={"Accept-Language": "it-IT,it;q=0.9"})
+    assert "Accedi" in page.get_data(as_text=True)
+    page = client.get("/login", headers={"Accept-Language": "fr"})
+    assert "Se connecter" in page.get_data(as_text=True)
+    client.post("/language", data={"language": "ro", "csrf_token": csrf(client)})
+    page = client.get("/login", headers={"Accept-Language": "fr"})
+    assert 'lang="ro"' in page.get_data(as_text=True)
+
+
+# -- every page route, every role, no session ---------------------------------------------
+
+def page_rules(app: Flask) -> list[tuple[str, str]]:
+    """(URL with sample arguments, endpoint) of every GET route of the console."""
+    names = {bp.name for bp in BLUEPRINTS}
+    samples = {"code": "kiosk-1", "sku": "SKU-1", "name": "htmx.min.js",
+               "filename": "console.css"}
+    result = []
+    for rule in app.url_map.iter_rules():
+        blueprint = rule.endpoint.partition(".")[0]
+        if blueprint in names and "GET" in (rule.methods or ()):
+            url = rule.rule
+            for arg in rule.arguments:
+                url = re.sub(rf"<(?:[a-z]+:)?{arg}>", samples[arg], url)
+            result.append((url, rule.endpoint))
+    return result
+
+
+def test_every_page_has_an_access_entry(app: Flask) -> None:
+    names = {bp.name for bp in BLUEPRINTS}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.partition(".")[0] in names and rule.rule not in ("/login",
+                                                                          "/language"):
+            assert access_for(rule.endpoint) is not None, rule.rule
+
+
+def test_every_page_route_with_every_role_and_none(app: Flask, clean_pg_db: Database) -> None:
+    with clean_pg_db.transaction() as session:
+        stores.create_store(session, "kiosk-1", "Kiosk")
+    routes = page_rules(app)
+    assert len(routes) >= 3
+    anonymous = app.test_client()
+    for url, _endpoint in routes:
+        response = anonymous.get(url)
+        if url == "/login":
+            assert response.status_code == 200
+            continue
+        assert response.status_code == 302, url
+        assert response.headers["Location"].startswith("/login"), url
+    for role in ROLES:
+        make_user(clean_pg_db, f"user-{role}", role)
+        with app.test_client() as client:
+            sign_in(client, f"user-{role}")
+            for url, endpoint in routes:
+                response = client.get(url)
+                access = access_for(endpoint)
+                allowed = url == "/login" or (
+                    access is not None and auth.may({role}, access.roles_for("GET")))
+                assert response.status_code == (200 if allowed else 403), (role, url)
