@@ -1,0 +1,79 @@
+"""The head-office console in a real browser against real central, broker and agents."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.console_pages import ConsolePage, FleetPage, LoginPage
+from tests.e2e.harness import Network
+
+pytestmark = pytest.mark.e2e
+
+
+def signed_in(page: Page, net: Network, username: str = "boss") -> FleetPage:
+    login = LoginPage(page, net.central.base)
+    login.open("/")
+    expect(login.heading("Sign in")).to_be_visible()  # sent to the sign-in page
+    login.sign_in(username)
+    fleet = FleetPage(page, net.central.base)
+    expect(fleet.heading("Fleet")).to_be_visible()
+    return fleet
+
+
+def test_sign_in_and_out(page: Page, console: Network) -> None:
+    login = LoginPage(page, console.central.base)
+    login.open("/login")
+    login.sign_in("boss", "not the password")
+    expect(page.get_by_role("alert")).to_contain_text("Wrong username or password")
+    login.sign_in("boss")
+    fleet = FleetPage(page, console.central.base)
+    expect(fleet.heading("Fleet")).to_be_visible()
+    expect(page.get_by_text("boss", exact=True)).to_be_visible()
+    fleet.sign_out()
+    expect(login.heading("Sign in")).to_be_visible()
+    fleet.open("/")
+    expect(login.heading("Sign in")).to_be_visible()
+
+
+def test_the_fleet_shows_a_store_going_offline_and_back_without_a_reload(
+        page: Page, console: Network) -> None:
+    kiosk = console.add_agent("kiosk-1")
+    kiosk.env["TESSERA_BROKER_KEEPALIVE"] = "3"
+    kiosk.start()
+    console.wait_agent_ready(kiosk)
+    fleet = signed_in(page, console)
+    fleet.expect_state("kiosk-1", "online", timeout=20_000)
+    fleet.mark_document()
+
+    kiosk.kill()  # kill -9: the broker publishes the store's will
+    fleet.expect_state("kiosk-1", "offline", timeout=20_000)
+    console.restart_agent(kiosk)
+    fleet.expect_state("kiosk-1", "online", timeout=20_000)
+    assert fleet.document_was_not_reloaded()
+
+    fleet.store_row("kiosk-1").get_by_role("link").click()
+    expect(page.get_by_role("heading", name="Store kiosk-1")).to_be_visible()
+    expect(page.get_by_role("table", name="Streams")).to_contain_text("store-config@s:kiosk-1")
+
+
+def test_a_form_posted_without_its_csrf_token_is_refused(page: Page, console: Network) -> None:
+    fleet = signed_in(page, console)
+    # What a forged cross-site form would send: the same form without the token.
+    page.evaluate("document.querySelectorAll('input[name=csrf_token]')"
+                  ".forEach(input => input.remove())")
+    fleet.sign_out()
+    expect(page.get_by_role("alert")).to_contain_text("form has expired")
+    fleet.open("/")
+    expect(fleet.heading("Fleet")).to_be_visible()  # still signed in: the post did nothing
+
+
+def test_switching_to_italian(page: Page, console: Network) -> None:
+    fleet = signed_in(page, console)
+    fleet.choose_language("Italiano")
+    expect(page.get_by_role("heading", name="Rete")).to_be_visible()
+    expect(page.get_by_role("button", name="Esci")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "it")
+    ConsolePage(page, console.central.base).choose_language("English", field="Lingua",
+                                                        button="Cambia lingua")
+    expect(fleet.heading("Fleet")).to_be_visible()
