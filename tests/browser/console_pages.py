@@ -50,3 +50,22 @@ class FleetPage(ConsolePage):
 
     def expect_state(self, code: str, label: str, timeout: float) -> None:
         expect(self.state_of(code)).to_have_text(label, timeout=timeout)
+
+
+class ProductsPage(ConsolePage):
+    def new_product(self, sku: str, name: str, price: str, vat: str = "22",
+                    barcodes: str = "") -> None:
+        self.open("/products")
+        self.page.get_by_role("button", name="New product").click()
+        self.page.get_by_label("SKU").fill(sku)
+        self.page.get_by_label("Name").fill(name)
+        self.page.get_by_label("VAT rate").fill(vat)
+        self.page.get_by_label("Sale price").fill(price)
+        self.page.get_by_label("Barcodes (one per line)").fill(barcodes)
+        self.page.get_by_role("button", name="Save").click()
+
+    def row(self, sku: str) -> Locator:
+        return self.page.locator(f'tr[data-sku="{sku}"]')
+
+    def search(self, text: str, field: str = "Search") -> None:
+        self.page.get_by_label(field).fill(text)

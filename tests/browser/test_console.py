@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.console_pages import ConsolePage, FleetPage, LoginPage
+from tests.browser.console_pages import ConsolePage, FleetPage, LoginPage, ProductsPage
 from tests.e2e.harness import Network
 
 pytestmark = pytest.mark.e2e
+
+BARCODE = "4006381333931"
 
 
 def signed_in(page: Page, net: Network, username: str = "boss") -> FleetPage:
@@ -77,3 +81,51 @@ def test_switching_to_italian(page: Page, console: Network) -> None:
     ConsolePage(page, console.central.base).choose_language("English", field="Lingua",
                                                         button="Cambia lingua")
     expect(fleet.heading("Fleet")).to_be_visible()
+
+
+def test_a_product_made_in_the_console_is_sold_at_the_store(
+        page: Page, console: Network) -> None:
+    (kiosk,) = console.start_stores("kiosk-1")
+    signed_in(page, console, "petra")
+    products = ProductsPage(page, console.central.base)
+    # a barcode with a wrong check digit is refused with the API's message; nothing is saved
+    products.new_product("TEA-1", "Green tea", "1234.50", barcodes="4006381333932")
+    expect(page.get_by_role("alert")).to_be_visible()
+    expect(page.locator("#barcodes-error")).to_contain_text("check digit")
+    page.get_by_label("Barcodes (one per line)").fill(BARCODE)
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved")
+
+    console.wait(lambda: kiosk.price_of(BARCODE) == Decimal("1234.50"), 30,
+                 "the kiosk selling TEA-1 at 1234.50")
+
+    products.open("/products")
+    products.search("Green")
+    expect(products.row("TEA-1")).to_contain_text("€1,234.50")
+    products.choose_language("Italiano")
+    expect(page.get_by_role("heading", name="Prodotti")).to_be_visible()
+    expect(products.row("TEA-1")).to_contain_text("1.234,50\xa0€")
+
+
+def test_a_product_name_with_markup_is_shown_as_text(page: Page, console: Network) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    signed_in(page, console, "petra")
+    products = ProductsPage(page, console.central.base)
+    name = "<script>alert(1)</script>"
+    products.new_product("XSS-1", name, "1.00")
+    expect(page.get_by_role("status")).to_contain_text("Saved")
+    products.open("/products")
+    expect(products.row("XSS-1").get_by_role("cell", name=name, exact=True)).to_be_visible()
+    assert dialogs == []
+
+
+def test_only_an_admin_opens_the_users_page(page: Page, console: Network) -> None:
+    fleet = signed_in(page, console, "petra")
+    expect(page.get_by_role("link", name="Users")).to_have_count(0)
+    fleet.open("/users")
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    fleet.sign_out()
+    LoginPage(page, console.central.base).sign_in("boss")
+    page.get_by_role("link", name="Users").click()
+    expect(page.get_by_role("table", name="Users")).to_contain_text("petra")

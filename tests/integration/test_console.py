@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
 from flask import Flask
@@ -15,7 +16,7 @@ from central.api.access import access_for
 from central.console import BLUEPRINTS
 from central.db import Database
 from central.roles import ADMIN, ROLES
-from central.services import auth, stores
+from central.services import auth, catalog, stores
 from central.web import create_app
 
 pytestmark = pytest.mark.integration
@@ -213,6 +214,8 @@ def test_every_page_has_an_access_entry(app: Flask) -> None:
 def test_every_page_route_with_every_role_and_none(app: Flask, clean_pg_db: Database) -> None:
     with clean_pg_db.transaction() as session:
         stores.create_store(session, "kiosk-1", "Kiosk")
+        catalog.create_product(session, {"sku": "SKU-1", "name": "Tea", "vat_rate": Decimal(
+            "10"), "sale_price": Decimal("2.50"), "barcodes": ["4006381333931"]})
     routes = page_rules(app)
     assert len(routes) >= 3
     anonymous = app.test_client()
