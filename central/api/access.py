@@ -78,6 +78,7 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "auth": writes_by(),
     # the web console (central/console): its pages sign in with the session cookie
     "console-fleet": writes_by(TECHNICIAN),
+    "console-stores": writes_by(TECHNICIAN),
     "console-catalogue": writes_by(PRICING),
     "console-users": ADMIN_ONLY,
 }

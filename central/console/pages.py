@@ -57,6 +57,18 @@ def render(template: str, fragment: str | None = None, status: int = 200,
     return render_template(name, **context), status
 
 
+def field_messages(messages: Any) -> dict[str, list[str]]:
+    """Marshmallow's or a service's field errors as {field: [message, ...]}."""
+    result: dict[str, list[str]] = {}
+    for name, value in (messages or {}).items():
+        if isinstance(value, dict):  # a list field: {index: [messages]}
+            result[name] = [m for ms in value.values() for m in (ms if isinstance(ms, list)
+                                                                  else [str(ms)])]
+        else:
+            result[name] = [str(m) for m in (value if isinstance(value, list) else [value])]
+    return result
+
+
 def _check_csrf() -> None:
     if request.method not in UNSAFE:
         return

@@ -7,8 +7,10 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import create_user
 from tests.browser.console_pages import ConsolePage, FleetPage, LoginPage, ProductsPage
-from tests.e2e.harness import Network
+from tests.e2e.harness import Http, Network
+from tests.e2e.harness import expect as expect_http
 
 pytestmark = pytest.mark.e2e
 
@@ -129,3 +131,29 @@ def test_only_an_admin_opens_the_users_page(page: Page, console: Network) -> Non
     LoginPage(page, console.central.base).sign_in("boss")
     page.get_by_role("link", name="Users").click()
     expect(page.get_by_role("table", name="Users")).to_contain_text("petra")
+
+
+def test_a_technician_creates_a_store_and_issues_its_enrolment_code(
+        page: Page, console: Network) -> None:
+    create_user(console, "tom", "technician")
+    signed_in(page, console, "tom")
+    page.get_by_role("link", name="Stores").click()
+    page.get_by_role("button", name="New store").click()
+    page.get_by_label("Code").fill("market")
+    page.get_by_label("Name").fill("Market <b>Square</b>")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved")
+    page.get_by_role("button", name="Issue an enrolment code").click()
+    code = page.get_by_label("Enrolment code").inner_text().strip()
+    command = page.locator("[data-command]").inner_text()
+    assert command == f"tessera agent enroll --central {console.central.base} --code {code}"
+    expect(page.locator("[data-expires]")).to_contain_text("UTC")
+
+    # The code is real: the shop PC's redemption gets the store identity, once.
+    anonymous = Http(console.central.base)
+    try:
+        answer = expect_http(anonymous.post("/api/v1/enrolments/", {"code": code}), 200, 201)
+        assert answer["store"]["code"] == "market" and answer["broker"]["username"] == "market"
+        assert anonymous.post("/api/v1/enrolments/", {"code": code}).status_code == 403
+    finally:
+        anonymous.close()

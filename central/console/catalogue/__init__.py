@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from central.api.schemas import ProductSchema, ProductUpdateSchema
+from central.console.pages import field_messages as _flat
 from central.console.pages import page_blueprint, render
 from central.services import catalog, product_search
 from central.services.errors import ServiceError
@@ -68,17 +69,6 @@ def _form_data(form: MultiDict[str, str], fields: tuple[str, ...]) -> dict[str, 
                         if line.strip()]
     data["active"] = form.get("active") == "on"
     return data
-
-
-def _flat(messages: Any) -> dict[str, list[str]]:
-    result: dict[str, list[str]] = {}
-    for name, value in (messages or {}).items():
-        if isinstance(value, dict):  # a list field: {index: [messages]}
-            result[name] = [m for ms in value.values() for m in (ms if isinstance(ms, list)
-                                                                  else [str(ms)])]
-        else:
-            result[name] = [str(m) for m in (value if isinstance(value, list) else [value])]
-    return result
 
 
 def _form(product: Any, values: dict[str, Any], errors: dict[str, list[str]] | None = None,
