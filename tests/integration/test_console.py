@@ -236,3 +236,78 @@ def test_every_page_route_with_every_role_and_none(app: Flask, clean_pg_db: Data
                 allowed = url == "/login" or (
                     access is not None and auth.may({role}, access.roles_for("GET")))
                 assert response.status_code == (200 if allowed else 403), (role, url)
+
+
+# -- catalogue: keyset pages, the form's checks, exports -------------------------------------
+
+def add_products(db: Database, names: list[str]) -> None:
+    with db.transaction() as session:
+        for i, name in enumerate(names):
+            catalog.create_product(session, {"sku": f"P-{i:04d}", "name": name,
+                                             "vat_rate": Decimal("22"),
+                                             "sale_price": Decimal("1.00")})
+
+
+def walk(client: FlaskClient, url: str) -> list[str]:
+    """The SKUs of every page, following the 'Next page' links."""
+    skus: list[str] = []
+    while url:
+        page = client.get(url).get_data(as_text=True)
+        skus += re.findall(r'<tr data-sku="([^"]+)"', page)
+        found = re.search(r'<a href="([^"]+)" rel="next"', page)
+        url = found.group(1).replace("&amp;", "&") if found else ""
+    return skus
+
+
+def test_the_product_list_pages_by_keyset_in_every_sort(
+        signed_in: FlaskClient, clean_pg_db: Database) -> None:
+    names = [f"{'Tea' if i % 3 else 'Coffee'} {i % 7}" for i in range(120)]  # many ties
+    add_products(clean_pg_db, names)
+    by_name = sorted(((n, f"P-{i:04d}") for i, n in enumerate(names)))
+    assert walk(signed_in, "/products") == [f"P-{i:04d}" for i in range(120)]
+    assert walk(signed_in, "/products?sort=-sku") == [f"P-{i:04d}" for i in range(119, -1, -1)]
+    assert walk(signed_in, "/products?sort=name") == [sku for _, sku in by_name]
+    assert walk(signed_in, "/products?sort=-name") == [sku for _, sku in reversed(by_name)]
+    coffee = walk(signed_in, "/products?q=coffee&sort=name")
+    assert coffee == [sku for n, sku in by_name if n.startswith("Coffee")]
+    response = signed_in.get("/products?after=not-a-cursor")
+    assert response.status_code == 422
+
+
+def test_the_product_form_refuses_what_the_api_refuses(signed_in: FlaskClient) -> None:
+    token = csrf(signed_in, "/products/new")
+    response = signed_in.post("/products/new", data={
+        "csrf_token": token, "sku": "bad sku!", "name": "Tea", "vat_rate": "22",
+        "sale_price": "1.999", "barcodes": "4006381333932"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'id="sku-error"' in page and 'id="sale_price-error"' in page
+    response = signed_in.post("/products/new", data={
+        "csrf_token": token, "sku": "TEA", "name": "Tea", "vat_rate": "22",
+        "sale_price": "1.99", "barcodes": "4006381333932", "active": "on"})
+    assert response.status_code == 422 and "check digit" in response.get_data(as_text=True)
+    assert walk(signed_in, "/products") == []  # nothing saved
+    response = signed_in.post("/products/new", data={
+        "csrf_token": token, "sku": "TEA", "name": "Tea", "vat_rate": "22",
+        "sale_price": "1.99", "barcodes": "4006381333931", "active": "on"})
+    assert response.status_code == 303
+    assert walk(signed_in, "/products") == ["TEA"]
+
+
+def test_exports_neutralise_formulas(signed_in: FlaskClient, clean_pg_db: Database) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    add_products(clean_pg_db, ["=HYPERLINK(\"http://evil\")", "+1", "Plain"])
+    with signed_in.get("/products/export.csv") as response:
+        assert response.status_code == 200
+        text = response.get_data(as_text=True)
+    lines = text.lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("sku,name,")
+    assert lines[1].startswith("P-0000,\"'=HYPERLINK(") and lines[2].startswith("P-0001,'+1,")
+    with signed_in.get("/products/export.xlsx") as response:
+        sheet = load_workbook(io.BytesIO(response.data)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[1][1] == "'=HYPERLINK(\"http://evil\")" and rows[2][1] == "'+1"
+    assert rows[3][1] == "Plain" and rows[3][8] == 1  # numbers stay numbers

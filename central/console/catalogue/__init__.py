@@ -3,14 +3,16 @@ form, validated by the REST API's own schema and saved by the same catalogue ser
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from flask import redirect, request, url_for
+from flask import abort, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from central.api.schemas import ProductSchema, ProductUpdateSchema
+from central.console import export
 from central.console.pages import field_messages as _flat
 from central.console.pages import page_blueprint, render
 from central.services import catalog, product_search
@@ -36,24 +38,66 @@ def _active(value: str | None) -> bool | None:
     return {"true": True, "false": False}.get(value or "")
 
 
-@catalogue_bp.get("/products")
-def products() -> ResponseReturnValue:
+def _filters() -> dict[str, Any]:
     args = request.args
     filters = {"q": args.get("q", "").strip()[:100], "category": args.get("category") or None,
                "brand": args.get("brand") or None, "family": args.get("family") or None,
                "active": args.get("active", ""), "sort": args.get("sort", "sku")}
     if filters["sort"] not in product_search.SORTS:
         filters["sort"] = "sku"
-    found = product_search.browse(
+    return filters
+
+
+def _browse(filters: dict[str, Any], after: str | None,
+            limit: int) -> product_search.ProductPage:
+    return product_search.browse(
         db_session(), q=filters["q"] or None, category=filters["category"],
         brand=filters["brand"], family=filters["family"], active=_active(filters["active"]),
-        sort=filters["sort"], after=args.get("after") or None, limit=PAGE_SIZE)
+        sort=filters["sort"], after=after, limit=limit)
+
+
+@catalogue_bp.get("/products")
+def products() -> ResponseReturnValue:
+    filters = _filters()
+    found = _browse(filters, request.args.get("after") or None, PAGE_SIZE)
     keep = {k: v for k, v in filters.items() if v}
     next_url = url_for(".products", **keep, after=found.next_cursor) \
         if found.next_cursor else None
     return render("catalogue/products.html", fragment="catalogue/_products_table.html",
                   found=found, filters=filters, next_url=next_url,
-                  first_url=url_for(".products", **keep), **_choices())
+                  first_url=url_for(".products", **keep),
+                  csv_url=url_for(".export_products", fmt="csv", **keep),
+                  xlsx_url=url_for(".export_products", fmt="xlsx", **keep), **_choices())
+
+
+EXPORT_HEADER = ("sku", "name", "category", "brand", "family", "barcodes", "vat_rate",
+                 "purchase_cost", "sale_price", "active")
+EXPORT_CHUNK = 1000
+
+
+def _export_rows(filters: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
+    after = None
+    while True:
+        found = _browse(filters, after, EXPORT_CHUNK)
+        for p in found.products:
+            yield (p.sku, p.name, p.category.code if p.category else None,
+                   p.brand.code if p.brand else None, p.family.code if p.family else None,
+                   " ".join(b.code for b in p.barcodes), p.vat_rate, p.purchase_cost,
+                   p.sale_price, p.active)
+        if found.next_cursor is None:
+            return
+        after = found.next_cursor
+
+
+@catalogue_bp.get("/products/export.<fmt>")
+def export_products(fmt: str) -> ResponseReturnValue:
+    """Every product the list's filters select, in its order, as CSV or Excel."""
+    filters = _filters()
+    if fmt == "csv":
+        return export.csv_response("products.csv", EXPORT_HEADER, _export_rows(filters))
+    if fmt == "xlsx":
+        return export.xlsx_response("products.xlsx", EXPORT_HEADER, _export_rows(filters))
+    abort(404)
 
 
 def _form_data(form: MultiDict[str, str], fields: tuple[str, ...]) -> dict[str, Any]:
