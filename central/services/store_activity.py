@@ -43,3 +43,8 @@ def activity(session: Session, code: str, limit: int = 20) -> StoreActivity:
     drift_total = session.scalar(select(func.count()).select_from(drift_query.subquery())) or 0
     return StoreActivity(store, liveness, sales, int(sales_total), parked, int(parked_total),
                          drift, int(drift_total))
+
+
+def drift_of(session: Session, sale: Sale) -> SaleDrift | None:
+    """The drift central found on ``sale``, if any."""
+    return session.scalar(select(SaleDrift).where(SaleDrift.sale_id == sale.id))

@@ -18,6 +18,7 @@ from central.db import Database
 from central.roles import ADMIN, ROLES
 from central.services import auth, catalog, stores
 from central.web import create_app
+from tests.integration.test_ingest import batch, entry, ingest, sale
 
 pytestmark = pytest.mark.integration
 
@@ -187,11 +188,11 @@ def test_languages_from_the_browser_or_the_users_choice(app: Flask) -> None:
 
 # -- every page route, every role, no session ---------------------------------------------
 
-def page_rules(app: Flask) -> list[tuple[str, str]]:
+def page_rules(app: Flask, extra: dict[str, str]) -> list[tuple[str, str]]:
     """(URL with sample arguments, endpoint) of every GET route of the console."""
     names = {bp.name for bp in BLUEPRINTS}
     samples = {"code": "kiosk-1", "sku": "SKU-1", "name": "htmx.min.js",
-               "filename": "console.css"}
+               "filename": "console.css", "fmt": "csv", **extra}
     result = []
     for rule in app.url_map.iter_rules():
         blueprint = rule.endpoint.partition(".")[0]
@@ -216,11 +217,17 @@ def test_every_page_route_with_every_role_and_none(app: Flask, clean_pg_db: Data
         stores.create_store(session, "kiosk-1", "Kiosk")
         catalog.create_product(session, {"sku": "SKU-1", "name": "Tea", "vat_rate": Decimal(
             "10"), "sale_price": Decimal("2.50"), "barcodes": ["4006381333931"]})
-    routes = page_rules(app)
+    sale_uuid = "6f1c2b1e-0000-4000-8000-000000000001"
+    ingest(clean_pg_db, batch(entry(1, sale(1, sale_uuid, lines=[{
+        "sku": "SKU-1", "barcode": "4006381333931", "name": "<b>Bread</b>", "qty": "2",
+        "unit_price": "1.15", "amount": "2.30", "vat_rate": "9.00",
+        "adjustments": [{"kind": "discount", "reason": "staff"}]}]))))
+    routes = page_rules(app, {"uuid": sale_uuid})
     assert len(routes) >= 3
     anonymous = app.test_client()
     for url, _endpoint in routes:
-        response = anonymous.get(url)
+        with anonymous.get(url) as response:
+            response.get_data()
         if url == "/login":
             assert response.status_code == 200
             continue
@@ -231,7 +238,8 @@ def test_every_page_route_with_every_role_and_none(app: Flask, clean_pg_db: Data
         with app.test_client() as client:
             sign_in(client, f"user-{role}")
             for url, endpoint in routes:
-                response = client.get(url)
+                with client.get(url) as response:  # exports stream: close them
+                    response.get_data()
                 access = access_for(endpoint)
                 allowed = url == "/login" or (
                     access is not None and auth.may({role}, access.roles_for("GET")))
@@ -311,3 +319,20 @@ def test_exports_neutralise_formulas(signed_in: FlaskClient, clean_pg_db: Databa
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[1][1] == "'=HYPERLINK(\"http://evil\")" and rows[2][1] == "'+1"
     assert rows[3][1] == "Plain" and rows[3][8] == 1  # numbers stay numbers
+
+
+def test_a_sale_page_shows_its_lines_adjustments_and_store(
+        signed_in: FlaskClient, clean_pg_db: Database) -> None:
+    with clean_pg_db.transaction() as session:
+        stores.create_store(session, "kiosk-1", "Kiosk")
+    sale_uuid = "6f1c2b1e-0000-4000-8000-000000000002"
+    ingest(clean_pg_db, batch(entry(1, sale(1, sale_uuid, lines=[{
+        "sku": "SKU-1", "barcode": "4006381333931", "name": "<b>Bread</b>", "qty": "2",
+        "unit_price": "1.15", "amount": "2.30", "vat_rate": "9.00",
+        "adjustments": [{"kind": "discount", "reason": "staff"}]}]))))
+    listing = signed_in.get("/sales?store=kiosk-1").get_data(as_text=True)
+    assert f'href="/sales/{sale_uuid}"' in listing and "€2.30" in listing
+    page = signed_in.get(f"/sales/{sale_uuid}").get_data(as_text=True)
+    assert "&lt;b&gt;Bread&lt;/b&gt;" in page and "<b>Bread" not in page
+    assert "reason: staff" in page
+    assert signed_in.get("/sales/no-such-sale").status_code == 404
