@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import create_user
 from tests.browser.console_pages import ConsolePage, FleetPage, LoginPage, ProductsPage
-from tests.e2e.harness import Http, Network
+from tests.e2e.harness import Http, Network, ean13
 from tests.e2e.harness import expect as expect_http
 
 pytestmark = pytest.mark.e2e
@@ -157,3 +157,24 @@ def test_a_technician_creates_a_store_and_issues_its_enrolment_code(
         assert anonymous.post("/api/v1/enrolments/", {"code": code}).status_code == 403
     finally:
         anonymous.close()
+
+
+def test_a_bulk_price_change_is_previewed_then_confirmed_and_reaches_the_store(
+        page: Page, console: Network) -> None:
+    (kiosk,) = console.start_stores("kiosk-1")
+    console.create_category("tea")
+    console.create_product("TEA-1", BARCODE, "2.00", category="tea")
+    console.create_product("TEA-2", ean13(2), "10.00", category="tea")
+    console.wait(lambda: kiosk.price_of(BARCODE) == Decimal("2.00"), 30, "the kiosk at 2.00")
+    signed_in(page, console, "petra")
+    page.get_by_role("link", name="Prices").click()
+    page.get_by_label("Value").fill("10")
+    page.get_by_label("Category").select_option(label="Tea")
+    page.get_by_role("button", name="Preview").click()
+    changes = page.get_by_role("table", name="Changes")
+    expect(changes.locator('tr[data-sku="TEA-1"]')).to_contain_text("€2.20")
+    expect(changes.locator('tr[data-sku="TEA-2"]')).to_contain_text("€11.00")
+    assert kiosk.price_of(BARCODE) == Decimal("2.00")  # a preview writes nothing
+    page.get_by_role("button", name="Confirm 2 changes").click()
+    expect(page.get_by_role("status")).to_contain_text("2 prices changed")
+    console.wait(lambda: kiosk.price_of(BARCODE) == Decimal("2.20"), 30, "the kiosk at 2.20")

@@ -336,3 +336,39 @@ def test_a_sale_page_shows_its_lines_adjustments_and_store(
     assert "&lt;b&gt;Bread&lt;/b&gt;" in page and "<b>Bread" not in page
     assert "reason: staff" in page
     assert signed_in.get("/sales/no-such-sale").status_code == 404
+
+
+def test_a_bulk_change_applies_only_what_its_preview_showed(
+        signed_in: FlaskClient, clean_pg_db: Database) -> None:
+    with clean_pg_db.transaction() as session:
+        catalog.create_category(session, "drinks", "Drinks")
+        for i, name in enumerate(["Tea", "Coffee"]):
+            catalog.create_product(session, {"sku": f"P-{i:04d}", "name": name,
+                                             "category": "drinks", "vat_rate": Decimal("22"),
+                                             "sale_price": Decimal("1.00")})
+    form = {"csrf_token": csrf(signed_in, "/prices/bulk"), "field": "sale_price",
+            "mode": "percent", "value": "10"}
+    unselected = signed_in.post("/prices/bulk", data={**form, "action": "preview"})
+    assert unselected.status_code == 422
+    assert "choose products by category" in unselected.get_data(as_text=True)
+    form["category"] = "drinks"
+    preview = signed_in.post("/prices/bulk", data={**form, "action": "preview"})
+    page = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and page.count("€1.10") == 2
+    expected = re.search(r'name="expected" value="([0-9a-f]+)"', page)
+    assert expected
+    with clean_pg_db.transaction() as session:  # someone edits a product meanwhile
+        catalog.update_product(session, "P-0001", {"sale_price": Decimal("3.00")})
+    stale = signed_in.post("/prices/bulk", data={**form, "action": "apply",
+                                                 "expected": expected.group(1)})
+    assert stale.status_code == 409 and "€3.30" in stale.get_data(as_text=True)
+    with clean_pg_db.sessions() as session:
+        assert catalog.get_product(session, "P-0000").sale_price == Decimal("1.00")
+    fresh = re.search(r'name="expected" value="([0-9a-f]+)"', stale.get_data(as_text=True))
+    assert fresh
+    done = signed_in.post("/prices/bulk", data={**form, "action": "apply",
+                                                "expected": fresh.group(1)})
+    assert done.status_code == 200 and "2 prices changed" in done.get_data(as_text=True)
+    with clean_pg_db.sessions() as session:
+        assert catalog.get_product(session, "P-0000").sale_price == Decimal("1.10")
+        assert catalog.get_product(session, "P-0001").sale_price == Decimal("3.30")
