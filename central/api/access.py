@@ -80,6 +80,7 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "console-fleet": writes_by(TECHNICIAN),
     "console-stores": writes_by(TECHNICIAN),
     "console-catalogue": writes_by(PRICING),
+    "console-references": writes_by(PRICING),
     "console-prices": writes_by(PRICING),
     "console-sales": writes_by(),
     "console-users": ADMIN_ONLY,

@@ -197,10 +197,15 @@ def page_rules(app: Flask, extra: dict[str, str]) -> list[tuple[str, str]]:
     for rule in app.url_map.iter_rules():
         blueprint = rule.endpoint.partition(".")[0]
         if blueprint in names and "GET" in (rule.methods or ()):
-            url = rule.rule
-            for arg in rule.arguments:
-                url = re.sub(rf"<(?:[a-z]+:)?{arg}>", samples[arg], url)
-            result.append((url, rule.endpoint))
+            # the catalogue's reference lists take a kind where the assets take a file name
+            kinds = ["categories", "brands", "families"] \
+                if blueprint == "console-references" else [samples["name"]]
+            for kind in kinds:
+                url = rule.rule
+                for arg in rule.arguments:
+                    value = kind if arg == "name" else samples[arg]
+                    url = re.sub(rf"<(?:[a-z]+:)?{arg}>", value, url)
+                result.append((url, rule.endpoint))
     return result
 
 
@@ -372,3 +377,21 @@ def test_a_bulk_change_applies_only_what_its_preview_showed(
     with clean_pg_db.sessions() as session:
         assert catalog.get_product(session, "P-0000").sale_price == Decimal("1.10")
         assert catalog.get_product(session, "P-0001").sale_price == Decimal("3.30")
+
+
+def test_categories_form_a_tree_and_refuse_a_loop(signed_in: FlaskClient) -> None:
+    token = csrf(signed_in, "/catalogue/categories")
+    for code, parent in (("food", ""), ("dairy", "food"), ("cheese", "dairy")):
+        response = signed_in.post("/catalogue/categories", data={
+            "csrf_token": token, "code": code, "name": code.title(), "parent": parent})
+        assert response.status_code == 303
+    page = signed_in.get("/catalogue/categories").get_data(as_text=True)
+    assert re.findall(r'data-code="([a-z]+)" class="depth-(\d)"', page) == [
+        ("food", "0"), ("dairy", "1"), ("cheese", "2")]
+    loop = signed_in.post("/catalogue/categories/food", data={
+        "csrf_token": token, "name": "Food", "parent": "cheese", "active": "on"})
+    assert loop.status_code == 422 and "children" in loop.get_data(as_text=True)
+    bad = signed_in.post("/catalogue/brands", data={"csrf_token": token, "code": "no spaces",
+                                                    "name": "X"})
+    assert bad.status_code == 422
+    assert signed_in.get("/catalogue/nothing").status_code == 404
