@@ -191,7 +191,7 @@ def test_languages_from_the_browser_or_the_users_choice(app: Flask) -> None:
 def page_rules(app: Flask, extra: dict[str, str]) -> list[tuple[str, str]]:
     """(URL with sample arguments, endpoint) of every GET route of the console."""
     names = {bp.name for bp in BLUEPRINTS}
-    samples = {"code": "kiosk-1", "sku": "SKU-1", "name": "htmx.min.js",
+    samples = {"code": "kiosk-1", "sku": "SKU-1", "name": "htmx.min.js", "username": "user-admin",
                "filename": "console.css", "fmt": "csv", **extra}
     result = []
     for rule in app.url_map.iter_rules():
@@ -395,3 +395,29 @@ def test_categories_form_a_tree_and_refuse_a_loop(signed_in: FlaskClient) -> Non
                                                     "name": "X"})
     assert bad.status_code == 422
     assert signed_in.get("/catalogue/nothing").status_code == 404
+
+
+def test_an_admin_makes_a_user_and_a_token_that_works_until_revoked(
+        signed_in: FlaskClient) -> None:
+    token = csrf(signed_in, "/users")
+    response = signed_in.post("/users", data={"csrf_token": token, "username": "robot",
+                                              "roles": ["pricing", "marketing"]})
+    assert response.status_code == 303 and response.headers["Location"] == "/users/robot"
+    page = signed_in.post("/users/robot/tokens", data={"csrf_token": token, "name": "etl"})
+    secret = re.search(r"<code data-token>(tsr_[^<]+)</code>", page.get_data(as_text=True))
+    assert secret
+    api = signed_in.application.test_client()
+    bearer = {"Authorization": f"Bearer {secret.group(1)}"}
+    assert api.get("/api/v1/products/", headers=bearer).status_code == 200
+    assert secret.group(1) not in signed_in.get("/users/robot").get_data(as_text=True)
+    token_id = re.search(r'data-token-id="(\d+)"',
+                         signed_in.get("/users/robot").get_data(as_text=True))
+    assert token_id
+    signed_in.post(f"/users/robot/tokens/{token_id.group(1)}/revoke",
+                   data={"csrf_token": token})
+    assert api.get("/api/v1/products/", headers=bearer).status_code == 401
+    # the last admin cannot take away their own admin role
+    response = signed_in.post("/users/boss", data={"csrf_token": token, "roles": ["pricing"],
+                                                   "active": "on"})
+    assert response.status_code == 409 and "last active admin" in response.get_data(
+        as_text=True)
