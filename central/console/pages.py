@@ -16,6 +16,7 @@ from flask import Blueprint, Flask, Response, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf, validate_csrf
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError
 
@@ -107,6 +108,11 @@ def _http_error(exc: HTTPException) -> ResponseReturnValue:
     return _error_page(status, exc.description or "")
 
 
+def _integrity(exc: IntegrityError) -> ResponseReturnValue:
+    log.warning("console: integrity error: %s", exc.orig)
+    return _error_page(409, _("This conflicts with existing data (a code or barcode already used?): load the page again and check."))  # noqa: E501
+
+
 def _unexpected(exc: Exception) -> ResponseReturnValue:
     log.exception("console: unhandled error on %s %s", request.method, request.path)
     return _error_page(500, _("Something went wrong; the server log has the details."))
@@ -119,6 +125,7 @@ def page_blueprint(name: str, import_name: str, url_prefix: str | None = None) -
     bp.before_request(_check_csrf)
     bp.register_error_handler(ServiceError, _service_error)
     bp.register_error_handler(HTTPException, _http_error)
+    bp.register_error_handler(IntegrityError, _integrity)  # else the API's JSON answer wins
     bp.register_error_handler(Exception, _unexpected)
     return bp
 
