@@ -45,16 +45,17 @@ def _wait(what: str, check, timeout: float = STARTUP):  # type: ignore[no-untype
     raise SystemExit(f"screenshots: gave up waiting for {what}")
 
 
-def _both_online(token: str) -> bool:
+def _both_caught_up(token: str) -> bool:
+    """Both stores online and at central's head (they report it at their next catch-up)."""
     rows = requests.get(f"{CENTRAL}/api/v1/fleet/", timeout=5,
                         headers={"Authorization": f"Bearer {token}"}).json()
-    return sum(1 for r in rows if r["state"] == "online") >= 2
+    return sum(1 for r in rows if r["state"] == "online" and r["lag"] == 0) >= 2
 
 
 def shoot() -> None:
     password = (VAR / "admin-password").read_text().strip()
     token = (VAR / "admin-token").read_text().strip()
-    _wait("both demo stores online", lambda: _both_online(token))
+    _wait("both demo stores online and caught up", lambda: _both_caught_up(token))
     products = requests.get(f"{CENTRAL}/api/v1/products/", timeout=5,
                             headers={"Authorization": f"Bearer {token}"}).json()
     OUT.mkdir(parents=True, exist_ok=True)
