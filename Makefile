@@ -19,7 +19,7 @@ BENCH_ARGS ?=
 # 1: pytest finding no test at all (exit 5) counts as success (.ci/run sets this)
 ALLOW_NO_TESTS ?= 0
 
-.PHONY: help bootstrap demo test lint bench clean
+.PHONY: help bootstrap demo test lint bench screenshots clean
 
 help: ## list the targets
 	@echo "usage: make TARGET"
@@ -53,6 +53,10 @@ bench: ## the fleet benchmark: writes bench/results/latest.{json,md,png} (needs 
 	@$(PYTHON) -c 'import matplotlib' 2>/dev/null \
 		|| $(PYTHON) -m pip install -q --disable-pip-version-check -e '.[bench]'
 	$(PYTHON) -m bench $(BENCH_ARGS)
+
+screenshots: ## render the console's main pages from a demo network into docs/screenshots/
+	@$(BOOTSTRAP) --with-browser
+	$(PYTHON) scripts/screenshots.py
 
 clean: ## remove var/ (demo state) and caches; keeps .venv
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -42,6 +42,14 @@ class CentralSettings:
     # (enrolment is then refused until TESSERA_BROKER_PUBLIC_URL is set).
     broker_public_url: str | None = "mqtt://127.0.0.1:18830"
     public_url: str | None = None
+    # The web console: the key that signs its session cookie (TESSERA_SECRET_KEY; without
+    # it a key is made once under var_dir and shared by the workers), whether the cookie
+    # is sent over HTTPS only, minutes without a click before signing in again, the
+    # currency of the chain's amounts.
+    secret_key: str | None = None
+    cookie_secure: bool = False
+    console_idle_minutes: int = 30
+    currency: str = "EUR"
 
 
 def parse_broker(env: Mapping[str, str],
@@ -77,6 +85,7 @@ def load(env: Mapping[str, str] | None = None) -> CentralSettings:
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
     try:
         workers = int(env.get("TESSERA_WEB_WORKERS", "2"))
+        idle = int(env.get("TESSERA_CONSOLE_IDLE_MINUTES", "30"))
         interval = float(env.get("TESSERA_PUBLISH_INTERVAL", "0.05"))
     except ValueError as exc:
         raise SettingsError(f"bad number in settings: {exc}") from exc
@@ -93,7 +102,33 @@ def load(env: Mapping[str, str] | None = None) -> CentralSettings:
         broker_reload_command=env.get("TESSERA_BROKER_RELOAD_COMMAND") or None,
         broker_public_url=_public_broker_url(env),
         public_url=env.get("TESSERA_CENTRAL_PUBLIC_URL") or None,
+        secret_key=env.get("TESSERA_SECRET_KEY") or None,
+        cookie_secure=_flag(env, "TESSERA_COOKIE_SECURE"),
+        console_idle_minutes=_positive(idle, "TESSERA_CONSOLE_IDLE_MINUTES"),
+        currency=_currency(env.get("TESSERA_CURRENCY", "EUR")),
     )
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name} must be true or false, got {value!r}")
+
+
+def _positive(value: int, name: str) -> int:
+    if value < 1:
+        raise SettingsError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def _currency(value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 3 or not code.isalpha():
+        raise SettingsError(f"TESSERA_CURRENCY must be an ISO 4217 code like EUR, got {value!r}")
+    return code
 
 
 def _host_port(url: str) -> tuple[str, int]:

@@ -185,6 +185,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
 
+    from central import console
+    console.init_app(app)  # the web pages; after the API: its error handlers win on /api
+
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:
         session = g.pop("db_session", None)

@@ -282,11 +282,33 @@ ensure_browser() {
     [ -x /usr/bin/chromium ] || die "chromium was installed but /usr/bin/chromium is missing"
 }
 
+# --------------------------------------------------------------------------- console assets
+
+# The web console's browser assets (htmx, Pico CSS) come from the npm registry, pinned by
+# central/console/assets/package-lock.json, and central serves them itself: head office may
+# have no internet.  Its translations are compiled from the .po files (no binaries in git).
+ASSETS=central/console/assets
+
+ensure_console_assets() {
+    local marker="$ASSETS/node_modules/.package-lock.json"
+    if [ ! -e "$marker" ] || [ "$ASSETS/package-lock.json" -nt "$marker" ]; then
+        if ! command -v npm >/dev/null 2>&1; then
+            apt_install nodejs npm || exit 1
+        fi
+        say "npm ci in $ASSETS (htmx, Pico CSS for the web console)"
+        (cd "$ASSETS" && npm ci --omit=dev --no-audit --no-fund --ignore-scripts --loglevel=error \
+            >/dev/null) || die "npm ci failed in $ASSETS"
+        touch "$marker"
+    fi
+    "$VENV/bin/python" -m central.console.catalogs
+}
+
 # --------------------------------------------------------------------------- main
 
 ensure_venv
 ensure_installed
 ensure_mosquitto
+ensure_console_assets
 if [ "$WITH_POSTGRES" -eq 1 ]; then
     ensure_postgres
 fi

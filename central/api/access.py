@@ -76,12 +76,22 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "users": ADMIN_ONLY,
     "tokens": ADMIN_ONLY,
     "auth": writes_by(),
+    # the web console (central/console): its pages sign in with the session cookie
+    "console-fleet": writes_by(TECHNICIAN),
+    "console-stores": writes_by(TECHNICIAN),
+    "console-catalogue": writes_by(PRICING),
+    "console-references": writes_by(PRICING),
+    "console-prices": writes_by(PRICING),
+    "console-sales": writes_by(),
+    "console-users": ADMIN_ONLY,
 }
 
 # By full endpoint name; wins over the blueprint's line.
 ENDPOINT_ACCESS: dict[str, Access] = {
     # signing out (revoking the token in use) is everyone's right
     "auth.CurrentToken": Access(read=ANY_ROLE, write=ANY_ROLE),
+    # signing out of the console likewise
+    "console-auth.logout": Access(read=ANY_ROLE, write=ANY_ROLE),
 }
 
 # (URL rule, method or None for every method) that need no credentials at all.
@@ -93,6 +103,11 @@ PUBLIC: frozenset[tuple[str, str | None]] = frozenset({
     ("/api/v1/auth/tokens", "POST"),  # log in: username and password for a token
     ("/api/v1/enrolments", "POST"),  # a shop PC redeems its one-time enrolment code
     ("/api/v1/enrolments/", "POST"),
+    # the console's sign-in page, its language choice and its browser assets
+    ("/login", None),
+    ("/language", "POST"),
+    ("/assets/vendor/<name>", None),
+    ("/assets/console/<path:filename>", None),
 })
 
 @dataclass(frozen=True)
@@ -143,6 +158,11 @@ def _bearer() -> str | None:
 
 
 def _authenticate() -> Principal:
+    # Console pages sign in with their session cookie (central/console/signin.py).
+    pages = current_app.extensions.get("tessera.session_auth")
+    if pages is not None and request.blueprint in pages[0]:
+        who: Principal = pages[1]()
+        return who
     presented = _bearer()
     if presented is None:
         raise auth.AuthenticationFailed("authentication required: send the header "

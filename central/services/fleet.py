@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from central.models import IngestCursor, Meta, Store, StoreStatus
+from central.models import IngestCursor, Meta, Store, StoreGroup, StoreStatus
 from central.services import changelog
 from central.services.catalog import page
 from protocol.streams import parse_stream
@@ -197,8 +197,11 @@ def _liveness(store: Store, status: StoreStatus | None, acked: int | None,
 
 def fleet(session: Session, page_no: int = 1, size: int | None = None,
           online: bool | None = None,
-          now: dt.datetime | None = None) -> tuple[list[StoreLiveness], int]:
-    """Every store (by code) with its liveness, lag and backlog; a page of them if ``size``."""
+          now: dt.datetime | None = None,
+          group: str | None = None,
+          store_code: str | None = None) -> tuple[list[StoreLiveness], int]:
+    """Every store (by code) with its liveness, lag and backlog; a page of them if ``size``;
+    only the stores of ``group`` (a group code), or only the store ``store_code``, if given."""
     now = now or dt.datetime.now(dt.UTC)
     meta = session.get(Meta, "log_epoch")
     log_epoch = meta.value if meta is not None else ""
@@ -206,6 +209,11 @@ def fleet(session: Session, page_no: int = 1, size: int | None = None,
     if online is not None:
         query = query.where(StoreStatus.online.is_(True) if online
                             else StoreStatus.online.is_not(True))
+    if group is not None:
+        query = query.join(StoreGroup, Store.group_id == StoreGroup.id) \
+            .where(StoreGroup.code == group)
+    if store_code is not None:
+        query = query.where(Store.code == store_code)
     query = query.order_by(Store.code)
     if size is None:
         stores = list(session.scalars(query).unique().all())
