@@ -8,9 +8,10 @@ stream and yields one ``Row`` at a time: a file of any length is read in constan
 
 Header cells are normalised (``"Sale Price"`` -> ``sale_price``); columns with an empty
 header are ignored; blank rows are skipped. A problem with the file itself (not a table,
-no header, duplicate column names, text that is not in the encoding it began with) raises
-``TabularError`` naming the line; a problem with one row (too many cells, a cell too long)
-is reported on that row (``Row.error``) so that an import can reject it and go on.
+no header, duplicate column names, a cell the CSV reader cannot hold) raises
+``TabularError`` naming the line; a problem with one row (too many cells, a cell too long,
+bytes that are not in the file's encoding) is reported on that row (``Row.error``) so that
+an import can reject it and go on.
 """
 
 from __future__ import annotations
