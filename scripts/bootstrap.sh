@@ -303,12 +303,25 @@ ensure_console_assets() {
     "$VENV/bin/python" -m central.console.catalogs
 }
 
+# --------------------------------------------------------------------------- Printables
+
+# Printed forms and cards (central/printables.py) are set in DejaVu Sans, which has the
+# Romanian letters Helvetica lacks; their tests read the PDFs back with pdftotext.
+ensure_printing() {
+    local missing=()
+    command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+    [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    apt_install "${missing[@]}" || exit 1
+}
+
 # --------------------------------------------------------------------------- main
 
 ensure_venv
 ensure_installed
 ensure_mosquitto
 ensure_console_assets
+ensure_printing
 if [ "$WITH_POSTGRES" -eq 1 ]; then
     ensure_postgres
 fi
