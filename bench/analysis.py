@@ -69,6 +69,12 @@ def explain(results: dict[str, Any]) -> None:
         catchup["limit"] += (f"; writing the changes at central through the service layer "
                              f"(prices.bulk_adjust) runs at {sample['per_s']:,} changes/s, "
                              "so the rest were written in bulk")
+    tab = results.get("tabular")
+    if tab:
+        from bench import tabular
+
+        tab["csv_limit"] = tabular.explain_csv(tab)
+        tab["xlsx_limit"] = tabular.explain_xlsx(tab)
     agent = results.get("agent")
     if agent:
         agent["limit"] = (f"Python interpreter, Flask/waitress/paho/SQLAlchemy imports and "
