@@ -254,6 +254,18 @@ def _encoding(sample: bytes, complete: bool) -> str:
     return "utf-8"
 
 
+def _looks_like_text(sample: bytes, encoding: str, complete: bool) -> bool:
+    try:
+        text = codecs.getincrementaldecoder(encoding)().decode(sample, final=complete)
+    except UnicodeDecodeError:
+        return False
+    if any(ord(c) < 32 and c not in "\t\n\r\f" for c in text[:4096]):
+        return False
+    # Any even run of bytes after FF FE decodes as UTF-16 (mostly as CJK): a real table
+    # has a line break or a separator somewhere.
+    return not encoding.startswith("utf-16") or any(c in text for c in ",;\t\n")
+
+
 def _open_csv(stream: IO[bytes], closers: list[Callable[[], None]],
               progress: ProgressCallback | None, encoding: str | None, max_columns: int,
               max_cell: int) -> Table:
@@ -263,11 +275,14 @@ def _open_csv(stream: IO[bytes], closers: list[Callable[[], None]],
     sample = buffered.peek(SAMPLE)[:SAMPLE]
     if not sample:
         raise TabularError("the file is empty")
+    detected = encoding is None
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding = encoding or "utf-16"  # Excel's "Unicode text"
     if encoding is None and b"\x00" in sample[:4096]:
         raise TabularError("this is not a CSV or XLSX file (binary content)")
     encoding = encoding or _encoding(sample, len(sample) < SAMPLE)
+    if detected and not _looks_like_text(sample, encoding, len(sample) < SAMPLE):
+        raise TabularError("this is not a CSV or XLSX file (binary content)")
     text = io.TextIOWrapper(buffered, encoding=encoding, errors="surrogateescape", newline="")
     # Detach, not close: a stream passed in belongs to the caller.
     closers.append(text.detach)

@@ -7,7 +7,7 @@ force at any past moment can be told (central re-prices old sales with it).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -203,7 +203,7 @@ def _money(text: str) -> Decimal | None:
     return value
 
 
-def import_prices(session: Session, rows: Sequence[Row], *, apply: bool = False,
+def import_prices(session: Session, rows: Iterable[Row], *, apply: bool = False,
                   progress: Callable[[int], None] | None = None) -> BulkReport:
     """New sale prices and/or purchase costs by SKU from a table (columns ``sku``,
     ``sale_price``, ``purchase_cost``). Bad rows are reported; good rows still apply."""
@@ -211,6 +211,8 @@ def import_prices(session: Session, rows: Sequence[Row], *, apply: bool = False,
     for done, row in enumerate(rows, start=1):
         sku = row.values.get("sku", "")
         try:
+            if row.error:
+                raise ValueError(row.error)
             if not sku:
                 raise ValueError("no sku")
             product = session.scalar(select(Product).where(Product.sku == sku))
@@ -237,7 +239,7 @@ def import_prices(session: Session, rows: Sequence[Row], *, apply: bool = False,
     return report
 
 
-def import_products(session: Session, rows: Sequence[Row], *, apply: bool = False,
+def import_products(session: Session, rows: Iterable[Row], *, apply: bool = False,
                     progress: Callable[[int], None] | None = None) -> BulkReport:
     """Create or update products from a table: ``sku, name, category, brand, family,
     vat_rate, sale_price, purchase_cost, barcodes`` (barcodes separated by spaces or '|').
@@ -247,6 +249,8 @@ def import_products(session: Session, rows: Sequence[Row], *, apply: bool = Fals
         values = row.values
         sku = values.get("sku", "")
         try:
+            if row.error:
+                raise ValueError(row.error)
             with session.begin_nested() as savepoint:
                 data = _product_row(values)
                 exists = session.scalar(select(Product.id).where(Product.sku == sku))

@@ -203,3 +203,36 @@ def test_rows_can_come_from_any_iterator(db: Database) -> None:
     assert result.batches == 3 and dict(result.outcomes) == {"created": 5} and cards(db) == 5
     with pytest.raises(ValueError, match="batch_size"):
         run_import(rows(), partners.card_row_handler("UNION"), db.sessions, batch_size=0)
+
+
+def test_the_command_line_checks_then_imports_with_a_report(db: Database,
+                                                            tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "members.csv"
+    path.write_text("number;holder\n12345678;Ana\n12;Bad\n23456789;Ion\n", encoding="utf-8")
+    env = {"TESSERA_DATABASE_URL": db.url, "PATH": "/usr/bin:/bin"}
+    command = [sys.executable, "-m", "tessera", "central", "import-partner-cards", "UNION",
+               str(path)]
+
+    def tessera(*extra: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(command + list(extra), env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    checked = tessera()
+    assert "3 rows checked" in checked.stdout and "2 created, 1 rejected" in checked.stdout
+    assert "rejected line 3: number '12'" in checked.stderr and cards(db) == 0
+    report = tmp_path / "rejected.xlsx"
+    applied = tessera("--apply", "--report", str(report))
+    assert "3 rows imported: 2 created, 1 rejected" in applied.stdout and cards(db) == 2
+    sheet = load_workbook(report).worksheets[0]
+    assert [c.value for c in sheet[2]] == [3, "number '12': 4 to 32 letters or digits", "12",
+                                           "Bad"]
+    again = tessera("--apply")
+    assert "3 rows imported: 2 unchanged, 1 rejected" in again.stdout and cards(db) == 2
+    unknown = subprocess.run([*command[:-2], "NOPE", str(path)], env=env, capture_output=True,
+                             text=True, timeout=120)
+    assert unknown.returncode == 2 and "no partner programme 'NOPE'" in unknown.stderr

@@ -91,6 +91,8 @@ def test_the_encoding_can_be_given() -> None:
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, r"Excel 97-2003 \(.xls\)"),
     (b"PK\x03\x04 not really a zip", "not a readable XLSX file"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not a CSV or XLSX file"),
+    (bytes(range(1, 256)) * 20, "not a CSV or XLSX file"),  # no NUL, not UTF-8 either
+    (b"\xff\xfe\x00garbage", "not a CSV or XLSX file"),  # "UTF-16" without a line break
     (",".join(f"c{i}" for i in range(201)).encode(), "line 1: the header has 201 columns"),
 ])
 def test_files_that_are_no_table_are_refused_naming_the_line(data: bytes, message: str) -> None:
