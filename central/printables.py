@@ -164,7 +164,7 @@ def _barcode(canvas: Any, number: str, x: float, y: float, module: float,
     drawing = Drawing(x1 - x0, y1 - y0)
     drawing.add(widget)
     renderPDF.draw(drawing, canvas, x - x0, y - y0)
-    return x1 - x0
+    return float(x1 - x0)
 
 
 def registration_form(language: str | None, *, chain: str, store: str | None = None,
@@ -211,7 +211,7 @@ def registration_form(language: str | None, *, chain: str, store: str | None = N
 
     def box(x: float, base: float) -> float:
         canvas.rect(x, base - 0.5 * mm, 3.5 * mm, 3.5 * mm)
-        return x + 5.5 * mm
+        return float(x + 5.5 * mm)
 
     def choices(options: Sequence[str], x: float, base: float) -> None:
         canvas.setFont(regular, 10)

@@ -83,7 +83,7 @@ class Table:
     """
 
     def __init__(self, kind: Literal["csv", "xlsx"], header: list[str], header_line: int,
-                 rows: Iterator[Row], closers: list[Callable[[], None]]) -> None:
+                 rows: Iterator[Row], closers: list[Callable[[], object]]) -> None:
         self.kind = kind
         self.header = header
         self.header_line = header_line
@@ -114,7 +114,7 @@ def open_table(source: Source, filename: str = "", *, progress: ProgressCallback
     Windows-1252 leaves undefined). ``progress`` is called as the read advances: bytes of
     the file for a CSV, rows of the sheet for an XLSX (the total as the sheet declares it).
     """
-    closers: list[Callable[[], None]] = []
+    closers: list[Callable[[], object]] = []
     if isinstance(source, str | os.PathLike):
         filename = filename or os.fspath(source)
         try:
@@ -162,7 +162,7 @@ def read_table(data: bytes, filename: str = "") -> list[Row]:
 
 def _peek(stream: IO[bytes], size: int) -> bytes:
     if hasattr(stream, "peek"):
-        return stream.peek(size)[:size]
+        return bytes(stream.peek(size)[:size])
     if stream.seekable():
         position = stream.tell()
         data = stream.read(size)
@@ -266,7 +266,7 @@ def _looks_like_text(sample: bytes, encoding: str, complete: bool) -> bool:
     return not encoding.startswith("utf-16") or any(c in text for c in ",;\t\n")
 
 
-def _open_csv(stream: IO[bytes], closers: list[Callable[[], None]],
+def _open_csv(stream: IO[bytes], closers: list[Callable[[], object]],
               progress: ProgressCallback | None, encoding: str | None, max_columns: int,
               max_cell: int) -> Table:
     total = _size(stream)
@@ -328,7 +328,7 @@ def _open_csv(stream: IO[bytes], closers: list[Callable[[], None]],
 
 # -- XLSX -------------------------------------------------------------------------------------
 
-def _open_xlsx(stream: IO[bytes], closers: list[Callable[[], None]],
+def _open_xlsx(stream: IO[bytes], closers: list[Callable[[], object]],
                progress: ProgressCallback | None, max_columns: int, max_cell: int) -> Table:
     from openpyxl import load_workbook
 
