@@ -23,7 +23,7 @@ from tests.support import wait_until
 
 DEFAULT_STALL = 5.0  # TESSERA_STALL_TIMEOUT's default
 LONG_STALL = 600.0
-ALL = ("raw", "ingest", "fanout", "bootstrap", "catchup", "agent", "tabular")
+ALL = ("raw", "ingest", "fanout", "bootstrap", "catchup", "agent", "tabular", "import")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -60,12 +60,13 @@ def sizes(args: argparse.Namespace) -> dict[str, Any]:
     if args.quick:
         return {"raw_seconds": 1.5, "outbox_depth": 200, "ingest_window": 4.0, "fanout_samples": 3,
                 "fanout_spacing": 0.1, "products": 2_000, "offline_changes": 1_000,
-                "idle_seconds": 2.0, "fleet_products": 10, "tabular_rows": 20_000}
+                "idle_seconds": 2.0, "fleet_products": 10, "tabular_rows": 20_000,
+                "import_rows": 1_000}
     return {"raw_seconds": 5.0, "ingest_window": 30.0,
             "outbox_depth": min(2_500, max(300, math.ceil(30_000 / args.stores))),
             "fanout_samples": 20, "fanout_spacing": 0.3, "products": 100_000,
             "offline_changes": 50_000, "idle_seconds": 30.0, "fleet_products": 20,
-            "tabular_rows": 200_000}
+            "tabular_rows": 200_000, "import_rows": 20_000}
 
 
 def fleet_processes(stores: int) -> int:
@@ -157,6 +158,14 @@ def main(argv: list[str] | None = None) -> int:
                     "small": raw.measure("127.0.0.1", world.broker.port, size["raw_seconds"], 64),
                     "large": raw.measure("127.0.0.1", world.broker.port, size["raw_seconds"],
                                          100_000)}
+            if "import" in args.only:
+                assert world.db is not None
+                log("import: %d partner member rows through the import runner, twice",
+                    size["import_rows"])
+                results["import"] = tabular.run_import(world.db, size["import_rows"])
+            if not args.only - {"tabular", "import"}:
+                ok = True
+                return 0
             world.start_central()
             state = raw.retained_payload("127.0.0.1", world.broker.port, topics.CENTRAL_STATE)
             if not state or not state.get("online"):

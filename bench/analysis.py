@@ -75,6 +75,11 @@ def explain(results: dict[str, Any]) -> None:
 
         tab["csv_limit"] = tabular.explain_csv(tab)
         tab["xlsx_limit"] = tabular.explain_xlsx(tab)
+    imported = results.get("import")
+    if imported:
+        from bench import tabular
+
+        imported["limit"] = tabular.explain_import(imported)
     agent = results.get("agent")
     if agent:
         agent["limit"] = (f"Python interpreter, Flask/waitress/paho/SQLAlchemy imports and "

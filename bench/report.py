@@ -11,7 +11,7 @@ from typing import Any
 LONG = "600 s"
 RESULTS = Path(__file__).resolve().parent / "results"
 FIGURES = ("raw", "ingest_capacity", "ingest", "fanout", "bootstrap", "catchup", "agent_rss",
-           "agent_cpu", "tabular_csv", "tabular_xlsx")
+           "agent_cpu", "tabular_csv", "tabular_xlsx", "import")
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,12 @@ def rows(results: dict[str, Any]) -> list[Row]:
                    xlsx_peak, "MiB", "≤ 64 MiB at 200k rows",
                    None if xlsx_peak is None else xlsx_peak <= 64, None,
                    tab["xlsx_limit"] if tab else "not measured"))
+    imp = results.get("import")
+    detail = f" ({imp['rows']:,} partner member rows, 1% bad)" if imp else ""
+    out.append(Row("import", f"import runner on PostgreSQL, first import{detail}",
+                   imp and imp["first"]["rows_per_s"], "rows/s", "— (no target in SPEC K6)",
+                   None, None,
+                   imp["limit"] if imp else "not measured"))
     return out
 
 
