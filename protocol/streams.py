@@ -11,7 +11,13 @@ from typing import Literal
 
 ScopeKind = Literal["all", "group", "store"]
 
-BUCKETS = ("catalog", "store-config", "prices", "policies", "partners")
+CATALOG = "catalog"
+STORE_CONFIG = "store-config"
+PRICES = "prices"
+POLICIES = "policies"
+PARTNERS = "partners"
+
+BUCKETS = (CATALOG, STORE_CONFIG, PRICES, POLICIES, PARTNERS)
 """Buckets known to this protocol version (readers ignore others)."""
 
 

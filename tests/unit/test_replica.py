@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol import messages
+from protocol.encoding import WireError
 from store_agent.replica import Replica
 from store_agent.sqlite_store import REPLICA_TABLES, LocalStore
 
@@ -209,8 +209,8 @@ def test_a_failing_change_rolls_back_the_whole_message(replica: Replica,
     replica.apply(changes(upsert(1, "product", product("A"))))
     before = state(store)
     broken = {"version": 3, "entity": "product", "key": "X", "op": "upsert",
-              "data": {"sku": "X"}}  # no name: the insert fails
-    with pytest.raises((KeyError, sqlite3.IntegrityError)):
+              "data": {"sku": "X"}}  # no name: refused by the entity's schema
+    with pytest.raises(WireError, match="invalid product 'X'.*name"):
         replica.apply(changes(upsert(2, "product", product("B")), broken))
     assert state(store) == before
 
