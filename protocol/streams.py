@@ -52,3 +52,11 @@ def parse_stream(name: str) -> tuple[str, Scope]:
     if kind == "s" and ref:
         return bucket, Scope("store", ref)
     raise ValueError(f"bad stream name {name!r}")
+
+
+def streams_of(bucket: str, store: str, group: str | None) -> list[str]:
+    """The streams of ``bucket`` a store follows: all stores, its own, then its group's."""
+    names = [stream_name(bucket, ALL), stream_name(bucket, Scope("store", store))]
+    if group:
+        names.append(stream_name(bucket, Scope("group", group)))
+    return names

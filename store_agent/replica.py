@@ -61,7 +61,26 @@ def _apply_one(conn: sqlite3.Connection, layout: Layout, stream: str, entity: st
     if op == "delete" or data is None:
         table.delete(conn, stream, known.key_parts(key))
         return
-    table.upsert(conn, stream, known.load(key, data), data)
+    loaded = known.load(key, data)
+    table.upsert(conn, stream, loaded, data)
+    if table.names_group:
+        _leave_other_groups(conn, layout, loaded.get("group"))
+
+
+def _leave_other_groups(conn: sqlite3.Connection, layout: Layout, group: str | None) -> None:
+    """The store's own record says its group: forget the streams of any other group.
+
+    (Only this store's record reaches it.) Central sends the new group's streams at the
+    next catch-up, since the store now follows them from version 0.
+    """
+    for (stream,) in conn.execute("SELECT stream FROM streams").fetchall():
+        _, scope = parse_stream(str(stream))
+        if scope.kind != "group" or scope.ref == group:
+            continue
+        log.info("the store left the group of %s: forgetting that stream", stream)
+        _wipe(conn, layout, str(stream))
+        conn.execute("DELETE FROM snapshot_parts WHERE stream = ?", (stream,))
+        conn.execute("DELETE FROM streams WHERE stream = ?", (stream,))
 
 
 def _track(conn: sqlite3.Connection, stream: str, entity: str, key: str, op: str,

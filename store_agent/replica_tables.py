@@ -46,6 +46,8 @@ class Table:
     stream_column: str | None = None
     also: tuple[str, ...] = field(default=())
     """Other tables this mapping fills (a product's barcodes): wiped with it."""
+    names_group: bool = False
+    """The row is the store's own record: its ``group`` says which group streams to follow."""
 
     def upsert(self, conn: sqlite3.Connection, stream: str, data: Row, raw: Row) -> None:
         values = {name: value(data, raw) for name, value in self.columns.items()}
@@ -136,25 +138,6 @@ def _forget_barcodes(conn: sqlite3.Connection, parts: dict[str, str | None]) -> 
     conn.execute("DELETE FROM barcodes WHERE sku = ?", (parts["sku"],))
 
 
-def _leave_other_groups(conn: sqlite3.Connection, data: Row) -> None:
-    """The store's own record says its group: forget the streams of any other group.
-
-    (Only this store's record reaches it.) Central sends the new group's streams at the
-    next catch-up, since the store now follows them from version 0.
-    """
-    group = data.get("group")
-    mine = f"%@g:{group}" if group else ""
-    stale = [str(r[0]) for r in conn.execute(
-        "SELECT stream FROM streams WHERE stream LIKE '%@g:%' AND stream NOT LIKE ?",
-        (mine,))]
-    for stream in stale:
-        log.info("the store left the group of %s: forgetting that stream", stream)
-        conn.execute("DELETE FROM prices WHERE stream = ?", (stream,))
-        conn.execute("DELETE FROM entry_hashes WHERE stream = ?", (stream,))
-        conn.execute("DELETE FROM snapshot_parts WHERE stream = ?", (stream,))
-        conn.execute("DELETE FROM streams WHERE stream = ?", (stream,))
-
-
 def _own_store(scope: Scope) -> tuple[str, tuple[Any, ...]] | None:
     return ("code = ?", (scope.ref,)) if scope.kind == "store" else None
 
@@ -183,7 +166,7 @@ TABLES = Tables(
     Table("store", "store_info", ("code",),
           {"code": field_("code"), "name": field_("name"), "grp": field_("group"),
            "active": flag("active"), "time_zone": field_("time_zone")},
-          after_upsert=_leave_other_groups, wipe_where=_own_store),
+          wipe_where=_own_store, names_group=True),
     Table("receipt_profile", "receipt_profiles", ("scope",),
           {"scope": field_("scope"), "data": blob}, wipe_where=_profile_scope),
     Table("price", "prices", ("sku", "effective_from"),

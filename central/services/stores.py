@@ -11,9 +11,9 @@ from central.models import Store, StoreGroup
 from central.services import changelog
 from central.services.catalog import page
 from central.services.errors import Conflict, Invalid, NotFound
-from protocol.streams import Scope
+from protocol.streams import STORE_CONFIG, Scope
 
-BUCKET = "store-config"
+BUCKET = STORE_CONFIG
 
 
 def group_wire(group: StoreGroup) -> dict[str, Any]:
