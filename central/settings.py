@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class SettingsError(ValueError):
@@ -42,6 +43,8 @@ class CentralSettings:
     # (enrolment is then refused until TESSERA_BROKER_PUBLIC_URL is set).
     broker_public_url: str | None = "mqtt://127.0.0.1:18830"
     public_url: str | None = None
+    # The time zone of a store created without one (an IANA name, checked at load).
+    default_time_zone: str = "Europe/Rome"
 
 
 def parse_broker(env: Mapping[str, str],
@@ -93,7 +96,18 @@ def load(env: Mapping[str, str] | None = None) -> CentralSettings:
         broker_reload_command=env.get("TESSERA_BROKER_RELOAD_COMMAND") or None,
         broker_public_url=_public_broker_url(env),
         public_url=env.get("TESSERA_CENTRAL_PUBLIC_URL") or None,
+        default_time_zone=_time_zone(env),
     )
+
+
+def _time_zone(env: Mapping[str, str]) -> str:
+    name = env.get("TESSERA_DEFAULT_TIME_ZONE") or "Europe/Rome"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SettingsError(f"TESSERA_DEFAULT_TIME_ZONE must be an IANA time zone such as "
+                            f"Europe/Rome, got {name!r}") from exc
+    return name
 
 
 def _host_port(url: str) -> tuple[str, int]:
