@@ -15,6 +15,8 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from protocol.streams import STORE_CONFIG, Scope, stream_name
+
 log = logging.getLogger(__name__)
 
 META_KEY = "migration"
@@ -134,6 +136,15 @@ CREATE TRIGGER plu_price_delete AFTER DELETE ON prices {_PLU_ON} BEGIN
 END;
 """
 
+def _refetch_own_store_config(conn: sqlite3.Connection) -> None:
+    """The record central sent before had no zone: forget where the store's own config
+    streams stand, so that the next catch-up sends the record (now with its zone) again.
+    The rows stay until they are replaced; the checksum starts again from empty."""
+    own = stream_name(STORE_CONFIG, Scope("store", "%"))  # a LIKE pattern
+    conn.execute("DELETE FROM entry_hashes WHERE stream LIKE ?", (own,))
+    conn.execute("DELETE FROM streams WHERE stream LIKE ?", (own,))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the schema of the agents before migrations", (
         BASELINE,
@@ -144,7 +155,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     )),
     Migration(2, "PLU tracking triggers in the schema, switched on by a meta flag", (
         _keep_plu_tracking, PLU_TRIGGERS)),
-    Migration(3, "the store's time zone", (_add_column("store_info", "time_zone", "TEXT"),)),
+    Migration(3, "the store's time zone", (
+        _add_column("store_info", "time_zone", "TEXT"),
+        _refetch_own_store_config)),
 )
 
 
