@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from store_agent.migrations import migrate
+from store_agent.migrations import MIGRATIONS, Migration, migrate
 from store_agent.replica_tables import REPLICA_TABLES
 
 __all__ = ["REPLICA_TABLES", "LocalStore"]
@@ -24,11 +24,11 @@ __all__ = ["REPLICA_TABLES", "LocalStore"]
 class LocalStore:
     """Opens per-thread connections to one SQLite file and owns its schema."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, migrations: tuple[Migration, ...] = MIGRATIONS) -> None:
         self.path = path
         self._local = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
-        migrate(self.connection())
+        migrate(self.connection(), migrations)
         with self.write() as conn:
             if self.get_meta(conn, "epoch") is None:
                 # A new database is a new history: central keys our seqs by this epoch.
