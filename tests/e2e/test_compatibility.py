@@ -13,8 +13,8 @@ import sqlite3
 import subprocess
 import uuid
 from collections.abc import Iterator
-from decimal import Decimal
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
