@@ -158,6 +158,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "the store's time zone", (
         _add_column("store_info", "time_zone", "TEXT"),
         _refetch_own_store_config)),
+    # Products from before units: NULL reads as piece (rules.pricing.unit_of). Agents just
+    # before migrations added it themselves: then there is nothing to do.
+    Migration(4, "the unit a product is sold in", (_add_column("products", "unit", "TEXT"),)),
 )
 
 

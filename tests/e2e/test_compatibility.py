@@ -29,7 +29,7 @@ EARLIER_AGENT = "bdaaa40"
 
 
 # The last commit whose agent created its SQLite schema without numbered migrations.
-BEFORE_MIGRATIONS = "25fe45a"
+BEFORE_MIGRATIONS = "bbc1d7e"
 
 
 @contextmanager

@@ -66,7 +66,7 @@ def test_a_new_database_gets_every_migration_and_every_table(tmp_path: Path) -> 
     assert set(REPLICA_TABLES) <= set(held)
     assert {"sales", "outbox", "fiscal_jobs", "plu_dirty", "email_outbox"} <= set(held)
     assert {"family"} <= held["products"] and {"checksum"} <= held["streams"]
-    assert "time_zone" in held["store_info"]
+    assert "time_zone" in held["store_info"] and "unit" in held["products"]
 
 
 def test_a_database_of_an_agent_before_migrations_is_upgraded_in_place(tmp_path: Path) -> None:

@@ -1,14 +1,14 @@
 """every store has an IANA time zone (store-config); existing stores get Europe/Rome
 
-Revision ID: 0012_store_time_zone
-Revises: 0011
+Revision ID: 0013_store_time_zone
+Revises: 0012
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_store_time_zone"
-down_revision = "0011"
+revision = "0013_store_time_zone"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
