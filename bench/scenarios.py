@@ -10,10 +10,11 @@ from typing import Any
 from bench import seed
 from bench.environment import CpuMeter, World, pids_named
 from bench.fleet import Fleet
+from protocol import streams
 from protocol.streams import ALL, stream_name
 from tests.support import wait_until
 
-PRICES = stream_name("prices", ALL)
+PRICES = stream_name(streams.PRICES, ALL)
 SALE_LINES = 5
 BATCH = 100  # TESSERA_BATCH_SIZE default: entries per upstream message
 

@@ -23,9 +23,9 @@ from central.db import Database
 from central.models import Change
 from central.services import catalog, prices, stores
 from protocol.checksum import combine, entry_hash
+from protocol.streams import CATALOG
 from rules.barcodes import ean_check_digit
 
-CATALOG = "catalog"
 BENCH_CATEGORY = "bench"
 
 

@@ -74,6 +74,8 @@ class Store(Base):
     name: Mapped[str] = mapped_column(String(200))
     group_id: Mapped[int | None] = mapped_column(ForeignKey("store_groups.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # IANA zone of the store: receipts and store-local schedules; storage stays UTC.
+    time_zone: Mapped[str] = mapped_column(String(64), default="Europe/Rome")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     group: Mapped[StoreGroup | None] = relationship(lazy="joined")
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class SettingsError(ValueError):
@@ -50,6 +51,8 @@ class CentralSettings:
     cookie_secure: bool = False
     console_idle_minutes: int = 30
     currency: str = "EUR"
+    # The time zone of a store created without one (an IANA name, checked at load).
+    default_time_zone: str = "Europe/Rome"
 
 
 def parse_broker(env: Mapping[str, str],
@@ -106,6 +109,7 @@ def load(env: Mapping[str, str] | None = None) -> CentralSettings:
         cookie_secure=_flag(env, "TESSERA_COOKIE_SECURE"),
         console_idle_minutes=_positive(idle, "TESSERA_CONSOLE_IDLE_MINUTES"),
         currency=_currency(env.get("TESSERA_CURRENCY", "EUR")),
+        default_time_zone=_time_zone(env),
     )
 
 
@@ -129,6 +133,16 @@ def _currency(value: str) -> str:
     if len(code) != 3 or not code.isalpha():
         raise SettingsError(f"TESSERA_CURRENCY must be an ISO 4217 code like EUR, got {value!r}")
     return code
+
+
+def _time_zone(env: Mapping[str, str]) -> str:
+    name = env.get("TESSERA_DEFAULT_TIME_ZONE") or "Europe/Rome"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SettingsError(f"TESSERA_DEFAULT_TIME_ZONE must be an IANA time zone such as "
+                            f"Europe/Rome, got {name!r}") from exc
+    return name
 
 
 def _host_port(url: str) -> tuple[str, int]:

@@ -29,7 +29,11 @@ class _Base(Schema):
 
 
 class ChangeSchema(Schema):
-    """One change of the central log, as applied by a store."""
+    """One change of the central log, as applied by a store.
+
+    ``data`` is checked against its entity's schema (protocol.entities) when the store
+    applies it: an entity this side does not know passes through, as the protocol says.
+    """
 
     class Meta:
         unknown = EXCLUDE

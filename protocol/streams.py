@@ -11,7 +11,13 @@ from typing import Literal
 
 ScopeKind = Literal["all", "group", "store"]
 
-BUCKETS = ("catalog", "store-config", "prices", "policies", "partners")
+CATALOG = "catalog"
+STORE_CONFIG = "store-config"
+PRICES = "prices"
+POLICIES = "policies"
+PARTNERS = "partners"
+
+BUCKETS = (CATALOG, STORE_CONFIG, PRICES, POLICIES, PARTNERS)
 """Buckets known to this protocol version (readers ignore others)."""
 
 
@@ -46,3 +52,11 @@ def parse_stream(name: str) -> tuple[str, Scope]:
     if kind == "s" and ref:
         return bucket, Scope("store", ref)
     raise ValueError(f"bad stream name {name!r}")
+
+
+def streams_of(bucket: str, store: str, group: str | None) -> list[str]:
+    """The streams of ``bucket`` a store follows: all stores, its own, then its group's."""
+    names = [stream_name(bucket, ALL), stream_name(bucket, Scope("store", store))]
+    if group:
+        names.append(stream_name(bucket, Scope("group", group)))
+    return names

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from protocol.streams import PRICES, streams_of
 from rules.context import VIP_PREFIX, partner_discount, product_from_wire, vip_discount
 from rules.policies import CardDiscount, Policies, card_in_range, policies_from_wire
 from rules.pricing import Product
@@ -37,10 +38,7 @@ def _product_row(conn: sqlite3.Connection, code: str) -> sqlite3.Row | None:
 
 
 def price_streams(store: str, group: str | None) -> list[str]:
-    streams = ["prices", f"prices@s:{store}"]
-    if group:
-        streams.append(f"prices@g:{group}")
-    return streams
+    return streams_of(PRICES, store, group)
 
 
 def load_products(conn: sqlite3.Connection, codes: Sequence[str], store: str,

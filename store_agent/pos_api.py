@@ -377,8 +377,9 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
             name = conn.execute("SELECT name FROM store_info WHERE code = ?",
                                 (store_code,)).fetchone()
             email = receipts.email_state(conn, sale_uuid)
+            zone = receipts.store_zone(conn, store_code)
         return {"uuid": sale["uuid"], "number": sale["number"],
-                "text": receipts.render_text(sale, profile, name[0] if name else None),
+                "text": receipts.render_text(sale, profile, name[0] if name else None, zone),
                 "logo_png": profile.get("logo_png"), "email": email,
                 "email_policy": profile["email"]["policy"], "profile": profile}
 

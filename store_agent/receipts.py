@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 import sqlite3
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+log = logging.getLogger(__name__)
 
 WIDTH = 40
 EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
@@ -48,18 +52,35 @@ def effective_profile(conn: sqlite3.Connection, store_code: str) -> dict[str, An
     return result
 
 
+def store_zone(conn: sqlite3.Connection, store: str) -> dt.tzinfo:
+    """The store's time zone from its record; UTC until central has sent one (older
+    centrals send none) or if this machine does not know the zone."""
+    row = conn.execute("SELECT time_zone FROM store_info WHERE code = ?", (store,)).fetchone()
+    if row is None or not row[0]:
+        return dt.UTC
+    try:
+        return ZoneInfo(str(row[0]))
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("unknown time zone %r in the store's record: receipts show UTC", row[0])
+        return dt.UTC
+
+
+def local_time(moment: str, zone: dt.tzinfo) -> str:
+    """A stored (UTC, ISO) moment as the store's wall-clock time for a receipt."""
+    return dt.datetime.fromisoformat(moment).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
 def _row(left: str, right: str, width: int = WIDTH) -> str:
     room = max(width - len(right) - 1, 1)
     return f"{left[:room]:<{room}} {right}"
 
 
 def render_text(sale: Mapping[str, Any], profile: Mapping[str, Any],
-                store_name: str | None = None, width: int = WIDTH) -> list[str]:
-    """The receipt as lines of at most ``width`` characters."""
+                store_name: str | None, zone: dt.tzinfo, width: int = WIDTH) -> list[str]:
+    """The receipt as lines of at most ``width`` characters, times in the store's ``zone``."""
     lines = [line.center(width).rstrip() for line in profile.get("header") or []]
-    moment = dt.datetime.fromisoformat(sale["created_at"])
     lines += [(store_name or sale["store"]).center(width).rstrip(),
-              _row(f"Receipt {sale['number']}", moment.strftime("%Y-%m-%d %H:%M")), ""]
+              _row(f"Receipt {sale['number']}", local_time(sale["created_at"], zone)), ""]
     for line in sale["lines"]:
         qty, unit = Decimal(line["qty"]), Decimal(line["unit_price"])
         lines.append(str(line.get("name") or line["sku"])[:width])
@@ -101,12 +122,12 @@ def _fill(template: str, values: Mapping[str, str]) -> str:
 
 
 def compose(sale: Mapping[str, Any], profile: Mapping[str, Any],
-            store_name: str | None) -> tuple[str, str]:
+            store_name: str | None, zone: dt.tzinfo) -> tuple[str, str]:
     """Subject and body of the e-mail receipt."""
-    text = "\n".join(render_text(sale, profile, store_name))
+    text = "\n".join(render_text(sale, profile, store_name, zone))
     values = {"store": str(sale["store"]), "store_name": store_name or str(sale["store"]),
               "number": str(sale["number"]),
-              "date": dt.datetime.fromisoformat(sale["created_at"]).strftime("%Y-%m-%d %H:%M"),
+              "date": local_time(sale["created_at"], zone),
               "total": str(sale["total"]), "receipt": text}
     email = profile["email"]
     subject = " ".join(_fill(email["subject"], values).split())  # one header line
@@ -131,7 +152,8 @@ def queue_email(conn: sqlite3.Connection, sale: Mapping[str, Any], address: str 
         return {"state": "not_sent", "reason": reason}
     assert address is not None
     row = conn.execute("SELECT name FROM store_info WHERE code = ?", (sale["store"],)).fetchone()
-    subject, body = compose(sale, profile, row[0] if row else None)
+    subject, body = compose(sale, profile, row[0] if row else None,
+                            store_zone(conn, sale["store"]))
     conn.execute("INSERT INTO email_outbox (sale_uuid, to_addr, sender, subject, body, "
                  "logo_png, state, next_attempt_at, created_at) "
                  "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)",

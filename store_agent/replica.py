@@ -18,9 +18,11 @@ from typing import Any
 
 from protocol.checksum import EMPTY, combine, entry_hash
 from protocol.encoding import dumps
+from protocol.entities import ENTITIES, Registry
 from protocol.streams import parse_stream
 from rules.pricing import unit_of
-from store_agent.sqlite_store import REPLICA_TABLES, LocalStore
+from store_agent.replica_tables import BOOKKEEPING_TABLES, TABLES, Tables
+from store_agent.sqlite_store import LocalStore
 
 log = logging.getLogger(__name__)
 
@@ -37,100 +39,46 @@ class ApplyResult:
     hole: bool
 
 
-def _apply_one(conn: sqlite3.Connection, stream: str, entity: str, key: str, op: str,
-               data: dict[str, Any] | None) -> None:
-    if op == "delete" or data is None:
-        _delete(conn, stream, entity, key)
-        return
-    if entity == "category":
-        conn.execute("INSERT OR REPLACE INTO categories (code, name, parent, active) "
-                     "VALUES (?, ?, ?, ?)",
-                     (data["code"], data["name"], data.get("parent"), int(data["active"])))
-    elif entity in ("brand", "family"):
-        table = "brands" if entity == "brand" else "families"
-        conn.execute(f"INSERT OR REPLACE INTO {table} (code, name, active) "  # noqa: S608
-                     "VALUES (?, ?, ?)", (data["code"], data["name"], int(data["active"])))
-    elif entity == "product":
-        conn.execute("INSERT OR REPLACE INTO products (sku, name, category, brand, family, "
-                     "vat_rate, sale_price, active, unit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     (data["sku"], data["name"], data.get("category"), data.get("brand"),
-                      data.get("family"), str(Decimal(str(data["vat_rate"]))),
-                      str(Decimal(str(data["sale_price"]))), int(data["active"]),
-                      unit_of(data.get("unit"))))
-        conn.execute("DELETE FROM barcodes WHERE sku = ?", (data["sku"],))
-        for code in data.get("barcodes") or []:
-            conn.execute("INSERT OR REPLACE INTO barcodes (code, sku) VALUES (?, ?)",
-                         (code, data["sku"]))
-    elif entity == "store":
-        conn.execute("INSERT OR REPLACE INTO store_info (code, name, grp, active) "
-                     "VALUES (?, ?, ?, ?)",
-                     (data["code"], data["name"], data.get("group"), int(data["active"])))
-        _leave_other_groups(conn, data.get("group"))
-    elif entity == "price":
-        conn.execute("INSERT OR REPLACE INTO prices (stream, sku, effective_from, price) "
-                     "VALUES (?, ?, ?, ?)",
-                     (stream, data["sku"], data.get("effective_from") or "",
-                      str(Decimal(str(data["price"])))))
-    elif entity == "policy":
-        conn.execute("INSERT OR REPLACE INTO policies (code, kind, version, data) "
-                     "VALUES (?, ?, ?, ?)",
-                     (data["code"], data["kind"], int(data["version"]), dumps(data).decode()))
-    elif entity == "partner_programme":
-        conn.execute("INSERT OR REPLACE INTO partner_programmes (code, version, data) "
-                     "VALUES (?, ?, ?)", (data["code"], int(data["version"]),
-                                          dumps(data).decode()))
-    elif entity == "partner_card":
-        conn.execute("INSERT OR REPLACE INTO partner_cards (programme, first, last, active) "
-                     "VALUES (?, ?, ?, ?)", (data["programme"], data["first"], data["last"],
-                                             int(data.get("active", True))))
-    elif entity == "vip_card":
-        conn.execute("INSERT OR REPLACE INTO vip_cards (code, data) VALUES (?, ?)",
-                     (data["code"], dumps(data).decode()))
-    elif entity == "receipt_profile":
-        conn.execute("INSERT OR REPLACE INTO receipt_profiles (scope, data) VALUES (?, ?)",
-                     (key, dumps(data).decode()))
-    else:
+@dataclass(frozen=True)
+class Layout:
+    """What the replica knows: the protocol's entities and the agent's table of each."""
+
+    entities: Registry = ENTITIES
+    tables: Tables = TABLES
+
+    def replica_tables(self) -> tuple[str, ...]:
+        return (*self.tables.names(), *BOOKKEEPING_TABLES)
+
+
+def _apply_one(conn: sqlite3.Connection, layout: Layout, stream: str, entity: str, key: str,
+               op: str, data: dict[str, Any] | None) -> None:
+    known, table = layout.entities.get(entity), layout.tables.get(entity)
+    if known is None or table is None:
         # Readers ignore what they do not know (additive protocol); the version still
         # advances so the stream does not stall.
         log.info("ignoring change of unknown entity %r", entity)
+        return
+    if op == "delete" or data is None:
+        table.delete(conn, stream, known.key_parts(key))
+        return
+    loaded = known.load(key, data)
+    table.upsert(conn, stream, loaded, data)
+    if table.names_group:
+        _leave_other_groups(conn, layout, loaded.get("group"))
 
 
-def _delete(conn: sqlite3.Connection, stream: str, entity: str, key: str) -> None:
-    if entity == "price":
-        sku, _, moment = key.partition("|")
-        conn.execute("DELETE FROM prices WHERE stream = ? AND sku = ? AND effective_from = ?",
-                     (stream, sku, "" if moment == "-" else moment))
-    elif entity == "partner_card":
-        programme, first, last = (key.split("|") + ["", ""])[:3]
-        conn.execute("DELETE FROM partner_cards WHERE programme = ? AND first = ? AND last = ?",
-                     (programme, first, last))
-    else:
-        table, column = {"category": ("categories", "code"), "brand": ("brands", "code"),
-                         "family": ("families", "code"), "product": ("products", "sku"),
-                         "store": ("store_info", "code"), "policy": ("policies", "code"),
-                         "partner_programme": ("partner_programmes", "code"),
-                         "vip_card": ("vip_cards", "code"),
-                         "receipt_profile": ("receipt_profiles", "scope")}.get(entity, ("", ""))
-        if table:
-            conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (key,))  # noqa: S608
-            if table == "products":
-                conn.execute("DELETE FROM barcodes WHERE sku = ?", (key,))
-
-
-def _leave_other_groups(conn: sqlite3.Connection, group: str | None) -> None:
+def _leave_other_groups(conn: sqlite3.Connection, layout: Layout, group: str | None) -> None:
     """The store's own record says its group: forget the streams of any other group.
 
     (Only this store's record reaches it.) Central sends the new group's streams at the
     next catch-up, since the store now follows them from version 0.
     """
-    mine = f"%@g:{group}" if group else ""
-    stale = [str(r[0]) for r in conn.execute(
-        "SELECT stream FROM streams WHERE stream LIKE '%@g:%' AND stream NOT LIKE ?",
-        (mine,))]
-    for stream in stale:
+    for (stream,) in conn.execute("SELECT stream FROM streams").fetchall():
+        _, scope = parse_stream(str(stream))
+        if scope.kind != "group" or scope.ref == group:
+            continue
         log.info("the store left the group of %s: forgetting that stream", stream)
-        conn.execute("DELETE FROM prices WHERE stream = ?", (stream,))
-        conn.execute("DELETE FROM entry_hashes WHERE stream = ?", (stream,))
+        _wipe(conn, layout, str(stream))
         conn.execute("DELETE FROM snapshot_parts WHERE stream = ?", (stream,))
         conn.execute("DELETE FROM streams WHERE stream = ?", (stream,))
 
@@ -154,14 +102,14 @@ def _track(conn: sqlite3.Connection, stream: str, entity: str, key: str, op: str
     return toggles
 
 
-def _drain(conn: sqlite3.Connection, stream: str, held: dict[int, dict[str, Any]],
+def _drain(conn: sqlite3.Connection, layout: Layout, stream: str, held: dict[int, dict[str, Any]],
            version: int, checksum: str) -> tuple[int, int]:
     """Apply the held changes that follow ``version``, then record the stream's new version
     and checksum; returns (version, how many applied)."""
     applied = 0
     while version + 1 in held:
         change = held.pop(version + 1)
-        _apply_one(conn, stream, change["entity"], change["key"], change["op"],
+        _apply_one(conn, layout, stream, change["entity"], change["key"], change["op"],
                    change.get("data"))
         checksum = combine(checksum, *_track(conn, stream, change["entity"], change["key"],
                                              change["op"], change.get("data")))
@@ -178,36 +126,27 @@ def _stream_checksum(conn: sqlite3.Connection, stream: str) -> str:
     return str(row[0]) if row is not None and row[0] is not None else EMPTY
 
 
-def _wipe(conn: sqlite3.Connection, stream: str) -> None:
+def _wipe(conn: sqlite3.Connection, layout: Layout, stream: str) -> None:
     """Forget everything this store holds of ``stream`` (before a snapshot replaces it)."""
     conn.execute("DELETE FROM entry_hashes WHERE stream = ?", (stream,))
     bucket, scope = parse_stream(stream)
-    if bucket == "catalog":
-        for table in ("categories", "brands", "families", "products", "barcodes"):
-            conn.execute(f"DELETE FROM {table}")  # noqa: S608
-    elif bucket == "prices":
-        conn.execute("DELETE FROM prices WHERE stream = ?", (stream,))
-    elif bucket == "policies":
-        conn.execute("DELETE FROM policies")
-    elif bucket == "partners":
-        for table in ("partner_programmes", "partner_cards", "vip_cards"):
-            conn.execute(f"DELETE FROM {table}")  # noqa: S608
-    elif bucket == "store-config":
-        if scope.kind == "store":
-            conn.execute("DELETE FROM store_info WHERE code = ?", (scope.ref,))
-            conn.execute("DELETE FROM receipt_profiles WHERE scope = ?", (scope.ref,))
-        else:
-            conn.execute("DELETE FROM receipt_profiles WHERE scope = 'default'")
-    else:
+    entities = layout.entities.in_bucket(bucket)
+    if not entities:
         log.info("snapshot of unknown bucket %r: nothing to forget", bucket)
+    for entity in entities:
+        table = layout.tables.get(entity.name)
+        if table is not None:
+            table.wipe(conn, stream, scope)
 
 
 class Replica:
     """Applies change messages to the local store, in order, exactly once."""
 
     def __init__(self, store: LocalStore,
-                 on_hole: Callable[[str, int], None] | None = None) -> None:
+                 on_hole: Callable[[str, int], None] | None = None,
+                 layout: Layout | None = None) -> None:
         self.store = store
+        self.layout = layout or Layout()
         self.on_hole = on_hole
         self._held: dict[str, dict[int, dict[str, Any]]] = {}
         self._lock = threading.Lock()
@@ -250,7 +189,7 @@ class Replica:
             for old in [v for v in held if v <= version]:
                 duplicates += 1
                 del held[old]
-            version, applied = _drain(conn, stream, held, version,
+            version, applied = _drain(conn, self.layout, stream, held, version,
                                       _stream_checksum(conn, stream))
         return version, applied, duplicates
 
@@ -301,14 +240,14 @@ class Replica:
             if have < message["parts"]:
                 return ApplyResult(stream=stream, applied=0, duplicates=0, held=0,
                                    version=current, hole=False)
-            _wipe(conn, stream)
+            _wipe(conn, self.layout, stream)
             applied = 0
             checksum = EMPTY
             for (body,) in conn.execute("SELECT body FROM snapshot_parts WHERE stream = ? AND "
                                         "snapshot = ? ORDER BY part",
                                         (stream, snapshot)).fetchall():
                 for entry in json.loads(body, parse_float=Decimal)["entries"]:
-                    _apply_one(conn, stream, entry["entity"], entry["key"], "upsert",
+                    _apply_one(conn, self.layout, stream, entry["entity"], entry["key"], "upsert",
                                entry["data"])
                     checksum = combine(checksum, *_track(conn, stream, entry["entity"],
                                                          entry["key"], "upsert",
@@ -322,7 +261,7 @@ class Replica:
             held = self._held.setdefault(stream, {})
             for old in [v for v in held if v <= version]:
                 del held[old]
-            version, drained = _drain(conn, stream, held, version, checksum)
+            version, drained = _drain(conn, self.layout, stream, held, version, checksum)
             applied += drained
         log.info("stream %s replaced by a snapshot: %d entries, now at version %d", stream,
                  applied, version)
@@ -337,7 +276,7 @@ class Replica:
             # Central's log was rebuilt: what we hold is from another history.
             log.warning("central log epoch changed (%s -> %s): dropping the local copy",
                         current, log_epoch)
-            for table in REPLICA_TABLES:
+            for table in self.layout.replica_tables():
                 conn.execute(f"DELETE FROM {table}")  # noqa: S608
             self._held.clear()
         self.store.set_meta(conn, "log_epoch", log_epoch)

@@ -1,5 +1,7 @@
 """The agent's SQLite database: the local copy of central's data, sales and the outbox.
 
+Its schema is owned by store_agent.migrations, run when the store opens.
+
 WAL with synchronous=FULL: a sale the till saw as done survives a power cut. One
 connection per thread; writers take the lock up front (BEGIN IMMEDIATE) so that two
 writers queue instead of failing to upgrade.
@@ -14,87 +16,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+from store_agent.migrations import MIGRATIONS, Migration, migrate
+from store_agent.replica_tables import REPLICA_TABLES
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS streams (stream TEXT PRIMARY KEY, version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS categories (
-    code TEXT PRIMARY KEY, name TEXT NOT NULL, parent TEXT, active INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS brands (
-    code TEXT PRIMARY KEY, name TEXT NOT NULL, active INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS products (
-    sku TEXT PRIMARY KEY, name TEXT NOT NULL, category TEXT, brand TEXT,
-    vat_rate TEXT NOT NULL, sale_price TEXT NOT NULL, active INTEGER NOT NULL, family TEXT);
-CREATE TABLE IF NOT EXISTS barcodes (code TEXT PRIMARY KEY, sku TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS barcodes_sku ON barcodes (sku);
-CREATE TABLE IF NOT EXISTS store_info (
-    code TEXT PRIMARY KEY, name TEXT NOT NULL, grp TEXT, active INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS sales (
-    uuid TEXT PRIMARY KEY, number INTEGER NOT NULL UNIQUE, request_hash TEXT NOT NULL,
-    result TEXT NOT NULL, created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS families (
-    code TEXT PRIMARY KEY, name TEXT NOT NULL, active INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS prices (
-    stream TEXT NOT NULL, sku TEXT NOT NULL, effective_from TEXT NOT NULL, price TEXT NOT NULL,
-    PRIMARY KEY (stream, sku, effective_from));
-CREATE INDEX IF NOT EXISTS prices_sku ON prices (sku);
-CREATE TABLE IF NOT EXISTS policies (
-    code TEXT PRIMARY KEY, kind TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS partner_programmes (
-    code TEXT PRIMARY KEY, version INTEGER NOT NULL, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS partner_cards (
-    programme TEXT NOT NULL, first TEXT NOT NULL, last TEXT NOT NULL, active INTEGER NOT NULL,
-    PRIMARY KEY (programme, first, last));
-CREATE INDEX IF NOT EXISTS partner_cards_first ON partner_cards (first);
-CREATE TABLE IF NOT EXISTS vip_cards (code TEXT PRIMARY KEY, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS receipt_profiles (scope TEXT PRIMARY KEY, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS email_outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, sale_uuid TEXT NOT NULL UNIQUE, to_addr TEXT NOT NULL,
-    sender TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL, logo_png TEXT,
-    state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
-    next_attempt_at TEXT NOT NULL, created_at TEXT NOT NULL, sent_at TEXT);
-CREATE TABLE IF NOT EXISTS entry_hashes (
-    stream TEXT NOT NULL, entity TEXT NOT NULL, key TEXT NOT NULL, hash TEXT NOT NULL,
-    PRIMARY KEY (stream, entity, key));
-CREATE TABLE IF NOT EXISTS snapshot_parts (
-    stream TEXT NOT NULL, snapshot TEXT NOT NULL, part INTEGER NOT NULL, parts INTEGER NOT NULL,
-    version INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (stream, snapshot, part));
-CREATE TABLE IF NOT EXISTS outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, ref TEXT NOT NULL,
-    body TEXT NOT NULL, created_at TEXT NOT NULL);
-"""
-
-REPLICA_TABLES = ("categories", "brands", "families", "products", "barcodes", "store_info",
-                  "prices", "policies", "partner_programmes", "partner_cards", "vip_cards",
-                  "receipt_profiles", "snapshot_parts", "entry_hashes", "streams")
-
+__all__ = ["REPLICA_TABLES", "LocalStore"]
 
 class LocalStore:
     """Opens per-thread connections to one SQLite file and owns its schema."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, migrations: tuple[Migration, ...] = MIGRATIONS) -> None:
         self.path = path
         self._local = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = self.connection()
-        conn.executescript(SCHEMA)
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(products)")}
-        if "family" not in columns:
-            conn.execute("ALTER TABLE products ADD COLUMN family TEXT")
-        if "unit" not in columns:
-            # Products from before units: NULL reads as piece (rules.pricing.unit_of).
-            conn.execute("ALTER TABLE products ADD COLUMN unit TEXT")
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(streams)")}
-        if "checksum" not in columns:
-            # Databases from before checksums: an empty checksum differs from central's, so
-            # the first comparison sends a snapshot that fills entry_hashes in.
-            conn.execute("ALTER TABLE streams ADD COLUMN checksum TEXT")
+        migrate(self.connection(), migrations)
         with self.write() as conn:
             if self.get_meta(conn, "epoch") is None:
                 # A new database is a new history: central keys our seqs by this epoch.
                 self.set_meta(conn, "epoch", uuid.uuid4().hex)
-                self.set_meta(conn, "schema", str(SCHEMA_VERSION))
 
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

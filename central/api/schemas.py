@@ -68,10 +68,15 @@ class StoreGroupUpdateSchema(Schema):
     name = fields.String(validate=NAME)
 
 
+TIME_ZONE = {"description": "IANA time zone of the store (receipts, store-local times); "
+             "default: central's TESSERA_DEFAULT_TIME_ZONE", "example": "Europe/Rome"}
+
+
 class StoreSchema(Schema):
     code = fields.String(required=True, validate=CODE)
     name = fields.String(required=True, validate=NAME)
     group = fields.String(allow_none=True, validate=CODE, load_default=None)
+    time_zone = fields.String(load_default=None, metadata=TIME_ZONE)
     active = fields.Boolean(dump_only=True)
     created_at = fields.AwareDateTime(dump_only=True)
 
@@ -79,6 +84,7 @@ class StoreSchema(Schema):
 class StoreUpdateSchema(Schema):
     name = fields.String(validate=NAME)
     group = fields.String(allow_none=True, validate=CODE)
+    time_zone = fields.String(metadata=TIME_ZONE)
     active = fields.Boolean()
 
 
@@ -215,6 +221,7 @@ class StoreOut(Schema):
     code = fields.String()
     name = fields.String()
     group = _code_of("group")
+    time_zone = fields.String(metadata=TIME_ZONE)
     active = fields.Boolean()
     created_at = fields.AwareDateTime()
 

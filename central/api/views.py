@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from flask import current_app
 from flask.views import MethodView
 
 from central.api import schemas as s
@@ -91,7 +92,11 @@ class Stores(MethodView):
     @transactional
     def post(self, data: dict[str, Any]) -> Any:
         """Create a store."""
-        return stores.create_store(db_session(), data["code"], data["name"], data["group"])
+        time_zone = data["time_zone"]
+        if time_zone is None:
+            time_zone = current_app.extensions["tessera.settings"].default_time_zone
+        return stores.create_store(db_session(), data["code"], data["name"], data["group"],
+                                   time_zone)
 
 
 @stores_blp.route("/<code>")
@@ -105,7 +110,7 @@ class StoreByCode(MethodView):
     @stores_blp.response(200, s.StoreOut)
     @transactional
     def patch(self, data: dict[str, Any], code: str) -> Any:
-        """Update a store (name, group, active)."""
+        """Update a store (name, group, time zone, active)."""
         return stores.update_store(db_session(), code, data)
 
     @stores_blp.response(200, s.StoreOut)

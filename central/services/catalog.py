@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 from central.models import Barcode, Brand, Category, Family, Product
 from central.services import changelog
 from central.services.errors import Conflict, Invalid, NotFound
-from protocol.streams import ALL
+from protocol.streams import ALL, CATALOG
 from rules.barcodes import barcode_kind
 
-BUCKET = "catalog"
+BUCKET = CATALOG
 
 
 def page(session: Session, query: Select[Any], page_no: int, size: int) -> tuple[list[Any], int]:

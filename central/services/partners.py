@@ -26,10 +26,10 @@ from central.services.catalog import page
 from central.services.errors import Conflict, Invalid, NotFound
 from central.services.policies import Problems, check_moment, check_percent, check_places, iso
 from central.services.stores import get_store
-from protocol.streams import ALL
+from protocol.streams import ALL, PARTNERS
 from rules.policies import applies_to_store, card_in_range
 
-BUCKET = "partners"
+BUCKET = PARTNERS
 CARD_NUMBER = re.compile(r"[A-Za-z0-9]{4,32}")
 VIP_CODE = re.compile(r"#VIP#[A-Za-z0-9]+")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")

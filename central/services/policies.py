@@ -22,10 +22,10 @@ from central.services.catalog import page
 from central.services.errors import Conflict, Invalid, NotFound
 from central.services.stores import get_store
 from protocol.encoding import dumps
-from protocol.streams import ALL
+from protocol.streams import ALL, POLICIES
 from rules.policies import applies_to_store
 
-BUCKET = "policies"
+BUCKET = POLICIES
 KINDS = ("sales_rule", "promotion", "exclusion")
 TARGET_KINDS = ("all", "category", "brand", "family", "product")
 PROMOTION_TYPES = ("quantity", "fixed_price")

@@ -19,10 +19,10 @@ from central.models import PriceEntry, Product, Store, StoreGroup
 from central.services import catalog, changelog
 from central.services.errors import Conflict, Invalid, NotFound
 from central.tabular import Row
-from protocol.streams import ALL, Scope
+from protocol.streams import ALL, PRICES, Scope
 from rules.money import MAX_AMOUNT, round_money
 
-BUCKET = "prices"
+BUCKET = PRICES
 PRICE_FIELDS = ("sale_price", "purchase_cost")
 
 

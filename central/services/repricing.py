@@ -21,6 +21,16 @@ from sqlalchemy.orm import Session
 
 from central.models import Change, Sale, SaleDrift
 from central.services.catalog import page
+from protocol.streams import (
+    CATALOG,
+    PARTNERS,
+    POLICIES,
+    PRICES,
+    STORE_CONFIG,
+    Scope,
+    stream_name,
+    streams_of,
+)
 from rules.context import (
     VIP_PREFIX,
     UnknownCard,
@@ -103,13 +113,13 @@ def _cards(view: LogView, numbers: list[str], store: str, group: str | None,
     result = []
     for number in numbers:
         if number.startswith(VIP_PREFIX):
-            result.append(vip_discount(number, view.entity("partners", "vip_card", number), now))
+            result.append(vip_discount(number, view.entity(PARTNERS, "vip_card", number), now))
             continue
         programme = None
-        for key, card in view.entities("partners", "partner_card").items():
+        for key, card in view.entities(PARTNERS, "partner_card").items():
             if card and card.get("active", True) and card_in_range(number, card["first"],
                                                                      card["last"]):
-                programme = view.entity("partners", "partner_programme", key.split("|")[0])
+                programme = view.entity(PARTNERS, "partner_programme", key.split("|")[0])
                 if programme is not None:
                     break
         result.append(partner_discount(number, programme, store, group, now))
@@ -128,19 +138,19 @@ def reprice(session: Session, sale: Sale, cache: LogCache | None = None) -> Sale
         return None  # an agent that does not report its versions cannot be checked
     view = LogView(session, {k: int(v) for k, v in versions.items()}, cache)
     store = sale.store.code
-    config = view.entity(f"store-config@s:{store}", "store", store) or {}
+    config = view.entity(stream_name(STORE_CONFIG, Scope("store", store)), "store", store) or {}
     group = config.get("group")
     now = dt.datetime.fromisoformat(body["created_at"])
     problems: list[dict[str, Any]] = []
     central_total: Decimal | None = None
     try:
         parents = {k: (v or {}).get("parent") for k, v in
-                   view.entities("catalog", "category").items()}
-        price_streams = ["prices", f"prices@s:{store}"] + ([f"prices@g:{group}"] if group else [])
+                   view.entities(CATALOG, "category").items()}
+        price_streams = streams_of(PRICES, store, group)
         catalogue: dict[str, Product] = {}
         for line in body["lines"]:
             sku = line["sku"]
-            data = view.entity("catalog", "product", sku)
+            data = view.entity(CATALOG, "product", sku)
             if data is None:
                 raise PricingError(f"product {sku!r} unknown at catalog version "
                                    f"{view.versions.get('catalog', 0)}")
@@ -148,7 +158,7 @@ def reprice(session: Session, sale: Sale, cache: LogCache | None = None) -> Sale
                       for row in view.entities(stream, "price", f"{sku}|").values() if row]
             catalogue[sku] = product_from_wire(data, parents, prices, now)
         policies = policies_from_wire(
-            [p for p in view.entities("policies", "policy").values() if p], store, group)
+            [p for p in view.entities(POLICIES, "policy").values() if p], store, group)
         cards = _cards(view, list(body.get("cards") or []), store, group, now)
         priced = price_basket([BasketLine(code=line["sku"], qty=Decimal(line["qty"]))
                                for line in body["lines"]], catalogue, policies, cards, now=now)

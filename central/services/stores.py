@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,9 +12,24 @@ from central.models import Store, StoreGroup
 from central.services import changelog
 from central.services.catalog import page
 from central.services.errors import Conflict, Invalid, NotFound
-from protocol.streams import Scope
+from protocol.streams import STORE_CONFIG, Scope
 
-BUCKET = "store-config"
+BUCKET = STORE_CONFIG
+DEFAULT_TIME_ZONE = "Europe/Rome"
+"""A new store's zone unless told otherwise (central's settings may name another)."""
+
+
+def check_time_zone(name: object) -> str:
+    """``name`` if it is an IANA time zone this machine knows, else Invalid."""
+    if isinstance(name, str) and name and len(name) <= 64 and name == name.strip():
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+        else:
+            return name
+    raise Invalid("unknown time zone",
+                  {"time_zone": [f"{name!r} is not an IANA time zone (e.g. Europe/Rome)"]})
 
 
 def group_wire(group: StoreGroup) -> dict[str, Any]:
@@ -22,7 +38,8 @@ def group_wire(group: StoreGroup) -> dict[str, Any]:
 
 def store_wire(store: Store) -> dict[str, Any]:
     return {"code": store.code, "name": store.name, "active": store.active,
-            "group": store.group.code if store.group else None}
+            "group": store.group.code if store.group else None,
+            "time_zone": store.time_zone}
 
 
 def get_group(session: Session, code: str) -> StoreGroup:
@@ -74,10 +91,12 @@ def _log_store(session: Session, store: Store) -> None:
                      "upsert", store_wire(store))
 
 
-def create_store(session: Session, code: str, name: str, group: str | None = None) -> Store:
+def create_store(session: Session, code: str, name: str, group: str | None = None,
+                 time_zone: str = DEFAULT_TIME_ZONE) -> Store:
     if session.scalar(select(Store.id).where(Store.code == code)) is not None:
         raise Conflict(f"store {code!r} already exists", {"code": ["already exists"]})
-    store = Store(code=code, name=name, group=_group(session, group), active=True)
+    store = Store(code=code, name=name, group=_group(session, group), active=True,
+                  time_zone=check_time_zone(time_zone))
     session.add(store)
     session.flush()
     _log_store(session, store)
@@ -92,6 +111,8 @@ def update_store(session: Session, code: str, changes: dict[str, Any]) -> Store:
         store.active = changes["active"]
     if "group" in changes:
         store.group = _group(session, changes["group"])
+    if "time_zone" in changes:
+        store.time_zone = check_time_zone(changes["time_zone"])
     session.flush()
     _log_store(session, store)
     return store

@@ -57,19 +57,6 @@ from store_agent.sqlite_store import LocalStore
 
 log = logging.getLogger(__name__)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS fiscal_jobs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, sale_uuid TEXT NOT NULL UNIQUE,
-    receipt TEXT NOT NULL, state TEXT NOT NULL, doc_before INTEGER,
-    document_number INTEGER, receipt_number INTEGER, steps TEXT NOT NULL DEFAULT '[]',
-    error TEXT, attempts INTEGER NOT NULL DEFAULT 0, z_number INTEGER,
-    created_at TEXT NOT NULL, done_at TEXT);
-CREATE INDEX IF NOT EXISTS fiscal_jobs_open ON fiscal_jobs (state) WHERE state != 'done';
-CREATE TABLE IF NOT EXISTS fiscal_z_reports (
-    number INTEGER PRIMARY KEY, device TEXT NOT NULL, expected TEXT NOT NULL,
-    mismatches TEXT NOT NULL, jobs INTEGER NOT NULL, created_at TEXT NOT NULL);
-"""
-
 PAYMENT_METHODS = {"cash": PaymentMethod.CASH, "card": PaymentMethod.CARD,
                    "cheque": PaymentMethod.CHEQUE, "credit": PaymentMethod.CREDIT,
                    "other": PaymentMethod.CREDIT}
@@ -175,7 +162,6 @@ class Fiscaliser:
         self.device = device
         self.clock = clock
         self.lock = threading.RLock()
-        store.connection().executescript(SCHEMA)  # additive: IF NOT EXISTS
         self._groups: dict[Decimal, str] | None = None
         self._serial: str | None = None
 

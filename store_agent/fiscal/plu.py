@@ -18,29 +18,11 @@ from decimal import Decimal
 from store_agent.catalogue import load_products, store_group
 from store_agent.fiscal.device import FiscalError, Plu
 from store_agent.fiscal.fiscaliser import NAME_WIDTH, Fiscaliser
+from store_agent.migrations import PLU_SYNC_FLAG
 from store_agent.sqlite_store import LocalStore
 
 log = logging.getLogger(__name__)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS plu_numbers (sku TEXT PRIMARY KEY, number INTEGER NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS plu_dirty (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, sku TEXT NOT NULL, due_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS plu_dirty_due ON plu_dirty (due_at);
-CREATE TABLE IF NOT EXISTS plu_refused (
-    sku TEXT PRIMARY KEY, reason TEXT NOT NULL, at TEXT NOT NULL);
-CREATE TRIGGER IF NOT EXISTS plu_product_upsert AFTER INSERT ON products BEGIN
-    INSERT INTO plu_dirty (sku, due_at) VALUES (NEW.sku, '');
-END;
-CREATE TRIGGER IF NOT EXISTS plu_price_upsert AFTER INSERT ON prices BEGIN
-    INSERT INTO plu_dirty (sku, due_at) VALUES (NEW.sku, '');
-    INSERT INTO plu_dirty (sku, due_at)
-        SELECT NEW.sku, NEW.effective_from WHERE NEW.effective_from != '';
-END;
-CREATE TRIGGER IF NOT EXISTS plu_price_delete AFTER DELETE ON prices BEGIN
-    INSERT INTO plu_dirty (sku, due_at) VALUES (OLD.sku, '');
-END;
-"""
 BATCH = 200
 
 
@@ -49,7 +31,8 @@ class PluSync:
         self.store = store
         self.fiscal = fiscal
         self.store_code = store_code
-        store.connection().executescript(SCHEMA)
+        with store.write() as conn:  # from now on products and prices mark their PLUs
+            store.set_meta(conn, PLU_SYNC_FLAG, "on")
 
     def mark_all(self) -> None:
         """Mark every product (first start with a device, or a device replaced)."""

@@ -13,12 +13,14 @@ import sqlite3
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import ROOT, Network, ean13, expect
+from store_agent.migrations import MIGRATIONS
+from tests.e2e.harness import ROOT, Agent, Network, ean13, expect
 
 pytestmark = pytest.mark.e2e
 
@@ -26,14 +28,18 @@ pytestmark = pytest.mark.e2e
 EARLIER_AGENT = "bdaaa40"
 
 
-@pytest.fixture
-def earlier_checkout(tmp_path: Path) -> Iterator[Path]:
-    where = tmp_path / "earlier"
-    known = subprocess.run(["git", "cat-file", "-e", f"{EARLIER_AGENT}^{{commit}}"], cwd=ROOT,
+# The last commit whose agent created its SQLite schema without numbered migrations.
+BEFORE_MIGRATIONS = "bbc1d7e"
+
+
+@contextmanager
+def checkout(commit: str, where: Path) -> Iterator[Path]:
+    """The sources of ``commit`` in a temporary ``git worktree``."""
+    known = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=ROOT,
                            capture_output=True)
     if known.returncode != 0:
-        pytest.skip(f"commit {EARLIER_AGENT} is not in this clone (shallow history)")
-    added = subprocess.run(["git", "worktree", "add", "--detach", str(where), EARLIER_AGENT],
+        pytest.skip(f"commit {commit} is not in this clone (shallow history)")
+    added = subprocess.run(["git", "worktree", "add", "--detach", str(where), commit],
                            cwd=ROOT, capture_output=True, text=True)
     assert added.returncode == 0, added.stderr
     try:
@@ -44,6 +50,21 @@ def earlier_checkout(tmp_path: Path) -> Iterator[Path]:
         shutil.rmtree(where, ignore_errors=True)
 
 
+@pytest.fixture
+def earlier_checkout(tmp_path: Path) -> Iterator[Path]:
+    with checkout(EARLIER_AGENT, tmp_path / "earlier") as where:
+        yield where
+
+
+def run_from(agent: Agent, sources: Path) -> list[str]:
+    """Make ``agent`` run the code in ``sources``; returns the arguments it had."""
+    before = agent.args
+    # The same command, run from the earlier checkout's sources (first on sys.path).
+    agent.args = [before[0], "-c", f"import sys; sys.path.insert(0, {str(sources)!r}); "
+                  "from tessera.cli import main; main(['agent', 'run'])"]
+    return before
+
+
 def test_an_agent_of_an_earlier_release_syncs_and_sells(network: Network,
                                                          earlier_checkout: Path) -> None:
     network.start_central()
@@ -51,10 +72,7 @@ def test_an_agent_of_an_earlier_release_syncs_and_sells(network: Network,
     barcode = ean13(500)
     network.create_product("OLD-1", barcode, "1.00", category="food")
     old = network.add_agent("kiosk-old")
-    # The same command, run from the earlier checkout's sources (first on sys.path).
-    old.args = [old.args[0], "-c",
-                f"import sys; sys.path.insert(0, {str(earlier_checkout)!r}); "
-                "from tessera.cli import main; main(['agent', 'run'])"]
+    run_from(old, earlier_checkout)
     old.start()
     network.wait_agent_ready(old)
     network.wait(lambda: old.price_of(barcode) == Decimal("1.00"), 30, "the product at the "
@@ -74,4 +92,60 @@ def test_an_agent_of_an_earlier_release_syncs_and_sells(network: Network,
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     conn.close()
     assert "outbox" in tables and not {"entry_hashes", "snapshot_parts"} & tables
+    network.check()
+
+
+@pytest.mark.parametrize("commit", [EARLIER_AGENT, BEFORE_MIGRATIONS])
+def test_the_database_of_an_earlier_agent_is_upgraded_then_syncs_and_sells(
+        network: Network, tmp_path: Path, commit: str) -> None:
+    """An unattended store gets today's agent over its old database: it migrates by itself,
+    keeps its history and unsent sales, follows central again and sells."""
+    network.start_central()
+    network.create_category("food")
+    barcode = ean13(600)
+    network.create_product("KEPT-1", barcode, "1.00", category="food")
+    agent = network.add_agent("kiosk-up")
+    first = [str(uuid.uuid4()) for _ in range(3)]
+    with checkout(commit, tmp_path / "earlier") as sources:
+        today = run_from(agent, sources)
+        agent.start()
+        network.wait_agent_ready(agent)
+        network.wait(lambda: agent.price_of(barcode) == Decimal("1.00"), 30,
+                     "the product at the earlier agent")
+        for sale_uuid in first:
+            expect(agent.sell([(barcode, "1")], sale_uuid=sale_uuid), 201)
+        agent.stop()  # whatever central has not acknowledged yet stays in its outbox
+    with sqlite3.connect(agent.database) as conn:
+        old_meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    conn.close()
+    assert "migration" not in old_meta  # really a database from before migrations
+
+    agent.args = today
+    network.restart_agent(agent)
+    with sqlite3.connect(agent.database) as conn:
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    conn.close()
+    assert meta["migration"] == str(MIGRATIONS[-1].number)
+    assert (meta["epoch"], meta["receipt_number"]) == (old_meta["epoch"], "3")
+
+    expect(network.central.patch("/api/v1/products/KEPT-1", {"sale_price": "1.25"}), 200)
+    network.wait(lambda: agent.price_of(barcode) == Decimal("1.25"), 30,
+                 "a change made after the upgrade")
+    later = [str(uuid.uuid4()) for _ in range(2)]
+    for sale_uuid in later:
+        sold = expect(agent.sell([(barcode, "1")], sale_uuid=sale_uuid), 201)
+        assert sold["total"] == "1.25"
+    network.wait(lambda: len(network.sales_at_central("kiosk-up")) == 5, 30,
+                 "every sale, before and after the upgrade, at central")
+    assert sorted(s["uuid"] for s in network.sales_at_central("kiosk-up")) == sorted(
+        first + later)
+    network.wait(lambda: agent.status()["outbox_pending"] == 0, 30, "every sale acknowledged")
+
+    def zone() -> str | None:
+        with sqlite3.connect(agent.database) as conn:
+            row = conn.execute("SELECT time_zone FROM store_info").fetchone()
+        conn.close()
+        return None if row is None else str(row[0])
+
+    network.wait(lambda: zone() == "Europe/Rome", 30, "the store's record again, with its zone")
     network.check()

@@ -114,6 +114,27 @@ def test_store_groups_can_be_created_read_renamed_and_listed(client: FlaskClient
     assert_error(client.get(f"{API}/store-groups/west"), 404)
 
 
+def test_a_store_has_a_time_zone_sent_to_it_in_its_record(client: FlaskClient,
+                                                          db: Database) -> None:
+    created = ok(client.post(f"{API}/stores/", json={"code": "kiosk-1", "name": "Kiosk"}), 201)
+    assert created["time_zone"] == "Europe/Rome"  # central's default
+    lisbon = ok(client.post(f"{API}/stores/", json={"code": "porto", "name": "Porto",
+                                                    "time_zone": "Europe/Lisbon"}), 201)
+    assert lisbon["time_zone"] == "Europe/Lisbon"
+    assert change_data(db, "store-config@s:porto")["time_zone"] == "Europe/Lisbon"
+    moved = ok(client.patch(f"{API}/stores/kiosk-1", json={"time_zone": "America/New_York"}))
+    assert moved["time_zone"] == "America/New_York"
+    assert change_data(db, "store-config@s:kiosk-1")["time_zone"] == "America/New_York"
+    for bad in ("Mars/Olympus", "", "../etc/passwd", " Europe/Rome"):
+        body = assert_error(client.patch(f"{API}/stores/kiosk-1", json={"time_zone": bad}),
+                            422)
+        assert "time_zone" in body["errors"], bad
+        assert_error(client.post(f"{API}/stores/", json={"code": "x", "name": "X",
+                                                         "time_zone": bad}), 422)
+    assert ok(client.get(f"{API}/stores/kiosk-1"))["time_zone"] == "America/New_York"
+    assert [c[0] for c in changes(db)].count("store-config@s:kiosk-1") == 2
+
+
 def test_each_store_write_adds_one_change_to_the_stores_own_stream(client: FlaskClient,
                                                                    db: Database) -> None:
     ok(client.post(f"{API}/store-groups/", json={"code": "north", "name": "North"}), 201)
@@ -126,7 +147,7 @@ def test_each_store_write_adds_one_change_to_the_stores_own_stream(client: Flask
 
     ok(client.patch(f"{API}/stores/kiosk-1", json={"name": "Kiosk one", "group": None}))
     assert change_data(db, stream) == {"code": "kiosk-1", "name": "Kiosk one", "group": None,
-                                       "active": True}
+                                       "active": True, "time_zone": "Europe/Rome"}
     assert ok(client.delete(f"{API}/stores/kiosk-1"))["active"] is False
     assert change_data(db, stream)["active"] is False
     assert ok(client.get(f"{API}/stores/kiosk-1"))["active"] is False

@@ -195,6 +195,35 @@ def test_the_till_sees_the_receipt_and_bad_addresses_are_refused(store: LocalSto
     assert client.get(f"/pos/v1/sales/{uuid.uuid4()}/receipt").status_code == 404
 
 
+@pytest.mark.parametrize(("zone", "shown"), [
+    (None, "2026-11-22 09:30"),  # a record from a central without zones: UTC
+    ("Europe/Rome", "2026-11-22 10:30"),
+    ("America/New_York", "2026-11-22 04:30"),
+    ("Asia/Kolkata", "2026-11-22 15:00"),
+])
+def test_receipts_show_the_sale_time_in_the_stores_zone(
+        store: LocalStore, smtp: tuple[Recorder, SmtpSettings], zone: str | None,
+        shown: str) -> None:
+    apply(store, f"store-config@s:{STORE}",
+          [{"version": 2, "entity": "store", "key": STORE, "op": "upsert",
+            "data": {"code": STORE, "name": "Kiosk Garibaldi", "group": None,
+                     "active": True, "time_zone": zone}}])
+    app = create_app(store, Replica(store), STORE, lambda: {}, clock=lambda: NOW)
+    client = app.test_client()
+    sale_uuid = str(uuid.uuid4())
+    created = client.post("/pos/v1/sales", json={"uuid": sale_uuid, "email": "anna@example.com",
+                                                 "lines": [{"code": "bread"}]})
+    assert created.status_code == 201
+    assert created.get_json()["created_at"] == NOW.isoformat()  # storage stays UTC
+    receipt = client.get(f"/pos/v1/sales/{sale_uuid}/receipt").get_json()
+    [header] = [line for line in receipt["text"] if line.startswith("Receipt ")]
+    assert header.endswith(shown)
+    handler, settings = smtp
+    assert Mailer(store, settings, clock=lambda: NOW).send_due() == 1
+    body = handler.messages[0].get_body(preferencelist=("plain",)).get_content()
+    assert f"your receipt of {shown}, total" in body
+
+
 def test_smtp_urls() -> None:
     assert parse_smtp("smtp+starttls://user%40x:p%3Ass@mail.example:2525") == SmtpSettings(
         "mail.example", 2525, "starttls", "user@x", "p:ss")

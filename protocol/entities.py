@@ -1,0 +1,365 @@
+"""The registry of synced entities: what central sends down, in which bucket, under which key.
+
+Each entity that travels in a ``changes`` or ``snapshot`` message is registered here once:
+its name on the wire (``entity``), its bucket (a name from :mod:`protocol.streams`), the
+fields its key is made of, and a hand-written schema of its ``data``. Central builds the
+payloads (``*_wire()`` functions in its services) and a test checks them against these
+schemas; the agent loads every change through them before storing it.
+
+Readers ignore unknown fields (the protocol is additive) and unknown entities (a newer
+central may send what this agent does not know yet: the stream still advances).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, missing, validate
+
+from protocol.encoding import WireError
+from protocol.streams import CATALOG, PARTNERS, POLICIES, PRICES, STORE_CONFIG
+
+KEY_SEPARATOR = "|"
+NONE_PART = "-"
+"""Stands for a missing key part (a price entry without an effective time)."""
+
+
+class _Data(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+def _code(**kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.Length(min=1, max=200), **kwargs)
+
+
+def _optional(field: type[fields.Field[Any]], **kwargs: Any) -> fields.Field[Any]:
+    return field(load_default=None, allow_none=True, **kwargs)
+
+
+class CategoryData(_Data):
+    code = _code(required=True)
+    name = fields.String(required=True)
+    parent = _optional(fields.String)
+    active = fields.Boolean(required=True)
+
+
+class BrandData(_Data):
+    code = _code(required=True)
+    name = fields.String(required=True)
+    active = fields.Boolean(required=True)
+
+
+class FamilyData(BrandData):
+    pass
+
+
+class ProductData(_Data):
+    sku = _code(required=True)
+    name = fields.String(required=True)
+    category = _optional(fields.String)
+    brand = _optional(fields.String)
+    family = _optional(fields.String)
+    vat_rate = fields.Decimal(required=True)
+    sale_price = fields.Decimal(required=True)
+    # piece, kg, l or m (rules.pricing.UNITS); absent (older central) or unknown: piece.
+    unit = _optional(fields.String, validate=validate.Length(max=16))
+    active = fields.Boolean(required=True)
+    barcodes = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
+                           load_default=list)
+
+
+class StoreData(_Data):
+    """The store's own record (on its own ``store-config`` stream)."""
+
+    code = _code(required=True)
+    name = fields.String(required=True)
+    group = _optional(fields.String)
+    active = fields.Boolean(required=True)
+    # IANA zone of the store (additive: absent from older centrals, then UTC).
+    time_zone = _optional(fields.String, validate=validate.Length(min=1, max=64))
+
+
+class PriceData(_Data):
+    sku = _code(required=True)
+    price = fields.Decimal(required=True)
+    effective_from = _optional(fields.String)
+
+
+class _PeriodData(_Data):
+    start = _optional(fields.String)
+    end = _optional(fields.String)
+
+
+class _TargetData(_Data):
+    kind = fields.String(required=True)
+    codes = fields.List(fields.String(), load_default=list)
+
+
+class PolicyData(_Data):
+    """A sales rule, promotion or exclusion; the kind-specific fields are optional here
+    and checked by ``rules.policies`` when the till builds its policies."""
+
+    code = _code(required=True)
+    kind = fields.String(required=True)
+    name = fields.String(load_default=None)
+    version = fields.Integer(required=True)
+    active = fields.Boolean(load_default=True)
+    stores = fields.List(fields.String(), load_default=list)
+    groups = fields.List(fields.String(), load_default=list)
+    period = _optional(fields.Nested, nested=_PeriodData)
+    target = _optional(fields.Nested, nested=_TargetData)
+    percent = _optional(fields.Decimal)
+    promotion = _optional(fields.String)
+    buy = _optional(fields.Integer)
+    get = _optional(fields.Integer)
+    price = _optional(fields.Decimal)
+
+
+class PartnerProgrammeData(_Data):
+    code = _code(required=True)
+    name = fields.String(required=True)
+    percent = fields.Decimal(required=True)
+    version = fields.Integer(required=True)
+    active = fields.Boolean(required=True)
+    stores = fields.List(fields.String(), load_default=list)
+    groups = fields.List(fields.String(), load_default=list)
+    valid_from = _optional(fields.String)
+    valid_until = _optional(fields.String)
+
+
+class PartnerCardData(_Data):
+    programme = _code(required=True)
+    first = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    last = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    holder = _optional(fields.String)
+    active = fields.Boolean(load_default=True)
+
+
+class VipCardData(_Data):
+    code = _code(required=True)
+    customer = _optional(fields.String)
+    percent = fields.Decimal(required=True)
+    valid_until = _optional(fields.String)
+    active = fields.Boolean(required=True)
+    version = fields.Integer(required=True)
+
+
+class _ReceiptEmailData(_Data):
+    policy = _optional(fields.String)
+    sender = _optional(fields.String)
+    subject = _optional(fields.String)
+    body = _optional(fields.String)
+    document_types = _optional(fields.List, cls_or_instance=fields.String())
+
+
+class ReceiptProfileData(_Data):
+    scope = _code(required=True)
+    version = fields.Integer(load_default=None)
+    header = _optional(fields.List, cls_or_instance=fields.String())
+    footer = _optional(fields.List, cls_or_instance=fields.String())
+    logo_png = _optional(fields.String)
+    email = _optional(fields.Nested, nested=_ReceiptEmailData)
+    updated_at = _optional(fields.String)
+
+
+_MISSING = object()
+FastLoader = Callable[[Mapping[str, Any]], "dict[str, Any] | None"]
+
+
+class _Fallback(Exception):
+    """The fast path cannot decide: marshmallow loads the data (and words the error)."""
+
+
+def _fast_field(field: fields.Field[Any]) -> Callable[[Any], Any] | None:
+    """A converter doing what ``field`` does for the plain values central sends (str, bool,
+    int, lists of str), raising _Fallback for anything else; None if unsupported."""
+    validators = tuple(field.validators)
+
+    def checked(value: Any) -> Any:
+        for validator in validators:
+            try:
+                validator(value)
+            except ValidationError:
+                raise _Fallback from None
+        return value
+
+    if isinstance(field, fields.String):
+        def string(value: Any) -> Any:
+            if type(value) is not str:
+                raise _Fallback
+            return checked(value)
+        return string
+    if isinstance(field, fields.Boolean):
+        def boolean(value: Any) -> Any:
+            if value is not True and value is not False:
+                raise _Fallback
+            return checked(value)
+        return boolean
+    if isinstance(field, fields.Decimal):
+        if field.places is not None or field.allow_nan or field.as_string:
+            return None
+
+        def number(value: Any) -> Any:
+            if type(value) is not str and not isinstance(value, Decimal):
+                raise _Fallback
+            try:
+                result = Decimal(str(value))
+            except InvalidOperation:
+                raise _Fallback from None
+            if not result.is_finite():
+                raise _Fallback
+            return checked(result)
+        return number
+    if isinstance(field, fields.Integer):
+        if field.strict:
+            return None
+
+        def integer(value: Any) -> Any:
+            if type(value) is not int:
+                raise _Fallback
+            return checked(value)
+        return integer
+    if isinstance(field, fields.List):
+        inner = _fast_field(field.inner)
+        if inner is None:
+            return None
+
+        def listed(value: Any) -> Any:
+            if type(value) is not list:
+                raise _Fallback
+            return checked([inner(item) for item in value])
+        return listed
+    return None
+
+
+def fast_loader(schema: Schema) -> FastLoader | None:
+    """What ``schema.load`` returns, sooner, for data made only of plain values; None from
+    the loader means "ask marshmallow". No loader for schemas with hooks or other fields.
+
+    A store applies every change through its entity's schema: for a catalogue of tens of
+    thousands of products marshmallow alone would double the time a snapshot takes.
+    """
+    if any(schema._hooks.values()) or schema.opts.unknown != EXCLUDE:  # noqa: SLF001
+        return None
+    plan = []
+    for name, field in schema.load_fields.items():
+        convert = _fast_field(field)
+        if convert is None or field.data_key not in (None, name) or field.attribute:
+            return None
+        default = field.load_default
+        plan.append((name, convert, field.required, field.allow_none,
+                     _MISSING if default is missing else default))
+
+    def load(data: Mapping[str, Any]) -> dict[str, Any] | None:
+        result: dict[str, Any] = {}
+        try:
+            for name, convert, required, allow_none, default in plan:
+                value = data.get(name, _MISSING)
+                if value is _MISSING:
+                    if required:
+                        return None
+                    if default is not _MISSING:
+                        result[name] = default() if callable(default) else default
+                elif value is None:
+                    if not allow_none:
+                        return None
+                    result[name] = None
+                else:
+                    result[name] = convert(value)
+        except _Fallback:
+            return None
+        return result
+    return load
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One synced entity: ``name`` on the wire, its ``bucket`` and its ``data`` schema.
+
+    The key of an entry is its ``key_fields`` joined by ``|`` (a missing part is ``-``).
+    """
+
+    name: str
+    bucket: str
+    schema: Schema
+    key_fields: tuple[str, ...]
+    _fast: FastLoader | None = dataclasses.field(init=False, repr=False, compare=False,
+                                                 default=None)
+
+    def key_of(self, data: Mapping[str, Any]) -> str:
+        """The entry key central uses for ``data`` (wire form)."""
+        return KEY_SEPARATOR.join(NONE_PART if data.get(f) in (None, "") else str(data[f])
+                                  for f in self.key_fields)
+
+    def key_parts(self, key: str) -> dict[str, str | None]:
+        """Inverse of :meth:`key_of`: the key fields by name (``-`` read as None)."""
+        parts = key.split(KEY_SEPARATOR, len(self.key_fields) - 1)
+        parts += [NONE_PART] * (len(self.key_fields) - len(parts))
+        return {f: None if p == NONE_PART else p for f, p in zip(self.key_fields, parts,
+                                                                  strict=True)}
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_fast", fast_loader(self.schema))
+
+    def load(self, key: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        """``data`` validated and converted (Decimal, bool, defaults); WireError if bad."""
+        if self._fast is not None:
+            loaded_fast = self._fast(data)
+            if loaded_fast is not None:
+                return loaded_fast
+        try:
+            loaded: dict[str, Any] = self.schema.load(data)
+        except ValidationError as exc:
+            raise WireError(f"invalid {self.name} {key!r}: {exc.messages}") from exc
+        return loaded
+
+
+class Registry:
+    """Entities by name; a test may build its own with one more."""
+
+    def __init__(self, *entities: Entity) -> None:
+        self._by_name: dict[str, Entity] = {}
+        for entity in entities:
+            if entity.name in self._by_name:
+                raise ValueError(f"entity {entity.name!r} registered twice")
+            self._by_name[entity.name] = entity
+
+    def __iter__(self) -> Iterator[Entity]:
+        return iter(self._by_name.values())
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def get(self, name: str) -> Entity | None:
+        return self._by_name.get(name)
+
+    def __getitem__(self, name: str) -> Entity:
+        return self._by_name[name]
+
+    def in_bucket(self, bucket: str) -> list[Entity]:
+        return [e for e in self if e.bucket == bucket]
+
+    def with_(self, *entities: Entity) -> Registry:
+        """A new registry holding these entities as well."""
+        return Registry(*self, *entities)
+
+
+ENTITIES = Registry(
+    Entity("category", CATALOG, CategoryData(), ("code",)),
+    Entity("brand", CATALOG, BrandData(), ("code",)),
+    Entity("family", CATALOG, FamilyData(), ("code",)),
+    Entity("product", CATALOG, ProductData(), ("sku",)),
+    Entity("store", STORE_CONFIG, StoreData(), ("code",)),
+    Entity("receipt_profile", STORE_CONFIG, ReceiptProfileData(), ("scope",)),
+    Entity("price", PRICES, PriceData(), ("sku", "effective_from")),
+    Entity("policy", POLICIES, PolicyData(), ("code",)),
+    Entity("partner_programme", PARTNERS, PartnerProgrammeData(), ("code",)),
+    Entity("partner_card", PARTNERS, PartnerCardData(), ("programme", "first", "last")),
+    Entity("vip_card", PARTNERS, VipCardData(), ("code",)),
+)
+"""Every entity of this protocol version."""

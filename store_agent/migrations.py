@@ -1,0 +1,220 @@
+"""Numbered, forward-only migrations of the agent's SQLite schema, run when the store opens.
+
+Each migration runs in its own transaction together with the record of its number in
+``meta`` (key ``migration``), so an unattended store that loses power mid-upgrade starts
+again from the last migration that committed. Migration 1 is the schema as it stood before
+migrations existed, written so that it also recognises (and completes) a database of any
+earlier agent: tables and indexes ``IF NOT EXISTS``, columns added only where missing.
+Never edit a migration that has shipped; add the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from protocol.streams import STORE_CONFIG, Scope, stream_name
+
+log = logging.getLogger(__name__)
+
+META_KEY = "migration"
+
+Step = str | Callable[[sqlite3.Connection], None]
+
+
+@dataclass(frozen=True)
+class Migration:
+    number: int
+    name: str
+    steps: tuple[Step, ...]
+
+
+def _add_column(table: str, column: str, decl: str) -> Callable[[sqlite3.Connection], None]:
+    def step(conn: sqlite3.Connection) -> None:
+        columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+    return step
+
+
+BASELINE = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS streams (stream TEXT PRIMARY KEY, version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS categories (
+    code TEXT PRIMARY KEY, name TEXT NOT NULL, parent TEXT, active INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS brands (
+    code TEXT PRIMARY KEY, name TEXT NOT NULL, active INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS products (
+    sku TEXT PRIMARY KEY, name TEXT NOT NULL, category TEXT, brand TEXT,
+    vat_rate TEXT NOT NULL, sale_price TEXT NOT NULL, active INTEGER NOT NULL, family TEXT);
+CREATE TABLE IF NOT EXISTS barcodes (code TEXT PRIMARY KEY, sku TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS barcodes_sku ON barcodes (sku);
+CREATE TABLE IF NOT EXISTS store_info (
+    code TEXT PRIMARY KEY, name TEXT NOT NULL, grp TEXT, active INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sales (
+    uuid TEXT PRIMARY KEY, number INTEGER NOT NULL UNIQUE, request_hash TEXT NOT NULL,
+    result TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS families (
+    code TEXT PRIMARY KEY, name TEXT NOT NULL, active INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS prices (
+    stream TEXT NOT NULL, sku TEXT NOT NULL, effective_from TEXT NOT NULL, price TEXT NOT NULL,
+    PRIMARY KEY (stream, sku, effective_from));
+CREATE INDEX IF NOT EXISTS prices_sku ON prices (sku);
+CREATE TABLE IF NOT EXISTS policies (
+    code TEXT PRIMARY KEY, kind TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS partner_programmes (
+    code TEXT PRIMARY KEY, version INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS partner_cards (
+    programme TEXT NOT NULL, first TEXT NOT NULL, last TEXT NOT NULL, active INTEGER NOT NULL,
+    PRIMARY KEY (programme, first, last));
+CREATE INDEX IF NOT EXISTS partner_cards_first ON partner_cards (first);
+CREATE TABLE IF NOT EXISTS vip_cards (code TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS receipt_profiles (scope TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS email_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, sale_uuid TEXT NOT NULL UNIQUE, to_addr TEXT NOT NULL,
+    sender TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL, logo_png TEXT,
+    state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+    next_attempt_at TEXT NOT NULL, created_at TEXT NOT NULL, sent_at TEXT);
+CREATE TABLE IF NOT EXISTS entry_hashes (
+    stream TEXT NOT NULL, entity TEXT NOT NULL, key TEXT NOT NULL, hash TEXT NOT NULL,
+    PRIMARY KEY (stream, entity, key));
+CREATE TABLE IF NOT EXISTS snapshot_parts (
+    stream TEXT NOT NULL, snapshot TEXT NOT NULL, part INTEGER NOT NULL, parts INTEGER NOT NULL,
+    version INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (stream, snapshot, part));
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, ref TEXT NOT NULL,
+    body TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS fiscal_jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, sale_uuid TEXT NOT NULL UNIQUE,
+    receipt TEXT NOT NULL, state TEXT NOT NULL, doc_before INTEGER,
+    document_number INTEGER, receipt_number INTEGER, steps TEXT NOT NULL DEFAULT '[]',
+    error TEXT, attempts INTEGER NOT NULL DEFAULT 0, z_number INTEGER,
+    created_at TEXT NOT NULL, done_at TEXT);
+CREATE INDEX IF NOT EXISTS fiscal_jobs_open ON fiscal_jobs (state) WHERE state != 'done';
+CREATE TABLE IF NOT EXISTS fiscal_z_reports (
+    number INTEGER PRIMARY KEY, device TEXT NOT NULL, expected TEXT NOT NULL,
+    mismatches TEXT NOT NULL, jobs INTEGER NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS plu_numbers (sku TEXT PRIMARY KEY, number INTEGER NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS plu_dirty (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, sku TEXT NOT NULL, due_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS plu_dirty_due ON plu_dirty (due_at);
+CREATE TABLE IF NOT EXISTS plu_refused (
+    sku TEXT PRIMARY KEY, reason TEXT NOT NULL, at TEXT NOT NULL);
+"""
+
+PLU_SYNC_FLAG = "plu_sync"
+"""Set in meta once the agent programs articles into a fiscal device (store_agent.fiscal.plu)."""
+
+
+def _keep_plu_tracking(conn: sqlite3.Connection) -> None:
+    """Agents before migrations created the PLU triggers when PLU sync started: a database
+    that has them keeps tracking."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND "
+                    "name = 'plu_product_upsert'").fetchone() is not None:
+        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, 'on')",
+                     (PLU_SYNC_FLAG,))
+
+
+_PLU_ON = f"WHEN EXISTS (SELECT 1 FROM meta WHERE key = '{PLU_SYNC_FLAG}')"
+
+PLU_TRIGGERS = f"""
+DROP TRIGGER IF EXISTS plu_product_upsert;
+DROP TRIGGER IF EXISTS plu_price_upsert;
+DROP TRIGGER IF EXISTS plu_price_delete;
+CREATE TRIGGER plu_product_upsert AFTER INSERT ON products {_PLU_ON} BEGIN
+    INSERT INTO plu_dirty (sku, due_at) VALUES (NEW.sku, '');
+END;
+CREATE TRIGGER plu_price_upsert AFTER INSERT ON prices {_PLU_ON} BEGIN
+    INSERT INTO plu_dirty (sku, due_at) VALUES (NEW.sku, '');
+    INSERT INTO plu_dirty (sku, due_at)
+        SELECT NEW.sku, NEW.effective_from WHERE NEW.effective_from != '';
+END;
+CREATE TRIGGER plu_price_delete AFTER DELETE ON prices {_PLU_ON} BEGIN
+    INSERT INTO plu_dirty (sku, due_at) VALUES (OLD.sku, '');
+END;
+"""
+
+def _refetch_own_store_config(conn: sqlite3.Connection) -> None:
+    """The record central sent before had no zone: forget where the store's own config
+    streams stand, so that the next catch-up sends the record (now with its zone) again.
+    The rows stay until they are replaced; the checksum starts again from empty."""
+    own = stream_name(STORE_CONFIG, Scope("store", "%"))  # a LIKE pattern
+    conn.execute("DELETE FROM entry_hashes WHERE stream LIKE ?", (own,))
+    conn.execute("DELETE FROM streams WHERE stream LIKE ?", (own,))
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "the schema of the agents before migrations", (
+        BASELINE,
+        _add_column("products", "family", "TEXT"),
+        # Databases from before checksums: an empty checksum differs from central's, so
+        # the first comparison sends a snapshot that fills entry_hashes in.
+        _add_column("streams", "checksum", "TEXT"),
+    )),
+    Migration(2, "PLU tracking triggers in the schema, switched on by a meta flag", (
+        _keep_plu_tracking, PLU_TRIGGERS)),
+    Migration(3, "the store's time zone", (
+        _add_column("store_info", "time_zone", "TEXT"),
+        _refetch_own_store_config)),
+    # Products from before units: NULL reads as piece (rules.pricing.unit_of). Agents just
+    # before migrations added it themselves: then there is nothing to do.
+    Migration(4, "the unit a product is sold in", (_add_column("products", "unit", "TEXT"),)),
+)
+
+
+def statements(script: str) -> Iterator[str]:
+    """The SQL statements of ``script`` (trigger bodies kept whole)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            if pending.strip():
+                yield pending.strip()
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement: {pending.strip()[:60]!r}")
+
+
+def applied(conn: sqlite3.Connection) -> int:
+    """The number of the last migration committed in this database (0: none)."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+                    ).fetchone() is None:
+        return 0
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (META_KEY,)).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def migrate(conn: sqlite3.Connection,
+            migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
+    """Run every migration not yet recorded, each in its own transaction; returns their
+    numbers. ``conn`` must be in autocommit mode (isolation_level=None)."""
+    done: list[int] = []
+    latest = migrations[-1].number if migrations else 0
+    for migration in migrations:
+        conn.execute("BEGIN IMMEDIATE")  # another process may be migrating: wait for it
+        try:
+            if applied(conn) >= migration.number:
+                conn.execute("ROLLBACK")
+                continue
+            for step in migration.steps:
+                if isinstance(step, str):
+                    for statement in statements(step):
+                        conn.execute(statement)
+                else:
+                    step(conn)
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                         "DO UPDATE SET value = excluded.value",
+                         (META_KEY, str(migration.number)))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        log.info("agent database migrated to %d (%s)", migration.number, migration.name)
+        done.append(migration.number)
+    current = applied(conn)
+    if current > latest:
+        log.warning("the agent database is at migration %d, newer than this agent knows "
+                    "(%d): it was opened by a newer agent", current, latest)
+    return done
