@@ -1,0 +1,58 @@
+"""SQLAlchemy models of central, a module per feature. Migrations live in central/migrations.
+
+Every model is importable from here (``from central.models import Sale``); a new feature adds
+its module and lists it below, so that the mapper registry (and Alembic) sees every table.
+"""
+
+from central.models.base import MONEY, QTY, RATE, Base, Meta, UTCDateTime, utcnow
+from central.models.catalog import Barcode, Brand, Category, Family, Product
+from central.models.pricing import PartnerCard, PartnerProgramme, Policy, PriceEntry, VipCard
+from central.models.receipts import ReceiptProfile
+from central.models.sales import Sale, SaleDrift, SaleLine
+from central.models.stores import BrokerCredential, EnrolmentCode, Store, StoreGroup, StoreStatus
+from central.models.sync import (
+    Change,
+    IngestCursor,
+    ParkedEntry,
+    PublishCursor,
+    StoreRequest,
+    StreamHead,
+)
+from central.models.users import ApiToken, User
+
+__all__ = [
+    "MONEY",
+    "QTY",
+    "RATE",
+    "Base",
+    "Meta",
+    "UTCDateTime",
+    "utcnow",
+    "StoreGroup",
+    "Store",
+    "StoreStatus",
+    "BrokerCredential",
+    "EnrolmentCode",
+    "Category",
+    "Brand",
+    "Family",
+    "Product",
+    "Barcode",
+    "StreamHead",
+    "Change",
+    "PublishCursor",
+    "IngestCursor",
+    "ParkedEntry",
+    "StoreRequest",
+    "Sale",
+    "SaleLine",
+    "SaleDrift",
+    "PriceEntry",
+    "Policy",
+    "PartnerProgramme",
+    "PartnerCard",
+    "VipCard",
+    "User",
+    "ApiToken",
+    "ReceiptProfile",
+]
