@@ -57,7 +57,7 @@ def list_cashiers() -> ResponseReturnValue:
     except ServiceError as exc:
         db.rollback()
         return _list(exc.status, field_messages(exc.errors), exc.message, request.form)
-    return redirect(url_for(".cashier", code=cashier.code), 303)
+    return redirect(url_for(".cashier", cashier_code=cashier.code), 303)
 
 
 def _page(code: str, status: int = 200, errors: dict[str, list[str]] | None = None,
@@ -68,8 +68,9 @@ def _page(code: str, status: int = 200, errors: dict[str, list[str]] | None = No
                   errors=errors or {}, message=message)
 
 
-@cashiers_bp.route("/cashiers/<code>", methods=["GET", "POST"])
-def cashier(code: str) -> ResponseReturnValue:
+@cashiers_bp.route("/cashiers/<cashier_code>", methods=["GET", "POST"])
+def cashier(cashier_code: str) -> ResponseReturnValue:
+    code = cashier_code
     if request.method == "GET":
         return _page(code, message="saved" if request.args.get("saved") else None)
     db = db_session()
@@ -87,4 +88,4 @@ def cashier(code: str) -> ResponseReturnValue:
     except ServiceError as exc:
         db.rollback()
         return _page(code, exc.status, field_messages(exc.errors), exc.message)
-    return redirect(url_for(".cashier", code=code, saved=1), 303)
+    return redirect(url_for(".cashier", cashier_code=code, saved=1), 303)
