@@ -167,6 +167,16 @@ class ReceiptProfileData(_Data):
     updated_at = _optional(fields.String)
 
 
+class CashierData(_Data):
+    """A cashier of the store (on the store's own ``store-config`` stream): the till signs
+    them in with ``code`` and a PIN checked against ``pin_hash`` (argon2), offline."""
+
+    code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    pin_hash = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    active = fields.Boolean(required=True)
+
+
 _MISSING = object()
 FastLoader = Callable[[Mapping[str, Any]], "dict[str, Any] | None"]
 
@@ -356,6 +366,7 @@ ENTITIES = Registry(
     Entity("product", CATALOG, ProductData(), ("sku",)),
     Entity("store", STORE_CONFIG, StoreData(), ("code",)),
     Entity("receipt_profile", STORE_CONFIG, ReceiptProfileData(), ("scope",)),
+    Entity("cashier", STORE_CONFIG, CashierData(), ("code",)),
     Entity("price", PRICES, PriceData(), ("sku", "effective_from")),
     Entity("policy", POLICIES, PolicyData(), ("code",)),
     Entity("partner_programme", PARTNERS, PartnerProgrammeData(), ("code",)),

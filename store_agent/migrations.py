@@ -161,6 +161,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     # Products from before units: NULL reads as piece (rules.pricing.unit_of). Agents just
     # before migrations added it themselves: then there is nothing to do.
     Migration(4, "the unit a product is sold in", (_add_column("products", "unit", "TEXT"),)),
+    Migration(5, "cashiers of the store (store-config)", ("""
+CREATE TABLE IF NOT EXISTS cashiers (
+    code TEXT PRIMARY KEY, name TEXT NOT NULL, pin_hash TEXT NOT NULL,
+    active INTEGER NOT NULL);
+""",)),
 )
 
 

@@ -20,7 +20,7 @@ from protocol.encoding import decode_json
 from rules.context import UnknownCard
 from rules.money import MAX_AMOUNT, MoneyError, parse_amount
 from rules.pricing import InvalidQuantity, PricingError, UnknownProduct
-from store_agent import display_api, receipts, till, till_web
+from store_agent import cashiers, display_api, receipts, till, till_web
 from store_agent.display import DisplayHub, TooManyTills
 from store_agent.escpos_receipt import ReceiptPrinterError, print_receipt
 from store_agent.fiscal.fiscaliser import Fiscaliser, FiscalNotReady, VatNotMapped
@@ -444,6 +444,7 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
     api.register_blueprint(display_api.create_blueprint(
         store, store_code, DisplayHub(), clock, display_dir, LineIn,
         lambda data: _normalise_lines(data, replica)))
+    api.register_blueprint(cashiers.create_blueprint(store, clock, error))
     till_web.register(app)
     api.spec.components.schemas["LineIn"]["anyOf"] = LINE_ANY_OF
 
@@ -472,6 +473,10 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
     @app.errorhandler(receipts.InvalidEmail)
     def _email(exc: receipts.InvalidEmail) -> Any:
         return error(422, str(exc), {"email": [str(exc)]})
+
+    @app.errorhandler(cashiers.UnknownCashier)
+    def _cashier(exc: cashiers.UnknownCashier) -> Any:
+        return error(422, str(exc), {"cashier": [str(exc)]})
 
     @app.errorhandler(TooManyTills)
     def _tills(exc: TooManyTills) -> Any:

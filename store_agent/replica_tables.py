@@ -146,6 +146,11 @@ def _profile_scope(scope: Scope) -> tuple[str, tuple[Any, ...]] | None:
     return ("scope = ?", (scope.ref if scope.kind == "store" else "default",))
 
 
+def _store_only(scope: Scope) -> tuple[str, tuple[Any, ...]] | None:
+    """Entities sent on the store's own stream only: its snapshot replaces all of them."""
+    return ("1 = 1", ()) if scope.kind == "store" else None
+
+
 def _coded(entity: str, name: str) -> Table:
     return Table(entity, name, ("code",), {"code": field_("code"), "name": field_("name"),
                                            "active": flag("active")})
@@ -169,6 +174,9 @@ TABLES = Tables(
           wipe_where=_own_store, names_group=True),
     Table("receipt_profile", "receipt_profiles", ("scope",),
           {"scope": field_("scope"), "data": blob}, wipe_where=_profile_scope),
+    Table("cashier", "cashiers", ("code",),
+          {"code": field_("code"), "name": field_("name"), "pin_hash": field_("pin_hash"),
+           "active": flag("active")}, wipe_where=_store_only),
     Table("price", "prices", ("sku", "effective_from"),
           {"sku": field_("sku"), "effective_from": lambda d, _r: d["effective_from"] or "",
            "price": text("price")}, stream_column="stream"),

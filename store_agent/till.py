@@ -17,6 +17,7 @@ from typing import Any
 from protocol.encoding import dumps
 from rules.pricing import BasketLine, PricedBasket, check_sellable, price_basket
 from store_agent import outbox
+from store_agent.cashiers import check_sale_cashier
 from store_agent.catalogue import load_products, pricing_inputs, store_group
 from store_agent.fiscal.fiscaliser import Fiscaliser
 from store_agent.receipts import check_address, effective_profile, queue_email
@@ -121,6 +122,7 @@ def record_sale(store: LocalStore, store_code: str, request: dict[str, Any],
             if existing["request_hash"] != fingerprint:
                 raise SaleConflict(f"sale {sale_uuid} already exists with other content")
             return SaleOutcome(sale=json.loads(existing["result"]), created=False)
+        check_sale_cashier(conn, request.get("cashier"))
         priced, streams = _price(conn, store_code, request, now)
         payments = request.get("payments") or []
         paid = sum((Decimal(p["amount"]) for p in payments), Decimal(0))

@@ -67,6 +67,8 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "stores": writes_by(TECHNICIAN),
     "store-groups": writes_by(TECHNICIAN),
     "enrolment-codes": writes_by(TECHNICIAN),
+    "cashiers": writes_by(TECHNICIAN),
+    "console-cashiers": writes_by(TECHNICIAN),
     "fleet": writes_by(TECHNICIAN),
     # how receipts look and are e-mailed: marketing
     "receipt-profiles": writes_by(MARKETING),

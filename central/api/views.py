@@ -333,3 +333,7 @@ BLUEPRINTS = (*BLUEPRINTS, *FLEET_BLUEPRINTS)
 from central.api.receipt_views import RECEIPT_BLUEPRINTS  # noqa: E402 - after the core views
 
 BLUEPRINTS = (*BLUEPRINTS, *RECEIPT_BLUEPRINTS)
+
+from central.api.cashier_views import CASHIER_BLUEPRINTS  # noqa: E402 - after the core views
+
+BLUEPRINTS = (*BLUEPRINTS, *CASHIER_BLUEPRINTS)

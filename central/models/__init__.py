@@ -5,6 +5,7 @@ its module and lists it below, so that the mapper registry (and Alembic) sees ev
 """
 
 from central.models.base import MONEY, QTY, RATE, Base, Meta, UTCDateTime, utcnow
+from central.models.cashiers import Cashier, CashierStore
 from central.models.catalog import Barcode, Brand, Category, Family, Product
 from central.models.pricing import PartnerCard, PartnerProgramme, Policy, PriceEntry, VipCard
 from central.models.receipts import ReceiptProfile
@@ -55,4 +56,6 @@ __all__ = [
     "User",
     "ApiToken",
     "ReceiptProfile",
+    "Cashier",
+    "CashierStore",
 ]

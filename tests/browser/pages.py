@@ -10,7 +10,8 @@ TIMEOUT_MS = 10_000
 
 
 class TillPage:
-    def __init__(self, browser: Browser, base: str, till: str = "1") -> None:
+    def __init__(self, browser: Browser, base: str, till: str = "1",
+                 sign_in: bool = False) -> None:
         self.context = browser.new_context(locale="en-GB")
         self.context.set_default_timeout(TIMEOUT_MS)
         self.page: Page = self.context.new_page()
@@ -18,7 +19,21 @@ class TillPage:
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
         self.page.goto(f"{base}/till/?till={till}")
         self.scan_field = self.page.get_by_label("Scan or type a code")
-        expect(self.scan_field).to_be_focused()
+        if not sign_in:
+            expect(self.scan_field).to_be_focused()
+
+    @property
+    def sign_in_form(self) -> Locator:
+        return self.page.get_by_role("form", name="Cashier sign-in")
+
+    def sign_in(self, code: str, pin: str) -> None:
+        """The cashier types their code and PIN (Enter submits)."""
+        form = self.sign_in_form
+        expect(form.get_by_label("Cashier code")).to_be_focused()
+        self.page.keyboard.type(code)
+        form.get_by_label("PIN").focus()
+        self.page.keyboard.type(pin)
+        self.page.keyboard.press("Enter")
 
     def scan(self, code: str) -> None:
         """What a barcode scanner does: type the code into the focused field, then Enter."""

@@ -254,3 +254,35 @@ def test_display_endpoints_refuse_bad_input_clearly(network: Network, printer: S
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     assert "unsafe-inline" not in page.headers["Content-Security-Policy"]
     assert "<script>" not in page.text
+
+
+def test_a_cashier_signs_in_and_central_records_them_on_the_sale(
+        network: Network, browser: Browser, printer: Sim) -> None:
+    net = network
+    agent = shop(net, printer)
+    expect_status(net.central.post("/api/v1/cashiers/", {
+        "code": "anna", "name": "Anna Rossi", "pin": "4711", "stores": ["kiosk-1"]}), 201)
+    net.wait(lambda: agent.http.get("/pos/v1/cashiers").json()["required"], SYNC,
+             "the cashier at the store")
+
+    till = TillPage(browser, agent.url, sign_in=True)
+    form = till.sign_in_form
+    expect(form).to_be_visible()
+    till.sign_in("anna", "0000")
+    expect(form.get_by_role("alert")).to_have_text("Unknown cashier or wrong PIN")
+    form.get_by_label("Cashier code").fill("")
+    form.get_by_label("Cashier code").focus()
+    till.sign_in("anna", "4711")
+    expect(form).to_be_hidden()
+    expect(till.page.locator("#st-cashier")).to_have_text("Cashier: Anna Rossi")
+    expect(till.scan_field).to_be_focused()
+
+    till.scan(BREAD)
+    till.expect_lines(1)
+    till.pay_cash("5")
+    expect(till.page.locator("#receipt-fiscal")).to_contain_text("Fiscal receipt")
+    net.wait(lambda: len(net.sales_at_central("kiosk-1")) == 1, SYNC, "the sale at central")
+    [sale] = net.sales_at_central("kiosk-1")
+    assert sale["cashier"] == "anna"
+    assert till.errors == []
+    till.close()

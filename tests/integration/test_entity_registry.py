@@ -19,7 +19,16 @@ from marshmallow import EXCLUDE, Schema, fields
 from sqlalchemy.orm import Session
 
 from central.db import Database
-from central.services import catalog, changelog, partners, policies, prices, receipts, stores
+from central.services import (
+    cashiers,
+    catalog,
+    changelog,
+    partners,
+    policies,
+    prices,
+    receipts,
+    stores,
+)
 from protocol.entities import ENTITIES, Entity
 from protocol.streams import ALL, CATALOG, parse_stream
 from store_agent.migrations import MIGRATIONS, Migration
@@ -109,6 +118,8 @@ def chain(clean_pg_db: Database) -> Database:
         receipts.put(s, STORE, {"header": ["Kiosk 1"]}, NOW)
         receipts.put(s, "market", {"footer": ["Ciao"]}, NOW)
         receipts.delete(s, "market")
+        cashiers.create(s, "anna", "Anna", "4711", [STORE, "market"])
+        cashiers.update(s, "anna", {"stores": [STORE], "pin": "1234"})
     return db
 
 

@@ -99,6 +99,11 @@ SAMPLES: dict[str, tuple[str, dict[str, Any], str, dict[str, list[tuple[Any, ...
                         "kiosk-1", {"receipt_profiles": [
                             ("kiosk-1", '{"footer":null,"header":["Kiosk"],"scope":"kiosk-1",'
                                         '"version":2}')]}),
+    "cashier": ("store-config@s:kiosk-1", {"code": "anna", "name": "Anna Rossi",
+                                           "pin_hash": "$argon2id$v=19$m=65536,t=3,p=4$x",
+                                           "active": True},
+                "anna", {"cashiers": [("anna", "Anna Rossi", "$argon2id$v=19$m=65536,t=3,p=4$x",
+                                       1)]}),
     "price": ("prices@s:kiosk-1", {"sku": "A", "price": "1.25",
                                    "effective_from": "2026-01-01T00:00:00+00:00"},
               "A|2026-01-01T00:00:00+00:00",

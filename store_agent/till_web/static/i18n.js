@@ -160,6 +160,13 @@
     apply();
   }
 
-  window.TesseraI18n = { t, apply, set, get language() { return language; },
+  /** More messages (a feature's own script): {en: {...}, it: {...}, ...}. */
+  function extend(more) {
+    for (const [code, entries] of Object.entries(more)) {
+      if (CATALOGUES[code]) Object.assign(CATALOGUES[code], entries);
+    }
+  }
+
+  window.TesseraI18n = { t, apply, set, extend, get language() { return language; },
                          languages: Object.keys(CATALOGUES) };
 })();

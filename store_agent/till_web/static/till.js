@@ -202,6 +202,8 @@
       state.pending = {
         uuid: crypto.randomUUID(),
         lines: requestLines(), cards: [...state.cards], till: TILL,
+        ...(window.TesseraCashier && window.TesseraCashier.code()
+          ? { cashier: window.TesseraCashier.code() } : {}),
         payments: state.payments.map((p) => ({ method: p.method, amount: M.wire(p.cents) })),
       };
       localStorage.setItem(PENDING, JSON.stringify(state.pending));
@@ -400,7 +402,8 @@
     });
     // The scanner types into this field whatever has been clicked.
     scan.addEventListener("blur", () => setTimeout(() => {
-      if (document.activeElement !== lang) scan.focus();
+      const active = document.activeElement;
+      if (active !== lang && !(active && active.closest("[data-own-focus]"))) scan.focus();
     }, 0));
     $("scan-form").addEventListener("submit", (event) => {
       event.preventDefault();
