@@ -16,6 +16,8 @@ from protocol.requests import ReplySchema, RequestSchema
 
 STREAM_RE = r"^[a-z][a-z0-9_-]*(@[gs]:[A-Za-z0-9_.-]+)?$"
 STORE_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# Seqs, versions and counters fit central's 64-bit columns (SQLite's and PostgreSQL's).
+MAX_SEQ = 2**63 - 1
 
 
 class _Base(Schema):
@@ -103,6 +105,13 @@ class CatchUpSchema(_Base):
     # protocol.checksum per stream, at the versions above: central compares where it stands
     # at the same version, and repairs drift with a snapshot.
     checksums = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    # Added in version 1 (optional; older agents omit them): the store's upstream epoch and
+    # its outbox as it stands, so that central's backlog figure is corrected every catch-up
+    # interval even while the store sends no batch (a wrong ``head`` lasts no longer).
+    epoch = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    outbox_head = fields.Integer(load_default=None, validate=validate.Range(min=0, max=MAX_SEQ))
+    outbox_pending = fields.Integer(load_default=None,
+                                    validate=validate.Range(min=0, max=MAX_SEQ))
 
 
 class StateSchema(_Base):

@@ -98,6 +98,15 @@ def record_catch_up(session: Session, request: dict[str, Any], now: dt.datetime)
     status.last_seen = now
     status.log_epoch = request.get("log_epoch") or status.log_epoch
     status.streams = json.dumps(request.get("streams") or {})
+    if request.get("outbox_head") is not None and request.get("epoch") is not None:
+        # The store's outbox as it stands, every catch-up interval: it replaces whatever an
+        # earlier batch claimed, so a wrong head lasts one interval even while the store is
+        # idle. An older agent sends neither field and keeps the last birth's or batch's.
+        if status.epoch is None:
+            status.epoch = request["epoch"]
+        if request["epoch"] == status.epoch:
+            status.outbox_head = request["outbox_head"]
+            status.outbox_pending = request.get("outbox_pending")
     session.flush()
     return not status.online
 
@@ -107,8 +116,9 @@ def record_batch(session: Session, store: Store, epoch: str, head: int | None,
     """A batch came in: the store lives, and its outbox reaches ``head`` (if it said so).
 
     The head is the store's latest claim, never a running maximum: one forged or mistaken
-    claim lasts only until the store's next batch or birth. It is never below the batch's
-    own last entry, which central has in hand.
+    claim lasts only until the store's next batch, birth or catch-up request (which carries
+    the store's outbox head every catch-up interval, ``record_catch_up``). It is never below
+    the batch's own last entry, which central has in hand.
     """
     status = _status(session, store)
     status.last_seen = now

@@ -21,7 +21,7 @@ from central.models import StoreStatus
 from central.services import changelog, fleet, stores, upstream
 from central.web import create_app
 from protocol import messages, topics
-from protocol.encoding import dumps, loads
+from protocol.encoding import WireError, dumps, loads
 from protocol.streams import Scope
 from tessera.cli import main as tessera_cli
 from tests.support import api_token, authorize
@@ -257,3 +257,26 @@ def test_tessera_fleet_without_a_database_says_what_to_set(
     assert result.exit_code == 1
     assert "set TESSERA_DATABASE_URL" in result.output
     assert not (tmp_path / "var" / "central.db").exists()
+
+
+def test_a_catch_up_request_carries_the_real_head_of_its_epoch_only(db: Database) -> None:
+    """Issue 10, item 8: the periodic catch-up request corrects the backlog figure; one of
+    another epoch, or from an older agent without the fields, leaves it alone."""
+    birth(db, outbox_head=999999)
+
+    def catch_up(**extra: Any) -> None:
+        message = messages.parse(loads(dumps(messages.envelope(
+            "catch_up", store="kiosk-1", log_epoch=log_epoch(db), streams={}, **extra))),
+            "catch_up")
+        with db.transaction() as session:
+            fleet.record_catch_up(session, message, T0)
+
+    catch_up()  # an older agent: nothing to go by
+    assert view(db)["kiosk-1"].backlog == 999999
+    catch_up(epoch="e0", outbox_head=0, outbox_pending=0)  # not the epoch central follows
+    assert view(db)["kiosk-1"].backlog == 999999
+    catch_up(epoch="e1", outbox_head=4, outbox_pending=4)
+    assert (view(db)["kiosk-1"].outbox_head, view(db)["kiosk-1"].backlog) == (4, 4)
+    with pytest.raises(WireError, match="outbox_head"):
+        messages.parse(messages.envelope("catch_up", store="kiosk-1", streams={},
+                                         epoch="e1", outbox_head=2**63), "catch_up")
