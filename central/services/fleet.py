@@ -7,9 +7,9 @@ birth: the broker publishes it only when it notices the old connection is gone) 
 ignored. A birth is always believed: only the store publishes it, on its own connection in
 order, so one with a lower counter is a newer life of the store (a reinstalled database, a
 clock set back), never a late message; and a forged counter must not make the store's
-real births look stale for ever. The lag of a store is, per stream it follows, central's head version minus the
-version the store last said it applied; its backlog is its outbox head minus the seq
-central acknowledged in its current epoch.
+real births look stale for ever. The lag of a store is, per stream it follows, central's
+head version minus the version the store last said it applied (never more than the head);
+its backlog is its outbox head minus the seq central acknowledged in its current epoch.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from central.models import IngestCursor, Meta, Store, StoreGroup, StoreStatus
@@ -47,12 +48,20 @@ def streams_for(store: Store, all_streams: Iterable[str]) -> list[str]:
 
 
 def _status(session: Session, store: Store) -> StoreStatus:
-    """The status row of ``store``, locked for this transaction (created when missing)."""
+    """The status row of ``store``, locked for this transaction (created when missing).
+
+    Created with an insert that does nothing on conflict: the publisher (a birth) and an
+    ingest worker (a batch) may both see a new store's row missing at once, and the second
+    plain INSERT would fail its whole transaction (the batch unacknowledged).
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(StoreStatus)
+                    .values(store_id=store.id, session=0, online=False)
+                    .on_conflict_do_nothing(index_elements=["store_id"]))
     status = session.scalar(select(StoreStatus).where(StoreStatus.store_id == store.id)
                             .with_for_update())
-    if status is None:
-        status = StoreStatus(store_id=store.id, session=0, online=False)
-        session.add(status)
+    assert status is not None
     return status
 
 

@@ -54,7 +54,7 @@ from transport.mqtt_link import MqttLink
 pytestmark = pytest.mark.integration
 
 STORE = "kiosk-1"
-FUZZ = settings(max_examples=30, derandomize=True, deadline=None, database=None,
+FUZZ = settings(max_examples=150, derandomize=True, deadline=None, database=None,
                 suppress_health_check=list(HealthCheck))
 HUGE = st.sampled_from([-1, 0, 2**31, 2**53 + 1, 2**63 - 1, 2**63, 2**64, 10**30])
 
@@ -70,8 +70,8 @@ def json_values() -> st.SearchStrategy[Any]:
 
 
 INTS = st.integers(min_value=-3, max_value=12) | HUGE
-TEXTS = st.sampled_from(["e1", "e2", "", "x" * 65, "x" * 300, "kiosk-1", "market"]) | st.text(
-    max_size=70)
+TEXTS = st.sampled_from(["e1", "e2", "", "a\x00b", "\x1b[2J", "x" * 65, "x" * 300,
+                         "kiosk-1", "market"]) | st.text(max_size=70)
 
 
 def sale_body(number: int) -> dict[str, Any]:

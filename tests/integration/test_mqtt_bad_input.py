@@ -3,18 +3,23 @@ central once failed on (an exception, so the message was neither applied nor par
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from central.db import Database
-from central.models import ParkedEntry
-from central.services import upstream
+from central.models import ParkedEntry, Store, StoreStatus
+from central.services import fleet, stores, upstream
 from protocol import messages
 from protocol.encoding import WireError
+from tests.support import wait_until
 
 pytestmark = pytest.mark.integration
+
+T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 
 def test_a_message_with_nul_bytes_is_parked_on_postgresql(clean_pg_db: Database) -> None:
@@ -51,3 +56,41 @@ def batch(**fields: Any) -> dict[str, Any]:
 def test_values_central_cannot_hold_are_refused_at_the_schema(message: dict[str, Any]) -> None:
     with pytest.raises(WireError):
         messages.parse(message)
+
+
+def test_a_new_stores_first_birth_and_batch_at_once_both_count(clean_pg_db: Database) -> None:
+    """Found by the fuzzer: the publisher and an ingest worker both created the missing
+    status row of a store; the second INSERT failed its transaction (batch unacknowledged)."""
+    db = clean_pg_db
+    with db.transaction() as session:
+        store = stores.create_store(session, "kiosk-1", "Kiosk")
+        store_id = store.id
+    outcome: list[object] = []
+    with db.transaction() as session:
+        fleet.record_batch(session, session.get(Store, store_id), "e1", 3, 1, T0)
+
+        def birth() -> None:
+            try:
+                with db.transaction() as other:
+                    outcome.append(fleet.record_state(other, messages.parse(
+                        messages.envelope("birth", store="kiosk-1", online=True, session=9,
+                                          epoch="e1", outbox_head=3), "birth"), T0))
+            except Exception as exc:  # noqa: BLE001 - the failure is the finding
+                outcome.append(exc)
+
+        thread = threading.Thread(target=birth)
+        thread.start()
+        wait_until(lambda: waiting_on_a_lock(db), 10, what="the birth waiting for the batch")
+    thread.join(10)
+    assert outcome == [True]
+    with db.sessions() as session:
+        status = session.get(StoreStatus, store_id)
+        assert status is not None
+        assert (status.online, status.session, status.outbox_head) == (True, 9, 3)
+
+
+def waiting_on_a_lock(db: Database) -> bool:
+    with db.engine.connect() as conn:
+        return bool(conn.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'")).scalar())
