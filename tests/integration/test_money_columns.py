@@ -1,0 +1,78 @@
+"""Money at central is exact on both databases (issue 10): SQLite keeps whole cents, never
+a float; what the services compare, sort and sum in SQL gives the same on both."""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import func, select
+
+from central import migrate
+from central.db import Database
+from central.models import Money, Product
+
+pytestmark = pytest.mark.integration
+
+AMOUNTS = ["0.10", "0.20", "0.70", "999999999999.99", "1.05", "19.99"]
+
+
+def add_products(db: Database) -> None:
+    with db.transaction() as session:
+        for i, amount in enumerate(AMOUNTS):
+            session.add(Product(sku=f"SKU-{i}", name=f"P{i}", category_id=None,
+                                vat_rate=Decimal("9.00"), sale_price=Decimal(amount),
+                                purchase_cost=None))
+
+
+def test_amounts_round_trip_compare_sort_and_sum_exactly(central_db: Database) -> None:
+    add_products(central_db)
+    with central_db.sessions() as session:
+        prices = session.scalars(select(Product.sale_price).order_by(Product.sale_price)).all()
+        assert [str(p) for p in prices] == sorted(AMOUNTS, key=Decimal)
+        total = session.scalar(select(func.sum(Product.sale_price))
+                               .where(Product.sale_price < Decimal("1.00")))
+        assert total == Decimal("1.00") and str(total) == "1.00"
+        assert session.scalar(select(func.max(Product.sale_price))) == Decimal(
+            "999999999999.99")
+        assert session.scalar(select(func.count()).select_from(Product)
+                              .where(Product.sale_price == Decimal("1.05"))) == 1
+
+
+def test_sqlite_keeps_whole_cents(sqlite_db: Database) -> None:
+    add_products(sqlite_db)
+    with sqlite_db.engine.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT typeof(sale_price), sale_price FROM products "
+                                      "ORDER BY id").all()
+    assert stored[:4] == [("integer", 10), ("integer", 20), ("integer", 70),
+                          ("integer", 99999999999999)]
+
+
+def test_money_refuses_floats() -> None:
+    from sqlalchemy.dialects import sqlite
+
+    with pytest.raises(TypeError, match="float"):
+        Money().process_bind_param(1.5, sqlite.dialect())
+
+
+def test_an_older_sqlite_file_gets_its_floats_as_cents(tmp_path: Path) -> None:
+    path = tmp_path / "central.db"
+    db = Database(f"sqlite:///{path}")
+    command.upgrade(migrate.alembic_config(db.url), "0013")
+    with sqlite3.connect(path) as conn:  # what the demo wrote before: floats
+        conn.execute("INSERT INTO products (sku, name, vat_rate, sale_price, purchase_cost, "
+                     "active, unit, created_at, updated_at) VALUES "
+                     "('A', 'A', 9, 1.1, 0.7, 1, 'piece', '2026-01-01', '2026-01-01'), "
+                     "('B', 'B', 9, 999999999999.99, NULL, 1, 'piece', '2026-01-01', "
+                     "'2026-01-01')")
+    conn.close()
+    migrate.upgrade(db)
+    with db.sessions() as session:
+        rows = session.execute(select(Product.sku, Product.sale_price, Product.purchase_cost)
+                               .order_by(Product.sku)).all()
+    db.dispose()
+    assert [tuple(r) for r in rows] == [("A", Decimal("1.10"), Decimal("0.70")),
+                                        ("B", Decimal("999999999999.99"), None)]
