@@ -3,17 +3,21 @@ a float; what the services compare, sort and sum in SQL gives the same on both."
 
 from __future__ import annotations
 
+import io
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from alembic import command
+from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from central import migrate
 from central.db import Database
 from central.models import Money, Product
+from central.services import prices
+from central.tabular import read_table
 
 pytestmark = pytest.mark.integration
 
@@ -76,3 +80,29 @@ def test_an_older_sqlite_file_gets_its_floats_as_cents(tmp_path: Path) -> None:
     db.dispose()
     assert [tuple(r) for r in rows] == [("A", Decimal("1.10"), Decimal("0.70")),
                                         ("B", Decimal("999999999999.99"), None)]
+
+
+def test_xlsx_numeric_cells_are_read_by_their_decimal_repr_and_never_rounded(
+        central_db: Database) -> None:
+    """A spreadsheet number is a float: 2.1 is read as the 2.1 typed (its shortest repr);
+    2.675 (a float just below it, which round() makes 2.67) or 1e20 is refused, never
+    rounded to a price."""
+    add_products(central_db)
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in (["sku", "sale_price"], ["SKU-0", 2.1], ["SKU-1", 2.675], ["SKU-2", 1e20],
+                ["SKU-3", 7]):
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    rows = read_table(buffer.getvalue(), "prices.xlsx")
+    with central_db.transaction() as session:
+        report = prices.import_prices(session, rows, apply=True)
+    reasons = {r["sku"]: r["reason"] for r in report.rejected}
+    assert set(reasons) == {"SKU-1", "SKU-2"}
+    assert "more than two decimals" in reasons["SKU-1"]
+    assert "limit" in reasons["SKU-2"]
+    with central_db.sessions() as session:
+        got = dict(session.execute(select(Product.sku, Product.sale_price)).all())
+    assert (got["SKU-0"], got["SKU-3"]) == (Decimal("2.10"), Decimal("7.00"))
