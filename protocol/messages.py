@@ -268,7 +268,7 @@ class FiscalEntrySchema(Schema):
     receipt_number = fields.Integer(load_default=None, allow_none=True,
                                     validate=validate.Range(min=0, max=2**62))
     device = fields.String(load_default=None, allow_none=True,
-                           validate=validate.Length(max=64))
+                           validate=validate.And(validate.Length(max=64), PRINTABLE))
     fiscalised_at = fields.AwareDateTime(required=True)
 
 

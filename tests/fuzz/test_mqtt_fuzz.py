@@ -92,7 +92,7 @@ def entries(draw: st.DrawFn) -> list[dict[str, Any]]:
     for i in range(draw(st.integers(min_value=1, max_value=3))):
         kind = draw(st.sampled_from(["sale", "sale", "fiscal", "customer", ""]))
         if kind == "sale":
-            body = draw(st.builds(lambda: sale_body(1)) | st.dictionaries(
+            body = draw(st.builds(lambda: sale_body(1)) | mutated_sale() | st.dictionaries(
                 st.text(max_size=8), json_values(), max_size=3))
         else:
             body = draw(st.dictionaries(st.sampled_from(
@@ -116,6 +116,20 @@ def mutate(draw: st.DrawFn, message: dict[str, Any]) -> Any:
         else:
             message[key] = draw(json_values())
     return message
+
+
+AMOUNTS = st.sampled_from(["1e30", "-1e30", "1.005", "99999999999999.99", "NaN", "0"])
+
+
+@st.composite
+def mutated_sale(draw: st.DrawFn) -> dict[str, Any]:
+    """A sale with one of its own or its line's fields given a value off the edges."""
+    body = sale_body(1)
+    line = body["lines"][0]
+    target = draw(st.sampled_from([body, line]))
+    key = draw(st.sampled_from(sorted(target)))
+    target[key] = draw(AMOUNTS | TEXTS | json_values())
+    return body
 
 
 @st.composite

@@ -58,6 +58,13 @@ def test_values_central_cannot_hold_are_refused_at_the_schema(message: dict[str,
         messages.parse(message)
 
 
+def test_a_fiscal_entry_naming_a_device_with_nul_is_refused() -> None:
+    with pytest.raises(WireError, match="printable"):
+        messages.parse_fiscal({"sale": "50041b7b-8464-4342-be31-f9153062f62b",
+                               "document_number": 1, "device": "DT\x00",
+                               "fiscalised_at": "2026-11-22T09:30:00+00:00"})
+
+
 def test_a_new_stores_first_birth_and_batch_at_once_both_count(clean_pg_db: Database) -> None:
     """Found by the fuzzer: the publisher and an ingest worker both created the missing
     status row of a store; the second INSERT failed its transaction (batch unacknowledged)."""
@@ -94,3 +101,29 @@ def waiting_on_a_lock(db: Database) -> bool:
         return bool(conn.execute(text(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
             "AND wait_event_type = 'Lock'")).scalar())
+
+
+@pytest.mark.parametrize("where", ["till", "cashier", "line name", "line sku"])
+def test_a_sale_with_nul_in_its_text_is_parked_not_stuck(clean_pg_db: Database,
+                                                         where: str) -> None:
+    """PostgreSQL text cannot hold NUL: such a sale must be parked with the reason (the
+    batch acknowledged), not fail the batch's transaction for ever."""
+    from central.bridge.ingester import HANDLERS
+    from tests.fuzz.test_mqtt_fuzz import sale_body
+
+    with clean_pg_db.transaction() as session:
+        stores.create_store(session, "kiosk-1", "Kiosk")
+    body = sale_body(1)
+    if where.startswith("line"):
+        body["lines"][0][where.split()[1]] = "a\x00b"
+    else:
+        body[where] = "a\x00b"
+    message = messages.parse(batch(entries=[{"seq": 1, "kind": "sale", "id": body["uuid"],
+                                             "body": body}]), "batch")
+    with clean_pg_db.transaction() as session:
+        result = upstream.ingest_batch(session, message, "tessera/v1/stores/kiosk-1/up",
+                                       HANDLERS)
+    assert (result.acked, result.applied, result.parked) == (1, 0, 1)
+    with clean_pg_db.sessions() as session:
+        (row,) = session.scalars(select(ParkedEntry)).all()
+    assert "contains a NUL character" in row.reason
