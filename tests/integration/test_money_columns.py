@@ -65,7 +65,7 @@ def test_money_refuses_floats() -> None:
 def test_an_older_sqlite_file_gets_its_floats_as_cents(tmp_path: Path) -> None:
     path = tmp_path / "central.db"
     db = Database(f"sqlite:///{path}")
-    command.upgrade(migrate.alembic_config(db.url), "0013")
+    command.upgrade(migrate.alembic_config(db.url), "0013_store_time_zone")
     with sqlite3.connect(path) as conn:  # what the demo wrote before: floats
         conn.execute("INSERT INTO products (sku, name, vat_rate, sale_price, purchase_cost, "
                      "active, unit, created_at, updated_at) VALUES "

@@ -6,7 +6,7 @@ cents; a float of an amount with two decimals is within a millionth of a cent of
 rounding gives it back exactly. PostgreSQL's NUMERIC(14, 2) is exact already: nothing to do.
 
 Revision ID: 0014
-Revises: 0013
+Revises: 0013_store_time_zone
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0014"
-down_revision = "0013"
+down_revision = "0013_store_time_zone"
 branch_labels = None
 depends_on = None
 
