@@ -16,6 +16,13 @@ from protocol.requests import ReplySchema, RequestSchema
 
 STREAM_RE = r"^[a-z][a-z0-9_-]*(@[gs]:[A-Za-z0-9_.-]+)?$"
 STORE_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# Seqs, versions and counters fit central's 64-bit columns (SQLite's and PostgreSQL's).
+MAX_SEQ = 2**63 - 1
+MAX_COUNT = 2**31 - 1  # counts of entries (central keeps them in 32-bit columns)
+# Names a side keeps as text (epochs, entry ids, versions): printable, as central's
+# String(64) columns hold them (PostgreSQL text cannot hold NUL).
+PRINTABLE = validate.Regexp(r"^[^\x00-\x1f\x7f]*$", error="must be printable text")
+ID_LENGTH = validate.And(validate.Length(min=1, max=64), PRINTABLE)
 
 
 class _Base(Schema):
@@ -96,13 +103,21 @@ class CatchUpSchema(_Base):
     """``catch_up``: a store asks for every version after the ones it holds."""
 
     store = fields.String(required=True, validate=validate.Regexp(STORE_RE))
-    log_epoch = fields.String(load_default=None)
+    log_epoch = fields.String(load_default=None,
+                              validate=validate.And(validate.Length(max=64), PRINTABLE))
     streams = fields.Dict(keys=fields.String(validate=validate.Regexp(STREAM_RE)),
-                          values=fields.Integer(validate=validate.Range(min=0)),
+                          values=fields.Integer(validate=validate.Range(min=0, max=MAX_SEQ)),
                           required=True)
     # protocol.checksum per stream, at the versions above: central compares where it stands
     # at the same version, and repairs drift with a snapshot.
     checksums = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    # Added in version 1 (optional; older agents omit them): the store's upstream epoch and
+    # its outbox as it stands, so that central's backlog figure is corrected every catch-up
+    # interval even while the store sends no batch (a wrong ``head`` lasts no longer).
+    epoch = fields.String(load_default=None, validate=ID_LENGTH)
+    outbox_head = fields.Integer(load_default=None, validate=validate.Range(min=0, max=MAX_SEQ))
+    outbox_pending = fields.Integer(load_default=None,
+                                    validate=validate.Range(min=0, max=MAX_COUNT))
 
 
 class StateSchema(_Base):
@@ -110,14 +125,19 @@ class StateSchema(_Base):
 
     store = fields.String(required=True, validate=validate.Regexp(STORE_RE))
     online = fields.Boolean(required=True)
-    session = fields.Integer(required=True, validate=validate.Range(min=0))
-    agent_version = fields.String(load_default=None)
-    epoch = fields.String(load_default=None)
-    log_epoch = fields.String(load_default=None)
-    streams = fields.Dict(keys=fields.String(), values=fields.Integer(), load_default=dict)
+    session = fields.Integer(required=True, validate=validate.Range(min=0, max=MAX_SEQ))
+    agent_version = fields.String(load_default=None,
+                                  validate=validate.And(validate.Length(max=64), PRINTABLE))
+    epoch = fields.String(load_default=None, validate=ID_LENGTH)
+    log_epoch = fields.String(load_default=None,
+                              validate=validate.And(validate.Length(max=64), PRINTABLE))
+    streams = fields.Dict(keys=fields.String(validate=validate.Regexp(STREAM_RE)),
+                          values=fields.Integer(validate=validate.Range(min=0, max=MAX_SEQ)),
+                          load_default=dict)
     checksums = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
-    outbox_head = fields.Integer(load_default=None)
-    outbox_pending = fields.Integer(load_default=None)
+    outbox_head = fields.Integer(load_default=None, validate=validate.Range(min=0, max=MAX_SEQ))
+    outbox_pending = fields.Integer(load_default=None,
+                                    validate=validate.Range(min=0, max=MAX_COUNT))
 
 
 class EntrySchema(Schema):
@@ -126,9 +146,9 @@ class EntrySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    seq = fields.Integer(required=True, validate=validate.Range(min=1))
+    seq = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_SEQ))
     kind = fields.String(required=True, validate=validate.Length(min=1, max=32))
-    id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    id = fields.String(required=True, validate=ID_LENGTH)
     body = fields.Dict(required=True)
 
 
@@ -136,14 +156,14 @@ class BatchSchema(_Base):
     """``batch``: consecutive outbox entries of one store epoch, store to central."""
 
     store = fields.String(required=True, validate=validate.Regexp(STORE_RE))
-    epoch = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    epoch = fields.String(required=True, validate=ID_LENGTH)
     entries = fields.List(fields.Nested(EntrySchema), required=True,
                           validate=validate.Length(min=1))
     # The store's newest outbox seq when it sent the batch (for central's backlog figure).
-    head = fields.Integer(load_default=None, validate=validate.Range(min=0))
+    head = fields.Integer(load_default=None, validate=validate.Range(min=0, max=MAX_SEQ))
     # The id of the store's entry just before the first one: central applies the batch only
     # if that is the entry it holds there (a restored store forks its history).
-    prev = fields.String(load_default=None, allow_none=True)
+    prev = fields.String(load_default=None, allow_none=True, validate=ID_LENGTH)
 
     @validates_schema
     def _consecutive(self, data: dict[str, Any], **_: Any) -> None:
@@ -248,7 +268,7 @@ class FiscalEntrySchema(Schema):
     receipt_number = fields.Integer(load_default=None, allow_none=True,
                                     validate=validate.Range(min=0, max=2**62))
     device = fields.String(load_default=None, allow_none=True,
-                           validate=validate.Length(max=64))
+                           validate=validate.And(validate.Length(max=64), PRINTABLE))
     fiscalised_at = fields.AwareDateTime(required=True)
 
 

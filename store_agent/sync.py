@@ -11,7 +11,7 @@ from typing import Any
 from protocol import messages, topics
 from protocol.encoding import WireError, dumps, loads
 from protocol.streams import BUCKETS
-from store_agent import __version__
+from store_agent import __version__, outbox
 from store_agent.replica import Replica
 from store_agent.sqlite_store import LocalStore
 from store_agent.uplink import Uplink
@@ -151,9 +151,22 @@ class StoreSync:
         versions, checksums = self.store.stream_state()
         body = messages.envelope("catch_up", store=self.code,
                                  log_epoch=self.replica.log_epoch(),
-                                 streams=versions, checksums=checksums, sent_at=_now())
+                                 streams=versions, checksums=checksums, sent_at=_now(),
+                                 **self._outbox_state())
         self.link.publish(topics.store_rpc(self.code), dumps(body))
         return True
+
+    def _outbox_state(self) -> dict[str, Any]:
+        """The upstream epoch and outbox as they stand, read together (for central's backlog
+        figure, which a wrong batch ``head`` must not keep)."""
+        if self.uplink is None:
+            return {}
+        with self.store.read() as conn:
+            epoch = self.store.get_meta(conn, "epoch")
+            if not epoch:
+                return {}
+            return {"epoch": epoch, "outbox_head": outbox.head(conn),
+                    "outbox_pending": outbox.pending(conn)}
 
     def run_anti_entropy(self) -> None:
         """Periodically ask for catch-up: a lost last change has no successor to reveal it."""

@@ -4,7 +4,7 @@ Every model is importable from here (``from central.models import Sale``); a new
 its module and lists it below, so that the mapper registry (and Alembic) sees every table.
 """
 
-from central.models.base import MONEY, QTY, RATE, Base, Meta, UTCDateTime, utcnow
+from central.models.base import MONEY, QTY, RATE, Base, Meta, Money, UTCDateTime, utcnow
 from central.models.cashiers import Cashier, CashierStore
 from central.models.catalog import Barcode, Brand, Category, Family, Product
 from central.models.pricing import PartnerCard, PartnerProgramme, Policy, PriceEntry, VipCard
@@ -23,6 +23,7 @@ from central.models.users import ApiToken, User
 
 __all__ = [
     "MONEY",
+    "Money",
     "QTY",
     "RATE",
     "Base",

@@ -4,9 +4,12 @@ The publisher records births, deaths (last wills) and catch-up requests, the ing
 workers record batches. A store is online from its birth until its death; a will whose
 session counter is older than the last birth is stale (it can reach central after the new
 birth: the broker publishes it only when it notices the old connection is gone) and is
-ignored. The lag of a store is, per stream it follows, central's head version minus the
-version the store last said it applied; its backlog is its outbox head minus the seq
-central acknowledged in its current epoch.
+ignored. A birth is always believed: only the store publishes it, on its own connection in
+order, so one with a lower counter is a newer life of the store (a reinstalled database, a
+clock set back), never a late message; and a forged counter must not make the store's
+real births look stale for ever. The lag of a store is, per stream it follows, central's
+head version minus the version the store last said it applied (never more than the head);
+its backlog is its outbox head minus the seq central acknowledged in its current epoch.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from central.models import IngestCursor, Meta, Store, StoreGroup, StoreStatus
@@ -44,12 +48,20 @@ def streams_for(store: Store, all_streams: Iterable[str]) -> list[str]:
 
 
 def _status(session: Session, store: Store) -> StoreStatus:
-    """The status row of ``store``, locked for this transaction (created when missing)."""
+    """The status row of ``store``, locked for this transaction (created when missing).
+
+    Created with an insert that does nothing on conflict: the publisher (a birth) and an
+    ingest worker (a batch) may both see a new store's row missing at once, and the second
+    plain INSERT would fail its whole transaction (the batch unacknowledged).
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(StoreStatus)
+                    .values(store_id=store.id, session=0, online=False)
+                    .on_conflict_do_nothing(index_elements=["store_id"]))
     status = session.scalar(select(StoreStatus).where(StoreStatus.store_id == store.id)
                             .with_for_update())
-    if status is None:
-        status = StoreStatus(store_id=store.id, session=0, online=False)
-        session.add(status)
+    assert status is not None
     return status
 
 
@@ -63,10 +75,8 @@ def record_state(session: Session, state: dict[str, Any], now: dt.datetime) -> b
     if store is None:
         return False
     status = _status(session, store)
-    new_database = (state["kind"] == "birth" and state.get("epoch") is not None
-                    and status.epoch is not None and state["epoch"] != status.epoch)
-    if state["session"] < status.session and not new_database:
-        return False  # a stale will (or birth) of an older connection
+    if state["kind"] == "death" and state["session"] < status.session:
+        return False  # a stale will of an older connection
     if status.online != state["online"] or status.changed_at is None:
         status.changed_at = now
     status.session = state["session"]
@@ -98,6 +108,14 @@ def record_catch_up(session: Session, request: dict[str, Any], now: dt.datetime)
     status.last_seen = now
     status.log_epoch = request.get("log_epoch") or status.log_epoch
     status.streams = json.dumps(request.get("streams") or {})
+    if request.get("outbox_head") is not None and request.get("epoch") is not None:
+        # The store's epoch and outbox as they stand, every catch-up interval, as in its
+        # birth: they replace whatever an earlier birth or batch claimed, so a wrong head or
+        # epoch lasts one interval even while the store is idle. An older agent sends
+        # neither field and keeps the last birth's or batch's.
+        status.epoch = request["epoch"]
+        status.outbox_head = request["outbox_head"]
+        status.outbox_pending = request.get("outbox_pending")
     session.flush()
     return not status.online
 
@@ -107,8 +125,9 @@ def record_batch(session: Session, store: Store, epoch: str, head: int | None,
     """A batch came in: the store lives, and its outbox reaches ``head`` (if it said so).
 
     The head is the store's latest claim, never a running maximum: one forged or mistaken
-    claim lasts only until the store's next batch or birth. It is never below the batch's
-    own last entry, which central has in hand.
+    claim lasts only until the store's next batch, birth or catch-up request (which carries
+    the store's outbox head every catch-up interval, ``record_catch_up``). It is never below
+    the batch's own last entry, which central has in hand.
     """
     status = _status(session, store)
     status.last_seen = now
@@ -179,7 +198,8 @@ def _liveness(store: Store, status: StoreStatus | None, acked: int | None,
         applied = {str(k): int(v) for k, v in json.loads(status.streams).items()}
     if status is not None and status.log_epoch not in (None, log_epoch):
         applied = {}  # versions of another history of the log count for nothing
-    streams = [StreamLag(stream, applied.get(stream, 0), heads[stream])
+    # A store cannot have applied a version central has not made: its claim is bounded.
+    streams = [StreamLag(stream, min(applied.get(stream, 0), heads[stream]), heads[stream])
                for stream in sorted(streams_for(store, heads))]
     return StoreLiveness(
         code=store.code, name=store.name, group=store.group.code if store.group else None,

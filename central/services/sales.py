@@ -38,6 +38,10 @@ def _readable_sale(entry: dict[str, Any], store: Store) -> dict[str, Any]:
         raise WireError(f"sale names store {sale['store']!r} but came from {store.code!r}")
     problems = [f"{field} longer than {limit}" for field, limit in _TEXT_LIMITS.items()
                 if len(sale[field] or "") > limit]
+    # PostgreSQL text cannot hold NUL: stored, it would fail the batch's transaction for
+    # ever (the store's every later sale waiting behind it).
+    problems += [f"{field} contains a NUL character" for field in _TEXT_LIMITS
+                 if "\x00" in (sale[field] or "")]
     if not -_INT_LIMIT < sale["number"] < _INT_LIMIT:
         problems.append("number out of range")
     if abs(sale["total"]) >= _MONEY_LIMIT:
@@ -46,6 +50,8 @@ def _readable_sale(entry: dict[str, Any], store: Store) -> dict[str, Any]:
         problems += [f"line {i}: {field} longer than {limit}"
                      for field, limit in _LINE_TEXT_LIMITS.items()
                      if len(line[field] or "") > limit]
+        problems += [f"line {i}: {field} contains a NUL character"
+                     for field in _LINE_TEXT_LIMITS if "\x00" in (line[field] or "")]
         for field, limit in (("qty", _QTY_LIMIT), ("unit_price", _MONEY_LIMIT),
                              ("amount", _MONEY_LIMIT), ("vat_rate", _RATE_LIMIT)):
             if abs(line[field]) >= limit:

@@ -243,6 +243,8 @@ def ingest_batch(session: Session, batch: dict[str, Any], topic: str,
 
 def park(session: Session, topic: str, store_code: str | None, reason: str,
          payload: bytes) -> None:
-    """Keep a message that could not be read at all."""
-    session.add(ParkedEntry(topic=topic, store_code=store_code, seq=None, reason=reason,
-                            payload=payload.decode("utf-8", errors="replace")))
+    """Keep a message that could not be read at all: its bytes as text, anything that is
+    not UTF-8 or that a text column cannot hold (NUL) as backslash escapes."""
+    text = payload.decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00")
+    session.add(ParkedEntry(topic=topic, store_code=store_code, seq=None,
+                            reason=reason.replace("\x00", "\\x00"), payload=text))

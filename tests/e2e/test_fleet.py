@@ -3,6 +3,7 @@ comes back, through ``GET /api/v1/fleet`` and ``tessera fleet``."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -14,8 +15,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
+from protocol import topics
 from tests.e2e.harness import ROOT, TESSERA, Network, expect
 
 pytestmark = pytest.mark.e2e
@@ -168,3 +172,54 @@ def test_a_store_whose_birth_was_lost_is_asked_for_another(network: Network) -> 
     assert "asking for its birth again" in network.proc("publisher").log.read_text()
     assert "central asks for our birth again" in kiosk.log.read_text()
     network.check()
+
+
+def test_a_forged_batch_head_is_corrected_by_the_idle_stores_next_catch_up(
+        network: Network) -> None:
+    """Issue 10, item 8: a batch claiming ``head: 999999`` on an idle store's up topic (what
+    anything holding the store's broker login can send) is forgotten at the store's next
+    periodic catch-up request, which carries its real outbox head; so are the metric."""
+    network.start_central()
+    (kiosk,) = network.start_stores("kiosk-1")
+    network.create_product("COLA-1L", BARCODE, "1.99")
+    network.wait(lambda: kiosk.price_of(BARCODE) is not None, 30, "catalogue at kiosk-1")
+    sold = expect(kiosk.sell([(BARCODE, "1")]), 201)["uuid"]
+    network.wait_outbox_drained(kiosk, sales=1)
+    network.wait(lambda: fleet_row(network, "kiosk-1")["backlog"] == 0, 30,
+                 "kiosk-1's backlog of 0 at central")
+    epoch = kiosk.status()["epoch"]
+
+    def pending_metric() -> str:
+        text = network.central.get("/metrics").text
+        (line,) = [ln for ln in text.splitlines()
+                   if ln.startswith('tessera_store_outbox_pending{store="kiosk-1"}')]
+        return line.split()[-1]
+
+    forged = json.dumps({"v": 1, "kind": "batch", "store": "kiosk-1", "epoch": epoch,
+                         "head": 999999, "entries": [{"seq": 1, "kind": "sale", "id": sold,
+                                                      "body": {}}]})
+    assert kiosk.popen is not None
+    # Frozen, the agent sends nothing (no batch, no catch-up) until thawed: the forged
+    # figure is seen at central before anything can correct it.
+    os.kill(kiosk.popen.pid, signal.SIGSTOP)
+    try:
+        forger = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="forger",
+                             protocol=mqtt.MQTTv5)
+        forger.connect("127.0.0.1", network.broker.port)
+        forger.loop_start()
+        try:
+            forger.publish(topics.store_up("kiosk-1"), forged, qos=1).wait_for_publish(5)
+        finally:
+            forger.disconnect()
+            forger.loop_stop()
+        network.wait(lambda: fleet_row(network, "kiosk-1")["backlog"] == 999998, 30,
+                     "the forged backlog at central")
+        assert pending_metric() == "999998"
+    finally:
+        os.kill(kiosk.popen.pid, signal.SIGCONT)
+    # No sale since: only the periodic catch-up request (every 2 s here) can correct it.
+    network.wait(lambda: fleet_row(network, "kiosk-1")["backlog"] == 0, 30,
+                 "the backlog corrected by kiosk-1's next catch-up request")
+    assert pending_metric() == "0"
+    assert fleet_row(network, "kiosk-1")["outbox_head"] == 1
+    assert len(network.sales_at_central("kiosk-1")) == 1

@@ -21,7 +21,7 @@ from central.models import StoreStatus
 from central.services import changelog, fleet, stores, upstream
 from central.web import create_app
 from protocol import messages, topics
-from protocol.encoding import dumps, loads
+from protocol.encoding import WireError, dumps, loads
 from protocol.streams import Scope
 from tessera.cli import main as tessera_cli
 from tests.support import api_token, authorize
@@ -94,6 +94,12 @@ def test_a_birth_records_versions_lag_and_backlog(db: Database) -> None:
     assert (kiosk.outbox_head, kiosk.acked_seq, kiosk.backlog) == (7, 0, 7)
 
 
+def test_a_store_cannot_claim_versions_central_has_not_made(db: Database) -> None:
+    birth(db, streams={"catalog": 10**12})
+    (catalog,) = [s for s in view(db)["kiosk-1"].streams if s.stream == "catalog"]
+    assert (catalog.applied, catalog.head, catalog.lag) == (3, 3, 0)
+
+
 def test_versions_of_another_log_history_count_for_nothing(db: Database) -> None:
     birth(db, log_epoch="an-older-central-log")
     assert view(db)["kiosk-1"].lag == 5
@@ -110,9 +116,12 @@ def test_a_will_takes_the_store_offline_and_a_stale_will_is_ignored(db: Database
     assert not record(db, state("death", "kiosk-1", 5), T0 + dt.timedelta(seconds=90))
     kiosk = view(db)["kiosk-1"]
     assert (kiosk.online, kiosk.session) == (True, 6)
-    # ... and so is a stale birth.
-    assert not record(db, state("birth", "kiosk-1", 4))
-    assert view(db)["kiosk-1"].session == 6
+    # A birth is the store's own word, always believed (issue 10: a forged counter must
+    # not make every real birth after it look stale).
+    assert record(db, state("birth", "kiosk-1", 2**62))
+    assert record(db, state("birth", "kiosk-1", 7))
+    assert view(db)["kiosk-1"].session == 7
+    assert not record(db, state("death", "kiosk-1", 6))
 
 
 def test_an_online_store_not_heard_of_for_two_minutes_is_shown_silent(db: Database) -> None:
@@ -257,3 +266,27 @@ def test_tessera_fleet_without_a_database_says_what_to_set(
     assert result.exit_code == 1
     assert "set TESSERA_DATABASE_URL" in result.output
     assert not (tmp_path / "var" / "central.db").exists()
+
+
+def test_a_catch_up_request_carries_the_real_head_of_its_epoch_only(db: Database) -> None:
+    """Issue 10, item 8: the periodic catch-up request corrects the backlog figure and the
+    epoch (a forged birth's too); one from an older agent without the fields leaves them."""
+    birth(db, outbox_head=999999)
+
+    def catch_up(**extra: Any) -> None:
+        message = messages.parse(loads(dumps(messages.envelope(
+            "catch_up", store="kiosk-1", log_epoch=log_epoch(db), streams={}, **extra))),
+            "catch_up")
+        with db.transaction() as session:
+            fleet.record_catch_up(session, message, T0)
+
+    catch_up()  # an older agent: nothing to go by
+    assert view(db)["kiosk-1"].backlog == 999999
+    catch_up(epoch="e1", outbox_head=4, outbox_pending=4)
+    assert (view(db)["kiosk-1"].outbox_head, view(db)["kiosk-1"].backlog) == (4, 4)
+    record(db, state("birth", "kiosk-1", 6, epoch="forged", outbox_head=999999))
+    catch_up(epoch="e1", outbox_head=5, outbox_pending=5)
+    assert (view(db)["kiosk-1"].epoch, view(db)["kiosk-1"].backlog) == ("e1", 5)
+    with pytest.raises(WireError, match="outbox_head"):
+        messages.parse(messages.envelope("catch_up", store="kiosk-1", streams={},
+                                         epoch="e1", outbox_head=2**63), "catch_up")
