@@ -25,6 +25,9 @@ from rules.loyalty.levels import Gift, Level, Programme, level_removal_blockers
 
 BUCKET = LOYALTY
 CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+CENTS = Decimal("0.01")
+"""Points are whole or to the hundredth (fractional points)."""
+MAX_POINTS = Decimal(1_000_000_000)
 
 
 def level_wire(level: LoyaltyLevel) -> dict[str, Any]:
@@ -60,6 +63,11 @@ def _check(candidate_levels: list[Level], candidate_gifts: list[Gift], field: st
         raise Invalid(exc.message, {field: [exc.message]}) from exc
 
 
+def _bounded(points: Decimal, field: str) -> None:
+    if not points.is_finite() or abs(points) > MAX_POINTS:
+        raise Invalid(f"{field} out of range", {field: [f"at most {MAX_POINTS}"]})
+
+
 def _level(session: Session, code: str) -> LoyaltyLevel:
     level = session.scalar(select(LoyaltyLevel).where(LoyaltyLevel.code == code))
     if level is None:
@@ -70,6 +78,7 @@ def _level(session: Session, code: str) -> LoyaltyLevel:
 def put_level(session: Session, code: str, points: Decimal, name: str = "") -> LoyaltyLevel:
     if not CODE.match(code or ""):
         raise Invalid("bad level code", {"code": ["1 to 32 letters, digits, - or _"]})
+    _bounded(points, "points")
     current = programme(session)
     levels = [lv for lv in current.levels if lv.code != code] + [Level(code, points, name)]
     _check(levels, list(current.gifts), "points")
@@ -77,7 +86,7 @@ def put_level(session: Session, code: str, points: Decimal, name: str = "") -> L
     if level is None:
         level = LoyaltyLevel(code=code)
         session.add(level)
-    level.points, level.name = points, name
+    level.points, level.name = points.quantize(CENTS), name
     session.flush()
     changelog.record(session, BUCKET, ALL, "loyalty_level", code, "upsert", level_wire(level))
     for gift in session.scalars(select(LoyaltyGift).where(LoyaltyGift.level_id == level.id)):
@@ -108,6 +117,8 @@ def put_gift(session: Session, sku: str, level_code: str,
                       {"level": [f"no level {level_code!r}"]})
     if session.scalar(select(Product.id).where(Product.sku == sku)) is None:
         raise Invalid(f"no product {sku!r}", {"sku": [f"no product {sku!r}"]})
+    if points is not None:
+        _bounded(points, "points")
     current = programme(session)
     gifts = [g for g in current.gifts if g.sku != sku] + [Gift(sku, level_code, points)]
     _check(list(current.levels), gifts, "points")
@@ -115,7 +126,7 @@ def put_gift(session: Session, sku: str, level_code: str,
     if gift is None:
         gift = LoyaltyGift(sku=sku)
         session.add(gift)
-    gift.level_id, gift.points = level.id, points
+    gift.level_id, gift.points = level.id, None if points is None else points.quantize(CENTS)
     session.flush()
     changelog.record(session, BUCKET, ALL, "loyalty_gift", sku, "upsert",
                      gift_wire(gift, level))
