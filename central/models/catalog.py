@@ -6,10 +6,10 @@ import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import (
-    Numeric,
     Boolean,
     ForeignKey,
     Integer,
+    Numeric,
     String,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship

@@ -219,8 +219,8 @@ def check_balances(session: Session) -> list[tuple[str, Decimal, Decimal]]:
              .outerjoin(sums, sums.c.customer_id == PointsBalance.customer_id)
              .where((PointsBalance.points != func.coalesce(sums.c.total, ZERO))
                     | (PointsBalance.entries != func.coalesce(sums.c.n, 0))))
-    missing = (select(sums.c.customer_id, ZERO, sums.c.total)
+    missing = (select(sums.c.customer_id, sums.c.total)
                .outerjoin(PointsBalance, PointsBalance.customer_id == sums.c.customer_id)
                .where(PointsBalance.customer_id.is_(None)))
     return [(c, Decimal(k), Decimal(s)) for c, k, s in session.execute(query)] + \
-        [(c, ZERO, Decimal(s)) for c, _, s in session.execute(missing)]
+        [(c, ZERO, Decimal(s)) for c, s in session.execute(missing)]
