@@ -35,6 +35,7 @@ from protocol.entities import ENTITIES, Entity
 from protocol.streams import ALL, CATALOG, parse_stream
 from store_agent import loyalty
 from store_agent.migrations import MIGRATIONS, Migration
+from store_agent.pos_api import create_app as pos_app
 from store_agent.replica import Layout, Replica
 from store_agent.replica_tables import TABLES, Table, field_
 from store_agent.sqlite_store import LocalStore
@@ -207,8 +208,10 @@ def test_everything_a_store_follows_round_trips_into_its_tables(chain: Database,
     assert profile.default and profile.card_discount() is not None
     assert profile.accrual == loyalty_profiles.accrual_from_wire(
         {"threshold": "1", "step": "1", "points_per_step": "1"})
-    view = loyalty.gifts_view(replica.store)
+    till = pos_app(replica.store, replica, STORE, lambda: {}, clock=lambda: NOW).test_client()
+    view = till.get("/pos/v1/loyalty/gifts").get_json()
     assert view["profile"] == "BASE"
+    assert view["levels"] == [{"code": "L1", "name": "Level 1", "points": "10.00"}]
     assert view["gifts"] == [{"sku": "BREAD", "name": "Bread", "sale_price": "2.10",
                               "level": "L1", "points": "10.00", "points_value": "35.00"}]
 
