@@ -141,6 +141,29 @@ class ProductOut(Schema):
     barcodes = fields.List(fields.String())
 
 
+class LoyaltyLevelOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    points = fields.String()
+
+
+class LoyaltyGiftOut(Schema):
+    sku = fields.String()
+    name = fields.String(allow_none=True)
+    sale_price = fields.String(allow_none=True)
+    level = fields.String()
+    points = fields.String(metadata={"description": "what taking the gift spends"})
+    points_value = fields.String(allow_none=True,
+                                 metadata={"description": "the product's points value under "
+                                                          "the default profile"})
+
+
+class LoyaltyGiftsOut(Schema):
+    profile = fields.String(allow_none=True)
+    levels = fields.List(fields.Nested(LoyaltyLevelOut))
+    gifts = fields.List(fields.Nested(LoyaltyGiftOut))
+
+
 class AdjustmentOut(Schema):
     kind = fields.String()
     code = fields.String()
@@ -326,9 +349,10 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
 
     @blp.route("/loyalty/gifts")
     class LoyaltyGifts(MethodView):
+        @blp.response(200, LoyaltyGiftsOut)
         def get(self) -> Any:
             """The loyalty programme's levels and gifts with their points (local copy)."""
-            return jsonify(loyalty.gifts_view(store))
+            return loyalty.gifts_view(store)
 
     @blp.route("/baskets/price")
     class BasketPrice(MethodView):

@@ -112,7 +112,8 @@ class LoyaltyGiftOut(Schema):
 
 
 class LoyaltyValuesArgs(Schema):
-    profile = fields.String(required=True)
+    profile = fields.String(load_default=None, metadata={"description": "default: the "
+                                                                       "default profile"})
     sku = fields.List(fields.String(), load_default=list)
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
 
@@ -133,8 +134,11 @@ class LoyaltyRecomputeIn(Schema):
 
 
 class LoyaltyLabelsArgs(Schema):
-    profile = fields.String(required=True)
-    sku = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=500))
+    profile = fields.String(load_default=None, metadata={"description": "default: the "
+                                                                       "default profile"})
+    sku = fields.List(fields.String(), load_default=list, validate=validate.Length(max=500),
+                      metadata={"description": "none: every product with a points value "
+                                               f"(the first {points_labels.MAX_LABELS})"})
 
 
 class LoyaltyAdjustmentIn(Schema):
@@ -273,9 +277,9 @@ class Values(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Points values of products under a profile (100 a page)."""
         session = db_session()
-        loyalty_profiles.get_profile(session, args["profile"])
+        code = loyalty_profiles.profile_or_default(session, args["profile"]).code
         return [points_values.wire(v) for v in points_values.list_values(
-            session, args["profile"], args["sku"], args["page"])]
+            session, code, args["sku"], args["page"])]
 
 
 @values_blp.route("/recompute")
@@ -295,7 +299,9 @@ class Labels(MethodView):
     @values_blp.arguments(LoyaltyLabelsArgs, location="query")
     def get(self, args: dict[str, Any]) -> Any:
         """Shelf labels (PDF) with each product's price and points value."""
-        pdf = points_labels.labels_pdf(db_session(), args["profile"], args["sku"])
+        session = db_session()
+        code = loyalty_profiles.profile_or_default(session, args["profile"]).code
+        pdf = points_labels.labels_pdf(session, code, args["sku"])
         return Response(pdf, mimetype="application/pdf",
                         headers={"Content-Disposition": "inline; filename=labels.pdf"})
 

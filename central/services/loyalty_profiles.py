@@ -67,6 +67,16 @@ def get_profile(session: Session, code: str, *, lock: bool = False) -> LoyaltyPr
     return row
 
 
+def profile_or_default(session: Session, code: str | None) -> LoyaltyProfileRow:
+    """Profile ``code``, or the default profile when no code is given."""
+    if code:
+        return get_profile(session, code)
+    row = session.scalar(select(LoyaltyProfileRow).where(LoyaltyProfileRow.is_default.is_(True)))
+    if row is None:
+        raise NotFound("no default loyalty profile: name one", {"profile": ["required"]})
+    return row
+
+
 def list_profiles(session: Session) -> list[LoyaltyProfileRow]:
     return list(session.scalars(select(LoyaltyProfileRow).order_by(LoyaltyProfileRow.code)))
 

@@ -20,14 +20,20 @@ from central.services.loyalty_profiles import get_profile
 COLUMNS, ROWS = 3, 8
 MARGIN = 10 * mm
 NAME_CHARS = 32
+MAX_LABELS = 500
 
 
 def labels_pdf(session: Session, profile: str, skus: Sequence[str]) -> bytes:
-    """One label per SKU (in the order given): name, price, points value under ``profile``.
+    """One label per SKU (in the order given; none given: every product with a value):
+    name, price, points value under ``profile``.
 
     Uncompressed pages, so the text can be read back (tests, a printer's preview).
     """
     get_profile(session, profile)
+    if not skus:
+        skus = list(session.scalars(select(ProductPointsValue.sku)
+                                    .where(ProductPointsValue.profile_code == profile)
+                                    .order_by(ProductPointsValue.sku).limit(MAX_LABELS)))
     products = {p.sku: p for p in session.scalars(select(Product)
                                                   .where(Product.sku.in_(list(skus)))).unique()}
     missing = [sku for sku in skus if sku not in products]

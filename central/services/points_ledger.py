@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from central.models.loyalty import PointsBalance, PointsEntry
-from central.services.errors import Conflict, Invalid
+from central.services.errors import Conflict, Invalid, NotFound
 from central.services.loyalty_profiles import profile_at
 from rules.loyalty.accrual import DocumentKind, Sale, SaleLine, accrue
 from rules.loyalty.accrual_policy import AccrualPolicy
@@ -51,8 +51,9 @@ def check_customer(customer: str) -> str:
     try:
         return str(uuid.UUID(customer))
     except (ValueError, AttributeError, TypeError):
-        raise Invalid(f"{customer!r} is not a customer id",
-                      {"customer": ["a customer id is a UUID"]}) from None
+        # No customer can have that id: not found (still naming the field).
+        raise NotFound(f"no customer {customer!r}: a customer id is a UUID",
+                       {"customer": ["a customer id is a UUID"]}) from None
 
 
 def _entry(row: PointsEntry) -> Entry:

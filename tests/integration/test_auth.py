@@ -47,7 +47,9 @@ WRITERS: dict[str, str | None] = {
     "prices": PRICING, "discount-rules": PRICING, "promotions": PRICING,
     "exclusions": PRICING, "partner-programmes": PRICING, "vip-cards": PRICING,
     "stores": TECHNICIAN, "store-groups": TECHNICIAN, "fleet": TECHNICIAN,
-    "receipt-profiles": MARKETING,
+    "receipt-profiles": MARKETING, "loyalty": MARKETING,
+    # /customers/{id}/points/adjustments (the customers themselves come with their feature)
+    "customers": CUSTOMER_SERVICE,
     "sales": None, "users": None, "tokens": None, "auth": None,
 }
 ADMIN_ONLY_READS = {"users", "tokens"}

@@ -225,7 +225,7 @@ def test_an_adjustment_without_a_reason_is_refused_naming_it(
     assert missing.status_code == 422 and "reason" in json.dumps(missing.get_json())
     assert service.get(f"/api/v1/customers/{customer}/points").get_json()["entries"] == []
     bad_id = service.get("/api/v1/customers/not-a-uuid/points")
-    assert bad_id.status_code == 422 and "customer" in bad_id.get_json()["errors"]
+    assert bad_id.status_code == 404 and "customer" in bad_id.get_json()["errors"]
 
 
 def test_only_customer_service_adjusts_points_and_the_ledger_shows_who(
