@@ -46,7 +46,7 @@ WRITERS: dict[str, str | None] = {
     "categories": PRICING, "brands": PRICING, "families": PRICING, "products": PRICING,
     "prices": PRICING, "discount-rules": PRICING, "promotions": PRICING,
     "exclusions": PRICING, "partner-programmes": PRICING, "vip-cards": PRICING,
-    "stores": TECHNICIAN, "store-groups": TECHNICIAN, "fleet": TECHNICIAN,
+    "stores": TECHNICIAN, "store-groups": TECHNICIAN, "fleet": TECHNICIAN, "cashiers": TECHNICIAN,
     "receipt-profiles": MARKETING, "loyalty": MARKETING,
     # /customers/{id}/points/adjustments (the customers themselves come with their feature)
     "customers": CUSTOMER_SERVICE,
