@@ -21,7 +21,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, missing, validate
 
 from protocol.encoding import WireError
-from protocol.streams import CATALOG, PARTNERS, POLICIES, PRICES, STORE_CONFIG
+from protocol.streams import CATALOG, LOYALTY, PARTNERS, POLICIES, PRICES, STORE_CONFIG
 
 KEY_SEPARATOR = "|"
 NONE_PART = "-"
@@ -287,6 +287,50 @@ def fast_loader(schema: Schema) -> FastLoader | None:
     return load
 
 
+class LoyaltyProfileData(_Data):
+    """A loyalty profile (rules.cards.LoyaltyProfile); ``accrual`` and ``redemption`` are
+    the options of protocol.loyalty, checked by it when the store builds the policies."""
+
+    code = _code(required=True)
+    description = fields.String(required=True)
+    default = fields.Boolean(required=True)
+    card_prefix = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{1,12}$"))
+    alternative_prefixes = fields.List(fields.String(), load_default=list)
+    ean_prefix = _optional(fields.String)
+    discount_percent = fields.Decimal(required=True)
+    version = fields.Integer(required=True)
+    accrual = fields.Dict(required=True)
+    redemption = fields.Dict(required=True)
+
+
+class LoyaltyLevelData(_Data):
+    code = _code(required=True)
+    name = fields.String(load_default="")
+    points = fields.Decimal(required=True)
+
+
+class LoyaltyGiftData(_Data):
+    """A product flagged as a gift of a level; ``points`` (if set) overrides the level's."""
+
+    sku = _code(required=True)
+    level = _code(required=True)
+    points = _optional(fields.Decimal)
+    level_points = fields.Decimal(required=True)
+
+
+class PointsValueData(_Data):
+    """A product's points value under a profile (rules.loyalty.redemption)."""
+
+    profile = _code(required=True)
+    sku = _code(required=True)
+    points = fields.Decimal(required=True)
+    basis = fields.String(required=True)
+    cost = _optional(fields.Decimal)
+    markup = _optional(fields.Decimal)
+    ratio = _optional(fields.Decimal)
+    profile_version = fields.Integer(required=True)
+
+
 @dataclass(frozen=True)
 class Entity:
     """One synced entity: ``name`` on the wire, its ``bucket`` and its ``data`` schema.
@@ -372,5 +416,9 @@ ENTITIES = Registry(
     Entity("partner_programme", PARTNERS, PartnerProgrammeData(), ("code",)),
     Entity("partner_card", PARTNERS, PartnerCardData(), ("programme", "first", "last")),
     Entity("vip_card", PARTNERS, VipCardData(), ("code",)),
+    Entity("loyalty_profile", LOYALTY, LoyaltyProfileData(), ("code",)),
+    Entity("loyalty_level", LOYALTY, LoyaltyLevelData(), ("code",)),
+    Entity("loyalty_gift", LOYALTY, LoyaltyGiftData(), ("sku",)),
+    Entity("points_value", LOYALTY, PointsValueData(), ("profile", "sku")),
 )
 """Every entity of this protocol version."""

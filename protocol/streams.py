@@ -16,8 +16,10 @@ STORE_CONFIG = "store-config"
 PRICES = "prices"
 POLICIES = "policies"
 PARTNERS = "partners"
+LOYALTY = "loyalty"
+"""The chain-wide loyalty programme: profiles, levels, gifts, points values."""
 
-BUCKETS = (CATALOG, STORE_CONFIG, PRICES, POLICIES, PARTNERS)
+BUCKETS = (CATALOG, STORE_CONFIG, PRICES, POLICIES, PARTNERS, LOYALTY)
 """Buckets known to this protocol version (readers ignore others)."""
 
 

@@ -17,6 +17,7 @@ from decimal import Decimal
 from enum import Enum
 
 from rules.barcodes import ean_check_digit
+from rules.policies import CardDiscount
 
 EAN13 = 13
 VIP_MARK = "#VIP#"
@@ -36,16 +37,40 @@ class CardKind(Enum):
 
 @dataclass(frozen=True)
 class LoyaltyProfile:
-    """A loyalty profile as far as cards are concerned (the rules come with loyalty)."""
+    """A loyalty profile (SPEC L1): its cards, and the options its members get.
+
+    ``prefix``/``alternative_prefixes`` tell a chain card's profile; ``ean_prefix`` (the
+    seed's "Codice profilo") assigns a new card's holder to this profile whatever the
+    default; ``default`` marks the profile new customers join otherwise.
+    ``discount_percent`` is the profile's discount level, priced as a card
+    (:meth:`card_discount`). ``version`` grows with every change of the profile, so a sale
+    records the version it was computed with. The accrual and redemption options live in
+    :mod:`rules.loyalty` (``AccrualPolicy``, ``PointsValuePolicy``); the profile carries
+    them when the caller has them (central, the store), ``None`` otherwise.
+    """
 
     code: str
     name: str
     prefix: str
     alternative_prefixes: tuple[str, ...] = ()
+    ean_prefix: str | None = None
+    default: bool = False
+    discount_percent: Decimal = Decimal(0)
+    version: int = 1
+    accrual: object | None = None
+    """A ``rules.loyalty.AccrualPolicy`` (typed loosely: cards do not depend on loyalty)."""
+    redemption: object | None = None
+    """A ``rules.loyalty.PointsValuePolicy``."""
 
     @property
     def prefixes(self) -> tuple[str, ...]:
         return (self.prefix, *self.alternative_prefixes)
+
+    def card_discount(self) -> CardDiscount | None:
+        """The profile's discount level as the pricing engine takes it (None: no discount)."""
+        if self.discount_percent <= 0:
+            return None
+        return CardDiscount("profile", self.code, self.version, self.discount_percent)
 
 
 @dataclass(frozen=True)
@@ -152,6 +177,21 @@ def profile_for_card(number: str, profiles: Iterable[LoyaltyProfile]) -> Loyalty
             if number.startswith(prefix) and (best is None or len(prefix) > best[0]):
                 best = (len(prefix), profile)
     return None if best is None else best[1]
+
+
+def profile_for_new_card(number: str,
+                         profiles: Iterable[LoyaltyProfile]) -> LoyaltyProfile | None:
+    """The profile a new card's holder joins: the profile whose EAN profile prefix the card
+    starts with (longest first), ignoring the default; else the profile of its card prefix;
+    else the default profile (None when there is none)."""
+    listed = list(profiles)
+    by_ean = [p for p in listed if p.ean_prefix and number.startswith(p.ean_prefix)]
+    if by_ean:
+        return max(by_ean, key=lambda p: len(p.ean_prefix or ""))
+    found = profile_for_card(number, listed)
+    if found is not None:
+        return found
+    return next((p for p in listed if p.default), None)
 
 
 def check_vip_code(code: str) -> str:

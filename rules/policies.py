@@ -99,9 +99,13 @@ class Exclusion:
 
 @dataclass(frozen=True)
 class CardDiscount:
-    """A customer-level % (a partner programme card, a VIP card)."""
+    """A customer-level % (a partner programme card, a VIP card, a loyalty profile's level).
 
-    kind: Literal["partner", "vip"]
+    ``profile``: the discount level of the customer's loyalty profile (SPEC L1), applied by
+    the engine like a card (the best of the customer's cards wins, excluded lines get none).
+    """
+
+    kind: Literal["partner", "vip", "profile"]
     code: str
     version: int
     percent: Decimal

@@ -136,6 +136,19 @@ CREATE TRIGGER plu_price_delete AFTER DELETE ON prices {_PLU_ON} BEGIN
 END;
 """
 
+LOYALTY = """
+CREATE TABLE loyalty_profiles (
+    code TEXT PRIMARY KEY, version INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE TABLE loyalty_levels (
+    code TEXT PRIMARY KEY, name TEXT NOT NULL, points TEXT NOT NULL);
+CREATE TABLE loyalty_gifts (
+    sku TEXT PRIMARY KEY, level TEXT NOT NULL, points TEXT);
+CREATE TABLE points_values (
+    profile TEXT NOT NULL, sku TEXT NOT NULL, points TEXT NOT NULL,
+    PRIMARY KEY (profile, sku));
+"""
+
+
 def _refetch_own_store_config(conn: sqlite3.Connection) -> None:
     """The record central sent before had no zone: forget where the store's own config
     streams stand, so that the next catch-up sends the record (now with its zone) again.
@@ -166,6 +179,7 @@ CREATE TABLE IF NOT EXISTS cashiers (
     code TEXT PRIMARY KEY, name TEXT NOT NULL, pin_hash TEXT NOT NULL,
     active INTEGER NOT NULL);
 """,)),
+    Migration(6, "the loyalty programme: profiles, levels, gifts, points values", (LOYALTY,)),
 )
 
 

@@ -20,7 +20,7 @@ from protocol.encoding import decode_json
 from rules.context import UnknownCard
 from rules.money import MAX_AMOUNT, MoneyError, parse_amount
 from rules.pricing import InvalidQuantity, PricingError, UnknownProduct
-from store_agent import cashiers, display_api, receipts, till, till_web
+from store_agent import cashiers, display_api, loyalty, receipts, till, till_web
 from store_agent.display import DisplayHub, TooManyTills
 from store_agent.escpos_receipt import ReceiptPrinterError, print_receipt
 from store_agent.fiscal.fiscaliser import Fiscaliser, FiscalNotReady, VatNotMapped
@@ -139,6 +139,29 @@ class ProductOut(Schema):
                                    "kg, l, m"})
     active = fields.Boolean()
     barcodes = fields.List(fields.String())
+
+
+class LoyaltyLevelOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    points = fields.String()
+
+
+class LoyaltyGiftOut(Schema):
+    sku = fields.String()
+    name = fields.String(allow_none=True)
+    sale_price = fields.String(allow_none=True)
+    level = fields.String()
+    points = fields.String(metadata={"description": "what taking the gift spends"})
+    points_value = fields.String(allow_none=True,
+                                 metadata={"description": "the product's points value under "
+                                                          "the default profile"})
+
+
+class LoyaltyGiftsOut(Schema):
+    profile = fields.String(allow_none=True)
+    levels = fields.List(fields.Nested(LoyaltyLevelOut))
+    gifts = fields.List(fields.Nested(LoyaltyGiftOut))
 
 
 class AdjustmentOut(Schema):
@@ -323,6 +346,13 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
             if product is None or not product["active"]:
                 return error(404, f"no product with code {code!r}")
             return {**product, "price": str(till.price_now(store, store_code, code, clock()))}
+
+    @blp.route("/loyalty/gifts")
+    class LoyaltyGifts(MethodView):
+        @blp.response(200, LoyaltyGiftsOut)
+        def get(self) -> Any:
+            """The loyalty programme's levels and gifts with their points (local copy)."""
+            return loyalty.gifts_view(store)
 
     @blp.route("/baskets/price")
     class BasketPrice(MethodView):

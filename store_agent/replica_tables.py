@@ -189,6 +189,15 @@ TABLES = Tables(
           {"programme": field_("programme"), "first": field_("first"),
            "last": field_("last"), "active": flag("active")}),
     Table("vip_card", "vip_cards", ("code",), {"code": field_("code"), "data": blob}),
+    Table("loyalty_profile", "loyalty_profiles", ("code",),
+          {"code": field_("code"), "version": field_("version"), "data": blob}),
+    Table("loyalty_level", "loyalty_levels", ("code",),
+          {"code": field_("code"), "name": field_("name"), "points": text("points")}),
+    Table("loyalty_gift", "loyalty_gifts", ("sku",),
+          {"sku": field_("sku"), "level": field_("level"),
+           "points": lambda d, _r: None if d["points"] is None else str(d["points"])}),
+    Table("points_value", "points_values", ("profile", "sku"),
+          {"profile": field_("profile"), "sku": field_("sku"), "points": text("points")}),
 )
 """The agent table of every entity in protocol.entities.ENTITIES."""
 

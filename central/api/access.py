@@ -20,7 +20,14 @@ from flask import Flask, Response, current_app, g, request
 from flask_smorest import Api
 
 from central.services import auth
-from central.services.auth import ADMIN, MARKETING, PRICING, ROLES, TECHNICIAN
+from central.services.auth import (
+    ADMIN,
+    CUSTOMER_SERVICE,
+    MARKETING,
+    PRICING,
+    ROLES,
+    TECHNICIAN,
+)
 from central.web import db_session
 
 log = logging.getLogger(__name__)
@@ -72,6 +79,13 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "fleet": writes_by(TECHNICIAN),
     # how receipts look and are e-mailed: marketing
     "receipt-profiles": writes_by(MARKETING),
+    # the loyalty programme (profiles, levels, gifts, points values): marketing
+    "loyalty-profiles": writes_by(MARKETING),
+    "loyalty-levels": writes_by(MARKETING),
+    "loyalty-gifts": writes_by(MARKETING),
+    "loyalty-points-values": writes_by(MARKETING),
+    # a customer's points: customer service adjusts them (with a reason)
+    "customer-points": writes_by(CUSTOMER_SERVICE),
     # what the stores sent: nobody rewrites it
     "sales": writes_by(),
     # people and their credentials
@@ -85,6 +99,8 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "console-references": writes_by(PRICING),
     "console-prices": writes_by(PRICING),
     "console-sales": writes_by(),
+    "console-loyalty": writes_by(MARKETING),
+    "console-points": writes_by(CUSTOMER_SERVICE),
     "console-users": ADMIN_ONLY,
 }
 

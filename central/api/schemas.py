@@ -135,6 +135,13 @@ class ProductSchema(Schema):
     family = fields.String(allow_none=True, validate=CODE, load_default=None)
     vat_rate = Rate(required=True)
     purchase_cost = Money(allow_none=True, load_default=None)
+    purchase_discounts = fields.List(Rate(), validate=validate.Length(max=5), load_default=list,
+                                     metadata={"description": "up to five successive "
+                                               "supplier discounts in %"})
+    fixed_points = fields.Decimal(allow_none=True, as_string=True,
+                                  validate=validate.Range(min=0), load_default=None,
+                                  metadata={"description": "a points value fixed by hand, "
+                                            "never recomputed"})
     sale_price = Money(required=True)
     unit = fields.String(load_default=PIECE, validate=validate.OneOf(UNITS),
                          metadata={"description": "piece: sold in whole numbers; kg, l, m: "
@@ -153,6 +160,13 @@ class ProductUpdateSchema(Schema):
     family = fields.String(allow_none=True, validate=CODE)
     vat_rate = Rate()
     purchase_cost = Money(allow_none=True)
+    purchase_discounts = fields.List(Rate(), validate=validate.Length(max=5),
+                                     metadata={"description": "up to five successive "
+                                               "supplier discounts in %"})
+    fixed_points = fields.Decimal(allow_none=True, as_string=True,
+                                  validate=validate.Range(min=0),
+                                  metadata={"description": "a points value fixed by hand, "
+                                            "never recomputed"})
     sale_price = Money()
     unit = fields.String(validate=validate.OneOf(UNITS))
     active = fields.Boolean()
@@ -241,6 +255,10 @@ class ProductOut(Schema):
     family = _code_of("family")
     vat_rate = fields.Decimal(as_string=True)
     purchase_cost = fields.Decimal(as_string=True, allow_none=True)
+    purchase_discounts = fields.Function(
+        lambda p: (p.purchase_discounts or "").split(),
+        metadata={"type": "array", "items": {"type": "string"}})
+    fixed_points = fields.Decimal(as_string=True, allow_none=True)
     sale_price = fields.Decimal(as_string=True)
     unit = fields.String()
     active = fields.Boolean()

@@ -337,3 +337,7 @@ BLUEPRINTS = (*BLUEPRINTS, *RECEIPT_BLUEPRINTS)
 from central.api.cashier_views import CASHIER_BLUEPRINTS  # noqa: E402 - after the core views
 
 BLUEPRINTS = (*BLUEPRINTS, *CASHIER_BLUEPRINTS)
+
+from central.api.loyalty_views import LOYALTY_BLUEPRINTS  # noqa: E402 - after the core views
+
+BLUEPRINTS = (*BLUEPRINTS, *LOYALTY_BLUEPRINTS)

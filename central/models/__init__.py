@@ -7,6 +7,15 @@ its module and lists it below, so that the mapper registry (and Alembic) sees ev
 from central.models.base import MONEY, QTY, RATE, Base, Meta, Money, UTCDateTime, utcnow
 from central.models.cashiers import Cashier, CashierStore
 from central.models.catalog import Barcode, Brand, Category, Family, Product
+from central.models.loyalty import (
+    LoyaltyGift,
+    LoyaltyLevel,
+    LoyaltyProfileRow,
+    LoyaltyProfileVersion,
+    PointsBalance,
+    PointsEntry,
+    ProductPointsValue,
+)
 from central.models.pricing import PartnerCard, PartnerProgramme, Policy, PriceEntry, VipCard
 from central.models.receipts import ReceiptProfile
 from central.models.sales import Sale, SaleDrift, SaleLine
@@ -59,4 +68,11 @@ __all__ = [
     "ReceiptProfile",
     "Cashier",
     "CashierStore",
+    "LoyaltyProfileRow",
+    "LoyaltyProfileVersion",
+    "LoyaltyLevel",
+    "LoyaltyGift",
+    "ProductPointsValue",
+    "PointsEntry",
+    "PointsBalance",
 ]

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Boolean,
     ForeignKey,
     Integer,
+    Numeric,
     String,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -56,6 +57,11 @@ class Product(Base):
     vat_rate: Mapped[Decimal] = mapped_column(RATE)
     purchase_cost: Mapped[Decimal | None] = mapped_column(MONEY)
     sale_price: Mapped[Decimal] = mapped_column(MONEY)
+    # Up to five successive supplier discounts in %, space-separated ("10 5"): the cost a
+    # points value starts from (SPEC L4); empty: none.
+    purchase_discounts: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    # A points value fixed by hand, never recomputed (seeds/002 "Controvalore fisso").
+    fixed_points: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     # piece (sold in whole numbers) or a measure (kg, l, m): rules.pricing.UNITS
     unit: Mapped[str] = mapped_column(String(8), default="piece", server_default="piece")
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from central.models import Barcode, Brand, Category, Family, Product
-from central.services import changelog
+from central.services import changelog, points_values
 from central.services.errors import Conflict, Invalid, NotFound
 from protocol.streams import ALL, CATALOG
 from rules.barcodes import barcode_kind
 
 BUCKET = CATALOG
+MAX_PURCHASE_DISCOUNTS = 5
 
 
 def page(session: Session, query: Select[Any], page_no: int, size: int) -> tuple[list[Any], int]:
@@ -232,9 +234,22 @@ def _barcodes(session: Session, codes: Sequence[str], product: Product | None) -
     return result
 
 
+def _discounts(values: Sequence[Decimal]) -> str:
+    if len(values) > MAX_PURCHASE_DISCOUNTS:
+        raise Invalid("too many purchase discounts",
+                      {"purchase_discounts": [f"at most {MAX_PURCHASE_DISCOUNTS}"]})
+    bad = [str(v) for v in values if not Decimal(0) <= v <= Decimal(100)]
+    if bad:
+        raise Invalid("purchase discounts are percentages",
+                      {"purchase_discounts": [f"{', '.join(bad)}: from 0 to 100"]})
+    return " ".join(str(v) for v in values)
+
+
 def _log_product(session: Session, product: Product) -> None:
     changelog.record(session, BUCKET, ALL, "product", product.sku, "upsert",
                      product_wire(product))
+    # Cost, discounts or price may have changed: the product's points values follow.
+    points_values.refresh_product(session, product)
 
 
 def create_product(session: Session, data: dict[str, Any]) -> Product:
@@ -244,6 +259,8 @@ def create_product(session: Session, data: dict[str, Any]) -> Product:
         sku=data["sku"], name=data["name"], vat_rate=data["vat_rate"],
         sale_price=data["sale_price"], purchase_cost=data.get("purchase_cost"),
         unit=data.get("unit", "piece"), active=data.get("active", True),
+        purchase_discounts=_discounts(data.get("purchase_discounts") or []),
+        fixed_points=data.get("fixed_points"),
         category=_reference(session, Category, "category", data.get("category")),
         brand=_reference(session, Brand, "brand", data.get("brand")),
         family=_reference(session, Family, "family", data.get("family")),
@@ -257,9 +274,12 @@ def create_product(session: Session, data: dict[str, Any]) -> Product:
 
 def update_product(session: Session, sku: str, changes: dict[str, Any]) -> Product:
     product = get_product(session, sku)
-    for attr in ("name", "vat_rate", "sale_price", "purchase_cost", "unit", "active"):
+    for attr in ("name", "vat_rate", "sale_price", "purchase_cost", "unit", "active",
+                 "fixed_points"):
         if attr in changes:
             setattr(product, attr, changes[attr])
+    if "purchase_discounts" in changes:
+        product.purchase_discounts = _discounts(changes["purchase_discounts"] or [])
     if "category" in changes:
         product.category = _reference(session, Category, "category", changes["category"])
     if "brand" in changes:

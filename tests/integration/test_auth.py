@@ -46,8 +46,10 @@ WRITERS: dict[str, str | None] = {
     "categories": PRICING, "brands": PRICING, "families": PRICING, "products": PRICING,
     "prices": PRICING, "discount-rules": PRICING, "promotions": PRICING,
     "exclusions": PRICING, "partner-programmes": PRICING, "vip-cards": PRICING,
-    "stores": TECHNICIAN, "store-groups": TECHNICIAN, "fleet": TECHNICIAN,
-    "receipt-profiles": MARKETING,
+    "stores": TECHNICIAN, "store-groups": TECHNICIAN, "fleet": TECHNICIAN, "cashiers": TECHNICIAN,
+    "receipt-profiles": MARKETING, "loyalty": MARKETING,
+    # /customers/{id}/points/adjustments (the customers themselves come with their feature)
+    "customers": CUSTOMER_SERVICE,
     "sales": None, "users": None, "tokens": None, "auth": None,
 }
 ADMIN_ONLY_READS = {"users", "tokens"}

@@ -16,7 +16,7 @@ from central.api.access import access_for
 from central.console import BLUEPRINTS
 from central.db import Database
 from central.roles import ADMIN, ROLES
-from central.services import auth, cashiers, catalog, stores
+from central.services import auth, cashiers, catalog, loyalty_profiles, stores
 from central.web import create_app
 from tests.integration.test_ingest import batch, entry, ingest, sale
 
@@ -222,6 +222,9 @@ def test_every_page_route_with_every_role_and_none(app: Flask, clean_pg_db: Data
         stores.create_store(session, "kiosk-1", "Kiosk")
         catalog.create_product(session, {"sku": "SKU-1", "name": "Tea", "vat_rate": Decimal(
             "10"), "sale_price": Decimal("2.50"), "barcodes": ["4006381333931"]})
+        loyalty_profiles.create_profile(session, "kiosk-1", {
+            "description": "Standard", "card_prefix": "29", "discount_percent": Decimal(0)},
+            dt.datetime.now(dt.UTC))
     sale_uuid = "6f1c2b1e-0000-4000-8000-000000000001"
     ingest(clean_pg_db, batch(entry(1, sale(1, sale_uuid, lines=[{
         "sku": "SKU-1", "barcode": "4006381333931", "name": "<b>Bread</b>", "qty": "2",
@@ -229,7 +232,8 @@ def test_every_page_route_with_every_role_and_none(app: Flask, clean_pg_db: Data
         "adjustments": [{"kind": "discount", "reason": "staff"}]}]))))
     with clean_pg_db.transaction() as session:
         cashiers.create(session, "anna", "Anna <b>Rossi</b>", "4711", ["kiosk-1"])
-    routes = page_rules(app, {"uuid": sale_uuid, "cashier_code": "anna"})
+    routes = page_rules(app, {"uuid": sale_uuid, "cashier_code": "anna",
+                                  "customer": sale_uuid})
     assert len(routes) >= 3
     anonymous = app.test_client()
     for url, _endpoint in routes:

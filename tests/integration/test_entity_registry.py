@@ -23,6 +23,8 @@ from central.services import (
     cashiers,
     catalog,
     changelog,
+    loyalty_profiles,
+    loyalty_programme,
     partners,
     policies,
     prices,
@@ -31,7 +33,9 @@ from central.services import (
 )
 from protocol.entities import ENTITIES, Entity
 from protocol.streams import ALL, CATALOG, parse_stream
+from store_agent import loyalty
 from store_agent.migrations import MIGRATIONS, Migration
+from store_agent.pos_api import create_app as pos_app
 from store_agent.replica import Layout, Replica
 from store_agent.replica_tables import TABLES, Table, field_
 from store_agent.sqlite_store import LocalStore
@@ -120,6 +124,21 @@ def chain(clean_pg_db: Database) -> Database:
         receipts.delete(s, "market")
         cashiers.create(s, "anna", "Anna", "4711", [STORE, "market"])
         cashiers.update(s, "anna", {"stores": [STORE], "pin": "1234"})
+        loyalty_profiles.create_profile(s, "BASE", {
+            "description": "Standard", "default": True, "card_prefix": "29",
+            "discount_percent": Decimal("5"),
+            "accrual": {"threshold": "1", "step": "1", "points_per_step": "1"},
+            "redemption": {"bands": [{"ratio": "30", "up_to": "100"},
+                                     {"ratio": "35", "above": "100"}]}}, NOW)
+        catalog.update_product(s, "BREAD", {"purchase_cost": Decimal("1.00")})
+        catalog.update_product(s, "MILK", {"purchase_cost": Decimal("0.80")})
+        catalog.update_product(s, "MILK", {"purchase_cost": None})  # no cost: no value
+        loyalty_programme.put_level(s, "L1", Decimal("10"), "Level 1")
+        loyalty_programme.put_level(s, "L2", Decimal("20"))
+        loyalty_programme.put_gift(s, "BREAD", "L1")
+        loyalty_programme.put_gift(s, "MILK", "L2", Decimal("25"))
+        loyalty_programme.delete_gift(s, "MILK")
+        loyalty_programme.delete_level(s, "L2")
     return db
 
 
@@ -177,6 +196,24 @@ def test_everything_a_store_follows_round_trips_into_its_tables(chain: Database,
             ("7700000000017", "7700000000017", 0), ("7700000000100", "7700000000199", 1)]
         assert [r[0] for r in rows("SELECT scope FROM receipt_profiles ORDER BY scope")] == [
             "default", STORE]
+        assert rows("SELECT code, version FROM loyalty_profiles") == [("BASE", 1)]
+        assert rows("SELECT code, name, points FROM loyalty_levels") == [
+            ("L1", "Level 1", "10.00")]
+        assert rows("SELECT sku, level, points FROM loyalty_gifts") == [("BREAD", "L1", None)]
+        # BREAD: cost 1.00, markup 110%: 35 points a euro.
+        assert rows("SELECT profile, sku, points FROM points_values") == [
+            ("BASE", "BREAD", "35.00")]
+    # The store reads them back as the rules take them, and lists the gifts for the till.
+    [profile] = loyalty.profiles(replica.store)
+    assert profile.default and profile.card_discount() is not None
+    assert profile.accrual == loyalty_profiles.accrual_from_wire(
+        {"threshold": "1", "step": "1", "points_per_step": "1"})
+    till = pos_app(replica.store, replica, STORE, lambda: {}, clock=lambda: NOW).test_client()
+    view = till.get("/pos/v1/loyalty/gifts").get_json()
+    assert view["profile"] == "BASE"
+    assert view["levels"] == [{"code": "L1", "name": "Level 1", "points": "10.00"}]
+    assert view["gifts"] == [{"sku": "BREAD", "name": "Bread", "sale_price": "2.10",
+                              "level": "L1", "points": "10.00", "points_value": "35.00"}]
 
 
 # -- a new entity: a registry entry, a recording service, an agent table ---------------------

@@ -130,6 +130,27 @@ SAMPLES: dict[str, tuple[str, dict[str, Any], str, dict[str, list[tuple[Any, ...
                               "valid_until": None, "active": True, "version": 1}, "#VIP#1",
                  {"vip_cards": [("#VIP#1", '{"active":true,"code":"#VIP#1","customer":"Ada",'
                                  '"percent":"10.00","valid_until":null,"version":1}')]}),
+    "loyalty_profile": ("loyalty", {"code": "BASE", "description": "Standard",
+                                    "default": True, "card_prefix": "29",
+                                    "alternative_prefixes": [], "ean_prefix": None,
+                                    "discount_percent": "0.00", "version": 2,
+                                    "accrual": {"threshold": "1"},
+                                    "redemption": {"bands": [{"ratio": "30"}]}}, "BASE",
+                        {"loyalty_profiles": [(
+                            "BASE", 2, '{"accrual":{"threshold":"1"},"alternative_prefixes":[],'
+                            '"card_prefix":"29","code":"BASE","default":true,'
+                            '"description":"Standard","discount_percent":"0.00",'
+                            '"ean_prefix":null,"redemption":{"bands":[{"ratio":"30"}]},'
+                            '"version":2}')]}),
+    "loyalty_level": ("loyalty", {"code": "L1", "name": "First", "points": "10.00"}, "L1",
+                      {"loyalty_levels": [("L1", "First", "10.00")]}),
+    "loyalty_gift": ("loyalty", {"sku": "A", "level": "L1", "points": None,
+                                 "level_points": "10.00"}, "A",
+                     {"loyalty_gifts": [("A", "L1", None)]}),
+    "points_value": ("loyalty", {"profile": "BASE", "sku": "A", "points": "64.00",
+                                 "basis": "cost", "cost": "2.150000", "markup": "137.2093",
+                                 "ratio": "30.00", "profile_version": 2}, "BASE|A",
+                     {"points_values": [("BASE", "A", "64.00")]}),
 }
 
 
