@@ -24,7 +24,7 @@ class Money(TypeDecorator[Decimal]):
     alike; values bound in a query go through here too. Half a cent rounds away from zero,
     as PostgreSQL does.
 
-    Integer cents are what migration 0014 turned the floats of an older SQLite file into;
+    Integer cents are what migration 0015 turned the floats of an older SQLite file into;
     the declared column type (NUMERIC) stays, and stores integers as integers.
     """
 

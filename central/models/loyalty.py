@@ -21,9 +21,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from central.models.base import RATE, Base, UTCDateTime, utcnow
+from central.models.base import RATE, Base, Money, UTCDateTime, utcnow
 
-POINTS = Numeric(14, 2)
+# Points are kept to the hundredth, exactly on every database (the money type's storage:
+# integer hundredths on SQLite, whose NUMERIC would keep a float and let sums drift).
+POINTS = Money()
 """Points: whole, or to the hundredth with fractional points."""
 
 

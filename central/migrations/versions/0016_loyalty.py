@@ -1,16 +1,16 @@
 """loyalty: profiles and their versions, levels, gifts, points values, the points ledger;
 products gain purchase discounts and a fixed points value
 
-Revision ID: 0015_loyalty
-Revises: 0014_cashiers
+Revision ID: 0016_loyalty
+Revises: 0015_money_cents_on_sqlite
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 
-revision = "0015_loyalty"
-down_revision = "0014_cashiers"
+revision = "0016_loyalty"
+down_revision = "0015_money_cents_on_sqlite"
 branch_labels = None
 depends_on = None
 
