@@ -460,6 +460,7 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
     @blp.route("/central/clock")
     class CentralClock(MethodView):
         @blp.response(200, CentralClockOut)
+        @blp.alt_response(503, description="central unreachable (or no link to it)")
         def get(self) -> Any:
             """Central's clock and version, asked over MQTT now (503: unreachable)."""
             if central_clock is None:

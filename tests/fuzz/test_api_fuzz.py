@@ -95,5 +95,10 @@ def test_pos_api_holds_under_fuzzing(tmp_path: Path) -> None:
               "central_online": None, "streams": {}, "outbox_pending": 0, "outbox_acked": 0,
               "products": 2, "sales": 0, "fiscal_pending": None}
     app = pos_app(store, Replica(store), "kiosk-1", lambda: status)
-    failures = fuzz(schemathesis.openapi.from_wsgi("/pos/openapi.json", app))
+    # GET /central/clock reads nothing from the request, and with no central its only answer
+    # is its documented 503; it is tested against a real broker and central in
+    # tests/integration/test_rpc.py and by the doctor in tests/e2e/test_enrolment.py.
+    schema = schemathesis.openapi.from_wsgi("/pos/openapi.json", app).exclude(
+        path="/pos/v1/central/clock")
+    failures = fuzz(schema)
     assert not failures, "\n\n".join(failures)
