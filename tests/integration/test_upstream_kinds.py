@@ -17,6 +17,7 @@ from central.bridge.ingester import HANDLERS
 from central.db import Database
 from central.models import Sale, Store
 from central.services import stores, upstream
+from central.services.customers import CustomerHandler
 from central.services.fiscal import FiscalHandler
 from central.services.sales import SaleHandler
 from protocol import upstream as upstream_kinds
@@ -119,7 +120,8 @@ def test_a_kind_no_handler_knows_is_parked_with_the_reason_and_the_cursor_moves(
 
 def test_a_known_kind_is_handled_exactly_once_under_replays(db: Database) -> None:
     notes_handler = NoteHandler()
-    handlers = upstream.Registry([SaleHandler(), FiscalHandler(), notes_handler])
+    handlers = upstream.Registry([CustomerHandler(), SaleHandler(), FiscalHandler(),
+                                 notes_handler])
     first, second = sale(1), sale(3)
     entries = [entry(1, first), note(2, first["uuid"], "n-1"), entry(3, second),
                note(4, second["uuid"], "n-2")]
@@ -154,9 +156,9 @@ def test_a_fiscal_receipt_in_the_batch_of_its_sale_finds_it(db: Database) -> Non
 
 def test_the_registry_refuses_a_kind_before_the_kinds_it_names() -> None:
     with pytest.raises(ValueError, match="must be registered before"):
-        upstream.Registry([FiscalHandler(), SaleHandler()])
+        upstream.Registry([CustomerHandler(), FiscalHandler(), SaleHandler()])
     with pytest.raises(ValueError, match="has a handler already"):
-        upstream.Registry([SaleHandler(), SaleHandler()])
+        upstream.Registry([CustomerHandler(), SaleHandler(), SaleHandler()])
 
 
 def test_the_agent_outbox_refuses_a_kind_the_protocol_does_not_define(tmp_path: Path) -> None:
