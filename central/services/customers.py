@@ -46,7 +46,13 @@ from protocol.entities import CUSTOMER_TEXT_FIELDS
 from protocol.streams import ALL, CUSTOMERS
 from rules.cards import CardError, CardKind, check_loyalty_card, check_vip_code
 from rules.customers import duplicates, history
-from rules.customers.contact import ContactError, normalise_email, normalise_phone, search_key
+from rules.customers.contact import (
+    ContactError,
+    email_key,
+    normalise_email,
+    normalise_phone,
+    search_key,
+)
 from rules.customers.history import CardLink, CustomerState, Edit, Stamp
 from rules.customers.record import (
     Consent,
@@ -258,7 +264,7 @@ def find(session: Session, *, card: str | None = None, mobile: str | None = None
             return None
     elif email is not None:
         try:
-            query = query.where(Customer.email == normalise_email(email))
+            query = query.where(Customer.email == email_key(normalise_email(email)))
         except ContactError:
             return None
     else:
@@ -468,7 +474,9 @@ def refresh(session: Session, customer: Customer) -> None:
     data["stamps"] = dict(sorted(stamps.items()))
     customer.first_name = data["first_name"]
     customer.last_name = data["last_name"]
-    customer.email, customer.mobile = data["email"], data["mobile"]
+    # the column is the mailbox key (lookups and duplicates); the record keeps the address
+    customer.email = email_key(data["email"]) if data["email"] else None
+    customer.mobile = data["mobile"]
     customer.postcode, customer.city = data["postcode"], data["city"]
     customer.country, customer.gender = data["country"], data["gender"]
     birth = fields.get("birth_date")
