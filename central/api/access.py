@@ -20,7 +20,14 @@ from flask import Flask, Response, current_app, g, request
 from flask_smorest import Api
 
 from central.services import auth
-from central.services.auth import ADMIN, MARKETING, PRICING, ROLES, TECHNICIAN
+from central.services.auth import (
+    ADMIN,
+    CUSTOMER_SERVICE,
+    MARKETING,
+    PRICING,
+    ROLES,
+    TECHNICIAN,
+)
 from central.web import db_session
 
 log = logging.getLogger(__name__)
@@ -72,6 +79,11 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "fleet": writes_by(TECHNICIAN),
     # how receipts look and are e-mailed: marketing
     "receipt-profiles": writes_by(MARKETING),
+    # the customer registry: customer service keeps records, marketing alerts and lists
+    "customers": writes_by(CUSTOMER_SERVICE),
+    "customer-fields": writes_by(MARKETING),
+    "customer-alerts": writes_by(MARKETING),
+    "customer-lists": Access(read=ANY_ROLE, write=frozenset({MARKETING, CUSTOMER_SERVICE})),
     # what the stores sent: nobody rewrites it
     "sales": writes_by(),
     # people and their credentials
@@ -92,6 +104,9 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
 ENDPOINT_ACCESS: dict[str, Access] = {
     # signing out (revoking the token in use) is everyone's right
     "auth.CurrentToken": Access(read=ANY_ROLE, write=ANY_ROLE),
+    # everything held about one customer: customer service only (K10)
+    "customers.CustomerExport": Access(read=frozenset({CUSTOMER_SERVICE}),
+                                       write=frozenset({CUSTOMER_SERVICE})),
     # signing out of the console likewise
     "console-auth.logout": Access(read=ANY_ROLE, write=ANY_ROLE),
 }

@@ -22,9 +22,9 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from central.models import (
     Customer,
@@ -84,6 +84,10 @@ def _zone_countries() -> dict[str, str]:
     return zones
 
 
+def country_of_zone(zone: str, default: str = "IT") -> str:
+    return _zone_countries().get(zone, default)
+
+
 def region_of(store: Store | None, default: str = "IT") -> str:
     """The store's country (from its IANA zone): the default region of phone numbers."""
     if store is None:
@@ -136,6 +140,11 @@ def save_field(session: Session, data: Mapping[str, Any]) -> CustomerField:
     session.flush()
     changelog.record(session, BUCKET, ALL, "customer_field", row.code, "upsert", field_wire(row))
     return row
+
+
+def list_fields(session: Session) -> list[CustomerField]:
+    return list(session.scalars(select(CustomerField).order_by(CustomerField.position,
+                                                               CustomerField.code)))
 
 
 def set_mandatory(session: Session, fields: Iterable[str]) -> list[str]:
@@ -613,6 +622,35 @@ def list_customers(session: Session, page_no: int, size: int, *, q: str | None =
     rows = session.scalars(query.order_by(Customer.search_key, Customer.id)
                            .offset((page_no - 1) * size).limit(size))
     return list(rows), int(total)
+
+
+# -- duplicates ------------------------------------------------------------------------------
+
+def likely_duplicates(session: Session, limit: int = 500) -> list[duplicates.Match]:
+    """Pairs of live customers sharing a mobile, an e-mail, or a birth date with a similar
+    name (rules.customers.duplicates), strongest first. The database proposes the pairs
+    (a self-join on indexed columns), the rules decide."""
+    a, b = aliased(Customer), aliased(Customer)
+    pairs = session.execute(
+        select(a.id, b.id).join(b, and_(a.id < b.id, or_(
+            a.mobile == b.mobile, a.email == b.email, a.birth_date == b.birth_date)))
+        .where(a.erased_at.is_(None), b.erased_at.is_(None)).limit(limit * 20)).all()
+    ids = {i for pair in pairs for i in pair}
+    rows = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(ids)))}
+    cards: dict[str, set[str]] = {}
+    for number, holder in session.execute(select(CustomerCard.number, CustomerCard.customer_id)
+                                          .where(CustomerCard.customer_id.in_(ids),
+                                                 CustomerCard.active.is_(True))):
+        cards.setdefault(holder, set()).add(number)
+
+    def candidate(row: Customer) -> duplicates.Candidate:
+        return duplicates.Candidate(row.id, frozenset(cards.get(row.id, ())), row.mobile,
+                                    row.email, search_key(row.first_name, row.last_name),
+                                    row.birth_date)
+
+    found = [m for x, y in pairs
+             if (m := duplicates.compare(candidate(rows[x]), candidate(rows[y]))) is not None]
+    return sorted(found, key=lambda m: (-m.score, m.a, m.b))[:limit]
 
 
 # -- sales that name a customer ---------------------------------------------------------------
