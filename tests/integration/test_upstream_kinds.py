@@ -105,13 +105,13 @@ def test_a_kind_no_handler_knows_is_parked_with_the_reason_and_the_cursor_moves(
         db: Database) -> None:
     # A newer agent sends a kind this central has no handler for: kept, not lost, and the
     # store's later sales are not blocked behind it.
-    unknown = {"seq": 2, "kind": "customer", "id": "c-1", "body": {"name": "Ann"}}
+    unknown = {"seq": 2, "kind": "wallet_hold", "id": "c-1", "body": {"name": "Ann"}}
     message = batch(entry(1), unknown, entry(3))
     result = ingest(db, message)
     assert (result.acked, result.applied, result.parked) == (3, 2, 1)
     (store, seq, reason), = parked(db)
     assert (store, seq) == (STORE, 2)
-    assert "no handler at central for upstream entry kind 'customer'" in reason
+    assert "no handler at central for upstream entry kind 'wallet_hold'" in reason
     assert [s for _e, s, _u in recorded(db)] == [1, 3]
     # The resend parks nothing more.
     assert ingest(db, message).parked == 0
@@ -164,9 +164,9 @@ def test_the_registry_refuses_a_kind_before_the_kinds_it_names() -> None:
 def test_the_agent_outbox_refuses_a_kind_the_protocol_does_not_define(tmp_path: Path) -> None:
     store = LocalStore(tmp_path / "agent.db")
     at = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC)
-    with pytest.raises(upstream_kinds.UnknownEntryKind, match="'customer'"), \
+    with pytest.raises(upstream_kinds.UnknownEntryKind, match="'wallet_hold'"), \
             store.write() as conn:
-        outbox.append(conn, "customer", "c-1", {"name": "Ann"}, at)
+        outbox.append(conn, "wallet_hold", "c-1", {"name": "Ann"}, at)
     with store.write() as conn:
         assert outbox.append(conn, "sale", "s-1", {"n": 1}, at) == 1
         outbox.append(conn, "fiscal", "fiscal:s-1", {"n": 2}, at)
