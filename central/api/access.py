@@ -97,6 +97,7 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "console-references": writes_by(PRICING),
     "console-prices": writes_by(PRICING),
     "console-sales": writes_by(),
+    "console-customers": writes_by(CUSTOMER_SERVICE),
     "console-users": ADMIN_ONLY,
 }
 
@@ -107,6 +108,8 @@ ENDPOINT_ACCESS: dict[str, Access] = {
     # everything held about one customer: customer service only (K10)
     "customers.CustomerExport": Access(read=frozenset({CUSTOMER_SERVICE}),
                                        write=frozenset({CUSTOMER_SERVICE})),
+    # customer alerts in the console: marketing, as in the API
+    "console-customers.alerts": writes_by(MARKETING),
     # signing out of the console likewise
     "console-auth.logout": Access(read=ANY_ROLE, write=ANY_ROLE),
 }

@@ -244,6 +244,10 @@ def get(session: Session, customer_id: str, *, lock: bool = False) -> Customer:
     return customer
 
 
+def by_ids(session: Session, ids: Iterable[str]) -> list[Customer]:
+    return list(session.scalars(select(Customer).where(Customer.id.in_(list(ids)))))
+
+
 def wire(customer: Customer) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(customer.data)
     return data

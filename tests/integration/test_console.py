@@ -16,7 +16,7 @@ from central.api.access import access_for
 from central.console import BLUEPRINTS
 from central.db import Database
 from central.roles import ADMIN, ROLES
-from central.services import auth, cashiers, catalog, stores
+from central.services import auth, cashiers, catalog, customers, stores
 from central.web import create_app
 from tests.integration.test_ingest import batch, entry, ingest, sale
 
@@ -229,7 +229,10 @@ def test_every_page_route_with_every_role_and_none(app: Flask, clean_pg_db: Data
         "adjustments": [{"kind": "discount", "reason": "staff"}]}]))))
     with clean_pg_db.transaction() as session:
         cashiers.create(session, "anna", "Anna <b>Rossi</b>", "4711", ["kiosk-1"])
-    routes = page_rules(app, {"uuid": sale_uuid, "cashier_code": "anna"})
+        someone = customers.create(session, {"first_name": "<i>Ana</i>",
+                                             "observation": "Pays late"}).id
+    routes = page_rules(app, {"uuid": sale_uuid, "cashier_code": "anna",
+                              "customer_id": someone})
     assert len(routes) >= 3
     anonymous = app.test_client()
     for url, _endpoint in routes:
