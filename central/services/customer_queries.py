@@ -138,10 +138,12 @@ class Translator:
             kind = self.fields.fields[node.field].type
             if kind is FieldType.TEXT:
                 return or_(column.is_(None), func.trim(column) == "")
-            return column.is_(None)
+            missing: ColumnElement[bool] = column.is_(None)
+            return missing
         if isinstance(node, Flag):
             if node.field in ("has_card", "has_phone", "has_email"):
-                return column  # type: ignore[no-any-return]
+                flag: ColumnElement[bool] = column
+                return flag
             return func.coalesce(column, False).is_(True)
         if isinstance(node, TextMatch):
             needle = _escape(node.value.value.lower())
@@ -295,6 +297,6 @@ def delete_alert(session: Session, code: str) -> None:
     changelog.record(session, BUCKET, ALL, "customer_alert", code, "delete", None)
 
 
-def preview(session: Session, text: str, **kw: Any) -> int:
+def preview(session: Session, text: Any, **kw: Any) -> int:
     """How many live customers a condition matches now."""
     return count(session, check_condition(session, text), **kw)

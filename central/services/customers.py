@@ -127,7 +127,8 @@ def save_field(session: Session, data: Mapping[str, Any]) -> CustomerField:
         problems["choices"] = ["a list of texts"]
     if not problems:
         try:
-            RegistryPolicy((ExtraQuestion(str(code), str(label), kind, tuple(choices)),))
+            RegistryPolicy((ExtraQuestion(str(code), str(label), kind,  # type: ignore[arg-type]
+                                          tuple(choices)),))
         except CustomerInvalid as exc:
             problems["code"] = list(exc.problems.values())
     if problems:
@@ -340,9 +341,9 @@ def apply_edit(session: Session, customer_id: str, changes: Mapping[str, Any], *
         return get(session, customer_id), False
     problems: dict[str, list[str]] = {}
     links: list[CardLink] = []
-    for i, link in enumerate(add_cards):
+    for i, given in enumerate(add_cards):
         try:
-            links.append(_check_card(link))
+            links.append(_check_card(given))
         except CardError as exc:
             problems[f"cards[{i}].number"] = [str(exc)]
     target = resolve(session, customer_id)
@@ -548,9 +549,9 @@ def merge(session: Session, a: str, b: str, *, by: str, reason: str = "confirmed
     session.execute(update(CustomerRedirect).where(CustomerRedirect.survivor == loser.id)
                     .values(survivor=survivor.id))
     for old in merged.redirects:
-        row = session.get(CustomerRedirect, old) or CustomerRedirect(old=old)
-        row.survivor = survivor.id
-        session.add(row)
+        redirect = session.get(CustomerRedirect, old) or CustomerRedirect(old=old)
+        redirect.survivor = survivor.id
+        session.add(redirect)
         session.flush()
         changelog.record(session, BUCKET, ALL, "customer_redirect", old, "upsert",
                          {"old": old, "survivor": survivor.id})
@@ -730,10 +731,10 @@ class CustomerHandler:
 
     def held(self, session: Session, store: Store, epoch: str,
              seqs: list[int]) -> dict[int, str]:
-        return {int(seq): edit_id for seq, edit_id in session.execute(
+        return {seq: edit_id for seq, edit_id in session.execute(
             select(CustomerEdit.seq, CustomerEdit.edit_id).where(
                 CustomerEdit.store_epoch == epoch, CustomerEdit.seq.in_(seqs),
-                CustomerEdit.store == store.code)).all()}
+                CustomerEdit.store == store.code)).all() if seq is not None}
 
 
 class FindCustomerHandler:

@@ -159,7 +159,7 @@ def _alerts(status: int = 200, errors: dict[str, list[str]] | None = None,
             message: str | None = None, values: Any = None) -> ResponseReturnValue:
     db = db_session()
     rows = customer_queries.list_alerts(db)
-    counts = {}
+    counts: dict[str, int | None] = {}
     for row in rows:
         try:
             counts[row.code] = customer_queries.preview(db, row.condition, zone=_zone())
