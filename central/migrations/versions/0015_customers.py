@@ -1,15 +1,15 @@
 """the customer registry: customers, their edits, cards, redirects, merges, sales, extra
 questions, settings and alerts
 
-Revision ID: 0014_customers
-Revises: 0013_store_time_zone
+Revision ID: 0015_customers
+Revises: 0014_cashiers
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014_customers"
-down_revision = "0013_store_time_zone"
+revision = "0015_customers"
+down_revision = "0014_cashiers"
 branch_labels = None
 depends_on = None
 
