@@ -31,6 +31,8 @@ class Customer(Base):
     consent_sms: Mapped[bool | None] = mapped_column(Boolean)
     search_key: Mapped[str] = mapped_column(String(400), default="", index=True)
     profile: Mapped[str | None] = mapped_column(String(40))
+    external_id: Mapped[str | None] = mapped_column(String(80), unique=True)
+    """The id an imported file gives the customer (matching a re-import to it)."""
     data: Mapped[str] = mapped_column(Text)
     """The ``customer`` entity's wire data (what the stores get)."""
     total_spend: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))

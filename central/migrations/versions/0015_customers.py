@@ -104,6 +104,7 @@ def upgrade() -> None:
         sa.Column("consent_sms", sa.Boolean(), nullable=True),
         sa.Column("search_key", sa.String(length=400), nullable=False),
         sa.Column("profile", sa.String(length=40), nullable=True),
+        sa.Column("external_id", sa.String(length=80), nullable=True, unique=True),
         sa.Column("data", sa.Text(), nullable=False),
         sa.Column("total_spend", sa.Numeric(14, 2), nullable=False),
         sa.Column("visits", sa.Integer(), nullable=False),
