@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import INCLUDE, Schema, fields
 
+from central import printables
 from central.api.access import principal
 from central.api.requests import Blueprint
 from central.console.export import csv_response, xlsx_response
@@ -182,6 +183,38 @@ class CustomerErase(MethodView):
         return _out(customers.erase(db_session(), customer_id, by=_author()))
 
 
+CHAIN = "Tessera"
+
+
+def _pdf(data: bytes, name: str) -> Response:
+    return Response(data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{name}"'})
+
+
+@customers_blp.route("/<customer_id>/card.pdf")
+class CustomerCardPdf(MethodView):
+    def get(self, customer_id: str) -> Any:
+        """The customer's loyalty card to print (``?number=`` one of their cards; default
+        the first active one), in the customer's language."""
+        session = db_session()
+        customer = customers.get(session, customer_id)
+        held = [c for c in customers.cards_of(session, customer.id)
+                if c.active and c.kind == "loyalty"]
+        wanted = request.args.get("number")
+        chosen = [c for c in held if wanted in (None, c.number)]
+        if not chosen:
+            raise Invalid("no card to print", {"number": ["not an active loyalty card of "
+                                                          "this customer"]})
+        record = customers.wire(customer)
+        holder = " ".join(p for p in (record["first_name"], record["last_name"]) if p)
+        try:
+            data = printables.loyalty_card(chosen[0].number, chain=CHAIN, holder=holder or None,
+                                           language=record["language"])
+        except printables.PrintableError as exc:
+            raise Invalid(str(exc)) from exc
+        return _pdf(data, f"card-{chosen[0].number}.pdf")
+
+
 fields_blp = Blueprint("customer-fields", __name__, url_prefix="/api/v1/customer-fields",
                        description="Head office's extra questions and mandatory fields")
 
@@ -215,6 +248,26 @@ class MandatoryFields(MethodView):
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise Invalid("invalid mandatory fields", {"fields": ["a list of field names"]})
         return {"mandatory": customers.set_mandatory(db_session(), names)}
+
+
+@fields_blp.route("/registration.pdf")
+class RegistrationForm(MethodView):
+    def get(self) -> Any:
+        """The paper registration form (``?language=it&store=...``): the record's fields,
+        the mandatory ones marked, and head office's extra questions."""
+        session = db_session()
+        rules = customers.policy(session)
+        questions = [printables.Question(q.code, q.label, q.kind, q.choices,
+                                         q.field in rules.mandatory)
+                     for q in rules.questions]
+        try:
+            data = printables.registration_form(
+                request.args.get("language"), chain=CHAIN, store=request.args.get("store"),
+                mandatory=[m for m in rules.mandatory if m in printables.FIELDS],
+                questions=questions)
+        except printables.PrintableError as exc:
+            raise Invalid(str(exc)) from exc
+        return _pdf(data, "registration.pdf")
 
 
 alerts_blp = Blueprint("customer-alerts", __name__, url_prefix="/api/v1/customer-alerts",

@@ -156,3 +156,17 @@ def test_who_may_do_what(db: Database) -> None:
         assert client.post(f"{API}/customer-alerts/", json={}).status_code == 403
         authorize(client, api_token(db, auth.MARKETING))
         assert client.get(f"{API}/customers/{made['id']}/export").status_code == 403
+
+
+def test_the_registration_form_and_a_card_print_as_pdf(client: FlaskClient) -> None:
+    ok(client.post(f"{API}/customer-fields/", json={"code": "size", "label": "Size",
+                                                    "kind": "choice", "choices": ["S", "M"]}),
+       201)
+    form = client.get(f"{API}/customer-fields/registration.pdf?language=it&store=Kiosk")
+    assert form.status_code == 200 and form.data.startswith(b"%PDF")
+    ana = ok(client.post(f"{API}/customers/", json={"first_name": "Ana", "language": "ro",
+                                                    "cards": [{"number": card(3)}]}), 201)
+    printed = client.get(f"{API}/customers/{ana['id']}/card.pdf")
+    assert printed.status_code == 200 and printed.data.startswith(b"%PDF")
+    other = client.get(f"{API}/customers/{ana['id']}/card.pdf?number={card(4)}")
+    assert other.status_code == 422 and "number" in other.get_json()["errors"]
