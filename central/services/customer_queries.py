@@ -77,12 +77,18 @@ def _escape(text: str) -> str:
 class Translator:
     """One ``match`` over the node classes, with a column per field."""
 
-    def __init__(self, fields: Catalogue, today: dt.date, zone: str) -> None:
-        self.fields, self.today, self.zone = fields, today, zone
+    def __init__(self, fields: Catalogue, today: dt.date, zone: str,
+                 dialect: str = "postgresql") -> None:
+        self.fields, self.today, self.zone, self.dialect = fields, today, zone, dialect
 
     def column(self, name: str) -> Any:
         if name in _COLUMNS:
             return _COLUMNS[name]
+        if name in ("has_phone", "has_email", "has_card"):
+            return self._flag(name)
+        if self.dialect != "postgresql":  # JSON paths, time zones and ages are PostgreSQL's
+            raise Invalid(f"conditions on {name} need central on PostgreSQL",
+                          {"condition": [f"{name}: needs central on PostgreSQL"]})
         data = cast(Customer.data, JSONB)
         kind = self.fields.fields[name].type if name in self.fields.fields else FieldType.TEXT
         if name == "age":
@@ -94,13 +100,6 @@ class Translator:
         if name in ("first_purchase", "last_purchase"):
             moment = Customer.first_purchase if name == "first_purchase" else Customer.last_purchase
             return cast(func.timezone(self.zone, moment), Date)
-        if name == "has_phone":
-            return Customer.mobile.is_not(None)
-        if name == "has_email":
-            return Customer.email.is_not(None)
-        if name == "has_card":
-            return exists().where(CustomerCard.customer_id == Customer.id,
-                                  CustomerCard.active.is_(True))
         value = (data["extra"][name[len("extra."):]].astext if name.startswith("extra.")
                  else data[name].astext)
         if kind is FieldType.NUMBER or kind is FieldType.MONEY:
@@ -108,6 +107,14 @@ class Translator:
         if kind is FieldType.DATE:
             return cast(value, Date)
         return value
+
+    def _flag(self, name: str) -> Any:
+        if name == "has_phone":
+            return Customer.mobile.is_not(None)
+        if name == "has_email":
+            return Customer.email.is_not(None)
+        return exists().where(CustomerCard.customer_id == Customer.id,
+                              CustomerCard.active.is_(True))
 
     def literal(self, value: Value) -> Any:
         if isinstance(value, (DateValue, RelativeDate)):
@@ -182,8 +189,9 @@ def where(session: Session, node: Node | None, *, today: dt.date | None = None,
     live = Customer.erased_at.is_(None)
     if node is None:
         return live
-    translate = Translator(catalogue(session), 
-                           today or dt.datetime.now(ZoneInfo(zone)).date(), zone)
+    translate = Translator(catalogue(session),
+                           today or dt.datetime.now(ZoneInfo(zone)).date(), zone,
+                           session.get_bind().dialect.name)
     return and_(live, translate(node))
 
 

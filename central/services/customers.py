@@ -337,8 +337,6 @@ def apply_edit(session: Session, customer_id: str, changes: Mapping[str, Any], *
     card is the one automatic merge.
     """
     edit_id = edit_id or str(uuidlib.uuid4())
-    if session.get(CustomerEdit, edit_id) is not None:
-        return get(session, customer_id), False
     problems: dict[str, list[str]] = {}
     links: list[CardLink] = []
     for i, given in enumerate(add_cards):
@@ -347,7 +345,11 @@ def apply_edit(session: Session, customer_id: str, changes: Mapping[str, Any], *
         except CardError as exc:
             problems[f"cards[{i}].number"] = [str(exc)]
     target = resolve(session, customer_id)
-    customer, new = _lock_or_create(session, target)
+    customer, _created = _lock_or_create(session, target)
+    # Under the customer's lock: the same edit sent twice at once (two epochs of a restored
+    # store at two ingest workers) is recorded by the first and seen by the second.
+    if session.get(CustomerEdit, edit_id) is not None:
+        return get(session, customer_id), False
     rules = policy(session, mandatory=mandatory)
     state = state_of(session, customer, rules.specs())
     try:

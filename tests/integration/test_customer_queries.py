@@ -112,3 +112,15 @@ def test_the_list_reads_rows_counts_and_pages(db: Database) -> None:
             q.read_criteria(session, {"criteria": [{"field": "shoe", "operator": "equals",
                                                     "value": "1"}]})
         assert "criteria.shoe" in bad.value.errors
+
+
+def test_on_sqlite_plain_columns_work_and_the_rest_says_it_needs_postgresql(
+        sqlite_db: Database) -> None:
+    with sqlite_db.transaction() as session:
+        customers.create(session, {"first_name": "Ana", "postcode": "75017"})
+        customers.create(session, {"first_name": "Ion", "email": "ion@example.com"})
+    with sqlite_db.sessions() as session:
+        assert q.preview(session, 'email is empty and postcode = "75017"') == 1
+        assert q.preview(session, "has_email") == 1
+        with pytest.raises(Invalid, match="PostgreSQL"):
+            q.preview(session, "last_purchase before 6 months ago")
