@@ -308,6 +308,62 @@ def import_partner_cards(programme: str, path: str, apply: bool, report_path: st
         click.echo(f"  ... and {result.rejected - 20} more", err=True)
 
 
+@central.command("import-customers")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--apply", is_flag=True, help="Write the customers (default: check only).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False),
+              help="Write every rejected row (line, reason, values) to this .csv or .xlsx.")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(min=1),
+              help="Rows per transaction.")
+@click.option("--country", default=None,
+              help="Country of phone numbers written without +prefix (default: that of "
+                   "TESSERA_DEFAULT_TIME_ZONE).")
+def import_customers(path: str, apply: bool, report_path: str | None, batch: int,
+                     country: str | None) -> None:
+    """Import customers from a CSV or XLSX file of any size (columns: the record's fields,
+    extra.{code}, external_id, card, card_kind); matched by external_id, card or mobile,
+    so importing it again changes nothing."""
+    from central.db import Database
+    from central.imports import ImportAborted, RejectReport, describe, run_import
+    from central.services import customers
+    from central.tabular import Progress, TabularError, open_table
+
+    settings = _settings()
+    region = (country or customers.country_of_zone(settings.default_time_zone)).upper()
+    db = Database(settings.database_url)
+    target: dict[str, Any] = {}
+    if report_path:
+        suffix = Path(report_path).suffix.lower()
+        if suffix not in (".csv", ".xlsx"):
+            raise click.UsageError("--report must end in .csv or .xlsx")
+        target = {"csv_path" if suffix == ".csv" else "xlsx_path": report_path}
+    label = "Importing" if apply else "Checking"
+    try:
+        with click.progressbar(length=1, label=f"{label} {Path(path).name}",
+                               file=sys.stderr) as bar:
+            def progress(step: Progress) -> None:
+                if step.total:
+                    bar.length = step.total
+                bar.update(step.done - bar.pos)
+
+            with open_table(path, progress=progress) as table, \
+                    RejectReport(table.header, **target) as rejects:
+                result = run_import(table, customers.row_handler(region=region), db.sessions,
+                                    batch_size=batch, apply=apply, rejects=rejects)
+    except (TabularError, ImportAborted) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        db.dispose()
+    summary = describe(result)
+    outcomes = ", ".join(f"{count} {what}" for what, count in sorted(summary["outcomes"].items()))
+    verb = "imported" if apply else "checked (nothing written; --apply to write)"
+    click.echo(f"{result.rows} rows {verb}: {outcomes or 'none accepted'}, "
+               f"{result.rejected} rejected" + (f" (report: {report_path})" if report_path
+                                                else ""))
+    for rejection in result.sample[:20]:
+        click.echo(f"  rejected line {rejection.line}: {rejection.reason}", err=True)
+
+
 @central.command("create-user")
 @click.argument("username")
 @click.option("--role", "roles", multiple=True, required=True,

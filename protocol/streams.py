@@ -19,7 +19,9 @@ PARTNERS = "partners"
 LOYALTY = "loyalty"
 """The chain-wide loyalty programme: profiles, levels, gifts, points values."""
 
-BUCKETS = (CATALOG, STORE_CONFIG, PRICES, POLICIES, PARTNERS, LOYALTY)
+CUSTOMERS = "customers"
+
+BUCKETS = (CATALOG, STORE_CONFIG, PRICES, POLICIES, PARTNERS, LOYALTY, CUSTOMERS)
 """Buckets known to this protocol version (readers ignore others)."""
 
 

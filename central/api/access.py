@@ -86,6 +86,11 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "loyalty-points-values": writes_by(MARKETING),
     # a customer's points: customer service adjusts them (with a reason)
     "customer-points": writes_by(CUSTOMER_SERVICE),
+    # the customer registry: customer service keeps records, marketing alerts and lists
+    "customers": writes_by(CUSTOMER_SERVICE),
+    "customer-fields": writes_by(MARKETING),
+    "customer-alerts": writes_by(MARKETING),
+    "customer-lists": Access(read=ANY_ROLE, write=frozenset({MARKETING, CUSTOMER_SERVICE})),
     # what the stores sent: nobody rewrites it
     "sales": writes_by(),
     # people and their credentials
@@ -101,6 +106,7 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "console-sales": writes_by(),
     "console-loyalty": writes_by(MARKETING),
     "console-points": writes_by(CUSTOMER_SERVICE),
+    "console-customers": writes_by(CUSTOMER_SERVICE),
     "console-users": ADMIN_ONLY,
 }
 
@@ -108,6 +114,11 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
 ENDPOINT_ACCESS: dict[str, Access] = {
     # signing out (revoking the token in use) is everyone's right
     "auth.CurrentToken": Access(read=ANY_ROLE, write=ANY_ROLE),
+    # everything held about one customer: customer service only (K10)
+    "customers.CustomerExport": Access(read=frozenset({CUSTOMER_SERVICE}),
+                                       write=frozenset({CUSTOMER_SERVICE})),
+    # customer alerts in the console: marketing, as in the API
+    "console-customers.alerts": writes_by(MARKETING),
     # signing out of the console likewise
     "console-auth.logout": Access(read=ANY_ROLE, write=ANY_ROLE),
 }

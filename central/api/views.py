@@ -326,6 +326,10 @@ from central.api.enrolment_views import ENROLMENT_BLUEPRINTS  # noqa: E402 - aft
 
 BLUEPRINTS = (*BLUEPRINTS, *ENROLMENT_BLUEPRINTS)
 
+from central.api.customer_views import CUSTOMER_BLUEPRINTS  # noqa: E402 - after the core views
+
+BLUEPRINTS = (*BLUEPRINTS, *CUSTOMER_BLUEPRINTS)
+
 from central.api.fleet_views import FLEET_BLUEPRINTS  # noqa: E402 - after the core views
 
 BLUEPRINTS = (*BLUEPRINTS, *FLEET_BLUEPRINTS)

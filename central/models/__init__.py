@@ -7,6 +7,17 @@ its module and lists it below, so that the mapper registry (and Alembic) sees ev
 from central.models.base import MONEY, QTY, RATE, Base, Meta, Money, UTCDateTime, utcnow
 from central.models.cashiers import Cashier, CashierStore
 from central.models.catalog import Barcode, Brand, Category, Family, Product
+from central.models.customers import (
+    Customer,
+    CustomerAlert,
+    CustomerCard,
+    CustomerEdit,
+    CustomerField,
+    CustomerMerge,
+    CustomerRedirect,
+    CustomerSale,
+    CustomerSetting,
+)
 from central.models.loyalty import (
     LoyaltyGift,
     LoyaltyLevel,
@@ -31,6 +42,15 @@ from central.models.sync import (
 from central.models.users import ApiToken, User
 
 __all__ = [
+    "Customer",
+    "CustomerAlert",
+    "CustomerCard",
+    "CustomerEdit",
+    "CustomerField",
+    "CustomerMerge",
+    "CustomerRedirect",
+    "CustomerSale",
+    "CustomerSetting",
     "MONEY",
     "Money",
     "QTY",

@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from central.models import Sale, SaleLine, Store
+from central.services import customers
 from central.services.catalog import page
 from central.services.errors import NotFound
 from central.services.upstream import Recorded
@@ -62,8 +63,8 @@ def _readable_sale(entry: dict[str, Any], store: Store) -> dict[str, Any]:
 
 
 def _record_sales(session: Session, store: Store, epoch: str,
-                  readable: list[tuple[dict[str, Any], dict[str, Any]]]) -> int:
-    """Insert the sales whose UUID central does not hold yet (in bulk); returns how many.
+                  readable: list[tuple[dict[str, Any], dict[str, Any]]]) -> set[str]:
+    """Insert the sales whose UUID central does not hold yet (in bulk); returns their UUIDs.
 
     A UUID already held (a store restored from a backup sends it under a new epoch, or
     another worker just committed it) is skipped by ``ON CONFLICT (uuid) DO NOTHING``,
@@ -87,7 +88,7 @@ def _record_sales(session: Session, store: Store, epoch: str,
                         "vat_rate": line["vat_rate"]}
                        for i, line in enumerate(sale["lines"], start=1)]
     if not rows:
-        return 0
+        return set()
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     sales_table, lines_table = Sale.__table__, SaleLine.__table__
@@ -100,7 +101,7 @@ def _record_sales(session: Session, store: Store, epoch: str,
         _copy_lines(session, line_rows)
     elif line_rows:
         session.execute(insert(lines_table), line_rows)
-    return len(inserted)
+    return {uuid for _sale_id, uuid in inserted}
 
 
 _LINE_COLUMNS = ("sale_id", "line_no", "sku", "barcode", "name", "qty", "unit_price",
@@ -121,15 +122,17 @@ class SaleHandler:
     """The ``sale`` upstream kind: a completed sale, recorded once by its UUID."""
 
     kind = "sale"
-    after: frozenset[str] = frozenset()
+    after: frozenset[str] = frozenset({"customer"})  # a sale names its customer
 
     def read(self, entry: dict[str, Any], store: Store) -> dict[str, Any]:
         return _readable_sale(entry, store)
 
     def record(self, session: Session, store: Store, epoch: str,
                items: list[tuple[dict[str, Any], Any]]) -> Recorded:
-        applied = _record_sales(session, store, epoch, items)
-        return Recorded(applied=applied, duplicates=len(items) - applied)
+        inserted = _record_sales(session, store, epoch, items)
+        customers.record_sales(session, [sale for _entry, sale in items
+                                         if str(sale["uuid"]) in inserted])
+        return Recorded(applied=len(inserted), duplicates=len(items) - len(inserted))
 
     def held(self, session: Session, store: Store, epoch: str,
              seqs: list[int]) -> dict[int, str]:

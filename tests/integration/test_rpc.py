@@ -20,6 +20,7 @@ from central.models import Store, StoreRequest
 from central.services import store_requests, stores
 from central.settings import BrokerSettings
 from protocol import PROTOCOL_VERSION
+from protocol.encoding import WireError
 from tests.support import Broker, wait_until
 from transport.mqtt_link import MqttLink
 from transport.rpc import CentralUnreachable, Requester, RequestRefused
@@ -225,3 +226,27 @@ def test_a_request_of_an_unknown_store_is_refused(
     finally:
         link.stop()
         central.stop()
+
+
+def test_a_store_finds_a_customer_it_does_not_hold_at_central(
+        db: Database, broker: Broker, store_link: tuple[MqttLink, Requester]) -> None:
+    from central.services import customers
+
+    with db.transaction() as session:
+        made = customers.create(session, {"first_name": "Ana", "mobile": "+393471112233",
+                                          "cards": [{"number": "2990000000019"}]})
+        made_id = made.id
+    central = Central(db, broker)
+    try:
+        by_card = store_link[1].call("find_customer", {"card": "2990000000019"}, timeout=10)
+        by_phone = store_link[1].call("find_customer", {"mobile": "347 111 2233"}, timeout=10)
+        nobody = store_link[1].call("find_customer", {"email": "x@example.com"}, timeout=10)
+        with pytest.raises(WireError, match="exactly one"):  # refused before it is sent
+            store_link[1].call("find_customer", {"card": "1", "email": "x@example.com"},
+                               timeout=10)
+    finally:
+        central.stop()
+    assert by_card["found"] and by_card["customer"]["id"] == made_id
+    assert [c["number"] for c in by_card["cards"]] == ["2990000000019"]
+    assert by_phone["customer"]["id"] == made_id  # read with the store's country
+    assert nobody == {"found": False, "customer": None, "cards": []}

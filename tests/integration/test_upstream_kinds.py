@@ -17,6 +17,7 @@ from central.bridge.ingester import HANDLERS
 from central.db import Database
 from central.models import Sale, Store
 from central.services import stores, upstream
+from central.services.customers import CustomerHandler
 from central.services.fiscal import FiscalHandler
 from central.services.sales import SaleHandler
 from protocol import upstream as upstream_kinds
@@ -104,13 +105,13 @@ def test_a_kind_no_handler_knows_is_parked_with_the_reason_and_the_cursor_moves(
         db: Database) -> None:
     # A newer agent sends a kind this central has no handler for: kept, not lost, and the
     # store's later sales are not blocked behind it.
-    unknown = {"seq": 2, "kind": "customer", "id": "c-1", "body": {"name": "Ann"}}
+    unknown = {"seq": 2, "kind": "wallet_hold", "id": "c-1", "body": {"name": "Ann"}}
     message = batch(entry(1), unknown, entry(3))
     result = ingest(db, message)
     assert (result.acked, result.applied, result.parked) == (3, 2, 1)
     (store, seq, reason), = parked(db)
     assert (store, seq) == (STORE, 2)
-    assert "no handler at central for upstream entry kind 'customer'" in reason
+    assert "no handler at central for upstream entry kind 'wallet_hold'" in reason
     assert [s for _e, s, _u in recorded(db)] == [1, 3]
     # The resend parks nothing more.
     assert ingest(db, message).parked == 0
@@ -119,7 +120,8 @@ def test_a_kind_no_handler_knows_is_parked_with_the_reason_and_the_cursor_moves(
 
 def test_a_known_kind_is_handled_exactly_once_under_replays(db: Database) -> None:
     notes_handler = NoteHandler()
-    handlers = upstream.Registry([SaleHandler(), FiscalHandler(), notes_handler])
+    handlers = upstream.Registry([CustomerHandler(), SaleHandler(), FiscalHandler(),
+                                 notes_handler])
     first, second = sale(1), sale(3)
     entries = [entry(1, first), note(2, first["uuid"], "n-1"), entry(3, second),
                note(4, second["uuid"], "n-2")]
@@ -154,17 +156,17 @@ def test_a_fiscal_receipt_in_the_batch_of_its_sale_finds_it(db: Database) -> Non
 
 def test_the_registry_refuses_a_kind_before_the_kinds_it_names() -> None:
     with pytest.raises(ValueError, match="must be registered before"):
-        upstream.Registry([FiscalHandler(), SaleHandler()])
+        upstream.Registry([CustomerHandler(), FiscalHandler(), SaleHandler()])
     with pytest.raises(ValueError, match="has a handler already"):
-        upstream.Registry([SaleHandler(), SaleHandler()])
+        upstream.Registry([CustomerHandler(), SaleHandler(), SaleHandler()])
 
 
 def test_the_agent_outbox_refuses_a_kind_the_protocol_does_not_define(tmp_path: Path) -> None:
     store = LocalStore(tmp_path / "agent.db")
     at = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC)
-    with pytest.raises(upstream_kinds.UnknownEntryKind, match="'customer'"), \
+    with pytest.raises(upstream_kinds.UnknownEntryKind, match="'wallet_hold'"), \
             store.write() as conn:
-        outbox.append(conn, "customer", "c-1", {"name": "Ann"}, at)
+        outbox.append(conn, "wallet_hold", "c-1", {"name": "Ann"}, at)
     with store.write() as conn:
         assert outbox.append(conn, "sale", "s-1", {"n": 1}, at) == 1
         outbox.append(conn, "fiscal", "fiscal:s-1", {"n": 2}, at)
