@@ -21,7 +21,10 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, missing, validate
 
 from protocol.encoding import WireError
-from protocol.streams import CATALOG, PARTNERS, POLICIES, PRICES, STORE_CONFIG
+from protocol.streams import CATALOG, CUSTOMERS, PARTNERS, POLICIES, PRICES, STORE_CONFIG
+
+UUID_RE = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+"""A customer id on the wire: a lower-case hyphenated UUID (kept as text, as stored)."""
 
 KEY_SEPARATOR = "|"
 NONE_PART = "-"
@@ -177,6 +180,110 @@ class CashierData(_Data):
     active = fields.Boolean(required=True)
 
 
+def _uuid(**kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.Regexp(UUID_RE), **kwargs)
+
+
+CUSTOMER_TEXT_FIELDS = ("first_name", "last_name", "email", "mobile", "address", "postcode",
+                        "city", "country", "language", "birth_date", "gender", "home_store",
+                        "provenance", "grouping", "observation")
+"""The record's plain fields (rules.customers.record.STANDARD_FIELDS but the consents), as
+text on the wire: e-mail normalised, mobile E.164, birth_date YYYY-MM-DD, country ISO."""
+
+
+class CustomerData(_Data):
+    """One customer of the chain, as central's fold of its edits leaves it.
+
+    ``extra`` holds the answers to head office's extra questions (code -> text; numbers as
+    decimal strings, dates YYYY-MM-DD). ``stamps`` gives, per field that has a value, the
+    stamp of the winning edit as ``{at}|{store}|{edit id}`` so a store can tell whether a
+    local edit it has not sent yet is later. An erased customer has every personal field
+    null, ``erased`` true, and stays so whatever a store sends later.
+    """
+
+    id = _uuid(required=True)
+    first_name = _optional(fields.String)
+    last_name = _optional(fields.String)
+    email = _optional(fields.String)
+    mobile = _optional(fields.String)
+    address = _optional(fields.String)
+    postcode = _optional(fields.String)
+    city = _optional(fields.String)
+    country = _optional(fields.String)
+    language = _optional(fields.String)
+    birth_date = _optional(fields.String)
+    gender = _optional(fields.String)
+    home_store = _optional(fields.String)
+    provenance = _optional(fields.String)
+    grouping = _optional(fields.String)
+    observation = _optional(fields.String)
+    # A consent is flat (plain values keep the fast path): granted or not (null: never
+    # asked), when (ISO UTC) and at which store it was given or withdrawn.
+    consent_email = _optional(fields.Boolean)
+    consent_email_at = _optional(fields.String)
+    consent_email_store = _optional(fields.String)
+    consent_sms = _optional(fields.Boolean)
+    consent_sms_at = _optional(fields.String)
+    consent_sms_store = _optional(fields.String)
+    extra = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True),
+                        load_default=dict)
+    search_key = fields.String(load_default="")
+    profile = _optional(fields.String)
+    total_spend = fields.Decimal(load_default=Decimal("0"))
+    visits = fields.Integer(load_default=0)
+    average_basket = _optional(fields.Decimal)
+    first_purchase = _optional(fields.String)
+    last_purchase = _optional(fields.String)
+    erased = fields.Boolean(load_default=False)
+    stamps = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+
+
+class CustomerCardData(_Data):
+    """A card held by a customer: any card scanned at any store finds its holder."""
+
+    number = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    customer = _uuid(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(("loyalty", "partner", "vip")))
+    active = fields.Boolean(required=True)
+
+
+class CustomerFieldData(_Data):
+    """An extra question of head office's customer form (the record's ``extra.{code}``)."""
+
+    code = _code(required=True)
+    label = fields.String(required=True)
+    kind = fields.String(required=True,
+                         validate=validate.OneOf(("text", "number", "date", "choice")))
+    choices = fields.List(fields.String(), load_default=list)
+    position = fields.Integer(load_default=0)
+    active = fields.Boolean(load_default=True)
+
+
+class CustomerPolicyData(_Data):
+    """The fields every till requires on a customer (key ``default``)."""
+
+    scope = _code(required=True)
+    mandatory = fields.List(fields.String(), load_default=list)
+
+
+class CustomerAlertData(_Data):
+    """A message the till shows for customers matching ``condition`` (rules.conditions
+    language), in ``position`` order."""
+
+    code = _code(required=True)
+    position = fields.Integer(required=True)
+    condition = fields.String(required=True)
+    message = fields.String(required=True)
+    active = fields.Boolean(load_default=True)
+
+
+class CustomerRedirectData(_Data):
+    """A customer merged into another: the old id now leads to ``survivor``."""
+
+    old = _uuid(required=True)
+    survivor = _uuid(required=True)
+
+
 _MISSING = object()
 FastLoader = Callable[[Mapping[str, Any]], "dict[str, Any] | None"]
 
@@ -234,6 +341,19 @@ def _fast_field(field: fields.Field[Any]) -> Callable[[Any], Any] | None:
                 raise _Fallback
             return checked(value)
         return integer
+    if isinstance(field, fields.Dict):
+        if field.key_field is None or field.value_field is None:
+            return None
+        key = _fast_field(field.key_field)
+        item = _fast_field(field.value_field)
+        if key is None or item is None:
+            return None
+
+        def mapping(value: Any) -> Any:
+            if type(value) is not dict:
+                raise _Fallback
+            return checked({key(k): item(v) for k, v in value.items()})
+        return mapping
     if isinstance(field, fields.List):
         inner = _fast_field(field.inner)
         if inner is None:
@@ -372,5 +492,11 @@ ENTITIES = Registry(
     Entity("partner_programme", PARTNERS, PartnerProgrammeData(), ("code",)),
     Entity("partner_card", PARTNERS, PartnerCardData(), ("programme", "first", "last")),
     Entity("vip_card", PARTNERS, VipCardData(), ("code",)),
+    Entity("customer", CUSTOMERS, CustomerData(), ("id",)),
+    Entity("customer_card", CUSTOMERS, CustomerCardData(), ("number",)),
+    Entity("customer_field", CUSTOMERS, CustomerFieldData(), ("code",)),
+    Entity("customer_policy", CUSTOMERS, CustomerPolicyData(), ("scope",)),
+    Entity("customer_alert", CUSTOMERS, CustomerAlertData(), ("code",)),
+    Entity("customer_redirect", CUSTOMERS, CustomerRedirectData(), ("old",)),
 )
 """Every entity of this protocol version."""

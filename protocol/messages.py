@@ -252,6 +252,8 @@ class SaleSchema(Schema):
     payments = fields.List(fields.Nested(PaymentSchema), load_default=list)
     discount = fields.Decimal(as_string=True, load_default=None)
     cards = fields.List(fields.String(), load_default=list)
+    # The customer the sale was made to (additive; a customer id, see ``customer`` entries).
+    customer = fields.UUID(load_default=None, allow_none=True)
     streams = fields.Dict(keys=fields.String(), values=fields.Integer(), load_default=dict)
     versions = fields.Dict(keys=fields.String(), values=fields.Integer(), load_default=dict)
 
@@ -270,6 +272,38 @@ class FiscalEntrySchema(Schema):
     device = fields.String(load_default=None, allow_none=True,
                            validate=validate.And(validate.Length(max=64), PRINTABLE))
     fiscalised_at = fields.AwareDateTime(required=True)
+
+
+class _CardLinkSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    number = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    kind = fields.String(required=True, validate=validate.OneOf(("loyalty", "partner", "vip")))
+
+
+class CustomerEditSchema(Schema):
+    """Body of a ``customer`` outbox entry: one edit of a customer made at a store
+    (``rules.customers.history.Edit``); the first edit of a new customer creates it.
+
+    ``changes`` maps a field (``first_name``, ``extra.shoe_size``...) to its new value as
+    text (dates YYYY-MM-DD, numbers decimal strings), a consent as ``{granted, at, store}``,
+    or null to clear it. The store validated it; central validates it again and parks what
+    it refuses, naming the field.
+    """
+
+    class Meta:
+        unknown = EXCLUDE
+
+    customer = fields.UUID(required=True)
+    edit = fields.UUID(required=True)
+    at = fields.AwareDateTime(required=True)
+    store = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    changes = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=64)),
+                          values=fields.Raw(allow_none=True), load_default=dict)
+    add_cards = fields.List(fields.Nested(_CardLinkSchema), load_default=list)
+    retire_cards = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
+                               load_default=list)
 
 
 _SCHEMAS: dict[str, Schema] = {
@@ -324,6 +358,18 @@ def parse_fiscal(body: dict[str, Any]) -> dict[str, Any]:
         loaded: dict[str, Any] = FISCAL.load(body)
     except ValidationError as exc:
         raise WireError(f"invalid fiscal entry: {exc.messages}") from exc
+    return loaded
+
+
+CUSTOMER_EDIT = CustomerEditSchema()
+
+
+def parse_customer_edit(body: dict[str, Any]) -> dict[str, Any]:
+    """Validate the body of a customer entry."""
+    try:
+        loaded: dict[str, Any] = CUSTOMER_EDIT.load(body)
+    except ValidationError as exc:
+        raise WireError(f"invalid customer entry: {exc.messages}") from exc
     return loaded
 
 

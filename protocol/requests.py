@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from protocol import OLDEST_SUPPORTED_VERSION
 from protocol.encoding import WireError
@@ -45,6 +45,30 @@ class ClockReply(_Body):
     protocol = fields.Integer(required=True)
 
 
+class FindCustomerRequest(_Body):
+    """``find_customer``: exactly one of a card number, a mobile (E.164, or as typed: central
+    reads it with the store's country) or an e-mail."""
+
+    card = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    mobile = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    email = fields.String(load_default=None, validate=validate.Length(min=1, max=254))
+
+    @validates_schema
+    def _exactly_one(self, data: dict[str, Any], **_: Any) -> None:
+        given = [k for k in ("card", "mobile", "email") if data.get(k) is not None]
+        if len(given) != 1:
+            raise ValidationError("give exactly one of card, mobile, email")
+
+
+class FindCustomerReply(_Body):
+    """``find_customer``: ``found`` false, or the customer as a ``customer`` entity's data
+    (an old id already resolved to its survivor) and its cards as ``customer_card`` data."""
+
+    found = fields.Boolean(required=True)
+    customer = fields.Dict(load_default=None, allow_none=True)
+    cards = fields.List(fields.Dict(), load_default=list)
+
+
 @dataclass(frozen=True)
 class RequestKind:
     name: str
@@ -56,6 +80,8 @@ class RequestKind:
 KINDS: dict[str, RequestKind] = {kind.name: kind for kind in (
     RequestKind("clock", ClockRequest(), ClockReply(),
                 "central's clock and version (tessera agent doctor)"),
+    RequestKind("find_customer", FindCustomerRequest(), FindCustomerReply(),
+                "a customer the store's copy does not hold yet, by card, mobile or e-mail"),
 )}
 
 ERROR_CODES = ("bad_request", "unknown_request", "unknown_store", "id_reused", "refused",

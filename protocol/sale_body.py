@@ -114,6 +114,12 @@ def _sale(data: dict[str, Any]) -> dict[str, Any]:
         raise _Unusual from None
     if created_at.tzinfo is None or created_at.utcoffset() is None:
         raise _Unusual
+    customer = data.get("customer")
+    if customer is not None:
+        try:
+            customer = uuid.UUID(_text(customer))
+        except ValueError:
+            raise _Unusual from None
     lines = _list(_required(data, "lines"))
     if not lines:
         raise _Unusual
@@ -130,6 +136,7 @@ def _sale(data: dict[str, Any]) -> dict[str, Any]:
         "payments": [_payment(p) for p in _list(data.get("payments", []))],
         "discount": _optional_decimal(data, "discount"),
         "cards": [_text(c) for c in _list(data.get("cards", []))],
+        "customer": customer,
         "streams": _int_map(data.get("streams", {})),
         "versions": _int_map(data.get("versions", {})),
     }

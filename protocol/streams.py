@@ -16,8 +16,9 @@ STORE_CONFIG = "store-config"
 PRICES = "prices"
 POLICIES = "policies"
 PARTNERS = "partners"
+CUSTOMERS = "customers"
 
-BUCKETS = (CATALOG, STORE_CONFIG, PRICES, POLICIES, PARTNERS)
+BUCKETS = (CATALOG, STORE_CONFIG, PRICES, POLICIES, PARTNERS, CUSTOMERS)
 """Buckets known to this protocol version (readers ignore others)."""
 
 

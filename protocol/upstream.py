@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from protocol.encoding import WireError
-from protocol.messages import parse_fiscal, parse_sale
+from protocol.messages import parse_customer_edit, parse_fiscal, parse_sale
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,9 @@ class EntryKind:
 
 
 KINDS: dict[str, EntryKind] = {kind.name: kind for kind in (
+    EntryKind("customer", parse_customer_edit, "a customer created or edited at the store "
+              "(messages.CustomerEditSchema); id = the edit's UUID; written before any "
+              "sale that names the customer"),
     EntryKind("sale", parse_sale, "a completed sale (messages.SaleSchema); id = sale UUID"),
     EntryKind("fiscal", parse_fiscal, "the fiscal receipt of an earlier sale "
               "(messages.FiscalEntrySchema); id = 'fiscal:' + sale UUID"),

@@ -38,7 +38,9 @@ def payloads(draw: st.DrawFn, entity: Entity) -> dict[str, Any]:
 def test_the_plain_entities_have_a_fast_path() -> None:
     assert {e.name for e in FAST} >= {"category", "brand", "family", "product", "store",
                                       "price", "partner_programme", "partner_card",
-                                      "vip_card"}
+                                      "vip_card", "customer", "customer_card",
+                                      "customer_field", "customer_policy",
+                                      "customer_alert", "customer_redirect"}
 
 
 @pytest.mark.parametrize("entity", FAST, ids=lambda e: e.name)
@@ -92,7 +94,7 @@ def test_keys_are_the_key_fields_joined_and_split_back(name: str, data: dict[str
 def test_an_entity_is_registered_once() -> None:
     with pytest.raises(ValueError, match="twice"):
         Registry(ENTITIES["brand"], ENTITIES["brand"])
-    assert len(ENTITIES.with_()) == len(ENTITIES) == 12
+    assert len(ENTITIES.with_()) == len(ENTITIES) == 18
 
 
 def test_what_central_sends_takes_the_fast_path() -> None:
