@@ -46,7 +46,13 @@ from rules.customers.record import (
     clean_changes,
 )
 from store_agent import outbox
-from store_agent.customer_tables import apply_cards, record_of, write_record
+from store_agent.customer_tables import (
+    apply_cards,
+    forget_confirmed,
+    overlay,
+    record_of,
+    write_record,
+)
 from store_agent.settings import CustomerSettings
 from store_agent.sqlite_store import LocalStore
 
@@ -493,9 +499,8 @@ class Customers:
     def _record(self, conn: sqlite3.Connection, edit: dict[str, Any],
                 current: dict[str, Any] | None, now: datetime) -> None:
         """The edit in the copy and in the outbox, in the caller's transaction."""
-        from store_agent.customer_tables import overlay
-
         body = upstream_body(edit)
+        forget_confirmed(conn)
         conn.execute("INSERT INTO customer_local_edits (edit_id, customer, at, body) "
                      "VALUES (?, ?, ?, ?)", (edit["stamp"]["edit_id"], edit["customer"],
                                              edit["stamp"]["at"], json.dumps(edit)))
