@@ -73,7 +73,8 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
 
 
 def run(count: int, lookups: int = 2_000, directory: Path | None = None) -> dict[str, Any]:
-    work = Path(directory or tempfile.mkdtemp(prefix="tessera-bench-customers-"))
+    own = directory is None
+    work = Path(tempfile.mkdtemp(prefix="tessera-bench-customers-", dir=directory))
     store = LocalStore(work / "agent.db")
     replica = Replica(store)
     rng = random.Random(15)
@@ -124,7 +125,7 @@ def run(count: int, lookups: int = 2_000, directory: Path | None = None) -> dict
               "card": _percentiles(card_t), "mobile": _percentiles(mobile_t),
               "name": _percentiles(name_t), "name_queries_with_hits": name_hits,
               "lookups": len(records), "targets": TARGETS}
-    if directory is None:
+    if own:
         for path in work.glob("agent.db*"):
             path.unlink()
         work.rmdir()
