@@ -38,7 +38,11 @@ def at_central(net: Network, customer_id: str) -> dict[str, Any] | None:
 def test_customers_made_offline_at_two_stores_are_merged_and_found_everywhere(
         network: Network) -> None:
     network.start_central()
-    store_a, store_b = network.start_stores("kiosk-1", "market")
+    store_a, store_b = network.add_agent("kiosk-1"), network.add_agent("market")
+    for agent in (store_a, store_b):
+        agent.env["TESSERA_STORE_COUNTRY"] = "IT"  # phones typed without +39
+        agent.start()
+        network.wait_agent_ready(agent)
     network.create_product("BREAD", ean13(1), "2.10")
     network.wait(lambda: all(a.status()["products"] == 1 for a in (store_a, store_b)), SYNC,
                  "the catalogue at both stores")
