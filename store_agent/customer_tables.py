@@ -1,4 +1,4 @@
-"""Where the customers bucket lives in the agent's SQLite database (tables: migration 5).
+"""Where the customers bucket lives in the agent's SQLite database (tables: migration 6).
 
 Central's record of a customer is kept in its wire form (``customers.data``), with the
 columns the till looks up by: the E.164 mobile, the folded e-mail, and the folded name in

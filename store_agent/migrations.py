@@ -211,7 +211,7 @@ CREATE TABLE IF NOT EXISTS cashiers (
               (CUSTOMERS,)),
     # A store holds an entry hash per customer and per card: as a rowid table with its
     # primary-key index each key was stored twice (about 130 bytes a customer more).
-    Migration(6, "entry hashes without rowid", (ENTRY_HASHES_WITHOUT_ROWID,)),
+    Migration(7, "entry hashes without rowid", (ENTRY_HASHES_WITHOUT_ROWID,)),
 )
 
 

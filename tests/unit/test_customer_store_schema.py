@@ -1,4 +1,5 @@
-"""The agent's customer tables arrive by migration; their settings are checked at start."""
+"""The agent's customer tables arrive by migration (6; 7 rebuilds entry_hashes); their
+settings are checked at start."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from store_agent.migrations import MIGRATIONS, migrate
 from store_agent.settings import CustomerSettings, SettingsError
 
 
-def test_a_store_at_migration_4_keeps_its_entry_hashes_and_gains_the_customer_tables(
+def test_a_store_at_migration_5_keeps_its_entry_hashes_and_gains_the_customer_tables(
         tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "agent.db", isolation_level=None)
-    migrate(conn, tuple(m for m in MIGRATIONS if m.number <= 4))
+    migrate(conn, tuple(m for m in MIGRATIONS if m.number <= 5))
     conn.execute("INSERT INTO entry_hashes VALUES ('catalog', 'product', 'A', '00ff00ff00ff00ff')")
-    assert migrate(conn) == [5, 6]
+    assert migrate(conn) == [6, 7]
     assert conn.execute("SELECT * FROM entry_hashes").fetchall() == [
         ("catalog", "product", "A", "00ff00ff00ff00ff")]
     ddl = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'entry_hashes'").fetchone()[0]
