@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import statistics
 import sys
 import tempfile
@@ -94,6 +95,7 @@ def run(count: int, lookups: int = 2_000, directory: Path | None = None) -> dict
             "snapshot", stream="customers", log_epoch="bench", snapshot=snapshot,
             version=1, part=part + 1, parts=parts, entries=entries)))
     bootstrap = time.perf_counter() - started
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     conn = store.connection()
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     size_mb = sum(p.stat().st_size for p in work.glob("agent.db*")) / 1e6
@@ -122,6 +124,7 @@ def run(count: int, lookups: int = 2_000, directory: Path | None = None) -> dict
     store.close()
     result = {"customers": count, "bootstrap_s": round(bootstrap, 1),
               "customers_per_s": round(count / bootstrap), "db_mb": round(size_mb, 1),
+              "peak_rss_mb": round(peak_rss_mb, 1),
               "card": _percentiles(card_t), "mobile": _percentiles(mobile_t),
               "name": _percentiles(name_t), "name_queries_with_hits": name_hits,
               "lookups": len(records), "targets": TARGETS}
