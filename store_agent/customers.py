@@ -430,6 +430,8 @@ class Customers:
             new_id = str(uuid.UUID(new_id))
         except ValueError:
             raise CustomerInvalid({"id": f"{customer_id!r} is not a UUID"}) from None
+        if "home_store" not in changes:  # a customer made here is this store's
+            changes = {**changes, "home_store": self.store_code}
         return self._edit(new_id, changes, cards, (), issue_card, new=True)
 
     def edit(self, customer_id: str, changes: Mapping[str, object], *,

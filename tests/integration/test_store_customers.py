@@ -163,6 +163,7 @@ def test_a_customer_made_offline_goes_to_the_outbox_before_the_sale_naming_it(
     assert made["extra"] == {"shoe_size": "38.5"}
     assert made["consent_sms"] is True and made["consent_sms_store"] == STORE
     assert made["pending_upstream"] is True
+    assert made["home_store"] == STORE
     assert made["alerts"] == []  # SMS consent given, no spend
     uuid.UUID(made["id"])
     assert ids(customers.find(card="2990000000057")) == [made["id"]]
