@@ -99,6 +99,8 @@ def run(count: int, lookups: int = 2_000, directory: Path | None = None) -> dict
     conn = store.connection()
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     size_mb = sum(p.stat().st_size for p in work.glob("agent.db*")) / 1e6
+    page = conn.execute("PRAGMA page_size").fetchone()[0]
+    free_mb = conn.execute("PRAGMA freelist_count").fetchone()[0] * page / 1e6
 
     service = Customers(store, "bench", CustomerSettings("IT"))
     card_t, mobile_t, name_t = [], [], []
@@ -124,6 +126,7 @@ def run(count: int, lookups: int = 2_000, directory: Path | None = None) -> dict
     store.close()
     result = {"customers": count, "bootstrap_s": round(bootstrap, 1),
               "customers_per_s": round(count / bootstrap), "db_mb": round(size_mb, 1),
+              "db_free_mb": round(free_mb, 1),
               "peak_rss_mb": round(peak_rss_mb, 1),
               "card": _percentiles(card_t), "mobile": _percentiles(mobile_t),
               "name": _percentiles(name_t), "name_queries_with_hits": name_hits,
