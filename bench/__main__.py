@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import raw, report, scenarios, seed, store_probe, tabular
+from bench import customers, raw, report, scenarios, seed, store_probe, tabular
 from bench.environment import World
 from bench.fleet import Fleet
 from protocol import topics
@@ -23,7 +23,8 @@ from tests.support import wait_until
 
 DEFAULT_STALL = 5.0  # TESSERA_STALL_TIMEOUT's default
 LONG_STALL = 600.0
-ALL = ("raw", "ingest", "fanout", "bootstrap", "catchup", "agent", "tabular", "import")
+ALL = ("raw", "ingest", "fanout", "bootstrap", "catchup", "agent", "tabular", "import",
+       "customers")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -35,7 +36,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="a small, fast run (smoke test): few stores, 2k products")
     parser.add_argument("--only", default=",".join(ALL),
                         help=f"comma-separated figures to measure, of: {','.join(ALL)} "
-                             "(tabular alone needs no broker or database)")
+                             "(tabular and customers alone need no broker or database)")
     parser.add_argument("--ingest-workers", type=int, default=2,
                         help="`tessera central ingest` processes (default 2)")
     parser.add_argument("--results", type=Path, default=report.RESULTS,
@@ -61,12 +62,12 @@ def sizes(args: argparse.Namespace) -> dict[str, Any]:
         return {"raw_seconds": 1.5, "outbox_depth": 200, "ingest_window": 4.0, "fanout_samples": 3,
                 "fanout_spacing": 0.1, "products": 2_000, "offline_changes": 1_000,
                 "idle_seconds": 2.0, "fleet_products": 10, "tabular_rows": 20_000,
-                "import_rows": 1_000}
+                "import_rows": 1_000, "customers": 5_000}
     return {"raw_seconds": 5.0, "ingest_window": 30.0,
             "outbox_depth": min(2_500, max(300, math.ceil(30_000 / args.stores))),
             "fanout_samples": 20, "fanout_spacing": 0.3, "products": 100_000,
             "offline_changes": 50_000, "idle_seconds": 30.0, "fleet_products": 20,
-            "tabular_rows": 200_000, "import_rows": 20_000}
+            "tabular_rows": 200_000, "import_rows": 20_000, "customers": 1_000_000}
 
 
 def fleet_processes(stores: int) -> int:
@@ -148,7 +149,12 @@ def main(argv: list[str] | None = None) -> int:
             log("tabular: %d-row CSV and XLSX read and written, tracemalloc",
                 size["tabular_rows"])
             results["tabular"] = tabular.run(size["tabular_rows"])
-        if not args.only - {"tabular"}:
+        if "customers" in args.only:
+            # A store's SQLite alone, no broker: before the fleet, on a quiet machine.
+            log("customers: a store's copy of %d customers, then its lookups",
+                size["customers"])
+            results["customers"] = customers.run(size["customers"], directory=workdir)
+        if not args.only - {"tabular", "customers"}:
             ok = True
             return 0
         with World(workdir, ingest_workers=args.ingest_workers) as world:
@@ -163,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                 log("import: %d partner member rows through the import runner, twice",
                     size["import_rows"])
                 results["import"] = tabular.run_import(world.db, size["import_rows"])
-            if not args.only - {"tabular", "import"}:
+            if not args.only - {"tabular", "import", "customers"}:
                 ok = True
                 return 0
             world.start_central()

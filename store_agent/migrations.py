@@ -158,6 +158,47 @@ def _refetch_own_store_config(conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM streams WHERE stream LIKE ?", (own,))
 
 
+CUSTOMERS = """
+CREATE TABLE customers (
+    n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, mobile TEXT, email_key TEXT,
+    erased INTEGER NOT NULL DEFAULT 0, data TEXT NOT NULL);
+CREATE INDEX customers_mobile ON customers (mobile) WHERE mobile IS NOT NULL;
+CREATE INDEX customers_email ON customers (email_key) WHERE email_key IS NOT NULL;
+CREATE VIRTUAL TABLE customer_names USING fts5(
+    key, tokenize = 'ascii', prefix = '2 3', detail = none);
+CREATE TABLE customer_cards (
+    number TEXT PRIMARY KEY, customer TEXT NOT NULL, kind TEXT NOT NULL,
+    active INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX customer_cards_customer ON customer_cards (customer);
+CREATE TABLE customer_fields (
+    code TEXT PRIMARY KEY, position INTEGER NOT NULL, active INTEGER NOT NULL,
+    data TEXT NOT NULL);
+CREATE TABLE customer_policies (scope TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE customer_alerts (
+    code TEXT PRIMARY KEY, position INTEGER NOT NULL, active INTEGER NOT NULL,
+    data TEXT NOT NULL);
+CREATE TABLE customer_redirects (old TEXT PRIMARY KEY, survivor TEXT NOT NULL);
+CREATE TABLE customer_local_edits (
+    edit_id TEXT PRIMARY KEY, customer TEXT NOT NULL, at TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX customer_local_edits_customer ON customer_local_edits (customer);
+"""
+"""Customers (issue 15): ``customers.data`` is the record in its wire form; the name search
+runs on ``customer_names`` (FTS5 over the folded search key, rowid = ``customers.n``, prefix
+indexes for 2 and 3 letters); ``customer_local_edits`` are this store's edits central has
+not confirmed yet (store_agent.customers)."""
+
+
+ENTRY_HASHES_WITHOUT_ROWID = """
+CREATE TABLE entry_hashes_new (
+    stream TEXT NOT NULL, entity TEXT NOT NULL, key TEXT NOT NULL, hash TEXT NOT NULL,
+    PRIMARY KEY (stream, entity, key)) WITHOUT ROWID;
+INSERT INTO entry_hashes_new (stream, entity, key, hash)
+    SELECT stream, entity, key, hash FROM entry_hashes;
+DROP TABLE entry_hashes;
+ALTER TABLE entry_hashes_new RENAME TO entry_hashes;
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the schema of the agents before migrations", (
         BASELINE,
@@ -180,6 +221,11 @@ CREATE TABLE IF NOT EXISTS cashiers (
     active INTEGER NOT NULL);
 """,)),
     Migration(6, "the loyalty programme: profiles, levels, gifts, points values", (LOYALTY,)),
+    Migration(7, "the chain's customers, their cards, questions, alerts and redirects",
+              (CUSTOMERS,)),
+    # A store holds an entry hash per customer and per card: as a rowid table with its
+    # primary-key index each key was stored twice (about 130 bytes a customer more).
+    Migration(8, "entry hashes without rowid", (ENTRY_HASHES_WITHOUT_ROWID,)),
 )
 
 

@@ -20,7 +20,8 @@ from protocol.encoding import decode_json
 from rules.context import UnknownCard
 from rules.money import MAX_AMOUNT, MoneyError, parse_amount
 from rules.pricing import InvalidQuantity, PricingError, UnknownProduct
-from store_agent import cashiers, display_api, loyalty, receipts, till, till_web
+from store_agent import cashiers, customers_api, display_api, loyalty, receipts, till, till_web
+from store_agent.customers import Customers
 from store_agent.display import DisplayHub, TooManyTills
 from store_agent.escpos_receipt import ReceiptPrinterError, print_receipt
 from store_agent.fiscal.fiscaliser import Fiscaliser, FiscalNotReady, VatNotMapped
@@ -121,6 +122,10 @@ class SaleIn(BasketIn):
                            validate=validate.Length(max=20))
     till = fields.String(validate=CODE, load_default=None)
     cashier = fields.String(validate=validate.Length(max=64), load_default=None)
+    customer = fields.String(load_default=None, allow_none=True,
+                             validate=validate.Length(min=1, max=64),
+                             metadata={"description": "the customer's id (an old, merged id "
+                                       "is recorded as its survivor)"})
     email = fields.Email(load_default=None, allow_none=True,
                          metadata={"description": "where to send the e-mail receipt, when the "
                                    "store's receipt profile sends them (the till asks the "
@@ -217,6 +222,7 @@ class SaleOut(BasketOut):
     payments = fields.List(fields.Dict())
     change = fields.String()
     cards = fields.List(fields.String())
+    customer = fields.String(allow_none=True)
     email = fields.Dict(allow_none=True,
                         metadata={"description": "the e-mail receipt: to, state (queued, "
                                   "sent, failed), attempts, error"})
@@ -315,7 +321,8 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
                fiscal: Fiscaliser | None = None,
                receipt_printer: ReceiptPrinterSettings | None = None,
                display_dir: Path | None = None,
-               central_clock: Callable[[], Any] | None = None) -> Flask:
+               central_clock: Callable[[], Any] | None = None,
+               customers: Customers | None = None) -> Flask:
     """The POS app; its dependencies come from the agent's composition root."""
     app = Flask("tessera-pos")
     app.json = _JSON(app)
@@ -472,6 +479,8 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
                              if isinstance(exc, CentralUnreachable) else str(exc))
 
     api.register_blueprint(blp)
+    api.register_blueprint(customers_api.create_blueprint(
+        customers or Customers(store, store_code, clock=clock)))
     api.register_blueprint(display_api.create_blueprint(
         store, store_code, DisplayHub(), clock, display_dir, LineIn,
         lambda data: _normalise_lines(data, replica)))
@@ -508,6 +517,10 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
     @app.errorhandler(cashiers.UnknownCashier)
     def _cashier(exc: cashiers.UnknownCashier) -> Any:
         return error(422, str(exc), {"cashier": [str(exc)]})
+
+    @app.errorhandler(till.UnknownSaleCustomer)
+    def _customer(exc: till.UnknownSaleCustomer) -> Any:
+        return error(422, str(exc), {"customer": [str(exc)]})
 
     @app.errorhandler(TooManyTills)
     def _tills(exc: TooManyTills) -> Any:

@@ -243,9 +243,10 @@ class Replica:
             _wipe(conn, self.layout, stream)
             applied = 0
             checksum = EMPTY
+            # The parts are read one at a time (no fetchall): a million customers' snapshot
+            # is some 500 MB of text. Only other tables are written meanwhile.
             for (body,) in conn.execute("SELECT body FROM snapshot_parts WHERE stream = ? AND "
-                                        "snapshot = ? ORDER BY part",
-                                        (stream, snapshot)).fetchall():
+                                        "snapshot = ? ORDER BY part", (stream, snapshot)):
                 for entry in json.loads(body, parse_float=Decimal)["entries"]:
                     _apply_one(conn, self.layout, stream, entry["entity"], entry["key"], "upsert",
                                entry["data"])

@@ -16,6 +16,7 @@ from typing import Any
 from protocol.encoding import dumps
 from protocol.streams import Scope
 from rules.pricing import unit_of
+from store_agent import customer_tables
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,48 @@ def _coded(entity: str, name: str) -> Table:
                                            "active": flag("active")})
 
 
+class _Customers(Table):
+    """``customers`` (store_agent.customer_tables): an update keeps the row number the name
+    index refers to, and this store's pending edits stay laid over central's record."""
+
+    def upsert(self, conn: sqlite3.Connection, stream: str, data: Row, raw: Row) -> None:
+        customer_tables.upsert_customer(conn, raw, str(data["id"]))
+
+    def delete(self, conn: sqlite3.Connection, stream: str,
+               parts: dict[str, str | None]) -> None:
+        customer_tables.delete_customer(conn, parts["id"])
+
+    def wipe(self, conn: sqlite3.Connection, stream: str, scope: Scope) -> None:
+        customer_tables.wipe_customers(conn)
+
+
+class _CustomerCards(Table):
+    def wipe(self, conn: sqlite3.Connection, stream: str, scope: Scope) -> None:
+        customer_tables.wipe_cards(conn)
+
+
+def _uuid(name: str) -> Callable[[Row, Row], Any]:
+    return lambda data, _raw: str(data[name])
+
+
+CUSTOMER_MAPPINGS = (
+    _Customers("customer", "customers", ("id",), {}, also=("customer_names",)),
+    _CustomerCards("customer_card", "customer_cards", ("number",),
+                   {"number": field_("number"), "customer": _uuid("customer"),
+                    "kind": field_("kind"), "active": flag("active")}),
+    Table("customer_field", "customer_fields", ("code",),
+          {"code": field_("code"), "position": field_("position"), "active": flag("active"),
+           "data": blob}),
+    Table("customer_policy", "customer_policies", ("scope",),
+          {"scope": field_("scope"), "data": blob}),
+    Table("customer_alert", "customer_alerts", ("code",),
+          {"code": field_("code"), "position": field_("position"), "active": flag("active"),
+           "data": blob}),
+    Table("customer_redirect", "customer_redirects", ("old",),
+          {"old": _uuid("old"), "survivor": _uuid("survivor")}),
+)
+
+
 TABLES = Tables(
     Table("category", "categories", ("code",),
           {"code": field_("code"), "name": field_("name"), "parent": field_("parent"),
@@ -198,6 +241,7 @@ TABLES = Tables(
            "points": lambda d, _r: None if d["points"] is None else str(d["points"])}),
     Table("points_value", "points_values", ("profile", "sku"),
           {"profile": field_("profile"), "sku": field_("sku"), "points": text("points")}),
+    *CUSTOMER_MAPPINGS,
 )
 """The agent table of every entity in protocol.entities.ENTITIES."""
 

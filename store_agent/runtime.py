@@ -13,6 +13,7 @@ from typing import Any
 from waitress.server import create_server
 
 from store_agent import __version__, central_clock
+from store_agent.customers import Customers
 from store_agent.fiscal.device import FiscalError
 from store_agent.fiscal.factory import reconnecting
 from store_agent.fiscal.fiscaliser import Fiscaliser
@@ -27,6 +28,7 @@ from store_agent.uplink import Uplink
 from transport.mqtt_link import MqttLink
 
 CENTRAL_TIMEOUT = 5.0  # seconds the doctor's question to central may take
+FIND_CUSTOMER_TIMEOUT = 2.0  # seconds a till waits for central to find a customer
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +81,18 @@ class Agent:
             self.fiscal = Fiscaliser(self.store, reconnecting(settings.printer))
             self.plu = PluSync(self.store, self.fiscal, settings.store)
             self.printer_state = PrinterState(self.fiscal)
+        self.customers = Customers(
+            self.store, settings.store, settings.customers,
+            ask=lambda body: self.sync.requests.call("find_customer", body,
+                                                     timeout=FIND_CUSTOMER_TIMEOUT),
+            on_edit=self.uplink.notify)
         self.app = create_app(self.store, self.sync.replica, settings.store, self.status,
                               on_sale=on_sale, fiscal=self.fiscal,
                               receipt_printer=settings.receipt_printer,
                               display_dir=settings.display_dir,
                               central_clock=lambda: central_clock.ask(self.sync.requests,
-                                                                      CENTRAL_TIMEOUT))
+                                                                      CENTRAL_TIMEOUT),
+                              customers=self.customers)
         self.stopped = threading.Event()
         self._threads: list[threading.Thread] = []
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import ParseResult, parse_qs, unquote, urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from rules.cards import CardRange
 
 
 class SettingsError(ValueError):
@@ -94,6 +96,30 @@ def parse_receipt_printer(value: str | None) -> ReceiptPrinterSettings | None:
 
 
 @dataclass(frozen=True)
+class CustomerSettings:
+    """The store's country (default region of phone numbers typed without +) and its range
+    of chain cards for customers made here (``TESSERA_CARD_RANGE=prefix:first-last``)."""
+
+    country: str = "ZZ"
+    card_range: CardRange | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> CustomerSettings:
+        country = env.get("TESSERA_STORE_COUNTRY", "").strip().upper() or "ZZ"
+        raw = env.get("TESSERA_CARD_RANGE", "").strip()
+        card_range = None
+        if raw:
+            try:
+                prefix, _, span = raw.partition(":")
+                first, _, last = span.partition("-")
+                card_range = CardRange(prefix, int(first), int(last))
+            except ValueError as exc:  # CardError is one
+                raise SettingsError(f"TESSERA_CARD_RANGE must look like 2990001:1-99999: {exc}"
+                                 ) from None
+        return cls(country, card_range)
+
+
+@dataclass(frozen=True)
 class AgentSettings:
     store: str
     database: Path
@@ -111,6 +137,8 @@ class AgentSettings:
     receipt_printer: ReceiptPrinterSettings | None = None
     printer: PrinterSettings | None = None  # the fiscal device
     display_dir: Path | None = None  # the customer display's promotional content
+    # The store's country (phones) and card range (TESSERA_STORE_COUNTRY, TESSERA_CARD_RANGE)
+    customers: CustomerSettings = field(default_factory=CustomerSettings)
 
 
 def _number(env: Mapping[str, str], name: str, default: str) -> float:
@@ -260,6 +288,7 @@ def load(env: Mapping[str, str] | None = None) -> AgentSettings:
         receipt_printer=parse_receipt_printer(env.get("TESSERA_RECEIPT_PRINTER_URL")),
         printer=_printer(env),
         display_dir=Path(env.get("TESSERA_DISPLAY_DIR") or var_dir / "display").resolve(),
+        customers=CustomerSettings.from_env(env),
     )
 
 

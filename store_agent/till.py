@@ -19,6 +19,7 @@ from rules.pricing import BasketLine, PricedBasket, check_sellable, price_basket
 from store_agent import outbox
 from store_agent.cashiers import check_sale_cashier
 from store_agent.catalogue import load_products, pricing_inputs, store_group
+from store_agent.customers import customer_for_sale
 from store_agent.fiscal.fiscaliser import Fiscaliser
 from store_agent.receipts import check_address, effective_profile, queue_email
 from store_agent.sqlite_store import LocalStore
@@ -26,6 +27,10 @@ from store_agent.sqlite_store import LocalStore
 
 class SaleConflict(Exception):
     """The UUID is already used by a different sale."""
+
+
+class UnknownSaleCustomer(ValueError):
+    """The sale names a customer the store's copy does not hold."""
 
 
 class PaymentShort(ValueError):
@@ -49,6 +54,8 @@ def request_fingerprint(request: dict[str, Any]) -> str:
         "cashier": request.get("cashier"),
         "cards": sorted(request.get("cards") or []),
     }
+    if request.get("customer"):  # only when given: older sales keep their fingerprint
+        canonical["customer"] = str(request["customer"])
     if request.get("email"):  # only when given: older sales keep their fingerprint
         canonical["email"] = str(request["email"]).strip().lower()
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
@@ -123,6 +130,11 @@ def record_sale(store: LocalStore, store_code: str, request: dict[str, Any],
                 raise SaleConflict(f"sale {sale_uuid} already exists with other content")
             return SaleOutcome(sale=json.loads(existing["result"]), created=False)
         check_sale_cashier(conn, request.get("cashier"))
+        customer = None
+        if request.get("customer"):
+            customer = customer_for_sale(conn, str(request["customer"]))
+            if customer is None:
+                raise UnknownSaleCustomer(f"no customer {request['customer']} at this store")
         priced, streams = _price(conn, store_code, request, now)
         payments = request.get("payments") or []
         paid = sum((Decimal(p["amount"]) for p in payments), Decimal(0))
@@ -139,6 +151,7 @@ def record_sale(store: LocalStore, store_code: str, request: dict[str, Any],
             "cashier": request.get("cashier"),
             **basket_view(priced),
             "cards": list(request.get("cards") or []),
+            **({"customer": customer} if customer else {}),
             "streams": streams,
             "payments": [{"method": p["method"], "amount": str(p["amount"])} for p in payments],
             "change": str(paid - priced.total) if payments else "0.00",

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol import messages
-from protocol.encoding import WireError
+from protocol.encoding import WireError, dumps
 from protocol.entities import ENTITIES
 from protocol.streams import parse_stream
 from store_agent.replica import Replica
@@ -79,6 +79,11 @@ def test_changes_are_applied_in_order(replica: Replica, store: LocalStore) -> No
 
 
 # One sample of every entity of the protocol: (stream, data, key, the rows it leaves).
+CUSTOMER: dict[str, Any] = {"id": "11111111-1111-4111-8111-111111111111",
+                            "first_name": "Jürgen", "last_name": "Müller",
+                            "mobile": "+393471234567", "email": "jm@Example.com",
+                            "extra": {}, "stamps": {}}
+
 SAMPLES: dict[str, tuple[str, dict[str, Any], str, dict[str, list[tuple[Any, ...]]]]] = {
     "category": ("catalog", {"code": "food", "name": "Food", "parent": None, "active": True},
                  "food", {"categories": [("food", "Food", None, 1)]}),
@@ -151,6 +156,31 @@ SAMPLES: dict[str, tuple[str, dict[str, Any], str, dict[str, list[tuple[Any, ...
                                  "basis": "cost", "cost": "2.150000", "markup": "137.2093",
                                  "ratio": "30.00", "profile_version": 2}, "BASE|A",
                      {"points_values": [("BASE", "A", "64.00")]}),
+    "customer": ("customers", CUSTOMER, CUSTOMER["id"], {
+        "customers": [(1, CUSTOMER["id"], "+393471234567", "jm@example.com", 0,
+                       dumps({k: v for k, v in CUSTOMER.items() if v != {}}).decode())],
+        "customer_names": [("jurgen muller",)]}),
+    "customer_card": ("customers", {"number": "2990000000019", "customer": CUSTOMER["id"],
+                                    "kind": "loyalty", "active": True}, "2990000000019",
+                      {"customer_cards": [("2990000000019", CUSTOMER["id"], "loyalty", 1)]}),
+    "customer_field": ("customers", {"code": "shoe", "label": "Shoe size", "kind": "number",
+                                     "choices": [], "position": 2, "active": True}, "shoe",
+                       {"customer_fields": [(
+                           "shoe", 2, 1, '{"active":true,"choices":[],"code":"shoe",'
+                           '"kind":"number","label":"Shoe size","position":2}')]}),
+    "customer_policy": ("customers", {"scope": "default", "mandatory": ["mobile"]}, "default",
+                        {"customer_policies": [
+                            ("default", '{"mandatory":["mobile"],"scope":"default"}')]}),
+    "customer_alert": ("customers", {"code": "mail", "position": 1,
+                                     "condition": "email is empty", "message": "Ask",
+                                     "active": True}, "mail",
+                       {"customer_alerts": [(
+                           "mail", 1, 1, '{"active":true,"code":"mail","condition":'
+                           '"email is empty","message":"Ask","position":1}')]}),
+    "customer_redirect": ("customers", {"old": CUSTOMER["id"],
+                                        "survivor": "22222222-2222-4222-8222-222222222222"},
+                          CUSTOMER["id"], {"customer_redirects": [(
+                              CUSTOMER["id"], "22222222-2222-4222-8222-222222222222")]}),
 }
 
 

@@ -126,7 +126,11 @@
       say(t("err.refused", { msg: describe(found.data) }));
       return false;
     }
-    // Not a product: perhaps a partner or VIP card the pricing knows.
+    // Not a product: perhaps a customer's card (attached to the sale; a chain loyalty card
+    // stops there), or a partner or VIP card the pricing knows.
+    const customers = window.TesseraCustomers;
+    const held = !qty && customers ? await customers.tryCard(code) : null;
+    if (held === "loyalty") { say(""); return true; }
     if (qty || state.cards.includes(code)) {
       say(t("err.unknown", { code }));
       return false;
@@ -204,6 +208,8 @@
         lines: requestLines(), cards: [...state.cards], till: TILL,
         ...(window.TesseraCashier && window.TesseraCashier.code()
           ? { cashier: window.TesseraCashier.code() } : {}),
+        ...(window.TesseraCustomers && window.TesseraCustomers.id()
+          ? { customer: window.TesseraCustomers.id() } : {}),
         payments: state.payments.map((p) => ({ method: p.method, amount: M.wire(p.cents) })),
       };
       localStorage.setItem(PENDING, JSON.stringify(state.pending));
@@ -256,6 +262,7 @@
     Object.assign(state, { lines: [], cards: [], priced: null, selected: -1, mode: "sell",
                            payments: [], pending: null, sale: null });
     triedCard = "";
+    if (window.TesseraCustomers) window.TesseraCustomers.clear();
     say("");
     publishDisplay({ lines: [] });
     render();
@@ -424,7 +431,7 @@
     };
     document.addEventListener("keydown", (event) => {
       const action = keys[event.key];
-      if (!action) return;
+      if (!action || document.querySelector("dialog[open]")) return;
       event.preventDefault();
       queue = queue.then(action).catch((e) => say(String(e)));
     });

@@ -1,0 +1,164 @@
+"""Where the customers bucket lives in the agent's SQLite database (tables: migration 6).
+
+Central's record of a customer is kept in its wire form (``customers.data``), with the
+columns the till looks up by: the E.164 mobile, the folded e-mail, and the folded name in
+the FTS5 table ``customer_names`` (rowid = ``customers.n``, which an update keeps).
+
+This store's own edits that central has not confirmed yet (``customer_local_edits``, whose
+outbox entry is still queued) are laid over central's record whenever it changes, field by
+field under the registry's rule (rules.customers.history: the later stamp wins), so a
+change or snapshot from central never hides a customer made here a minute ago. Once
+central has acknowledged the edit it is central's record that says what won.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from protocol.encoding import dumps
+from rules.customers.contact import email_key, search_key
+from rules.customers.history import is_personal
+
+CONSENTS = ("consent_email", "consent_sms")
+
+
+def parse_stamp(text: str | None) -> tuple[datetime, str, str] | None:
+    """``{at}|{store}|{edit id}`` (central's ``stamps``) as a comparable tuple."""
+    if not text:
+        return None
+    try:
+        at, store, edit_id = text.split("|", 2)
+        return datetime.fromisoformat(at), store, edit_id
+    except ValueError:
+        return None
+
+
+def format_stamp(stamp: Mapping[str, str]) -> str:
+    return f"{stamp['at']}|{stamp['store']}|{stamp['edit_id']}"
+
+
+def record_of(conn: sqlite3.Connection, customer_id: str) -> dict[str, Any] | None:
+    row = conn.execute("SELECT data FROM customers WHERE id = ?", (customer_id,)).fetchone()
+    return None if row is None else dict(json.loads(row[0]))
+
+
+def write_record(conn: sqlite3.Connection, record: Mapping[str, Any]) -> None:
+    """Store one customer's record (wire form) with its lookup columns and name key."""
+    customer_id = str(record["id"])
+    email = record.get("email")
+    # Blank fields are left out (a reader's .get gives None): a million customers' worth.
+    kept = {k: v for k, v in record.items() if v is not None and v != {} and v != ""}
+    n = conn.execute(
+        "INSERT INTO customers (id, mobile, email_key, erased, data) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET mobile = excluded.mobile, "
+        "email_key = excluded.email_key, erased = excluded.erased, data = excluded.data "
+        "RETURNING n",
+        (customer_id, record.get("mobile") or None,
+         email_key(email) if isinstance(email, str) and email else None,
+         int(bool(record.get("erased"))), dumps({**kept, "id": customer_id}).decode()
+         )).fetchone()[0]
+    conn.execute("DELETE FROM customer_names WHERE rowid = ?", (n,))
+    key = search_key(record.get("first_name"), record.get("last_name"))
+    if key:
+        conn.execute("INSERT INTO customer_names (rowid, key) VALUES (?, ?)", (n, key))
+
+
+def pending_edits(conn: sqlite3.Connection, customer_id: str | None = None
+                  ) -> list[dict[str, Any]]:
+    """This store's edits still queued for central (of one customer, or all), oldest
+    first. (One indexed look-up when there are none: a snapshot of a million customers
+    asks once per customer.)"""
+    pending = ("SELECT e.body FROM customer_local_edits e WHERE EXISTS (SELECT 1 FROM outbox o "
+               "WHERE o.kind = 'customer' AND o.ref = e.edit_id)")
+    if customer_id is None:
+        rows = conn.execute(pending + " ORDER BY e.at, e.edit_id")
+    else:
+        rows = conn.execute(pending + " AND e.customer = ? ORDER BY e.at, e.edit_id",
+                            (customer_id,))
+    return [json.loads(r[0]) for r in rows.fetchall()]
+
+
+def forget_confirmed(conn: sqlite3.Connection) -> None:
+    """Drop the local edits central has acknowledged (their outbox entry is gone)."""
+    conn.execute("DELETE FROM customer_local_edits WHERE edit_id NOT IN "
+                 "(SELECT ref FROM outbox WHERE kind = 'customer')")
+
+
+def overlay(record: dict[str, Any] | None, edit: Mapping[str, Any]) -> dict[str, Any]:
+    """``record`` (wire form, or None for a customer central does not know yet) with a
+    local ``edit`` laid over it field by field: a field takes the edit's value when no
+    later stamp set it. An erased customer keeps its personal fields blank."""
+    result = dict(record) if record is not None else {"id": edit["customer"], "extra": {}}
+    stamps = dict(result.get("stamps") or {})
+    extra = dict(result.get("extra") or {})
+    mine = format_stamp(edit["stamp"])
+    ours = parse_stamp(mine)
+    for name, value in edit["changes"].items():
+        if result.get("erased") and is_personal(name):
+            continue
+        theirs = parse_stamp(stamps.get(name))
+        if theirs is not None and ours is not None and theirs >= ours:
+            continue
+        if name.startswith("extra."):
+            extra[name.removeprefix("extra.")] = value
+        elif name in CONSENTS:  # flat in central's record: granted, _at, _store
+            given = value if isinstance(value, Mapping) else {}
+            result[name] = given.get("granted") if given else None
+            result[f"{name}_at"] = given.get("at")
+            result[f"{name}_store"] = given.get("store")
+        else:
+            result[name] = value
+        stamps[name] = mine
+    result["extra"] = extra
+    result["stamps"] = stamps
+    return result
+
+
+def apply_cards(conn: sqlite3.Connection, edit: Mapping[str, Any]) -> None:
+    """The cards a local edit adds (unless central gave the number to someone) or retires."""
+    customer = str(edit["customer"])
+    for card in edit.get("add_cards") or ():
+        conn.execute("INSERT OR IGNORE INTO customer_cards (number, customer, kind, active) "
+                     "VALUES (?, ?, ?, 1)", (card["number"], customer, card["kind"]))
+    for number in edit.get("retire_cards") or ():
+        conn.execute("UPDATE customer_cards SET active = 0 WHERE number = ? AND customer = ?",
+                     (number, customer))
+
+
+def replay_local(conn: sqlite3.Connection, customer_id: str | None = None) -> None:
+    """Lay this store's pending edits (of one customer, or all) over what central sent."""
+    for edit in pending_edits(conn, customer_id):
+        write_record(conn, overlay(record_of(conn, str(edit["customer"])), edit))
+        apply_cards(conn, edit)
+
+
+def upsert_customer(conn: sqlite3.Connection, raw: Mapping[str, Any], customer_id: str) -> None:
+    """Central's record of a customer, with this store's pending edits laid over it."""
+    write_record(conn, {**raw, "id": customer_id})
+    replay_local(conn, customer_id)
+
+
+def delete_customer(conn: sqlite3.Connection, customer_id: str | None) -> None:
+    row = conn.execute("SELECT n FROM customers WHERE id = ?", (customer_id,)).fetchone()
+    if row is not None:
+        conn.execute("DELETE FROM customer_names WHERE rowid = ?", (row[0],))
+        conn.execute("DELETE FROM customers WHERE n = ?", (row[0],))
+    if customer_id is not None:
+        replay_local(conn, customer_id)
+
+
+def wipe_customers(conn: sqlite3.Connection) -> None:
+    """Before a snapshot: forget central's customers, keep this store's pending ones."""
+    conn.execute("DELETE FROM customers")
+    conn.execute("DELETE FROM customer_names")
+    replay_local(conn)
+
+
+def wipe_cards(conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM customer_cards")
+    for edit in pending_edits(conn):
+        apply_cards(conn, edit)

@@ -1,0 +1,91 @@
+"""The customer registry end to end, with real processes: two stores create the same person
+while the broker is down, both sell to them, central holds both, head office merges them,
+and both stores find the survivor by either card and by the old ids."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rules.cards import loyalty_card_number
+from tests.e2e.harness import Agent, Network, ean13, expect
+
+pytestmark = pytest.mark.e2e
+
+SYNC = 30
+MOBILE = "+393471112233"
+CARD_X, CARD_Y = loyalty_card_number("299", 7), loyalty_card_number("299", 8)
+
+
+def found(agent: Agent, **query: str) -> list[str]:
+    answer = agent.http.get("/pos/v1/customers", params=query)
+    if answer.status_code != 200:
+        return []
+    return [c["id"] for c in answer.json()["customers"]]
+
+
+def recalled(agent: Agent, customer_id: str) -> str | None:
+    answer = agent.http.get(f"/pos/v1/customers/{customer_id}")
+    return str(answer.json()["id"]) if answer.status_code == 200 else None
+
+
+def at_central(net: Network, customer_id: str) -> dict[str, Any] | None:
+    answer = net.central.get(f"/api/v1/customers/{customer_id}")
+    return answer.json() if answer.status_code == 200 else None
+
+
+def test_customers_made_offline_at_two_stores_are_merged_and_found_everywhere(
+        network: Network) -> None:
+    network.start_central()
+    store_a, store_b = network.add_agent("kiosk-1"), network.add_agent("market")
+    for agent in (store_a, store_b):
+        agent.env["TESSERA_STORE_COUNTRY"] = "IT"  # phones typed without +39
+        agent.start()
+        network.wait_agent_ready(agent)
+    network.create_product("BREAD", ean13(1), "2.10")
+    network.wait(lambda: all(a.status()["products"] == 1 for a in (store_a, store_b)), SYNC,
+                 "the catalogue at both stores")
+
+    network.broker.kill()
+    network.wait(lambda: not any(a.status()["broker_connected"] for a in (store_a, store_b)),
+                 SYNC, "both stores noticing the broker is gone")
+    made_a = expect(store_a.http.post("/pos/v1/customers", {
+        "fields": {"first_name": "Anna", "last_name": "Rossi", "mobile": MOBILE},
+        "cards": [CARD_X]}), 201)
+    made_b = expect(store_b.http.post("/pos/v1/customers", {
+        "fields": {"first_name": "Anna", "last_name": "Rossi", "mobile": "347 111 2233",
+                   "email": "anna@example.com"}, "cards": [CARD_Y]}), 201)
+    id_a, id_b = made_a["id"], made_b["id"]
+    assert id_a != id_b and made_b["mobile"] == MOBILE
+    assert found(store_a, card=CARD_X) == [id_a]  # offline, from the store's own copy
+    sale_a = expect(store_a.sell([(ean13(1), "1")], customer=id_a), 201)
+    sale_b = expect(store_b.sell([(ean13(1), "2")], customer=id_b), 201)
+    assert (sale_a["customer"], sale_b["customer"]) == (id_a, id_b)
+
+    network.broker.start()
+    for agent in (store_a, store_b):
+        network.wait_agent_ready(agent)
+        network.wait_outbox_drained(agent, sales=2)  # the customer, then the sale
+    network.wait(lambda: (at_central(network, id_a) or {}).get("customer", {}).get("visits")
+                 == 1 and (at_central(network, id_b) or {}).get("customer", {})
+                 .get("visits") == 1, SYNC, "both customers and their sales at central")
+
+    pairs = expect(network.central.get("/api/v1/customers/duplicates"), 200)
+    assert any({p["a"], p["b"]} == {id_a, id_b} for p in pairs), pairs
+    merged = expect(network.central.post("/api/v1/customers/merge", {"a": id_a, "b": id_b}),
+                    200)
+    survivor = merged["id"]
+    assert survivor in (id_a, id_b)
+    assert {c["number"] for c in merged["cards"] if c["active"]} == {CARD_X, CARD_Y}
+    assert merged["customer"]["visits"] == 2
+
+    for agent in (store_a, store_b):
+        network.wait(lambda agent=agent: found(agent, card=CARD_X) == [survivor]
+                     and found(agent, card=CARD_Y) == [survivor]
+                     and recalled(agent, id_a) == survivor
+                     and recalled(agent, id_b) == survivor, SYNC,
+                     f"{agent.name} finding the survivor by both cards and both old ids")
+    old = {id_a, id_b} - {survivor}
+    sold = expect(store_a.sell([(ean13(1), "1")], customer=old.pop()), 201)
+    assert sold["customer"] == survivor
