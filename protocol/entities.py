@@ -177,6 +177,26 @@ class CashierData(_Data):
     active = fields.Boolean(required=True)
 
 
+class InstructionData(_Data):
+    """An instruction from head office to the store's tills (store-config): shown between
+    ``valid_from`` and ``valid_until`` (either open), scrolling when ``scroll``, to every
+    cashier or only to ``cashier``."""
+
+    id = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    text = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    scroll = fields.Boolean(required=True)
+    valid_from = _optional(fields.String)  # ISO 8601, aware
+    valid_until = _optional(fields.String)
+    cashier = _optional(fields.String, validate=validate.Length(min=1, max=32))
+
+
+class SellerMessageData(_Data):
+    """The store's message to the seller (store-config): a nudge at the till."""
+
+    store = _code(required=True)
+    text = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
 _MISSING = object()
 FastLoader = Callable[[Mapping[str, Any]], "dict[str, Any] | None"]
 
@@ -411,6 +431,8 @@ ENTITIES = Registry(
     Entity("store", STORE_CONFIG, StoreData(), ("code",)),
     Entity("receipt_profile", STORE_CONFIG, ReceiptProfileData(), ("scope",)),
     Entity("cashier", STORE_CONFIG, CashierData(), ("code",)),
+    Entity("instruction", STORE_CONFIG, InstructionData(), ("id",)),
+    Entity("seller_message", STORE_CONFIG, SellerMessageData(), ("store",)),
     Entity("price", PRICES, PriceData(), ("sku", "effective_from")),
     Entity("policy", POLICIES, PolicyData(), ("code",)),
     Entity("partner_programme", PARTNERS, PartnerProgrammeData(), ("code",)),

@@ -17,6 +17,7 @@ from typing import Any
 
 from protocol.encoding import WireError
 from protocol.messages import parse_fiscal, parse_sale
+from protocol.till_entries import parse_seen
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ KINDS: dict[str, EntryKind] = {kind.name: kind for kind in (
     EntryKind("sale", parse_sale, "a completed sale (messages.SaleSchema); id = sale UUID"),
     EntryKind("fiscal", parse_fiscal, "the fiscal receipt of an earlier sale "
               "(messages.FiscalEntrySchema); id = 'fiscal:' + sale UUID"),
+    EntryKind("seen", parse_seen, "a cashier saw an instruction at the till "
+              "(till_entries.SeenSchema); id = 'seen:' + instruction + ':' + cashier"),
 )}
 
 

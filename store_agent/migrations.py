@@ -180,6 +180,17 @@ CREATE TABLE IF NOT EXISTS cashiers (
     active INTEGER NOT NULL);
 """,)),
     Migration(6, "the loyalty programme: profiles, levels, gifts, points values", (LOYALTY,)),
+    Migration(7, "instructions to tills, who saw them, the message to the seller", ("""
+CREATE TABLE IF NOT EXISTS instructions (
+    id TEXT PRIMARY KEY, text TEXT NOT NULL, scroll INTEGER NOT NULL,
+    valid_from TEXT, valid_until TEXT, cashier TEXT);
+""", """
+CREATE TABLE IF NOT EXISTS instructions_seen (
+    instruction TEXT NOT NULL, cashier TEXT NOT NULL, seen_at TEXT NOT NULL,
+    PRIMARY KEY (instruction, cashier));
+""", """
+CREATE TABLE IF NOT EXISTS seller_messages (store TEXT PRIMARY KEY, text TEXT NOT NULL);
+""")),
 )
 
 

@@ -76,6 +76,10 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "enrolment-codes": writes_by(TECHNICIAN),
     "cashiers": writes_by(TECHNICIAN),
     "console-cashiers": writes_by(TECHNICIAN),
+    # what head office tells the tills: marketing (and the network's technicians)
+    "instructions": writes_by(MARKETING, TECHNICIAN),
+    "seller-messages": writes_by(MARKETING, TECHNICIAN),
+    "console-instructions": writes_by(MARKETING, TECHNICIAN),
     "fleet": writes_by(TECHNICIAN),
     # how receipts look and are e-mailed: marketing
     "receipt-profiles": writes_by(MARKETING),

@@ -341,3 +341,6 @@ BLUEPRINTS = (*BLUEPRINTS, *CASHIER_BLUEPRINTS)
 from central.api.loyalty_views import LOYALTY_BLUEPRINTS  # noqa: E402 - after the core views
 
 BLUEPRINTS = (*BLUEPRINTS, *LOYALTY_BLUEPRINTS)
+from central.api.instruction_views import INSTRUCTION_BLUEPRINTS  # noqa: E402 - after the core views
+
+BLUEPRINTS = (*BLUEPRINTS, *INSTRUCTION_BLUEPRINTS)

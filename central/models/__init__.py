@@ -7,6 +7,14 @@ its module and lists it below, so that the mapper registry (and Alembic) sees ev
 from central.models.base import MONEY, QTY, RATE, Base, Meta, Money, UTCDateTime, utcnow
 from central.models.cashiers import Cashier, CashierStore
 from central.models.catalog import Barcode, Brand, Category, Family, Product
+from central.models.instructions import (
+    Instruction,
+    InstructionDelivery,
+    InstructionGroup,
+    InstructionSeen,
+    InstructionStore,
+    SellerMessage,
+)
 from central.models.loyalty import (
     LoyaltyGift,
     LoyaltyLevel,
@@ -75,4 +83,10 @@ __all__ = [
     "ProductPointsValue",
     "PointsEntry",
     "PointsBalance",
+    "Instruction",
+    "InstructionStore",
+    "InstructionGroup",
+    "InstructionDelivery",
+    "InstructionSeen",
+    "SellerMessage",
 ]

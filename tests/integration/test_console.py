@@ -16,7 +16,7 @@ from central.api.access import access_for
 from central.console import BLUEPRINTS
 from central.db import Database
 from central.roles import ADMIN, ROLES
-from central.services import auth, cashiers, catalog, loyalty_profiles, stores
+from central.services import auth, cashiers, catalog, instructions, loyalty_profiles, stores
 from central.web import create_app
 from tests.integration.test_ingest import batch, entry, ingest, sale
 
@@ -232,8 +232,9 @@ def test_every_page_route_with_every_role_and_none(app: Flask, clean_pg_db: Data
         "adjustments": [{"kind": "discount", "reason": "staff"}]}]))))
     with clean_pg_db.transaction() as session:
         cashiers.create(session, "anna", "Anna <b>Rossi</b>", "4711", ["kiosk-1"])
+        note = instructions.create(session, "<b>Check</b> the yoghurts", stores=["kiosk-1"])
     routes = page_rules(app, {"uuid": sale_uuid, "cashier_code": "anna",
-                                  "customer": sale_uuid})
+                              "customer": sale_uuid, "instruction_id": str(note.id)})
     assert len(routes) >= 3
     anonymous = app.test_client()
     for url, _endpoint in routes:

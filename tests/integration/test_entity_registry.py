@@ -23,6 +23,7 @@ from central.services import (
     cashiers,
     catalog,
     changelog,
+    instructions,
     loyalty_profiles,
     loyalty_programme,
     partners,
@@ -139,6 +140,13 @@ def chain(clean_pg_db: Database) -> Database:
         loyalty_programme.put_gift(s, "MILK", "L2", Decimal("25"))
         loyalty_programme.delete_gift(s, "MILK")
         loyalty_programme.delete_level(s, "L2")
+        note = instructions.create(s, "Check the yoghurts", groups=["north"], scroll=True,
+                                   valid_from=NOW, valid_until=NOW + dt.timedelta(days=1))
+        instructions.update(s, note.id, {"groups": [], "stores": ["market"]})
+        instructions.create(s, "Anna: see the manager", cashier="anna")
+        instructions.set_seller_message(s, STORE, "Ask for the e-mail address", NOW)
+        instructions.set_seller_message(s, "market", "Record the customer", NOW)
+        instructions.set_seller_message(s, "market", "", NOW)
     return db
 
 

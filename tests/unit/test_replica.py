@@ -104,6 +104,13 @@ SAMPLES: dict[str, tuple[str, dict[str, Any], str, dict[str, list[tuple[Any, ...
                                            "active": True},
                 "anna", {"cashiers": [("anna", "Anna Rossi", "$argon2id$v=19$m=65536,t=3,p=4$x",
                                        1)]}),
+    "instruction": ("store-config@s:kiosk-1", {
+        "id": "7", "text": "Check the yoghurts", "scroll": True,
+        "valid_from": "2026-11-22T08:00:00+00:00", "valid_until": None, "cashier": None},
+        "7", {"instructions": [("7", "Check the yoghurts", 1, "2026-11-22T08:00:00+00:00",
+                                None, None)]}),
+    "seller_message": ("store-config@s:kiosk-1", {"store": "kiosk-1", "text": "Ask the e-mail"},
+                       "kiosk-1", {"seller_messages": [("kiosk-1", "Ask the e-mail")]}),
     "price": ("prices@s:kiosk-1", {"sku": "A", "price": "1.25",
                                    "effective_from": "2026-01-01T00:00:00+00:00"},
               "A|2026-01-01T00:00:00+00:00",

@@ -1,0 +1,43 @@
+"""Bodies of the upstream entries the till's head-office features write (SPEC S4-S7).
+
+Each has a schema and a reader that gives the validated body or a WireError with the
+reason (``protocol.upstream`` registers them as entry kinds).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from protocol.encoding import WireError
+
+
+class SeenSchema(Schema):
+    """Body of a ``seen`` entry: a cashier saw an instruction at the till (once).
+    ``cashier`` is None at a store without cashiers. Entry id:
+    ``seen:{instruction}:{cashier or ''}``."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    instruction = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    cashier = fields.String(load_default=None, allow_none=True,
+                            validate=validate.Length(min=1, max=32))
+    seen_at = fields.AwareDateTime(required=True)
+
+
+SEEN = SeenSchema()
+
+
+def _reader(schema: Schema, what: str) -> Any:
+    def read(body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            loaded: dict[str, Any] = schema.load(body)
+        except ValidationError as exc:
+            raise WireError(f"invalid {what} entry: {exc.messages}") from exc
+        return loaded
+    return read
+
+
+parse_seen = _reader(SEEN, "seen")
