@@ -27,7 +27,24 @@ class SeenSchema(Schema):
     seen_at = fields.AwareDateTime(required=True)
 
 
+class FootfallSchema(Schema):
+    """Body of a ``footfall`` entry: one counter's in/out counts of one interval.
+    Entry id: ``footfall:{counter}:{start}``."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    counter = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    start = fields.AwareDateTime(required=True)
+    minutes = fields.Integer(required=True, strict=True,
+                             validate=validate.Range(min=1, max=24 * 60))
+    in_ = fields.Integer(required=True, strict=True, data_key="in",
+                         validate=validate.Range(min=0, max=100_000))
+    out = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100_000))
+
+
 SEEN = SeenSchema()
+FOOTFALL = FootfallSchema()
 
 
 def _reader(schema: Schema, what: str) -> Any:
@@ -41,3 +58,4 @@ def _reader(schema: Schema, what: str) -> Any:
 
 
 parse_seen = _reader(SEEN, "seen")
+parse_footfall = _reader(FOOTFALL, "footfall")

@@ -17,7 +17,7 @@ from typing import Any
 
 from protocol.encoding import WireError
 from protocol.messages import parse_fiscal, parse_sale
-from protocol.till_entries import parse_seen
+from protocol.till_entries import parse_footfall, parse_seen
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ KINDS: dict[str, EntryKind] = {kind.name: kind for kind in (
               "(messages.FiscalEntrySchema); id = 'fiscal:' + sale UUID"),
     EntryKind("seen", parse_seen, "a cashier saw an instruction at the till "
               "(till_entries.SeenSchema); id = 'seen:' + instruction + ':' + cashier"),
+    EntryKind("footfall", parse_footfall, "a people counter's in/out counts of one interval "
+              "(till_entries.FootfallSchema); id = 'footfall:' + counter + ':' + start"),
 )}
 
 

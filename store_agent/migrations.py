@@ -191,6 +191,12 @@ CREATE TABLE IF NOT EXISTS instructions_seen (
 """, """
 CREATE TABLE IF NOT EXISTS seller_messages (store TEXT PRIMARY KEY, text TEXT NOT NULL);
 """)),
+    Migration(8, "footfall counter readings", ("""
+CREATE TABLE IF NOT EXISTS footfall (
+    counter TEXT NOT NULL, start TEXT NOT NULL, minutes INTEGER NOT NULL,
+    in_count INTEGER NOT NULL, out_count INTEGER NOT NULL, received_at TEXT NOT NULL,
+    PRIMARY KEY (counter, start));
+""",)),
 )
 
 

@@ -80,6 +80,9 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "instructions": writes_by(MARKETING, TECHNICIAN),
     "seller-messages": writes_by(MARKETING, TECHNICIAN),
     "console-instructions": writes_by(MARKETING, TECHNICIAN),
+    # what the stores' people counters counted: read by everyone, written by nobody
+    "footfall": writes_by(),
+    "console-footfall": writes_by(),
     "fleet": writes_by(TECHNICIAN),
     # how receipts look and are e-mailed: marketing
     "receipt-profiles": writes_by(MARKETING),

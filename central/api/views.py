@@ -344,3 +344,7 @@ BLUEPRINTS = (*BLUEPRINTS, *LOYALTY_BLUEPRINTS)
 from central.api.instruction_views import INSTRUCTION_BLUEPRINTS  # noqa: E402 - after the core views
 
 BLUEPRINTS = (*BLUEPRINTS, *INSTRUCTION_BLUEPRINTS)
+
+from central.api.footfall_views import FOOTFALL_BLUEPRINTS  # noqa: E402 - after the core views
+
+BLUEPRINTS = (*BLUEPRINTS, *FOOTFALL_BLUEPRINTS)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from central.db import Database
 from central.services import repricing, upstream
 from central.services.fiscal import FiscalHandler
+from central.services.footfall import FootfallHandler
 from central.services.instructions import SeenHandler
 from central.services.sales import SaleHandler
 from protocol import messages, topics
@@ -31,7 +32,8 @@ SHARE_GROUP = "tessera-ingest"
 
 # Central's handler of every upstream entry kind (protocol.upstream), in the order they are
 # applied within a batch: a kind after the kinds it names.
-HANDLERS = upstream.Registry([SaleHandler(), FiscalHandler(), SeenHandler()])
+HANDLERS = upstream.Registry([SaleHandler(), FiscalHandler(), SeenHandler(),
+                              FootfallHandler()])
 
 
 def ack_message(store: str, epoch: str, seq: int, last_id: str | None = None) -> bytes:

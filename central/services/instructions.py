@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from central.models import (
@@ -27,7 +26,7 @@ from central.models import (
     Store,
     StoreGroup,
 )
-from central.services import cashiers, changelog
+from central.services import bulk, cashiers, changelog
 from central.services.errors import Invalid, NotFound
 from central.services.stores import BUCKET, get_store
 from central.services.upstream import Item, Parked, Recorded
@@ -252,7 +251,7 @@ class SeenHandler:
                          "cashier": body["cashier"] or "", "seen_at": body["seen_at"]})
         applied = 0
         if rows:
-            done = session.execute(postgresql.insert(InstructionSeen).values(rows)
+            done = session.execute(bulk.insert(session, InstructionSeen).values(rows)
                                    .on_conflict_do_nothing(
                                        index_elements=["instruction_id", "store_id",
                                                        "cashier"])

@@ -1,4 +1,5 @@
-"""What head office sends to the tills, end to end in Chromium: instructions (SPEC S4).
+"""What head office sends to the tills and gets back, end to end in Chromium: instructions
+(SPEC S4) and footfall (S7).
 
 Broker, central (web, publisher, ingest) and a store agent run as processes; head office
 uses the console in one browser, the cashier the till in another.
@@ -6,7 +7,11 @@ uses the console in one browser, the cashier the till in another.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import subprocess
 from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -14,8 +19,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.console_pages import LoginPage
 from tests.browser.pages import TillPage
-from tests.browser.test_till import SYNC, shop
-from tests.e2e.harness import Agent, Network
+from tests.browser.test_till import BREAD, SYNC, shop
+from tests.e2e.harness import ROOT, TESSERA, Agent, Network
 from tests.e2e.harness import expect as expect_status
 from tests.integration.test_datecs_driver import Sim
 
@@ -91,3 +96,50 @@ def test_an_instruction_written_at_central_scrolls_at_the_till_and_is_seen(
     expect(band).to_be_hidden(timeout=SYNC * 1000)
     assert till.errors == []
     till.close()
+
+
+def test_a_simulated_counter_shows_in_the_footfall_page_with_its_conversion_rate(
+        console: Network, browser: Browser, page: Page, printer: Sim) -> None:
+    net = console
+    agent = shop(net, printer, central_started=True)
+    end = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    play = [*TESSERA, "agent", "counter-sim", "--agent-url", agent.url, "--counter", "door-1",
+            "--minutes", "15", "--intervals", "6", "--mean", "20", "--seed", "7",
+            "--end", end.strftime("%Y-%m-%dT%H:%M%z")]
+    sim = subprocess.run(play, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert sim.returncode == 0, sim.stderr
+    pushes = [json.loads(line) for line in sim.stdout.splitlines()]
+    visits = sum(p["in"] for p in pushes)
+    assert sum(p["accepted"] for p in pushes) == 6 and visits > 0
+    sales = 3
+    for _ in range(sales):
+        expect_status(agent.sell([(BREAD, "1")], payments=[
+            {"method": "cash", "amount": "2.10"}]), 201)
+    net.wait(lambda: len(net.sales_at_central("kiosk-1")) == sales, SYNC, "the sales")
+
+    today = dt.datetime.now(dt.UTC).date()
+    period = (f"since={(today - dt.timedelta(days=1)).isoformat()}"
+              f"&until={(today + dt.timedelta(days=1)).isoformat()}&store=kiosk-1")
+    login = LoginPage(page, net.central.base)
+    login.open("/footfall?" + period)
+    login.sign_in("boss")
+    expect(login.heading("Footfall")).to_be_visible()
+    total = page.locator("#footfall-total")
+
+    def counted() -> bool:
+        page.reload()
+        return total.locator("td").first.inner_text() == str(visits)
+    net.wait(counted, SYNC, "the counter's visits at central")
+    rate = (Decimal(sales) * 100 / visits).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    expect(total).to_contain_text(f"{rate} %")
+    expect(total.locator("td").nth(1)).to_have_text(str(sales))
+    expect(page.get_by_role("img", name="Visits per hour (store-local)")).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export to Excel").click()
+    assert download.value.suggested_filename.endswith("-kiosk-1.xlsx")
+    # Pushed again (a counter repeating itself): nothing counted twice.
+    again = subprocess.run(play, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert [json.loads(line)["duplicates"] for line in again.stdout.splitlines()] == [6]
+    report = expect_status(net.central.get("/api/v1/footfall/?" + period), 200)
+    assert report["total"]["visits"] == visits and report["total"]["sales"] == sales
