@@ -197,6 +197,29 @@ class SellerMessageData(_Data):
     text = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
+class _ChoiceData(_Data):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    text = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class _QuestionData(_Data):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    text = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    choices = fields.List(fields.Nested(_ChoiceData), required=True,
+                          validate=validate.Length(min=2, max=9))
+
+
+class SurveyData(_Data):
+    """The survey the store's tills ask after a sale (store-config; one per store, key =
+    store): its questions in order, each with its answer choices."""
+
+    store = _code(required=True)
+    code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    questions = fields.List(fields.Nested(_QuestionData), required=True,
+                            validate=validate.Length(min=1, max=20))
+
+
 _MISSING = object()
 FastLoader = Callable[[Mapping[str, Any]], "dict[str, Any] | None"]
 
@@ -433,6 +456,7 @@ ENTITIES = Registry(
     Entity("cashier", STORE_CONFIG, CashierData(), ("code",)),
     Entity("instruction", STORE_CONFIG, InstructionData(), ("id",)),
     Entity("seller_message", STORE_CONFIG, SellerMessageData(), ("store",)),
+    Entity("survey", STORE_CONFIG, SurveyData(), ("store",)),
     Entity("price", PRICES, PriceData(), ("sku", "effective_from")),
     Entity("policy", POLICIES, PolicyData(), ("code",)),
     Entity("partner_programme", PARTNERS, PartnerProgrammeData(), ("code",)),

@@ -43,7 +43,34 @@ class FootfallSchema(Schema):
     out = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100_000))
 
 
+class AnswerItemSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    question = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    question_text = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    choice = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    choice_text = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class AnswerSchema(Schema):
+    """Body of an ``answer`` entry: a customer's answers to the store's survey after a sale
+    (written after the sale's own entry). Entry id: ``answer:{sale}``."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    sale = fields.UUID(required=True)
+    survey = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    cashier = fields.String(load_default=None, allow_none=True,
+                            validate=validate.Length(min=1, max=32))
+    answered_at = fields.AwareDateTime(required=True)
+    answers = fields.List(fields.Nested(AnswerItemSchema), required=True,
+                          validate=validate.Length(min=1, max=50))
+
+
 SEEN = SeenSchema()
+ANSWER = AnswerSchema()
 FOOTFALL = FootfallSchema()
 
 
@@ -59,3 +86,4 @@ def _reader(schema: Schema, what: str) -> Any:
 
 parse_seen = _reader(SEEN, "seen")
 parse_footfall = _reader(FOOTFALL, "footfall")
+parse_answer = _reader(ANSWER, "answer")

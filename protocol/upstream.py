@@ -17,7 +17,7 @@ from typing import Any
 
 from protocol.encoding import WireError
 from protocol.messages import parse_fiscal, parse_sale
-from protocol.till_entries import parse_footfall, parse_seen
+from protocol.till_entries import parse_answer, parse_footfall, parse_seen
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ KINDS: dict[str, EntryKind] = {kind.name: kind for kind in (
               "(till_entries.SeenSchema); id = 'seen:' + instruction + ':' + cashier"),
     EntryKind("footfall", parse_footfall, "a people counter's in/out counts of one interval "
               "(till_entries.FootfallSchema); id = 'footfall:' + counter + ':' + start"),
+    EntryKind("answer", parse_answer, "a customer's survey answers after a sale, after the "
+              "sale's entry (till_entries.AnswerSchema); id = 'answer:' + sale UUID"),
 )}
 
 

@@ -197,6 +197,14 @@ CREATE TABLE IF NOT EXISTS footfall (
     in_count INTEGER NOT NULL, out_count INTEGER NOT NULL, received_at TEXT NOT NULL,
     PRIMARY KEY (counter, start));
 """,)),
+    Migration(9, "the store's survey and the answers given after sales", ("""
+CREATE TABLE IF NOT EXISTS surveys (store TEXT PRIMARY KEY, code TEXT NOT NULL,
+                                    data TEXT NOT NULL);
+""", """
+CREATE TABLE IF NOT EXISTS survey_answers (
+    sale TEXT PRIMARY KEY, survey TEXT NOT NULL, answers TEXT NOT NULL,
+    answered_at TEXT NOT NULL);
+""")),
 )
 
 

@@ -27,6 +27,7 @@ from store_agent import (
     instructions,
     loyalty,
     receipts,
+    surveys,
     till,
     till_web,
 )
@@ -486,6 +487,7 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
     api.register_blueprint(cashiers.create_blueprint(store, clock, error))
     api.register_blueprint(instructions.create_blueprint(store, store_code, clock, error))
     api.register_blueprint(footfall.create_blueprint(store, clock, error))
+    api.register_blueprint(surveys.create_blueprint(store, store_code, clock, error))
     till_web.register(app)
     api.spec.components.schemas["LineIn"]["anyOf"] = LINE_ANY_OF
 

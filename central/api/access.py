@@ -80,6 +80,12 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "instructions": writes_by(MARKETING, TECHNICIAN),
     "seller-messages": writes_by(MARKETING, TECHNICIAN),
     "console-instructions": writes_by(MARKETING, TECHNICIAN),
+    # in-store surveys: marketing
+    "survey-questions": writes_by(MARKETING),
+    "surveys": writes_by(MARKETING),
+    "store-surveys": writes_by(MARKETING),
+    "survey-results": writes_by(),
+    "console-surveys": writes_by(MARKETING),
     # what the stores' people counters counted: read by everyone, written by nobody
     "footfall": writes_by(),
     "console-footfall": writes_by(),

@@ -69,7 +69,7 @@ class SeenOut(Schema):
     seen_at = fields.String()
 
 
-class ListArgs(Schema):
+class InstructionListArgs(Schema):
     store = fields.String(validate=validate.Length(min=1, max=64))
 
 
@@ -85,7 +85,7 @@ class SellerMessageOut(Schema):
 
 @instructions_blp.route("/")
 class Instructions(MethodView):
-    @instructions_blp.arguments(ListArgs, location="query")
+    @instructions_blp.arguments(InstructionListArgs, location="query")
     @instructions_blp.response(200, InstructionOut(many=True))
     @instructions_blp.paginate()
     def get(self, args: dict[str, Any], pagination_parameters: Any) -> list[Any]:

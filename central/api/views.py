@@ -348,3 +348,7 @@ BLUEPRINTS = (*BLUEPRINTS, *INSTRUCTION_BLUEPRINTS)
 from central.api.footfall_views import FOOTFALL_BLUEPRINTS  # noqa: E402 - after the core views
 
 BLUEPRINTS = (*BLUEPRINTS, *FOOTFALL_BLUEPRINTS)
+
+from central.api.survey_views import SURVEY_BLUEPRINTS  # noqa: E402 - after the core views
+
+BLUEPRINTS = (*BLUEPRINTS, *SURVEY_BLUEPRINTS)

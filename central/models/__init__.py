@@ -29,6 +29,13 @@ from central.models.pricing import PartnerCard, PartnerProgramme, Policy, PriceE
 from central.models.receipts import ReceiptProfile
 from central.models.sales import Sale, SaleDrift, SaleLine
 from central.models.stores import BrokerCredential, EnrolmentCode, Store, StoreGroup, StoreStatus
+from central.models.surveys import (
+    Survey,
+    SurveyAnswer,
+    SurveyAssignment,
+    SurveyItem,
+    SurveyQuestion,
+)
 from central.models.sync import (
     Change,
     IngestCursor,
@@ -91,4 +98,9 @@ __all__ = [
     "InstructionSeen",
     "SellerMessage",
     "FootfallReading",
+    "SurveyQuestion",
+    "Survey",
+    "SurveyItem",
+    "SurveyAssignment",
+    "SurveyAnswer",
 ]

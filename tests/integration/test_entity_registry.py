@@ -31,6 +31,7 @@ from central.services import (
     prices,
     receipts,
     stores,
+    surveys,
 )
 from protocol.entities import ENTITIES, Entity
 from protocol.streams import ALL, CATALOG, parse_stream
@@ -147,6 +148,12 @@ def chain(clean_pg_db: Database) -> Database:
         instructions.set_seller_message(s, STORE, "Ask for the e-mail address", NOW)
         instructions.set_seller_message(s, "market", "Record the customer", NOW)
         instructions.set_seller_message(s, "market", "", NOW)
+        surveys.create_question(s, "how", "How did you hear of us?", ["A friend", "The web"])
+        surveys.create_survey(s, "autumn", "Autumn", ["how"])
+        surveys.assign(s, STORE, "autumn")
+        surveys.assign(s, "market", "autumn")
+        surveys.update_question(s, "how", {"text": "How did you find us?"})
+        surveys.assign(s, "market", None)
     return db
 
 

@@ -111,6 +111,14 @@ SAMPLES: dict[str, tuple[str, dict[str, Any], str, dict[str, list[tuple[Any, ...
                                 None, None)]}),
     "seller_message": ("store-config@s:kiosk-1", {"store": "kiosk-1", "text": "Ask the e-mail"},
                        "kiosk-1", {"seller_messages": [("kiosk-1", "Ask the e-mail")]}),
+    "survey": ("store-config@s:kiosk-1", {
+        "store": "kiosk-1", "code": "autumn", "name": "Autumn",
+        "questions": [{"code": "how", "text": "How?", "choices": [
+            {"code": "1", "text": "A friend"}, {"code": "2", "text": "The web"}]}]},
+        "kiosk-1", {"surveys": [("kiosk-1", "autumn",
+                                 '{"code":"autumn","name":"Autumn","questions":[{"choices":'
+                                 '[{"code":"1","text":"A friend"},{"code":"2","text":"The web"}]'
+                                 ',"code":"how","text":"How?"}],"store":"kiosk-1"}')]}),
     "price": ("prices@s:kiosk-1", {"sku": "A", "price": "1.25",
                                    "effective_from": "2026-01-01T00:00:00+00:00"},
               "A|2026-01-01T00:00:00+00:00",
