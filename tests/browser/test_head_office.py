@@ -143,3 +143,64 @@ def test_a_simulated_counter_shows_in_the_footfall_page_with_its_conversion_rate
     assert [json.loads(line)["duplicates"] for line in again.stdout.splitlines()] == [6]
     report = expect_status(net.central.get("/api/v1/footfall/?" + period), 200)
     assert report["total"]["visits"] == visits and report["total"]["sales"] == sales
+
+
+def test_a_survey_is_asked_after_the_sale_can_be_skipped_and_its_answers_reach_central_once(
+        network: Network, browser: Browser, printer: Sim) -> None:
+    net = network
+    agent = shop(net, printer)
+    api = net.central
+    for body in ({"code": "how", "text": "How did you hear of us?", "choices": [
+                     {"code": "friend", "text": "A friend"}, {"code": "web", "text": "The web"},
+                     {"code": "sign", "text": "Passing by"}]},
+                 {"code": "again", "text": "Will you come back?", "choices": [
+                     {"code": "yes", "text": "Yes"}, {"code": "no", "text": "No"}]}):
+        expect_status(api.post("/api/v1/survey-questions/", body), 201)
+    expect_status(api.post("/api/v1/surveys/", {"code": "autumn", "name": "Autumn survey",
+                                                "questions": ["how", "again"]}), 201)
+    expect_status(api.request("PUT", "/api/v1/stores/kiosk-1/survey",
+                              json={"survey": "autumn"}), 200)
+    net.wait(lambda: agent.http.get("/pos/v1/survey").json()["survey"] is not None, SYNC,
+             "the survey at the store")
+    till = TillPage(browser, agent.url)
+    overlay = till.page.get_by_role("region", name="Survey")
+
+    # First customer: skips.
+    till.scan(BREAD)
+    till.expect_lines(1)
+    till.pay_cash("5")
+    expect(till.receipt).to_be_visible()
+    expect(overlay).to_be_visible()
+    expect(overlay).to_contain_text("How did you hear of us?")
+    till.page.keyboard.press("Escape")
+    expect(overlay).to_be_hidden()
+    expect(till.receipt).to_be_visible()  # Esc skipped the survey, it did not cancel
+    net.wait(lambda: len(net.sales_at_central("kiosk-1")) == 1, SYNC, "the first sale")
+
+    # The broker goes down; the next customer answers both questions.
+    till.page.keyboard.press("Enter")
+    till.expect_lines(0)
+    net.broker.kill()
+    expect(till.status("central")).to_have_text("No broker: working offline")
+    till.scan(BREAD)
+    till.expect_lines(1)
+    till.pay_cash("5")
+    expect(overlay).to_contain_text("How did you hear of us?")
+    till.page.keyboard.press("2")
+    expect(overlay).to_contain_text("Will you come back?")
+    overlay.get_by_role("button", name="1. Yes").click()
+    expect(overlay).to_be_hidden()
+    expect(till.scan_field).to_be_focused()
+    net.wait(lambda: agent.status()["outbox_pending"] >= 2, SYNC, "sale and answers queued")
+
+    net.broker.start()
+    net.wait_outbox_drained(agent, agent.status()["outbox_acked"]
+                            + agent.status()["outbox_pending"], SYNC)
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    period = f"since={today}&until={today}"
+    results = expect_status(api.get(f"/api/v1/survey-results/?{period}"), 200)
+    assert results["sales"] == 1
+    assert [(q["question"], [(c["choice"], c["count"]) for c in q["choices"]])
+            for q in results["questions"]] == [("how", [("web", 1)]), ("again", [("yes", 1)])]
+    assert till.errors == []
+    till.close()
