@@ -29,16 +29,18 @@ def _floor(at: dt.datetime, minutes: int) -> dt.datetime:
     return at - dt.timedelta(minutes=at.minute % minutes if minutes <= 60 else 0)
 
 
-def readings(rng: random.Random, end: dt.datetime, minutes: int, intervals: int,
+def readings(seed: str, end: dt.datetime, minutes: int, intervals: int,
              mean: float) -> Iterator[dict[str, Any]]:
     """``intervals`` readings of ``minutes`` each, the last one ending at ``end``."""
     for back in range(intervals, 0, -1):
         start = end - dt.timedelta(minutes=minutes * back)
-        yield reading(rng, start, minutes, mean)
+        yield reading(seed, start, minutes, mean)
 
 
-def reading(rng: random.Random, start: dt.datetime, minutes: int,
-            mean: float) -> dict[str, Any]:
+def reading(seed: str, start: dt.datetime, minutes: int, mean: float) -> dict[str, Any]:
+    """The counts of one interval: the same for the same seed and interval, so a counter
+    started again repeats what it sent before (the agent counts it once)."""
+    rng = random.Random(f"{seed}|{start.isoformat()}|{minutes}")
     hour = start.hour + start.minute / 60
     busy = 0.4 + 0.6 * max(0.0, 1 - abs(hour - 12.5) / 4) + 0.5 * max(0.0, 1 - abs(hour - 18) / 2)
     ins = max(0, round(rng.gauss(mean * busy, max(1.0, mean * busy) ** 0.5)))
@@ -80,9 +82,9 @@ def counter_sim(agent_url: str, counter: str, minutes: int, intervals: int, mean
     Prints one JSON line per push: readings sent, accepted, duplicates, people in and out.
     """
     url = agent_url.rstrip("/") + "/pos/v1/footfall"
-    rng = random.Random(seed)
+    rng_seed = f"{seed}|{counter}"
     end = _floor(end_at or dt.datetime.now(dt.UTC), minutes)
-    pending = list(readings(rng, end, minutes, intervals, mean))
+    pending = list(readings(rng_seed, end, minutes, intervals, mean))
     while True:
         while pending:
             batch = pending[:BATCH]
@@ -93,6 +95,10 @@ def counter_sim(agent_url: str, counter: str, minutes: int, intervals: int, mean
                     raise click.ClickException(f"the agent at {agent_url} does not answer: "
                                                f"{exc}") from exc
                 break  # keep them for the next round, like a counter's memory
+            except click.ClickException as exc:
+                if not follow:
+                    raise
+                click.echo(exc.format_message(), err=True)  # refused: drop them, go on
             del pending[:len(batch)]
             click.echo(json.dumps({"readings": len(batch), **answer,
                                    "in": sum(r["in"] for r in batch),
@@ -102,5 +108,5 @@ def counter_sim(agent_url: str, counter: str, minutes: int, intervals: int, mean
         following = end + dt.timedelta(minutes=minutes)
         time.sleep(max(1.0, min(60.0, (following - dt.datetime.now(dt.UTC)).total_seconds())))
         if dt.datetime.now(dt.UTC) >= following:
-            pending.append(reading(rng, end, minutes, mean))
+            pending.append(reading(rng_seed, end, minutes, mean))
             end = following
