@@ -220,6 +220,23 @@ class SurveyData(_Data):
                             validate=validate.Length(min=1, max=20))
 
 
+class _DisplayItemData(_Data):
+    kind = fields.String(required=True, validate=validate.OneOf(["image", "video", "url"]))
+    src = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    seconds = _optional(fields.Integer, validate=validate.Range(min=1, max=3600))
+
+
+class DisplayContentData(_Data):
+    """The promotional content of the store's customer display (store-config, key = store),
+    set for the store or its group: images and videos (http(s) URLs the agent downloads and
+    caches) and web pages, in rotation."""
+
+    store = _code(required=True)
+    source = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    items = fields.List(fields.Nested(_DisplayItemData), required=True,
+                        validate=validate.Length(max=100))
+
+
 _MISSING = object()
 FastLoader = Callable[[Mapping[str, Any]], "dict[str, Any] | None"]
 
@@ -457,6 +474,7 @@ ENTITIES = Registry(
     Entity("instruction", STORE_CONFIG, InstructionData(), ("id",)),
     Entity("seller_message", STORE_CONFIG, SellerMessageData(), ("store",)),
     Entity("survey", STORE_CONFIG, SurveyData(), ("store",)),
+    Entity("display_content", STORE_CONFIG, DisplayContentData(), ("store",)),
     Entity("price", PRICES, PriceData(), ("sku", "effective_from")),
     Entity("policy", POLICIES, PolicyData(), ("code",)),
     Entity("partner_programme", PARTNERS, PartnerProgrammeData(), ("code",)),

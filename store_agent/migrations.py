@@ -205,6 +205,9 @@ CREATE TABLE IF NOT EXISTS survey_answers (
     sale TEXT PRIMARY KEY, survey TEXT NOT NULL, answers TEXT NOT NULL,
     answered_at TEXT NOT NULL);
 """)),
+    Migration(10, "display content from head office", ("""
+CREATE TABLE IF NOT EXISTS display_content (store TEXT PRIMARY KEY, data TEXT NOT NULL);
+""",)),
 )
 
 

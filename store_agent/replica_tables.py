@@ -183,6 +183,8 @@ TABLES = Tables(
            "cashier": field_("cashier")}, wipe_where=_store_only),
     Table("seller_message", "seller_messages", ("store",),
           {"store": field_("store"), "text": field_("text")}, wipe_where=_store_only),
+    Table("display_content", "display_content", ("store",),
+          {"store": field_("store"), "data": blob}, wipe_where=_store_only),
     Table("survey", "surveys", ("store",),
           {"store": field_("store"), "code": field_("code"), "data": blob},
           wipe_where=_store_only),

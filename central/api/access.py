@@ -80,6 +80,8 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "instructions": writes_by(MARKETING, TECHNICIAN),
     "seller-messages": writes_by(MARKETING, TECHNICIAN),
     "console-instructions": writes_by(MARKETING, TECHNICIAN),
+    # the customer displays' promotional content: marketing
+    "display-content": writes_by(MARKETING),
     # in-store surveys: marketing
     "survey-questions": writes_by(MARKETING),
     "surveys": writes_by(MARKETING),

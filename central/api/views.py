@@ -352,3 +352,7 @@ BLUEPRINTS = (*BLUEPRINTS, *FOOTFALL_BLUEPRINTS)
 from central.api.survey_views import SURVEY_BLUEPRINTS  # noqa: E402 - after the core views
 
 BLUEPRINTS = (*BLUEPRINTS, *SURVEY_BLUEPRINTS)
+
+from central.api.display_views import DISPLAY_BLUEPRINTS  # noqa: E402 - after the core views
+
+BLUEPRINTS = (*BLUEPRINTS, *DISPLAY_BLUEPRINTS)

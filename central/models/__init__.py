@@ -7,6 +7,7 @@ its module and lists it below, so that the mapper registry (and Alembic) sees ev
 from central.models.base import MONEY, QTY, RATE, Base, Meta, Money, UTCDateTime, utcnow
 from central.models.cashiers import Cashier, CashierStore
 from central.models.catalog import Barcode, Brand, Category, Family, Product
+from central.models.display import DisplayContent
 from central.models.footfall import FootfallReading
 from central.models.instructions import (
     Instruction,
@@ -103,4 +104,5 @@ __all__ = [
     "SurveyItem",
     "SurveyAssignment",
     "SurveyAnswer",
+    "DisplayContent",
 ]

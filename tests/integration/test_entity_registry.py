@@ -23,6 +23,7 @@ from central.services import (
     cashiers,
     catalog,
     changelog,
+    display,
     instructions,
     loyalty_profiles,
     loyalty_programme,
@@ -154,6 +155,11 @@ def chain(clean_pg_db: Database) -> Database:
         surveys.assign(s, "market", "autumn")
         surveys.update_question(s, "how", {"text": "How did you find us?"})
         surveys.assign(s, "market", None)
+        display.put(s, "group", "north", [{"kind": "image", "src": "https://cdn/a.png"},
+                                          {"kind": "url", "src": "https://shop/offers",
+                                           "seconds": 20}], NOW)
+        display.put(s, "store", STORE, [{"kind": "video", "src": "https://cdn/v.mp4"}], NOW)
+        display.delete(s, "store", STORE)
     return db
 
 

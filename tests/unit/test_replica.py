@@ -119,6 +119,12 @@ SAMPLES: dict[str, tuple[str, dict[str, Any], str, dict[str, list[tuple[Any, ...
                                  '{"code":"autumn","name":"Autumn","questions":[{"choices":'
                                  '[{"code":"1","text":"A friend"},{"code":"2","text":"The web"}]'
                                  ',"code":"how","text":"How?"}],"store":"kiosk-1"}')]}),
+    "display_content": ("store-config@s:kiosk-1", {
+        "store": "kiosk-1", "source": "group north",
+        "items": [{"kind": "url", "src": "https://shop/offers", "seconds": 20}]},
+        "kiosk-1", {"display_content": [("kiosk-1", '{"items":[{"kind":"url","seconds":20,'
+                                                    '"src":"https://shop/offers"}],'
+                                                    '"source":"group north","store":"kiosk-1"}')]}),
     "price": ("prices@s:kiosk-1", {"sku": "A", "price": "1.25",
                                    "effective_from": "2026-01-01T00:00:00+00:00"},
               "A|2026-01-01T00:00:00+00:00",
