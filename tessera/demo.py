@@ -216,12 +216,12 @@ def _head_office_to_tills(base: str, token: str, post: Any) -> None:
     for row in demo_data.SURVEYS:
         post("surveys/", row)
     for store, survey in demo_data.SURVEY_OF_STORE.items():
-        status, body = http_json("PUT", f"{base}/api/v1/stores/{store}/survey",
+        status, body = http_json("PUT", f"{base}/api/v1/store-surveys/{store}",
                                  {"survey": survey}, token=token)
         if status != 200:
             raise RuntimeError(f"demo data: survey of {store} -> {status} {body}")
     for store, text in demo_data.SELLER_MESSAGES.items():
-        status, body = http_json("PUT", f"{base}/api/v1/stores/{store}/seller-message",
+        status, body = http_json("PUT", f"{base}/api/v1/seller-messages/{store}",
                                  {"text": text}, token=token)
         if status != 200:
             raise RuntimeError(f"demo data: seller message of {store} -> {status} {body}")

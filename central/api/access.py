@@ -76,10 +76,10 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "enrolment-codes": writes_by(TECHNICIAN),
     "cashiers": writes_by(TECHNICIAN),
     "console-cashiers": writes_by(TECHNICIAN),
-    # what head office tells the tills: marketing (and the network's technicians)
-    "instructions": writes_by(MARKETING, TECHNICIAN),
-    "seller-messages": writes_by(MARKETING, TECHNICIAN),
-    "console-instructions": writes_by(MARKETING, TECHNICIAN),
+    # what head office tells the tills: marketing
+    "instructions": writes_by(MARKETING),
+    "seller-messages": writes_by(MARKETING),
+    "console-instructions": writes_by(MARKETING),
     # the customer displays' promotional content: marketing
     "display-content": writes_by(MARKETING),
     # in-store surveys: marketing

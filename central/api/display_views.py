@@ -35,7 +35,7 @@ class DisplayContentOut(Schema):
     items = fields.List(fields.Nested(DisplayItem))
 
 
-@display_blp.route("/<any(store, group):scope>/<code>")
+@display_blp.route("/<scope>/<code>")
 class DisplayContent(MethodView):
     @display_blp.response(200, DisplayContentOut)
     def get(self, scope: str, code: str) -> Any:

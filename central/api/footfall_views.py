@@ -19,8 +19,9 @@ footfall_blp = Blueprint("footfall", __name__, url_prefix="/api/v1/footfall",
 
 
 class PeriodArgs(Schema):
-    since = fields.Date(required=True, metadata={"description": "first store-local day"})
-    until = fields.Date(required=True, metadata={"description": "last store-local day"})
+    since = fields.Date(metadata={"description": "first store-local day (default: six days "
+                                                 "before until)"})
+    until = fields.Date(metadata={"description": "last store-local day (default: today, UTC)"})
     store = fields.String(validate=validate.Length(min=1, max=64))
 
 
@@ -65,7 +66,9 @@ class Footfall(MethodView):
     @footfall_blp.response(200, FootfallOut)
     def get(self, args: dict[str, Any]) -> Any:
         """Visits and sales of a period (all stores, or one), with the conversion rate."""
-        return report(args["since"], args["until"], args.get("store"))
+        until = args.get("until") or dt.datetime.now(dt.UTC).date()
+        return report(args.get("since") or until - dt.timedelta(days=6), until,
+                      args.get("store"))
 
 
 FOOTFALL_BLUEPRINTS = (footfall_blp,)

@@ -16,7 +16,7 @@ instructions_blp = Blueprint(
     "instructions", __name__, url_prefix="/api/v1/instructions",
     description="Instructions to tills: a text for some stores, groups or one cashier, "
                 "valid from/until, scrolling at the till or not; who has seen it")
-seller_blp = Blueprint("seller-messages", __name__, url_prefix="/api/v1/stores",
+seller_blp = Blueprint("seller-messages", __name__, url_prefix="/api/v1/seller-messages",
                        description="Each store's message to the seller (a nudge at the till)")
 
 CODES = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
@@ -152,7 +152,7 @@ class InstructionSeen(MethodView):
                 for s in instructions.seen_by(db_session(), instruction_id)]
 
 
-@seller_blp.route("/<code>/seller-message")
+@seller_blp.route("/<code>")
 class SellerMessage(MethodView):
     @seller_blp.response(200, SellerMessageOut)
     def get(self, code: str) -> Any:

@@ -3,6 +3,7 @@ the results of the answers the tills collected."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask.views import MethodView
@@ -16,7 +17,7 @@ questions_blp = Blueprint("survey-questions", __name__, url_prefix="/api/v1/surv
                           description="Survey questions and their answer choices")
 surveys_blp = Blueprint("surveys", __name__, url_prefix="/api/v1/surveys",
                         description="Surveys: ordered lists of questions")
-assign_blp = Blueprint("store-surveys", __name__, url_prefix="/api/v1/stores",
+assign_blp = Blueprint("store-surveys", __name__, url_prefix="/api/v1/store-surveys",
                        description="The one survey a store's tills ask after a sale")
 results_blp = Blueprint("survey-results", __name__, url_prefix="/api/v1/survey-results",
                         description="Counts of the answers by question and choice")
@@ -80,8 +81,9 @@ class AssignOut(Schema):
 
 
 class ResultsArgs(Schema):
-    since = fields.Date(required=True)
-    until = fields.Date(required=True)
+    since = fields.Date(metadata={"description": "first day, UTC (default: 29 days before "
+                                                 "until)"})
+    until = fields.Date(metadata={"description": "last day, UTC (default: today)"})
     store = fields.String(validate=validate.Length(min=1, max=64))
     survey = fields.String(validate=CODE)
 
@@ -163,7 +165,7 @@ class SurveyOne(MethodView):
         return surveys.survey_view(surveys.update_survey(db, code, data), db)
 
 
-@assign_blp.route("/<code>/survey")
+@assign_blp.route("/<code>")
 class StoreSurvey(MethodView):
     @assign_blp.response(200, AssignOut)
     def get(self, code: str) -> Any:
@@ -185,8 +187,9 @@ class Results(MethodView):
     @results_blp.response(200, ResultsOut)
     def get(self, args: dict[str, Any]) -> Any:
         """Counts by question and choice in a period (UTC days), all stores or one."""
-        found = surveys.answers(db_session(), args["since"], args["until"], args.get("store"),
-                                args.get("survey"))
+        until = args.get("until") or dt.datetime.now(dt.UTC).date()
+        found = surveys.answers(db_session(), args.get("since") or until - dt.timedelta(days=29),
+                                until, args.get("store"), args.get("survey"))
         return {"sales": len({a.sale_uuid for a, _s in found}),
                 "questions": surveys.results(found)}
 

@@ -158,7 +158,7 @@ def test_a_survey_is_asked_after_the_sale_can_be_skipped_and_its_answers_reach_c
         expect_status(api.post("/api/v1/survey-questions/", body), 201)
     expect_status(api.post("/api/v1/surveys/", {"code": "autumn", "name": "Autumn survey",
                                                 "questions": ["how", "again"]}), 201)
-    expect_status(api.request("PUT", "/api/v1/stores/kiosk-1/survey",
+    expect_status(api.request("PUT", "/api/v1/store-surveys/kiosk-1",
                               json={"survey": "autumn"}), 200)
     net.wait(lambda: agent.http.get("/pos/v1/survey").json()["survey"] is not None, SYNC,
              "the survey at the store")

@@ -213,19 +213,19 @@ def test_a_seen_of_an_instruction_central_lacks_is_parked_not_lost(
 
 def test_the_message_to_the_seller_reaches_the_till(
         marketing: FlaskClient, central_db: Database, agent: LocalStore) -> None:
-    put = marketing.put("/api/v1/stores/kiosk-1/seller-message",
+    put = marketing.put("/api/v1/seller-messages/kiosk-1",
                         json={"text": "Ask for the customer's e-mail address"})
     assert put.status_code == 200, put.get_json()
-    too_long = marketing.put("/api/v1/stores/kiosk-1/seller-message", json={"text": "x" * 501})
+    too_long = marketing.put("/api/v1/seller-messages/kiosk-1", json={"text": "x" * 501})
     assert too_long.status_code == 422
-    assert marketing.put("/api/v1/stores/nowhere/seller-message",
+    assert marketing.put("/api/v1/seller-messages/nowhere",
                          json={"text": "Hi"}).status_code == 404
     to_agent(agent, central_db)
     pos = create_pos_app(agent, Replica(agent), "kiosk-1", lambda: {},
                          clock=lambda: NOW).test_client()
     assert pos.get("/pos/v1/instructions").get_json()["seller_message"] == \
         "Ask for the customer's e-mail address"
-    assert marketing.put("/api/v1/stores/kiosk-1/seller-message",
+    assert marketing.put("/api/v1/seller-messages/kiosk-1",
                          json={"text": ""}).get_json()["text"] is None
     to_agent(agent, central_db)
     assert pos.get("/pos/v1/instructions").get_json()["seller_message"] is None

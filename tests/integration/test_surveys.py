@@ -65,7 +65,7 @@ def marketing(client_for: Callable[..., FlaskClient]) -> FlaskClient:
 
 def test_a_store_asks_its_survey_and_the_answers_reach_central_once(
         marketing: FlaskClient, central_db: Database, agent: LocalStore) -> None:  # noqa: F811
-    put = marketing.put("/api/v1/stores/kiosk-1/survey", json={"survey": "autumn"})
+    put = marketing.put("/api/v1/store-surveys/kiosk-1", json={"survey": "autumn"})
     assert put.status_code == 200 and put.get_json()["survey"] == "autumn"
     [change] = [c for c in changes(central_db, "kiosk-1") if c["entity"] == "survey"]
     assert [q["code"] for q in change["data"]["questions"]] == ["how", "again"]
@@ -114,7 +114,7 @@ def test_a_store_asks_its_survey_and_the_answers_reach_central_once(
         {"sales": 0, "questions": []}
 
     # Removed from the store: its tills stop asking.
-    assert marketing.put("/api/v1/stores/kiosk-1/survey", json={"survey": None}) \
+    assert marketing.put("/api/v1/store-surveys/kiosk-1", json={"survey": None}) \
         .get_json()["survey"] is None
     to_agent(agent, central_db)
     assert pos.get("/pos/v1/survey").get_json() == {"survey": None}
@@ -123,7 +123,7 @@ def test_a_store_asks_its_survey_and_the_answers_reach_central_once(
 def test_editing_a_question_sends_the_survey_again_and_bad_input_is_refused(
         marketing: FlaskClient, central_db: Database,
         client_for: Callable[..., FlaskClient]) -> None:
-    marketing.put("/api/v1/stores/kiosk-2/survey", json={"survey": "autumn"})
+    marketing.put("/api/v1/store-surveys/kiosk-2", json={"survey": "autumn"})
     edited = marketing.patch("/api/v1/survey-questions/again", json={
         "text": "Will you come back soon?"})
     assert edited.status_code == 200
@@ -144,7 +144,7 @@ def test_editing_a_question_sends_the_survey_again_and_bad_input_is_refused(
         answer = marketing.post(url, json=body)
         assert answer.status_code in (404, 409, 422), (body, answer.get_json())
         assert words in json.dumps(answer.get_json()), answer.get_json()
-    assert marketing.put("/api/v1/stores/kiosk-1/survey", json={"survey": "none"}) \
+    assert marketing.put("/api/v1/store-surveys/kiosk-1", json={"survey": "none"}) \
         .status_code == 404
     assert client_for(PRICING).post("/api/v1/surveys/", json={
         "code": "s", "name": "S", "questions": ["how"]}).status_code == 403
