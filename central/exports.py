@@ -120,6 +120,11 @@ class XlsxWriter:
     def write(self, values: Sequence[object]) -> None:
         self._sheet.append([self._cell(v) for v in values])
 
+    def add_sheet(self, columns: Sequence[str], *, title: str) -> None:
+        """Write the next rows to a new sheet (a summary, then the raw rows)."""
+        self._sheet = self._book.create_sheet(title=_sheet_title(title))
+        self.write(columns)
+
     def save(self, target: str | os.PathLike[str] | IO[bytes]) -> None:
         self._book.save(target)
 

@@ -290,6 +290,64 @@ class CustomerRedirectData(_Data):
 
     old = _uuid(required=True)
     survivor = _uuid(required=True)
+class InstructionData(_Data):
+    """An instruction from head office to the store's tills (store-config): shown between
+    ``valid_from`` and ``valid_until`` (either open), scrolling when ``scroll``, to every
+    cashier or only to ``cashier``."""
+
+    id = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    text = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    scroll = fields.Boolean(required=True)
+    valid_from = _optional(fields.String)  # ISO 8601, aware
+    valid_until = _optional(fields.String)
+    cashier = _optional(fields.String, validate=validate.Length(min=1, max=32))
+
+
+class SellerMessageData(_Data):
+    """The store's message to the seller (store-config): a nudge at the till."""
+
+    store = _code(required=True)
+    text = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class _ChoiceData(_Data):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    text = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class _QuestionData(_Data):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    text = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    choices = fields.List(fields.Nested(_ChoiceData), required=True,
+                          validate=validate.Length(min=2, max=9))
+
+
+class SurveyData(_Data):
+    """The survey the store's tills ask after a sale (store-config; one per store, key =
+    store): its questions in order, each with its answer choices."""
+
+    store = _code(required=True)
+    code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    questions = fields.List(fields.Nested(_QuestionData), required=True,
+                            validate=validate.Length(min=1, max=20))
+
+
+class _DisplayItemData(_Data):
+    kind = fields.String(required=True, validate=validate.OneOf(["image", "video", "url"]))
+    src = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    seconds = _optional(fields.Integer, validate=validate.Range(min=1, max=3600))
+
+
+class DisplayContentData(_Data):
+    """The promotional content of the store's customer display (store-config, key = store),
+    set for the store or its group: images and videos (http(s) URLs the agent downloads and
+    caches) and web pages, in rotation."""
+
+    store = _code(required=True)
+    source = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    items = fields.List(fields.Nested(_DisplayItemData), required=True,
+                        validate=validate.Length(max=100))
 
 
 _MISSING = object()
@@ -539,6 +597,10 @@ ENTITIES = Registry(
     Entity("store", STORE_CONFIG, StoreData(), ("code",)),
     Entity("receipt_profile", STORE_CONFIG, ReceiptProfileData(), ("scope",)),
     Entity("cashier", STORE_CONFIG, CashierData(), ("code",)),
+    Entity("instruction", STORE_CONFIG, InstructionData(), ("id",)),
+    Entity("seller_message", STORE_CONFIG, SellerMessageData(), ("store",)),
+    Entity("survey", STORE_CONFIG, SurveyData(), ("store",)),
+    Entity("display_content", STORE_CONFIG, DisplayContentData(), ("store",)),
     Entity("price", PRICES, PriceData(), ("sku", "effective_from")),
     Entity("policy", POLICIES, PolicyData(), ("code",)),
     Entity("partner_programme", PARTNERS, PartnerProgrammeData(), ("code",)),

@@ -17,6 +17,7 @@ from typing import Any
 
 from protocol.encoding import WireError
 from protocol.messages import parse_customer_edit, parse_fiscal, parse_sale
+from protocol.till_entries import parse_answer, parse_footfall, parse_seen
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,12 @@ KINDS: dict[str, EntryKind] = {kind.name: kind for kind in (
     EntryKind("sale", parse_sale, "a completed sale (messages.SaleSchema); id = sale UUID"),
     EntryKind("fiscal", parse_fiscal, "the fiscal receipt of an earlier sale "
               "(messages.FiscalEntrySchema); id = 'fiscal:' + sale UUID"),
+    EntryKind("seen", parse_seen, "a cashier saw an instruction at the till "
+              "(till_entries.SeenSchema); id = 'seen:' + instruction + ':' + cashier"),
+    EntryKind("footfall", parse_footfall, "a people counter's in/out counts of one interval "
+              "(till_entries.FootfallSchema); id = 'footfall:' + counter + ':' + start"),
+    EntryKind("answer", parse_answer, "a customer's survey answers after a sale, after the "
+              "sale's entry (till_entries.AnswerSchema); id = 'answer:' + sale UUID"),
 )}
 
 

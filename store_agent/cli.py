@@ -121,4 +121,5 @@ def doctor() -> None:
         raise SystemExit(1)
 
 
-from store_agent import printer_cli  # noqa: E402,F401  (registers `printer`, `printer-sim`)
+# registers `printer`, `printer-sim` and `counter-sim`
+from store_agent import counter_sim, printer_cli  # noqa: E402,F401

@@ -19,7 +19,7 @@ from flask import Response, abort, send_from_directory, stream_with_context
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from store_agent import till
+from store_agent import display_content, till
 from store_agent.display import DisplayHub, View, local_content
 from store_agent.pos_requests import Blueprint
 from store_agent.sqlite_store import LocalStore
@@ -110,6 +110,7 @@ def create_blueprint(store: LocalStore, store_code: str, hub: DisplayHub,
     """The display endpoints; lines are read with ``line_schema`` and ``normalise`` as
     baskets/price reads them."""
     body_schema = basket_schema(line_schema)
+    cache = display_content.MediaCache(store.path.parent / "display-cache")
     blp = Blueprint("display", __name__, url_prefix="/pos/v1/display",
                     description="The customer display: the till's basket, live, and "
                                 "promotional content")
@@ -177,8 +178,13 @@ def create_blueprint(store: LocalStore, store_code: str, hub: DisplayHub,
     class Content(MethodView):
         @blp.response(200, ContentOut)
         def get(self) -> Any:
-            """The promotional content, from the agent's display folder
-            (TESSERA_DISPLAY_DIR) until head office can send it."""
+            """The promotional content: head office's (cached here) when it sent some,
+            else the agent's display folder (TESSERA_DISPLAY_DIR)."""
+            sent = display_content.from_head_office(store, store_code, cache,
+                                                    "/pos/v1/display/cache/")
+            if sent is not None:
+                return {"source": "head office", "items": [i.as_dict() for i in sent[0]],
+                        "problems": sent[1]}
             items, problems = local_content(folder, "/pos/v1/display/media/")
             return {"source": f"local folder {folder}" if folder else "none",
                     "items": [item.as_dict() for item in items], "problems": problems}
@@ -190,6 +196,14 @@ def create_blueprint(store: LocalStore, store_code: str, hub: DisplayHub,
             if folder is None or "/" in name or name.startswith("."):
                 abort(404)
             return send_from_directory(folder, name, max_age=300)
+
+    @blp.route("/cache/<name>")
+    class Cached(MethodView):
+        def get(self, name: str) -> Any:
+            """One of head office's images or videos, from the agent's cache."""
+            if "/" in name or name.startswith(".") or name.endswith(".part"):
+                abort(404)
+            return send_from_directory(cache.folder, name, max_age=300)
 
     return blp
 

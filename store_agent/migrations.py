@@ -226,6 +226,34 @@ CREATE TABLE IF NOT EXISTS cashiers (
     # A store holds an entry hash per customer and per card: as a rowid table with its
     # primary-key index each key was stored twice (about 130 bytes a customer more).
     Migration(8, "entry hashes without rowid", (ENTRY_HASHES_WITHOUT_ROWID,)),
+    Migration(9, "instructions to tills, who saw them, the message to the seller", ("""
+CREATE TABLE IF NOT EXISTS instructions (
+    id TEXT PRIMARY KEY, text TEXT NOT NULL, scroll INTEGER NOT NULL,
+    valid_from TEXT, valid_until TEXT, cashier TEXT);
+""", """
+CREATE TABLE IF NOT EXISTS instructions_seen (
+    instruction TEXT NOT NULL, cashier TEXT NOT NULL, seen_at TEXT NOT NULL,
+    PRIMARY KEY (instruction, cashier));
+""", """
+CREATE TABLE IF NOT EXISTS seller_messages (store TEXT PRIMARY KEY, text TEXT NOT NULL);
+""")),
+    Migration(10, "footfall counter readings", ("""
+CREATE TABLE IF NOT EXISTS footfall (
+    counter TEXT NOT NULL, start TEXT NOT NULL, minutes INTEGER NOT NULL,
+    in_count INTEGER NOT NULL, out_count INTEGER NOT NULL, received_at TEXT NOT NULL,
+    PRIMARY KEY (counter, start));
+""",)),
+    Migration(11, "the store's survey and the answers given after sales", ("""
+CREATE TABLE IF NOT EXISTS surveys (store TEXT PRIMARY KEY, code TEXT NOT NULL,
+                                    data TEXT NOT NULL);
+""", """
+CREATE TABLE IF NOT EXISTS survey_answers (
+    sale TEXT PRIMARY KEY, survey TEXT NOT NULL, answers TEXT NOT NULL,
+    answered_at TEXT NOT NULL);
+""")),
+    Migration(12, "display content from head office", ("""
+CREATE TABLE IF NOT EXISTS display_content (store TEXT PRIMARY KEY, data TEXT NOT NULL);
+""",)),
 )
 
 

@@ -20,7 +20,18 @@ from protocol.encoding import decode_json
 from rules.context import UnknownCard
 from rules.money import MAX_AMOUNT, MoneyError, parse_amount
 from rules.pricing import InvalidQuantity, PricingError, UnknownProduct
-from store_agent import cashiers, customers_api, display_api, loyalty, receipts, till, till_web
+from store_agent import (
+    cashiers,
+    customers_api,
+    display_api,
+    footfall,
+    instructions,
+    loyalty,
+    receipts,
+    surveys,
+    till,
+    till_web,
+)
 from store_agent.customers import Customers
 from store_agent.display import DisplayHub, TooManyTills
 from store_agent.escpos_receipt import ReceiptPrinterError, print_receipt
@@ -485,6 +496,9 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
         store, store_code, DisplayHub(), clock, display_dir, LineIn,
         lambda data: _normalise_lines(data, replica)))
     api.register_blueprint(cashiers.create_blueprint(store, clock, error))
+    api.register_blueprint(instructions.create_blueprint(store, store_code, clock, error))
+    api.register_blueprint(footfall.create_blueprint(store, clock, error))
+    api.register_blueprint(surveys.create_blueprint(store, store_code, clock, error))
     till_web.register(app)
     api.spec.components.schemas["LineIn"]["anyOf"] = LINE_ANY_OF
 

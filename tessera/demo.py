@@ -201,7 +201,30 @@ def load_demo_data(base: str, token: str) -> int:
         if status == 200 and body:
             continue  # a later run: the entry is there already
         post("prices/", price)
+    _head_office_to_tills(base, token, post)
     return created
+
+
+def _head_office_to_tills(base: str, token: str, post: Any) -> None:
+    """Instructions, the message to the seller and the survey of the demo stores."""
+    status, body = http_json("GET", f"{base}/api/v1/instructions/", token=token)
+    if status == 200 and not body:  # instructions have no natural key: only once
+        for row in demo_data.INSTRUCTIONS:
+            post("instructions/", row)
+    for row in demo_data.SURVEY_QUESTIONS:
+        post("survey-questions/", row)
+    for row in demo_data.SURVEYS:
+        post("surveys/", row)
+    for store, survey in demo_data.SURVEY_OF_STORE.items():
+        status, body = http_json("PUT", f"{base}/api/v1/store-surveys/{store}",
+                                 {"survey": survey}, token=token)
+        if status != 200:
+            raise RuntimeError(f"demo data: survey of {store} -> {status} {body}")
+    for store, text in demo_data.SELLER_MESSAGES.items():
+        status, body = http_json("PUT", f"{base}/api/v1/seller-messages/{store}",
+                                 {"text": text}, token=token)
+        if status != 200:
+            raise RuntimeError(f"demo data: seller message of {store} -> {status} {body}")
 
 
 def issue_code(base: str, token: str, store: str) -> str:
@@ -307,6 +330,12 @@ def run_demo(var_dir: str, fresh: bool, secure: bool = False,
             sup.add(Part(code, [Spec(f"agent-{code}", [*tessera, "agent", "run"], env)]))
         for code in STORES:
             wait_http(f"http://127.0.0.1:{ports.agent(code)}/healthz", 30)
+        for code, (counter, mean, seed) in demo_data.COUNTERS.items():
+            sup.add(Part(f"counter-{code}", [Spec(f"counter-{code}", [
+                *tessera, "agent", "counter-sim", "--agent-url",
+                f"http://127.0.0.1:{ports.agent(code)}", "--counter", counter,
+                "--intervals", "32", "--mean", str(mean), "--seed", str(seed), "--follow"],
+                base_env)]))
         sup.ready = True
         sup.save()
         banner(root, ports, created, token_file, secure)
@@ -352,6 +381,9 @@ def banner(root: Path, ports: Ports, created: int, token_file: Path, secure: boo
                    f"central's: {root / 'central.env'}")
     else:
         click.echo(f"  broker       mqtt://127.0.0.1:{ports.broker}")
+    click.echo(f"  console      {central}/instructions (instructions to the tills, message to "
+               f"the seller), {central}/surveys, {central}/footfall (people counters played "
+               "by counter-kiosk-1 and counter-market)")
     click.echo("A part that stops leaves the rest running. From another terminal: "
                "tessera demo stop|start broker|central|kiosk-1|market|printer-kiosk-1|"
                "printer-market; tessera demo status.")

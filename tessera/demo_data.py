@@ -141,3 +141,28 @@ def scheduled_prices(now: dt.datetime) -> list[dict[str, Any]]:
         {"sku": CHOCOLATE, "price": "1.59", "scope": "group", "ref": "kiosks",
          "effective_from": (now + dt.timedelta(minutes=10)).isoformat()},
     ]
+
+
+# What head office sends to the tills (SPEC S4, S5) and the stores' people counters (S7).
+INSTRUCTIONS = [
+    {"text": "Check the expiry dates of the yoghurts before 10:00 and put the oldest in front",
+     "scroll": True, "groups": ["kiosks"]},
+    {"text": "Inventory of the tobacco counter on Sunday evening", "scroll": False,
+     "stores": ["market"]},
+]
+SELLER_MESSAGES = {
+    "kiosk-1": "Ask the customer for an e-mail address to send the receipt",
+    "market": "Offer the Union card to customers who have none",
+}
+SURVEY_QUESTIONS = [
+    {"code": "heard", "text": "How did you hear about us?",
+     "choices": [{"code": "passing", "text": "Passing by"}, {"code": "friend", "text": "A friend"},
+                 {"code": "web", "text": "The web"}, {"code": "ad", "text": "An advert"}]},
+    {"code": "back", "text": "Will you come back?",
+     "choices": [{"code": "yes", "text": "Yes"}, {"code": "maybe", "text": "Maybe"},
+                 {"code": "no", "text": "No"}]},
+]
+SURVEYS = [{"code": "welcome", "name": "Welcome survey", "questions": ["heard", "back"]}]
+SURVEY_OF_STORE = {"kiosk-1": "welcome"}
+# The people counter at each store's door, played by `tessera agent counter-sim`.
+COUNTERS = {"kiosk-1": ("door-1", 12.0, 1), "market": ("entrance", 25.0, 2)}

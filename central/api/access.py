@@ -76,6 +76,21 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "enrolment-codes": writes_by(TECHNICIAN),
     "cashiers": writes_by(TECHNICIAN),
     "console-cashiers": writes_by(TECHNICIAN),
+    # what head office tells the tills: marketing
+    "instructions": writes_by(MARKETING),
+    "seller-messages": writes_by(MARKETING),
+    "console-instructions": writes_by(MARKETING),
+    # the customer displays' promotional content: marketing
+    "display-content": writes_by(MARKETING),
+    # in-store surveys: marketing
+    "survey-questions": writes_by(MARKETING),
+    "surveys": writes_by(MARKETING),
+    "store-surveys": writes_by(MARKETING),
+    "survey-results": writes_by(),
+    "console-surveys": writes_by(MARKETING),
+    # what the stores' people counters counted: read by everyone, written by nobody
+    "footfall": writes_by(),
+    "console-footfall": writes_by(),
     "fleet": writes_by(TECHNICIAN),
     # how receipts look and are e-mailed: marketing
     "receipt-profiles": writes_by(MARKETING),

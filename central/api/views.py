@@ -345,3 +345,18 @@ BLUEPRINTS = (*BLUEPRINTS, *CASHIER_BLUEPRINTS)
 from central.api.loyalty_views import LOYALTY_BLUEPRINTS  # noqa: E402 - after the core views
 
 BLUEPRINTS = (*BLUEPRINTS, *LOYALTY_BLUEPRINTS)
+from central.api.instruction_views import INSTRUCTION_BLUEPRINTS  # noqa: E402 - after the core views
+
+BLUEPRINTS = (*BLUEPRINTS, *INSTRUCTION_BLUEPRINTS)
+
+from central.api.footfall_views import FOOTFALL_BLUEPRINTS  # noqa: E402 - after the core views
+
+BLUEPRINTS = (*BLUEPRINTS, *FOOTFALL_BLUEPRINTS)
+
+from central.api.survey_views import SURVEY_BLUEPRINTS  # noqa: E402 - after the core views
+
+BLUEPRINTS = (*BLUEPRINTS, *SURVEY_BLUEPRINTS)
+
+from central.api.display_views import DISPLAY_BLUEPRINTS  # noqa: E402 - after the core views
+
+BLUEPRINTS = (*BLUEPRINTS, *DISPLAY_BLUEPRINTS)

@@ -20,7 +20,10 @@ from central.db import Database
 from central.services import repricing, upstream
 from central.services.customers import CustomerHandler
 from central.services.fiscal import FiscalHandler
+from central.services.footfall import FootfallHandler
+from central.services.instructions import SeenHandler
 from central.services.sales import SaleHandler
+from central.services.surveys import AnswerHandler
 from protocol import messages, topics
 from protocol.encoding import WireError, dumps, loads
 from transport.mqtt_link import Inbound, MqttLink
@@ -31,7 +34,8 @@ SHARE_GROUP = "tessera-ingest"
 
 # Central's handler of every upstream entry kind (protocol.upstream), in the order they are
 # applied within a batch: a kind after the kinds it names.
-HANDLERS = upstream.Registry([CustomerHandler(), SaleHandler(), FiscalHandler()])
+HANDLERS = upstream.Registry([CustomerHandler(), SaleHandler(), FiscalHandler(), SeenHandler(),
+                              FootfallHandler(), AnswerHandler()])
 
 
 def ack_message(store: str, epoch: str, seq: int, last_id: str | None = None) -> bytes:

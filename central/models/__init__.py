@@ -18,6 +18,16 @@ from central.models.customers import (
     CustomerSale,
     CustomerSetting,
 )
+from central.models.display import DisplayContent
+from central.models.footfall import FootfallReading
+from central.models.instructions import (
+    Instruction,
+    InstructionDelivery,
+    InstructionGroup,
+    InstructionSeen,
+    InstructionStore,
+    SellerMessage,
+)
 from central.models.loyalty import (
     LoyaltyGift,
     LoyaltyLevel,
@@ -31,6 +41,13 @@ from central.models.pricing import PartnerCard, PartnerProgramme, Policy, PriceE
 from central.models.receipts import ReceiptProfile
 from central.models.sales import Sale, SaleDrift, SaleLine
 from central.models.stores import BrokerCredential, EnrolmentCode, Store, StoreGroup, StoreStatus
+from central.models.surveys import (
+    Survey,
+    SurveyAnswer,
+    SurveyAssignment,
+    SurveyItem,
+    SurveyQuestion,
+)
 from central.models.sync import (
     Change,
     IngestCursor,
@@ -95,4 +112,17 @@ __all__ = [
     "ProductPointsValue",
     "PointsEntry",
     "PointsBalance",
+    "Instruction",
+    "InstructionStore",
+    "InstructionGroup",
+    "InstructionDelivery",
+    "InstructionSeen",
+    "SellerMessage",
+    "FootfallReading",
+    "SurveyQuestion",
+    "Survey",
+    "SurveyItem",
+    "SurveyAssignment",
+    "SurveyAnswer",
+    "DisplayContent",
 ]

@@ -36,9 +36,11 @@ def printer(tmp_path: Path) -> Iterator[Sim]:
         sim.stop()
 
 
-def shop(net: Network, printer: Sim, display_dir: Path | None = None) -> Agent:
+def shop(net: Network, printer: Sim, display_dir: Path | None = None,
+         central_started: bool = False) -> Agent:
     """Central with the union-card policy of seeds/004 and one kiosk with its printer."""
-    net.start_central()
+    if not central_started:
+        net.start_central()
     agent = net.add_agent("kiosk-1")
     agent.env["TESSERA_PRINTER_URL"] = f"datecs+tcp://127.0.0.1:{printer.port}"
     if display_dir is not None:

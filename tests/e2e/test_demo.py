@@ -4,6 +4,7 @@ with ``--secure``, a technician rehearsing enrolment, doctor and revocation by t
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -149,7 +150,7 @@ def test_stopping_the_broker_leaves_the_demo_running_and_a_sale_arrives_once(
     till = demo.till("kiosk-1")
     every = set(demo.parts())
     assert every == {"broker", "central", "kiosk-1", "market", "printer-kiosk-1",
-                     "printer-market"}
+                     "printer-market", "counter-kiosk-1", "counter-market"}
     assert set(demo.parts().values()) == {"running"}
 
     demo.control("stop", "broker")
@@ -271,3 +272,24 @@ def test_a_technician_rehearses_enrolment_and_revocation_on_the_secure_demo(
 def _read_env(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines()
                 if line and not line.startswith("#"))
+
+
+def test_the_demo_tills_get_head_offices_instruction_survey_and_count_visits(
+        demo: Demo) -> None:
+    till = demo.till("kiosk-1")
+    wait_until(lambda: requests.get(f"{till}/instructions", timeout=10).json()[
+        "instructions"], 60, what="the demo instruction at kiosk-1")
+    shown = requests.get(f"{till}/instructions", timeout=10).json()
+    assert shown["instructions"][0]["scroll"] is True and shown["seller_message"]
+    survey = requests.get(f"{till}/survey", timeout=10).json()["survey"]
+    assert survey["code"] == "welcome" and len(survey["questions"]) == 2
+    headers = {"Authorization": f"Bearer {demo.token()}"}
+    today = dt.datetime.now(dt.UTC).date()
+    period = (f"since={(today - dt.timedelta(days=1)).isoformat()}"
+              f"&until={(today + dt.timedelta(days=1)).isoformat()}")
+
+    def visits() -> int:
+        report = requests.get(f"{demo.central}/api/v1/footfall/?{period}", headers=headers,
+                              timeout=10).json()
+        return int(report["total"]["visits"])
+    wait_until(lambda: visits() > 0, 90, interval=1, what="the counters' visits at central")

@@ -48,6 +48,9 @@ WRITERS: dict[str, str | tuple[str, ...] | None] = {
     "exclusions": PRICING, "partner-programmes": PRICING, "vip-cards": PRICING,
     "stores": TECHNICIAN, "store-groups": TECHNICIAN, "fleet": TECHNICIAN, "cashiers": TECHNICIAN,
     "receipt-profiles": MARKETING, "loyalty": MARKETING,
+    "instructions": MARKETING, "seller-messages": MARKETING, "survey-questions": MARKETING,
+    "surveys": MARKETING, "store-surveys": MARKETING, "display-content": MARKETING,
+    "footfall": None, "survey-results": None,
     # /customers/{id}/points/adjustments (the customers themselves come with their feature)
     "customers": CUSTOMER_SERVICE,
     "customer-fields": MARKETING, "customer-alerts": MARKETING,

@@ -16,7 +16,15 @@ from central.api.access import access_for
 from central.console import BLUEPRINTS
 from central.db import Database
 from central.roles import ADMIN, ROLES
-from central.services import auth, cashiers, catalog, customers, loyalty_profiles, stores
+from central.services import (
+    auth,
+    cashiers,
+    catalog,
+    customers,
+    instructions,
+    loyalty_profiles,
+    stores,
+)
 from central.web import create_app
 from tests.integration.test_ingest import batch, entry, ingest, sale
 
@@ -234,8 +242,10 @@ def test_every_page_route_with_every_role_and_none(app: Flask, clean_pg_db: Data
         cashiers.create(session, "anna", "Anna <b>Rossi</b>", "4711", ["kiosk-1"])
         someone = customers.create(session, {"first_name": "<i>Ana</i>",
                                              "observation": "Pays late"}).id
+        note = instructions.create(session, "<b>Check</b> the yoghurts", stores=["kiosk-1"])
     routes = page_rules(app, {"uuid": sale_uuid, "cashier_code": "anna",
-                              "customer_id": someone, "customer": someone})
+                              "customer_id": someone, "customer": someone,
+                              "instruction_id": str(note.id)})
     assert len(routes) >= 3
     anonymous = app.test_client()
     for url, _endpoint in routes:

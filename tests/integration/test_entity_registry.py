@@ -25,6 +25,8 @@ from central.services import (
     changelog,
     customer_queries,
     customers,
+    display,
+    instructions,
     loyalty_profiles,
     loyalty_programme,
     partners,
@@ -32,6 +34,7 @@ from central.services import (
     prices,
     receipts,
     stores,
+    surveys,
 )
 from protocol.entities import ENTITIES, Entity
 from protocol.streams import ALL, CATALOG, parse_stream
@@ -154,6 +157,24 @@ def chain(clean_pg_db: Database) -> Database:
         customers.erase(s, gone.id, by="test")
         customer_queries.save_alert(s, {"code": "big", "position": 1, "message": "Big",
                                         "condition": "total_spend >= 1000"})
+        note = instructions.create(s, "Check the yoghurts", groups=["north"], scroll=True,
+                                   valid_from=NOW, valid_until=NOW + dt.timedelta(days=1))
+        instructions.update(s, note.id, {"groups": [], "stores": ["market"]})
+        instructions.create(s, "Anna: see the manager", cashier="anna")
+        instructions.set_seller_message(s, STORE, "Ask for the e-mail address", NOW)
+        instructions.set_seller_message(s, "market", "Record the customer", NOW)
+        instructions.set_seller_message(s, "market", "", NOW)
+        surveys.create_question(s, "how", "How did you hear of us?", ["A friend", "The web"])
+        surveys.create_survey(s, "autumn", "Autumn", ["how"])
+        surveys.assign(s, STORE, "autumn")
+        surveys.assign(s, "market", "autumn")
+        surveys.update_question(s, "how", {"text": "How did you find us?"})
+        surveys.assign(s, "market", None)
+        display.put(s, "group", "north", [{"kind": "image", "src": "https://cdn/a.png"},
+                                          {"kind": "url", "src": "https://shop/offers",
+                                           "seconds": 20}], NOW)
+        display.put(s, "store", STORE, [{"kind": "video", "src": "https://cdn/v.mp4"}], NOW)
+        display.delete(s, "store", STORE)
     return db
 
 

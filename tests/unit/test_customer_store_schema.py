@@ -18,7 +18,7 @@ def test_a_store_at_migration_5_keeps_its_entry_hashes_and_gains_the_customer_ta
     conn = sqlite3.connect(tmp_path / "agent.db", isolation_level=None)
     migrate(conn, tuple(m for m in MIGRATIONS if m.number <= 6))
     conn.execute("INSERT INTO entry_hashes VALUES ('catalog', 'product', 'A', '00ff00ff00ff00ff')")
-    assert migrate(conn) == [7, 8]
+    assert migrate(conn)[:2] == [7, 8]
     assert conn.execute("SELECT * FROM entry_hashes").fetchall() == [
         ("catalog", "product", "A", "00ff00ff00ff00ff")]
     ddl = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'entry_hashes'").fetchone()[0]

@@ -109,6 +109,27 @@ SAMPLES: dict[str, tuple[str, dict[str, Any], str, dict[str, list[tuple[Any, ...
                                            "active": True},
                 "anna", {"cashiers": [("anna", "Anna Rossi", "$argon2id$v=19$m=65536,t=3,p=4$x",
                                        1)]}),
+    "instruction": ("store-config@s:kiosk-1", {
+        "id": "7", "text": "Check the yoghurts", "scroll": True,
+        "valid_from": "2026-11-22T08:00:00+00:00", "valid_until": None, "cashier": None},
+        "7", {"instructions": [("7", "Check the yoghurts", 1, "2026-11-22T08:00:00+00:00",
+                                None, None)]}),
+    "seller_message": ("store-config@s:kiosk-1", {"store": "kiosk-1", "text": "Ask the e-mail"},
+                       "kiosk-1", {"seller_messages": [("kiosk-1", "Ask the e-mail")]}),
+    "survey": ("store-config@s:kiosk-1", {
+        "store": "kiosk-1", "code": "autumn", "name": "Autumn",
+        "questions": [{"code": "how", "text": "How?", "choices": [
+            {"code": "1", "text": "A friend"}, {"code": "2", "text": "The web"}]}]},
+        "kiosk-1", {"surveys": [("kiosk-1", "autumn",
+                                 '{"code":"autumn","name":"Autumn","questions":[{"choices":'
+                                 '[{"code":"1","text":"A friend"},{"code":"2","text":"The web"}]'
+                                 ',"code":"how","text":"How?"}],"store":"kiosk-1"}')]}),
+    "display_content": ("store-config@s:kiosk-1", {
+        "store": "kiosk-1", "source": "group north",
+        "items": [{"kind": "url", "src": "https://shop/offers", "seconds": 20}]},
+        "kiosk-1", {"display_content": [("kiosk-1", '{"items":[{"kind":"url","seconds":20,'
+                                                    '"src":"https://shop/offers"}],'
+                                                    '"source":"group north","store":"kiosk-1"}')]}),
     "price": ("prices@s:kiosk-1", {"sku": "A", "price": "1.25",
                                    "effective_from": "2026-01-01T00:00:00+00:00"},
               "A|2026-01-01T00:00:00+00:00",

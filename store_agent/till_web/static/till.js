@@ -256,6 +256,7 @@
       : t("fiscal.waiting", { msg: fiscal.error || fiscal.state });
     $("receipt-fiscal").dataset.state = fiscal ? fiscal.state : "none";
     render();
+    window.dispatchEvent(new CustomEvent("tessera:sale-done", { detail: sale }));
   }
 
   function newSale() {
