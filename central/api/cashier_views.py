@@ -8,6 +8,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from central.api.requests import Blueprint
+from central.api.schemas import CODE as STORE_CODE
 from central.services import cashiers
 from central.web import db_session, transactional
 
@@ -17,8 +18,9 @@ cashiers_blp = Blueprint("cashiers", __name__, url_prefix="/api/v1/cashiers",
 
 CODE = validate.Regexp(r"^[A-Za-z0-9._-]{1,32}$", error="1 to 32 letters, digits, '.', '_', '-'")
 PIN = validate.Regexp(r"^[0-9]{4,8}$", error="4 to 8 digits")
-STORES = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
-                     validate=validate.Length(max=1000))
+# Store codes as the stores resource spells them (a NUL or a surrogate in one used to reach
+# the database and answer 500).
+STORES = fields.List(fields.String(validate=STORE_CODE), validate=validate.Length(max=1000))
 
 
 class CashierIn(Schema):
@@ -44,7 +46,7 @@ class CashierOut(Schema):
 
 
 class CashierListArgs(Schema):
-    store = fields.String(validate=validate.Length(min=1, max=64))
+    store = fields.String(validate=STORE_CODE)
 
 
 @cashiers_blp.route("/")

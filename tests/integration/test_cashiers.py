@@ -165,6 +165,11 @@ def test_bad_cashiers_are_refused_with_reasons_and_only_technicians_write(
              ({"code": "anna", "name": "Anna", "pin": "12ab", "stores": []}, "pin"),
              ({"code": "a b", "name": "Anna", "pin": "1234", "stores": []}, "code"),
              ({"code": "anna", "name": "Anna", "pin": "1234", "stores": ["nowhere"]},
+              "stores"),
+             # what the fuzzer found: a NUL or a lone surrogate reached PostgreSQL (500)
+             ({"code": "anna", "name": "Anna", "pin": "1234", "stores": ["kiosk\x00"]},
+              "stores"),
+             ({"code": "anna", "name": "Anna", "pin": "1234", "stores": ["\ud800"]},
               "stores")]
     for body, field in cases:
         answer = technician.post("/api/v1/cashiers/", json=body)
