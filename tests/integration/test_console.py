@@ -351,6 +351,43 @@ def test_a_sale_page_shows_its_lines_adjustments_and_store(
     assert signed_in.get("/sales/no-such-sale").status_code == 404
 
 
+def test_the_sales_list_pages_by_keyset_and_filters_by_amount_and_cashier(
+        signed_in: FlaskClient, clean_pg_db: Database) -> None:
+    with clean_pg_db.transaction() as session:
+        stores.create_store(session, "kiosk-1", "Kiosk")
+    entries = []
+    for n in range(1, 121):  # 120 sales, a minute apart; totals 1.00..120.00
+        total = f"{n}.00"
+        entries.append(entry(n, sale(
+            n, f"6f1c2b1e-0000-4000-8000-{n:012d}", cashier="ann" if n % 3 else "bob",
+            created_at=f"2026-11-22T{8 + n // 60:02d}:{n % 60:02d}:00+00:00", total=total,
+            lines=[{"sku": "SKU-1", "barcode": None, "name": "Bread", "qty": "1",
+                    "unit_price": total, "amount": total, "vat_rate": "9.00"}],
+            vat=[], payments=[{"method": "cash", "amount": total}])))
+    ingest(clean_pg_db, batch(*entries))
+
+    def numbers(page: str) -> list[int]:
+        return [int(n) for n in re.findall(r'href="/sales/[^"]+">(\d+)</a>', page)]
+
+    seen, url, pages = [], "/sales", 0
+    while url:
+        page = signed_in.get(url).get_data(as_text=True)
+        assert "120 sales" in page
+        seen += numbers(page)
+        found = re.search(r'<a href="([^"]+)" rel="next">', page)
+        url = found.group(1).replace("&amp;", "&") if found else ""
+        pages += 1
+    assert pages == 3 and seen == list(range(120, 0, -1))  # newest first, each sale once
+
+    page = signed_in.get("/sales?cashier=bob&min_total=30&max_total=45,00").get_data(
+        as_text=True)
+    assert numbers(page) == [45, 42, 39, 36, 33, 30] and "6 sales" in page
+    page = signed_in.get("/sales?min_total=not-a-number&cashier=nobody").get_data(as_text=True)
+    assert numbers(page) == [] and "0 sales" in page
+    # A cursor edited by hand is not an error page: the list starts again.
+    assert numbers(signed_in.get("/sales?after=garbage").get_data(as_text=True))[0] == 120
+
+
 def test_a_bulk_change_applies_only_what_its_preview_showed(
         signed_in: FlaskClient, clean_pg_db: Database) -> None:
     with clean_pg_db.transaction() as session:
