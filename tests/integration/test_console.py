@@ -330,8 +330,56 @@ def test_exports_neutralise_formulas(signed_in: FlaskClient, clean_pg_db: Databa
     with signed_in.get("/products/export.xlsx") as response:
         sheet = load_workbook(io.BytesIO(response.data)).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[1][1] == "'=HYPERLINK(\"http://evil\")" and rows[2][1] == "'+1"
+    # XLSX: the exact text, as a string cell (never a formula, no apostrophe added).
+    assert rows[1][1] == "=HYPERLINK(\"http://evil\")" and rows[2][1] == "+1"
+    assert sheet.cell(row=2, column=2).data_type == "s"
     assert rows[3][1] == "Plain" and rows[3][8] == 1  # numbers stay numbers
+
+
+def test_every_list_exports_what_it_shows_as_csv_and_excel(
+        signed_in: FlaskClient, clean_pg_db: Database) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    with clean_pg_db.transaction() as session:
+        stores.create_group(session, "north", "North")
+        stores.create_store(session, "kiosk-1", "=cmd|' /C calc'!A0", "north")
+        stores.create_store(session, "market", "Market")
+        cashiers.create(session, "ann", "@SUM(1+1)", "1234", ["kiosk-1"])
+    ingest(clean_pg_db, batch(entry(1, sale(1, "6f1c2b1e-0000-4000-8000-000000000009",
+                                            store="kiosk-1", cashier="-2+3"))))
+    make_user(clean_pg_db, "lisa", "read-only")  # (a username cannot start like a formula)
+    expected = {  # list page -> (first header, a formula-like text it must hold, rows)
+        "/stores?group=north": ("code", "=cmd|' /C calc'!A0", 1),
+        "/cashiers": ("code", "@SUM(1+1)", 1),
+        "/sales?cashier=-2%2B3": ("uuid", "-2+3", 1),
+        "/users": ("username", "", 2),
+        "/?group=north": ("store", "=cmd|' /C calc'!A0", 1)}
+    for page_url, (first, formula, count) in expected.items():
+        page = signed_in.get(page_url).get_data(as_text=True)
+        links = re.findall(r'<a href="([^"]+)" download>', page)
+        assert len(links) == 2, page_url
+        csv_url, xlsx_url = (link.replace("&amp;", "&") for link in links)
+        with signed_in.get(csv_url) as response:
+            assert response.status_code == 200, csv_url
+            assert response.headers["Content-Type"].startswith("text/csv")
+            lines = response.get_data(as_text=True).lstrip("\ufeff").splitlines()
+        assert lines[0].split(",")[0] == first and len(lines) == count + 1, (csv_url, lines)
+        if not formula:
+            assert lines[1].startswith("boss,admin,true,true,") and lines[2].startswith(
+                "lisa,read-only,true,true,"), lines
+            continue
+        assert "'" + formula in "\n".join(lines), csv_url  # neutralised in CSV
+        with signed_in.get(xlsx_url) as response:
+            assert response.status_code == 200, xlsx_url
+            sheet = load_workbook(io.BytesIO(response.data)).active
+        rows = list(sheet.iter_rows(values_only=True))
+        assert rows[0][0] == first and len(rows) == count + 1, xlsx_url
+        cells = [cell for row in sheet.iter_rows(min_row=2) for cell in row
+                 if cell.value == formula]
+        assert cells and all(c.data_type == "s" for c in cells), xlsx_url  # text, exact
+    assert signed_in.get("/stores/export.pdf").status_code == 404
 
 
 def test_a_sale_page_shows_its_lines_adjustments_and_store(

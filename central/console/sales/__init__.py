@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import request, url_for
 from flask.typing import ResponseReturnValue
 
+from central.console import export
 from central.console.pages import page_blueprint, render
 from central.services import sales, store_activity, stores
 from central.services.errors import Invalid
@@ -75,9 +77,34 @@ def list_sales() -> ResponseReturnValue:
         found = _browse(filters, None, PAGE_SIZE)
     keep: dict[str, Any] = {k: v for k, v in filters.items() if v is not None}
     return render("sales/list.html", found=found, stores=all_stores, filters=filters,
+                  **export.export_links(".export_sales", **keep),
                   first_url=url_for(".list_sales", **keep) if after else None,
                   next_url=url_for(".list_sales", after=found.next_cursor, **keep)
                   if found.next_cursor else None)
+
+
+EXPORT_HEADER = ("uuid", "store", "number", "sold_at", "till", "cashier", "total",
+                 "fiscal_receipt", "fiscal_device")
+EXPORT_CHUNK = 1000
+
+
+@sales_bp.get("/sales/export.<fmt>")
+def export_sales(fmt: str) -> ResponseReturnValue:
+    """Every sale the list's filters select, newest first, as CSV or Excel."""
+    filters = _filters()
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        after = None
+        while True:
+            found = _browse(filters, after, EXPORT_CHUNK)
+            for s in found.sales:
+                yield (s.uuid, s.store.code, s.number, s.sold_at, s.till, s.cashier, s.total,
+                       s.fiscal_receipt, s.fiscal_device)
+            if found.next_cursor is None:
+                return
+            after = found.next_cursor
+
+    return export.table_response(fmt, "sales", EXPORT_HEADER, rows())
 
 
 @sales_bp.get("/sales/<uuid>")
