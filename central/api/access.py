@@ -108,6 +108,7 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "console-points": writes_by(CUSTOMER_SERVICE),
     "console-customers": writes_by(CUSTOMER_SERVICE),
     "console-users": ADMIN_ONLY,
+    "console-discounts": writes_by(PRICING),
 }
 
 # By full endpoint name; wins over the blueprint's line.

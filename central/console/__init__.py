@@ -17,6 +17,7 @@ from central.console.cashiers import cashiers_bp
 from central.console.catalogue import catalogue_bp
 from central.console.catalogue.references import references_bp
 from central.console.customers import customers_bp
+from central.console.discounts import discounts_bp
 from central.console.fleet import fleet_bp
 from central.console.loyalty import loyalty_bp, points_bp
 from central.console.prices import prices_bp
@@ -26,7 +27,7 @@ from central.console.users import users_bp
 
 # Every page blueprint, in one list (the access table names each of them).
 BLUEPRINTS = (auth_bp, fleet_bp, stores_bp, catalogue_bp, references_bp, prices_bp, sales_bp,
-              customers_bp, users_bp, cashiers_bp, loyalty_bp, points_bp)
+              customers_bp, users_bp, cashiers_bp, loyalty_bp, points_bp, discounts_bp)
 
 
 def init_app(app: Flask) -> None:

@@ -16,7 +16,16 @@ from central.api.access import access_for
 from central.console import BLUEPRINTS
 from central.db import Database
 from central.roles import ADMIN, ROLES
-from central.services import auth, cashiers, catalog, customers, loyalty_profiles, stores
+from central.services import (
+    auth,
+    cashiers,
+    catalog,
+    customers,
+    loyalty_profiles,
+    partners,
+    policies,
+    stores,
+)
 from central.web import create_app
 from tests.integration.test_ingest import batch, entry, ingest, sale
 
@@ -234,6 +243,10 @@ def test_every_page_route_with_every_role_and_none(app: Flask, clean_pg_db: Data
         cashiers.create(session, "anna", "Anna <b>Rossi</b>", "4711", ["kiosk-1"])
         someone = customers.create(session, {"first_name": "<i>Ana</i>",
                                              "observation": "Pays late"}).id
+        policies.create(session, "sales_rule", {"code": "kiosk-1", "name": "Rule",
+                                                "percent": "5"})
+        partners.create_programme(session, {"code": "kiosk-1", "name": "Union",
+                                            "percent": "5"})
     routes = page_rules(app, {"uuid": sale_uuid, "cashier_code": "anna",
                               "customer_id": someone, "customer": someone})
     assert len(routes) >= 3
