@@ -21,13 +21,15 @@ from central.console.discounts import discounts_bp
 from central.console.fleet import fleet_bp
 from central.console.loyalty import loyalty_bp, points_bp
 from central.console.prices import prices_bp
+from central.console.receipts import receipts_bp
 from central.console.sales import sales_bp
 from central.console.stores import stores_bp
 from central.console.users import users_bp
 
 # Every page blueprint, in one list (the access table names each of them).
 BLUEPRINTS = (auth_bp, fleet_bp, stores_bp, catalogue_bp, references_bp, prices_bp, sales_bp,
-              customers_bp, users_bp, cashiers_bp, loyalty_bp, points_bp, discounts_bp)
+              customers_bp, users_bp, cashiers_bp, loyalty_bp, points_bp, discounts_bp,
+              receipts_bp)
 
 
 def init_app(app: Flask) -> None:

@@ -248,7 +248,8 @@ def test_every_page_route_with_every_role_and_none(app: Flask, clean_pg_db: Data
         partners.create_programme(session, {"code": "kiosk-1", "name": "Union",
                                             "percent": "5"})
     routes = page_rules(app, {"uuid": sale_uuid, "cashier_code": "anna",
-                              "customer_id": someone, "customer": someone})
+                              "customer_id": someone, "customer": someone,
+                              "scope": "kiosk-1"})
     assert len(routes) >= 3
     anonymous = app.test_client()
     for url, _endpoint in routes:
