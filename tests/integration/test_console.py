@@ -195,6 +195,56 @@ def test_languages_from_the_browser_or_the_users_choice(app: Flask) -> None:
     assert 'lang="ro"' in page.get_data(as_text=True)
 
 
+def test_the_users_own_language_comes_before_the_browsers(
+        app: Flask, clean_pg_db: Database) -> None:
+    from central.console.i18n import LANGUAGES
+    from central.models import User
+
+    assert tuple(LANGUAGES) == auth.LANGUAGES  # the profile takes what the console offers
+    make_user(clean_pg_db, "boss")
+    make_user(clean_pg_db, "giulia", "read-only")
+    french = {"Accept-Language": "fr"}
+
+    def language_of(username: str) -> str | None:
+        with clean_pg_db.sessions() as session:
+            return session.query(User).filter_by(username=username).one().language
+
+    with app.test_client() as admin:
+        sign_in(admin, "boss")
+        token = csrf(admin, "/users/giulia")
+        response = admin.post("/users/giulia", data={"csrf_token": token, "roles": "read-only",
+                                                     "active": "on", "language": "it"})
+        assert response.status_code == 303
+        assert 'value="it" selected' in admin.get("/users/giulia").get_data(as_text=True)
+        refused = admin.post("/users/giulia", data={"csrf_token": token, "roles": "read-only",
+                                                    "active": "on", "language": "xx"})
+        assert refused.status_code == 422 and language_of("giulia") == "it"
+    with app.test_client() as browser:
+        assert 'lang="fr"' in browser.get("/login", headers=french).get_data(as_text=True)
+        response = browser.post("/login", headers=french, data={
+            "username": "giulia", "password": PASSWORD,
+            "csrf_token": csrf(browser)})
+        assert response.status_code == 303
+        page = browser.get("/sales", headers=french).get_data(as_text=True)
+        assert 'lang="it"' in page and "Vendite" in page  # her profile, not the browser
+        # She switches to Romanian while signed in: her profile keeps it.
+        browser.post("/language", headers=french, data={
+            "language": "ro", "csrf_token": csrf(browser, "/sales")})
+        assert language_of("giulia") == "ro"
+    with app.test_client() as elsewhere:  # another browser, another day
+        elsewhere.post("/login", headers=french, data={
+            "username": "giulia", "password": PASSWORD, "csrf_token": csrf(elsewhere)})
+        assert 'lang="ro"' in elsewhere.get("/sales", headers=french).get_data(as_text=True)
+    # A user without a language of their own gets the browser's, and choosing one while
+    # signed out changes no profile.
+    with app.test_client() as other:
+        other.post("/language", data={"language": "it", "csrf_token": csrf(other)})
+        other.post("/login", headers=french, data={
+            "username": "boss", "password": PASSWORD, "csrf_token": csrf(other)})
+        assert 'lang="it"' in other.get("/sales", headers=french).get_data(as_text=True)
+    assert language_of("boss") is None
+
+
 # -- every page route, every role, no session ---------------------------------------------
 
 def page_rules(app: Flask, extra: dict[str, str]) -> list[tuple[str, str]]:

@@ -36,7 +36,8 @@ def _list(status: int = 200, errors: dict[str, list[str]] | None = None,
                   values=values or {}, **export.export_links(".export_users"))
 
 
-USER_HEADER = ("username", "roles", "active", "password", "locked_until", "created_at")
+USER_HEADER = ("username", "roles", "active", "password", "locked_until", "created_at",
+               "language")
 EXPORT_CHUNK = 500
 
 
@@ -51,7 +52,8 @@ def export_users(fmt: str) -> ResponseReturnValue:
             found, total = auth.list_users(db, page_no, EXPORT_CHUNK)
             for u in found:
                 yield (u.username, " ".join(sorted(auth.roles_of(u))), u.active,
-                       u.password_hash is not None, u.locked_until, u.created_at)
+                       u.password_hash is not None, u.locked_until, u.created_at,
+                       u.language)
             if page_no * EXPORT_CHUNK >= total:
                 return
             page_no += 1
@@ -97,7 +99,8 @@ def user(username: str) -> ResponseReturnValue:
         changes = UserPatch().load({
             "roles": request.form.getlist("roles"), "active": request.form.get("active") == "on",
             **({"password": request.form["password"]} if request.form.get("password") else {}),
-            "unlock": request.form.get("unlock") == "on"})
+            "unlock": request.form.get("unlock") == "on",
+            "language": request.form.get("language") or None})
         auth.update_user(db, username, changes)
         db.commit()
     except ValidationError as exc:
