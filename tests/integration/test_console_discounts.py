@@ -153,3 +153,12 @@ def test_vip_cards_are_issued_and_deactivated(signed_in: FlaskClient, chain: Dat
     with chain.sessions() as session:
         card = partners.get_vip(session, "#VIP#1")
         assert (card.active, card.percent) == (False, Decimal("10"))
+
+
+def test_the_new_pages_speak_italian(signed_in: FlaskClient, chain: Database) -> None:
+    signed_in.post("/language", data={"language": "it", "csrf_token": csrf(signed_in, "/vip")})
+    for url, label in (("/policies", "Politiche di sconto"), ("/partners", "Programmi partner"),
+                       ("/vip", "Carte VIP"), ("/prices", "Nuovo prezzo"),
+                       ("/prices/file", "Nuovi prezzi da un file"),
+                       ("/receipts", "Profili dello scontrino")):
+        assert label in signed_in.get(url).get_data(as_text=True), url
