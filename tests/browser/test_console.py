@@ -178,7 +178,8 @@ def test_a_technician_creates_a_store_and_issues_its_enrolment_code(
     code = page.get_by_label("Enrolment code").inner_text().strip()
     command = page.locator("[data-command]").inner_text()
     assert command == f"tessera agent enroll --central {console.central.base} --code {code}"
-    expect(page.locator("[data-expires]")).to_contain_text("UTC")
+    # In the store's time zone (a new store's default), as every moment of a store is.
+    expect(page.locator("[data-expires]")).to_contain_text("Europe/Rome")
 
     # The code is real: the shop PC's redemption gets the store identity, once.
     anonymous = Http(console.central.base)
@@ -199,6 +200,7 @@ def test_a_bulk_price_change_is_previewed_then_confirmed_and_reaches_the_store(
     console.wait(lambda: kiosk.price_of(BARCODE) == Decimal("2.00"), 30, "the kiosk at 2.00")
     signed_in(page, console, "petra")
     page.get_by_role("link", name="Prices").click()
+    page.get_by_role("link", name="Bulk price change").click()
     page.get_by_label("Value").fill("10")
     page.get_by_label("Category").select_option(label="Tea")
     page.get_by_role("button", name="Preview").click()

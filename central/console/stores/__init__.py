@@ -47,8 +47,13 @@ def _store_form(schema: Schema, form: Any, fields: tuple[str, ...]) -> dict[str,
     for name in fields:
         if name in schema.fields:
             value = form.get(name, "").strip()
-            data[name] = value or None if name in ("group", "time_zone") else value
-    return schema.load(data)
+            if name == "time_zone" and not value:
+                continue  # empty: a new store gets the default zone, an edited one keeps its
+            data[name] = value or None if name == "group" else value
+    loaded: dict[str, Any] = schema.load(data)
+    if loaded.get("time_zone", "") is None:  # the schema's default: no zone chosen
+        del loaded["time_zone"]
+    return loaded
 
 
 @stores_bp.get("/stores")
