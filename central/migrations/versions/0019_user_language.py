@@ -1,14 +1,14 @@
 """a head-office user's console language (issue 13): en, it, fr or ro; null: the browser's
 
-Revision ID: 0017_user_language
-Revises: 0016_store_printer_state
+Revision ID: 0019_user_language
+Revises: 0018_store_printer_state
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017_user_language"
-down_revision = "0016_store_printer_state"
+revision = "0019_user_language"
+down_revision = "0018_store_printer_state"
 branch_labels = None
 depends_on = None
 
