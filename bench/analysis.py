@@ -80,6 +80,12 @@ def explain(results: dict[str, Any]) -> None:
         from bench import tabular
 
         imported["limit"] = tabular.explain_import(imported)
+    con = results.get("console")
+    if con:
+        from bench import console
+
+        for key in ("product_list", "sales_list"):
+            con[key]["limit"] = console.explain(con[key])
     agent = results.get("agent")
     if agent:
         agent["limit"] = (f"Python interpreter, Flask/waitress/paho/SQLAlchemy imports and "

@@ -12,7 +12,8 @@ LONG = "600 s"
 RESULTS = Path(__file__).resolve().parent / "results"
 FIGURES = ("raw", "ingest_capacity", "ingest", "fanout", "bootstrap", "catchup", "agent_rss",
            "agent_cpu", "tabular_csv", "tabular_xlsx", "import", "customers_bootstrap",
-           "customers_db", "customers_card", "customers_mobile", "customers_name")
+           "customers_db", "customers_card", "customers_mobile", "customers_name",
+           "console_products", "console_sales")
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,15 @@ def rows(results: dict[str, Any]) -> list[Row]:
                    None, None,
                    imp["limit"] if imp else "not measured"))
     out.extend(customer_rows(results.get("customers")))
+    con = results.get("console")
+    for key, name, count in (("product_list", "products", "products"),
+                             ("sales_list", "sales", "sales")):
+        figure = con and con[key]
+        detail = f" ({con[count]:,} {count})" if con else ""
+        out.append(Row(f"console_{name}", f"console {name} list page, p95 render{detail}",
+                       figure and figure["p95_ms"], "ms", "≤ 300 ms",
+                       None if not figure else figure["p95_ms"] <= 300, None,
+                       figure["limit"] if figure else "not measured"))
     return out
 
 

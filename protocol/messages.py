@@ -120,6 +120,24 @@ class CatchUpSchema(_Base):
                                     validate=validate.Range(min=0, max=MAX_COUNT))
 
 
+PRINTER_STATE_RE = r"^[a-z_]{1,16}$"
+
+
+class PrinterSchema(Schema):
+    """The store's fiscal printer as its agent last saw it (``birth``, optional).
+
+    ``state`` is ``ok``, ``warning``, ``error``, ``offline`` or ``unknown`` today; a later
+    agent may say more, so central takes any short lowercase word and shows it as it is.
+    """
+
+    class Meta:
+        unknown = EXCLUDE
+
+    state = fields.String(required=True, validate=validate.Regexp(PRINTER_STATE_RE))
+    message = fields.String(load_default=None, allow_none=True,
+                            validate=validate.And(validate.Length(max=500), PRINTABLE))
+
+
 class StateSchema(_Base):
     """``birth`` / ``death``: retained liveness of a store (birth also carries versions)."""
 
@@ -138,6 +156,8 @@ class StateSchema(_Base):
     outbox_head = fields.Integer(load_default=None, validate=validate.Range(min=0, max=MAX_SEQ))
     outbox_pending = fields.Integer(load_default=None,
                                     validate=validate.Range(min=0, max=MAX_COUNT))
+    # Since protocol 1 additively: absent from older agents and from stores with no printer.
+    printer = fields.Nested(PrinterSchema, load_default=None, allow_none=True)
 
 
 class EntrySchema(Schema):

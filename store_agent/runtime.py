@@ -135,6 +135,8 @@ class Agent:
             workers.append((self.mailer.run, "mailer"))
         if self.plu is not None and self.serve_pos:
             workers.append((self._run_plu_sync, "plu-sync"))
+        if self.printer_state is not None and self.serve_pos:
+            workers.append((self._run_printer_watch, "printer-watch"))
         for target, name in workers:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -166,6 +168,18 @@ class Agent:
                     pass
             except Exception:  # noqa: BLE001 - keep syncing whatever one pass met
                 log.exception("PLU sync pass failed")
+
+    def _run_printer_watch(self, interval: float = 2.0) -> None:
+        """Tell central the fiscal printer's state (in the birth) whenever it changes."""
+        assert self.printer_state is not None
+        while True:
+            try:
+                if self.sync.report_printer(self.printer_state.state()):
+                    log.info("fiscal printer now %s", self.sync.printer)
+            except Exception:  # noqa: BLE001 - a failed look at the printer is not fatal
+                log.exception("printer state check failed")
+            if self.stopped.wait(interval):
+                return
 
     def stop(self) -> None:
         if self.mailer is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import threading
 import time
 from typing import Any
@@ -27,6 +28,9 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
 
+_PRINTABLE_ONLY = re.compile(r"[\x00-\x1f\x7f]+")
+
+
 class StoreSync:
     """Keeps the replica current and announces the store's liveness."""
 
@@ -42,6 +46,9 @@ class StoreSync:
                                            on_connected=self._on_connected)
         self.link.client.on_disconnect = self._wrap_disconnect(self.link.client.on_disconnect)
         self.uplink: Uplink | None = None
+        # The fiscal printer as last reported in the birth ({state, message}); None when the
+        # store has no printer or has not asked it yet (see ``report_printer``).
+        self.printer: dict[str, Any] | None = None
         self.central_online: bool | None = None
         self._last_catch_up = 0.0
         self._catch_up_lock = threading.Lock()
@@ -76,6 +83,8 @@ class StoreSync:
             if self.uplink is not None:
                 body.update(outbox_head=self.uplink.head(),
                             outbox_pending=self.uplink.pending())
+            if self.printer is not None:
+                body["printer"] = self.printer
         return dumps(messages.envelope("birth" if online else "death", **body))
 
     def _on_connected(self, link: MqttLink) -> None:
@@ -89,6 +98,24 @@ class StoreSync:
         if self.link.connected:
             self.link.publish(topics.store_state(self.code), self._state(True, self.session),
                               retain=True)
+
+    def report_printer(self, state: dict[str, Any]) -> bool:
+        """The printer's state as ``PrinterState.state`` gives it; when it differs from the
+        one last published, the birth is published again with it. Returns True then.
+
+        ``busy`` (the device is printing a receipt) says nothing about its health: the last
+        state stands.
+        """
+        if state.get("state") == "busy":
+            return False
+        text = "; ".join(str(m) for m in state.get("messages") or [])
+        message = _PRINTABLE_ONLY.sub(" ", text).strip()[:500] or None
+        report = {"state": str(state.get("state") or "unknown"), "message": message}
+        if report == self.printer:
+            return False
+        self.printer = report
+        self.rebirth()
+        return True
 
     def _wrap_disconnect(self, inner: Any) -> Any:
         def handler(*args: Any) -> None:

@@ -123,6 +123,8 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "console-points": writes_by(CUSTOMER_SERVICE),
     "console-customers": writes_by(CUSTOMER_SERVICE),
     "console-users": ADMIN_ONLY,
+    "console-discounts": writes_by(PRICING),
+    "console-receipts": writes_by(MARKETING),
 }
 
 # By full endpoint name; wins over the blueprint's line.

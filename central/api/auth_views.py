@@ -66,6 +66,9 @@ class UserOut(Schema):
     created_at = fields.AwareDateTime()
     failed_logins = fields.Integer()
     locked_until = fields.AwareDateTime(allow_none=True)
+    language = fields.String(allow_none=True, metadata={
+        "description": "the console's language for this user (en, it, fr, ro); null: the "
+                       "browser's"})
 
 
 class UserIn(Schema):
@@ -83,6 +86,8 @@ class UserPatch(Schema):
     password = fields.String(load_only=True, validate=PASSWORD)
     unlock = fields.Boolean(load_only=True,
                             metadata={"description": "lift a lock after failed logins"})
+    language = fields.String(allow_none=True, validate=validate.OneOf(auth.LANGUAGES),
+                             metadata={"description": "en, it, fr, ro; null: the browser's"})
 
 
 class MeOut(Schema):

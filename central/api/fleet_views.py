@@ -42,6 +42,10 @@ class FleetStoreOut(Schema):
     session = fields.Integer(allow_none=True,
                              metadata={"description": "connection counter of the store"})
     agent_version = fields.String(allow_none=True)
+    printer_state = fields.String(allow_none=True, metadata={
+        "description": "the fiscal printer as the store's birth last reported it: ok, warning, "
+                       "error, offline or unknown; null when not reported"})
+    printer_message = fields.String(allow_none=True)
     protocol_version = fields.Integer(allow_none=True)
     epoch = fields.String(allow_none=True,
                           metadata={"description": "history of the store's outbox"})

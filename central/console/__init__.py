@@ -17,11 +17,13 @@ from central.console.cashiers import cashiers_bp
 from central.console.catalogue import catalogue_bp
 from central.console.catalogue.references import references_bp
 from central.console.customers import customers_bp
+from central.console.discounts import discounts_bp
 from central.console.fleet import fleet_bp
 from central.console.footfall import footfall_bp
 from central.console.instructions import instructions_bp
 from central.console.loyalty import loyalty_bp, points_bp
 from central.console.prices import prices_bp
+from central.console.receipts import receipts_bp
 from central.console.sales import sales_bp
 from central.console.stores import stores_bp
 from central.console.surveys import surveys_bp
@@ -30,7 +32,7 @@ from central.console.users import users_bp
 # Every page blueprint, in one list (the access table names each of them).
 BLUEPRINTS = (auth_bp, fleet_bp, stores_bp, catalogue_bp, references_bp, prices_bp, sales_bp,
               customers_bp, users_bp, cashiers_bp, loyalty_bp, points_bp, instructions_bp,
-              footfall_bp, surveys_bp)
+              footfall_bp, surveys_bp, discounts_bp, receipts_bp)
 
 
 def init_app(app: Flask) -> None:

@@ -1,82 +1,50 @@
-"""Lists as CSV or Excel files, with spreadsheet formula injection neutralised.
+"""The console's lists as CSV or Excel downloads: ``central.exports`` does the writing.
 
-A text cell that starts with ``= + - @`` (or a tab or carriage return) would be run as a
-formula by Excel or LibreOffice when the file is opened; such cells get a leading
-apostrophe, which spreadsheets show as plain text. Numbers stay numbers.
+One implementation for the whole of central (``central/exports.py``): streamed, and safe
+to open in a spreadsheet. A CSV text cell that a spreadsheet would run as a formula
+(``= + - @``, a tab or a carriage return first) gets a leading apostrophe; in XLSX it is a
+string cell holding its exact text, never a formula. Numbers stay numbers.
+
+Every list page offers both, for the rows its filters select: ``export_links`` gives the
+two URLs for the template (``layout/_export.html``), ``table_response`` answers the
+``<list>/export.<fmt>`` route.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Iterator, Sequence
-from decimal import Decimal
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from flask import Response, stream_with_context
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
+from flask import abort, url_for
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-CSV_TYPE = "text/csv; charset=utf-8"
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+from central import exports
+
+FORMATS = ("csv", "xlsx")
 
 
-def neutralise(value: Any) -> Any:
-    """``value`` safe for a spreadsheet cell: text that could be a formula is quoted."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, Decimal, float)):
-        return value
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Any:
+    """A streamed CSV download (UTF-8 with BOM, so that Excel reads the accents)."""
+    return exports.csv_download(filename, header, rows)
 
 
-def _attachment(name: str) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="{name}"'}
+def xlsx_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]],
+                  *, title: str = "Export") -> Any:
+    """A streamed Excel (XLSX) download; text cells are strings, never formulas."""
+    return exports.xlsx_download(filename, header, rows, title=title)
 
 
-def csv_response(filename: str, header: Sequence[str],
-                 rows: Iterable[Sequence[Any]]) -> Response:
-    """A CSV download (UTF-8 with BOM, so that Excel reads the accents), streamed."""
-    def generate() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        buffer.write("\ufeff")
-        writer.writerow([neutralise(h) for h in header])
-        for row in rows:
-            writer.writerow([neutralise(v) for v in row])
-            if buffer.tell() > 64 * 1024:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    return Response(stream_with_context(generate()), mimetype=CSV_TYPE,
-                    headers=_attachment(filename))
+def table_response(fmt: str, name: str, header: Sequence[str],
+                   rows: Iterable[Sequence[Any]]) -> Any:
+    """``name``.csv or ``name``.xlsx as ``fmt`` asks; any other format is not found."""
+    if fmt == "csv":
+        return csv_response(f"{name}.csv", header, rows)
+    if fmt == "xlsx":
+        return xlsx_response(f"{name}.xlsx", header, rows, title=name)
+    abort(404)
 
 
-def xlsx_response(filename: str, header: Sequence[str],
-                  rows: Iterable[Sequence[Any]]) -> Response:
-    """An Excel (XLSX) download; every text cell is stored as text, never as a formula."""
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet()
-
-    def cells(values: Sequence[Any]) -> list[WriteOnlyCell]:
-        result = []
-        for value in values:
-            safe = neutralise(value)
-            cell = WriteOnlyCell(sheet, value=safe)
-            if isinstance(safe, str):
-                cell.data_type = "s"  # openpyxl would otherwise take "=..." as a formula
-            result.append(cell)
-        return result
-
-    sheet.append(cells(header))
-    for row in rows:
-        sheet.append(cells(row))
-    out = io.BytesIO()
-    book.save(out)
-    return Response(out.getvalue(), mimetype=XLSX_TYPE, headers=_attachment(filename))
+def export_links(endpoint: str, **args: Any) -> dict[str, str]:
+    """``csv_url`` and ``xlsx_url`` of ``endpoint`` (a ``.../export.<fmt>`` route) with the
+    list's filters, for ``layout/_export.html``."""
+    keep = {k: v for k, v in args.items() if v is not None and v != ""}
+    return {f"{fmt}_url": url_for(endpoint, fmt=fmt, **keep) for fmt in FORMATS}

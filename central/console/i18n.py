@@ -1,7 +1,9 @@
 """Languages of the console (English, Italian, French, Romanian) and locale formatting.
 
-The language is the one the user chose in the console (kept in the session), else the
-best match of the browser's Accept-Language, else English. Amounts go through Babel's
+The language is the one chosen in this browser's console session, which signing in sets to
+the user's own language (``users.language``, their profile) when they have one; else the
+best match of the browser's Accept-Language, else English. Choosing a language while signed
+in also keeps it in the user's profile, for their next sign-in anywhere. Amounts go through Babel's
 currency format (``1.234,50 €`` in Italian); times are stored in UTC and shown in the
 store's time zone where a store is concerned and it has one, in UTC otherwise.
 """

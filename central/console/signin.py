@@ -78,6 +78,11 @@ def start(user_token: str) -> None:
     session[SEEN] = int(_now().timestamp())
 
 
+def signed_in() -> bool:
+    """Whether this browser's session holds a sign-in (not yet checked: see principal)."""
+    return isinstance(session.get(TOKEN), str)
+
+
 def principal() -> Principal:
     """The signed-in user of this request; ``AuthenticationFailed`` when there is none."""
     presented = session.get(TOKEN)

@@ -58,6 +58,9 @@ class StoreStatus(Base):
     protocol_version: Mapped[int | None] = mapped_column(Integer)
     log_epoch: Mapped[str | None] = mapped_column(String(64))
     changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The fiscal printer as the last birth reported it (None: no printer, or an older agent).
+    printer_state: Mapped[str | None] = mapped_column(String(16))
+    printer_message: Mapped[str | None] = mapped_column(String(500))
 
 
 class BrokerCredential(Base):

@@ -29,6 +29,8 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The console's language for this user (en, it, fr, ro); None: the browser's.
+    language: Mapped[str | None] = mapped_column(String(8))
 
 
 class ApiToken(Base):

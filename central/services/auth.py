@@ -152,9 +152,35 @@ def unlock(user: User) -> None:
     user.locked_until = None
 
 
+# The console's languages (central/console/i18n.py offers the same).
+LANGUAGES = ("en", "it", "fr", "ro")
+
+
+def check_language(language: str | None) -> str | None:
+    """``language`` if the console offers it (None: none chosen); Invalid otherwise."""
+    if language is None or language == "":
+        return None
+    if language not in LANGUAGES:
+        raise Invalid("unknown language", {"language": [f"one of {', '.join(LANGUAGES)}"]})
+    return language
+
+
+def set_language(session: Session, user_id: int, language: str | None) -> User:
+    """The user's own choice of the console's language (None: follow the browser)."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    user.language = check_language(language)
+    session.flush()
+    return user
+
+
 def update_user(session: Session, username: str, changes: dict[str, Any]) -> User:
-    """Change roles, active flag or password, or ``unlock``; keeps one active admin."""
+    """Change roles, active flag, password or language, or ``unlock``; keeps one active
+    admin."""
     user = get_user(session, username)
+    if "language" in changes:
+        user.language = check_language(changes["language"])
     was_admin = user.active and ADMIN in roles_of(user)
     if "roles" in changes:
         user.roles = _roles_text(changes["roles"])

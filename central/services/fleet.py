@@ -91,6 +91,9 @@ def record_state(session: Session, state: dict[str, Any], now: dt.datetime) -> b
         status.streams = json.dumps(state.get("streams") or {})
         status.outbox_pending = state.get("outbox_pending")
         status.outbox_head = state.get("outbox_head")
+        printer = state.get("printer") or {}
+        status.printer_state = printer.get("state")
+        status.printer_message = printer.get("message")
     session.flush()
     return True
 
@@ -171,6 +174,8 @@ class StoreLiveness:
     acked_seq: int | None
     streams: list[StreamLag] = field(default_factory=list)
     state: str = "never"  # online, silent (online but not heard of lately), offline, never
+    printer_state: str | None = None  # ok, warning, error, offline, unknown; None: not told
+    printer_message: str | None = None
 
     @property
     def lag(self) -> int:
@@ -212,7 +217,9 @@ def _liveness(store: Store, status: StoreStatus | None, acked: int | None,
         epoch=status.epoch if status else None,
         log_epoch=status.log_epoch if status else None,
         outbox_head=status.outbox_head if status else None,
-        acked_seq=acked, streams=streams, state=_state(status, now))
+        acked_seq=acked, streams=streams, state=_state(status, now),
+        printer_state=status.printer_state if status else None,
+        printer_message=status.printer_message if status else None)
 
 
 def fleet(session: Session, page_no: int = 1, size: int | None = None,

@@ -6,18 +6,21 @@ module records the sales of a batch in bulk (one multi-row INSERT, their lines b
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from central.models import Sale, SaleLine, Store
 from central.services import customers
 from central.services.catalog import page
-from central.services.errors import NotFound
+from central.services.errors import Invalid, NotFound
 from central.services.upstream import Recorded
 from protocol import upstream as upstream_kinds
 from protocol.encoding import WireError, dumps
@@ -155,6 +158,70 @@ def list_sales(session: Session, page_no: int, size: int, store: str | None = No
     if until:
         query = query.where(Sale.sold_at < until)
     return page(session, query, page_no, size)
+
+
+@dataclass(frozen=True)
+class SalePage:
+    sales: list[Sale]
+    next_cursor: str | None  # None on the last page
+    total: int  # every sale the filters select, on all pages
+
+
+def _encode(sold_at: dt.datetime, sale_id: int) -> str:
+    text = json.dumps([sold_at.isoformat(), sale_id])
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[dt.datetime, int]:
+    try:
+        when, sale_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        sold_at = dt.datetime.fromisoformat(when)
+        if not isinstance(sale_id, int) or sold_at.tzinfo is None:
+            raise ValueError(cursor)
+    except (ValueError, TypeError, UnicodeDecodeError):
+        raise Invalid("bad page cursor", {"after": ["start again from the first page"]}) from None
+    return sold_at, sale_id
+
+
+def browse_sales(session: Session, *, store: str | None = None,
+                 since: dt.datetime | None = None, until: dt.datetime | None = None,
+                 min_total: Decimal | None = None, max_total: Decimal | None = None,
+                 cashier: str | None = None, after: str | None = None,
+                 limit: int = 50) -> SalePage:
+    """``limit`` sales matching the filters, newest first, after the ``after`` cursor.
+
+    Keyset pages (no OFFSET): the last page of 200k sales costs what the first does.
+    ``min_total``/``max_total`` bound the sale's total (both inclusive); ``cashier`` is the
+    cashier's code exactly as the store sent it.
+    """
+    query = select(Sale)
+    if store:
+        row = session.scalar(select(Store).where(Store.code == store))
+        if row is None:
+            raise NotFound(f"no store {store!r}")
+        query = query.where(Sale.store_id == row.id)
+    if since:
+        query = query.where(Sale.sold_at >= since)
+    if until:
+        query = query.where(Sale.sold_at < until)
+    if min_total is not None:
+        query = query.where(Sale.total >= min_total)
+    if max_total is not None:
+        query = query.where(Sale.total <= max_total)
+    if cashier:
+        query = query.where(Sale.cashier == cashier)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if after:
+        sold_at, sale_id = _decode(after)
+        query = query.where(tuple_(Sale.sold_at, Sale.id) < (sold_at, sale_id))
+    # A list shows no lines: they load only if a caller reads them.
+    rows = list(session.scalars(
+        query.options(lazyload(Sale.lines))
+        .order_by(Sale.sold_at.desc(), Sale.id.desc()).limit(limit + 1)).unique())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = _encode(rows[-1].sold_at, rows[-1].id) if more and rows else None
+    return SalePage(rows, cursor, int(total))
 
 
 def get_sale(session: Session, uuid: str) -> Sale:

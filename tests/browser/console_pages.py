@@ -51,6 +51,12 @@ class FleetPage(ConsolePage):
     def expect_state(self, code: str, label: str, timeout: float) -> None:
         expect(self.state_of(code)).to_have_text(label, timeout=timeout)
 
+    def printer_of(self, code: str) -> Locator:
+        return self.store_row(code).locator("[data-printer]")
+
+    def expect_printer(self, code: str, label: str, timeout: float) -> None:
+        expect(self.printer_of(code)).to_have_text(label, timeout=timeout)
+
 
 class ProductsPage(ConsolePage):
     def new_product(self, sku: str, name: str, price: str, vat: str = "22",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -11,6 +13,7 @@ from tests.browser.conftest import create_user
 from tests.browser.console_pages import ConsolePage, FleetPage, LoginPage, ProductsPage
 from tests.e2e.harness import Http, Network, ean13
 from tests.e2e.harness import expect as expect_http
+from tests.integration.test_datecs_driver import Sim
 
 pytestmark = pytest.mark.e2e
 
@@ -61,6 +64,34 @@ def test_the_fleet_shows_a_store_going_offline_and_back_without_a_reload(
     fleet.store_row("kiosk-1").get_by_role("link").click()
     expect(page.get_by_role("heading", name="Store kiosk-1")).to_be_visible()
     expect(page.get_by_role("table", name="Streams")).to_contain_text("store-config@s:kiosk-1")
+
+
+def test_the_fleet_shows_the_printer_running_out_of_paper_and_back_without_a_reload(
+        page: Page, console: Network, tmp_path: Path) -> None:
+    printer = Sim(tmp_path / "printer", "x", [])
+    try:
+        kiosk = console.add_agent("kiosk-1")
+        kiosk.env["TESSERA_PRINTER_URL"] = f"datecs+tcp://127.0.0.1:{printer.port}"
+        kiosk.start()
+        console.wait_agent_ready(kiosk)
+        fleet = signed_in(page, console)
+        fleet.expect_printer("kiosk-1", "Ready", timeout=20_000)
+        fleet.mark_document()
+
+        printer.inject(paper_out=1)  # the agent's birth again, with the printer's error
+        fleet.expect_printer("kiosk-1", "Error", timeout=20_000)
+        expect(fleet.printer_of("kiosk-1")).to_have_attribute(
+            "title", re.compile("paper", re.IGNORECASE))
+        printer.inject(paper_out=0)
+        fleet.expect_printer("kiosk-1", "Ready", timeout=20_000)
+        assert fleet.document_was_not_reloaded()
+
+        printer.inject(paper_out=1)
+        fleet.store_row("kiosk-1").get_by_role("link").click()
+        expect(page.locator("[data-printer-message]")).to_contain_text(
+            re.compile("paper", re.IGNORECASE), timeout=20_000)
+    finally:
+        printer.stop()
 
 
 def test_a_form_posted_without_its_csrf_token_is_refused(page: Page, console: Network) -> None:
@@ -147,7 +178,7 @@ def test_a_technician_creates_a_store_and_issues_its_enrolment_code(
     code = page.get_by_label("Enrolment code").inner_text().strip()
     command = page.locator("[data-command]").inner_text()
     assert command == f"tessera agent enroll --central {console.central.base} --code {code}"
-    # shown in the store's zone: a store created without one gets central's default
+    # In the store's time zone (a new store's default), as every moment of a store is.
     expect(page.locator("[data-expires]")).to_contain_text("Europe/Rome")
 
     # The code is real: the shop PC's redemption gets the store identity, once.
@@ -169,6 +200,7 @@ def test_a_bulk_price_change_is_previewed_then_confirmed_and_reaches_the_store(
     console.wait(lambda: kiosk.price_of(BARCODE) == Decimal("2.00"), 30, "the kiosk at 2.00")
     signed_in(page, console, "petra")
     page.get_by_role("link", name="Prices").click()
+    page.get_by_role("link", name="Bulk price change").click()
     page.get_by_label("Value").fill("10")
     page.get_by_label("Category").select_option(label="Tea")
     page.get_by_role("button", name="Preview").click()

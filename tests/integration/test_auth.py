@@ -488,3 +488,14 @@ def test_the_demo_keeps_its_admin_and_writes_a_fresh_token_each_start(
         user = auth.authenticate_token(session, second, T0)
         assert user is not None and user.username == "admin"
         assert auth.login(session, "admin", password, T0) is user
+
+
+def test_a_users_console_language_is_set_and_cleared_through_the_api(
+        admin: FlaskClient, alice: dict[str, Any]) -> None:
+    assert alice["language"] is None  # the browser's until chosen
+    assert body(admin.patch(f"{API}/users/alice", json={"language": "it"}), 200)[
+        "language"] == "it"
+    assert_error(admin.patch(f"{API}/users/alice", json={"language": "de"}), 422)
+    assert body(admin.get(f"{API}/users/alice"), 200)["language"] == "it"
+    assert body(admin.patch(f"{API}/users/alice", json={"language": None}), 200)[
+        "language"] is None

@@ -23,6 +23,8 @@ from central.services import (
     customers,
     instructions,
     loyalty_profiles,
+    partners,
+    policies,
     stores,
 )
 from central.web import create_app
@@ -194,6 +196,56 @@ def test_languages_from_the_browser_or_the_users_choice(app: Flask) -> None:
     assert 'lang="ro"' in page.get_data(as_text=True)
 
 
+def test_the_users_own_language_comes_before_the_browsers(
+        app: Flask, clean_pg_db: Database) -> None:
+    from central.console.i18n import LANGUAGES
+    from central.models import User
+
+    assert tuple(LANGUAGES) == auth.LANGUAGES  # the profile takes what the console offers
+    make_user(clean_pg_db, "boss")
+    make_user(clean_pg_db, "giulia", "read-only")
+    french = {"Accept-Language": "fr"}
+
+    def language_of(username: str) -> str | None:
+        with clean_pg_db.sessions() as session:
+            return session.query(User).filter_by(username=username).one().language
+
+    with app.test_client() as admin:
+        sign_in(admin, "boss")
+        token = csrf(admin, "/users/giulia")
+        response = admin.post("/users/giulia", data={"csrf_token": token, "roles": "read-only",
+                                                     "active": "on", "language": "it"})
+        assert response.status_code == 303
+        assert 'value="it" selected' in admin.get("/users/giulia").get_data(as_text=True)
+        refused = admin.post("/users/giulia", data={"csrf_token": token, "roles": "read-only",
+                                                    "active": "on", "language": "xx"})
+        assert refused.status_code == 422 and language_of("giulia") == "it"
+    with app.test_client() as browser:
+        assert 'lang="fr"' in browser.get("/login", headers=french).get_data(as_text=True)
+        response = browser.post("/login", headers=french, data={
+            "username": "giulia", "password": PASSWORD,
+            "csrf_token": csrf(browser)})
+        assert response.status_code == 303
+        page = browser.get("/sales", headers=french).get_data(as_text=True)
+        assert 'lang="it"' in page and "Vendite" in page  # her profile, not the browser
+        # She switches to Romanian while signed in: her profile keeps it.
+        browser.post("/language", headers=french, data={
+            "language": "ro", "csrf_token": csrf(browser, "/sales")})
+        assert language_of("giulia") == "ro"
+    with app.test_client() as elsewhere:  # another browser, another day
+        elsewhere.post("/login", headers=french, data={
+            "username": "giulia", "password": PASSWORD, "csrf_token": csrf(elsewhere)})
+        assert 'lang="ro"' in elsewhere.get("/sales", headers=french).get_data(as_text=True)
+    # A user without a language of their own gets the browser's, and choosing one while
+    # signed out changes no profile.
+    with app.test_client() as other:
+        other.post("/language", data={"language": "it", "csrf_token": csrf(other)})
+        other.post("/login", headers=french, data={
+            "username": "boss", "password": PASSWORD, "csrf_token": csrf(other)})
+        assert 'lang="it"' in other.get("/sales", headers=french).get_data(as_text=True)
+    assert language_of("boss") is None
+
+
 # -- every page route, every role, no session ---------------------------------------------
 
 def page_rules(app: Flask, extra: dict[str, str]) -> list[tuple[str, str]]:
@@ -243,9 +295,13 @@ def test_every_page_route_with_every_role_and_none(app: Flask, clean_pg_db: Data
         someone = customers.create(session, {"first_name": "<i>Ana</i>",
                                              "observation": "Pays late"}).id
         note = instructions.create(session, "<b>Check</b> the yoghurts", stores=["kiosk-1"])
+        policies.create(session, "sales_rule", {"code": "kiosk-1", "name": "Rule",
+                                                "percent": "5"})
+        partners.create_programme(session, {"code": "kiosk-1", "name": "Union",
+                                            "percent": "5"})
     routes = page_rules(app, {"uuid": sale_uuid, "cashier_code": "anna",
                               "customer_id": someone, "customer": someone,
-                              "instruction_id": str(note.id)})
+                              "instruction_id": str(note.id), "scope": "kiosk-1"})
     assert len(routes) >= 3
     anonymous = app.test_client()
     for url, _endpoint in routes:
@@ -340,8 +396,56 @@ def test_exports_neutralise_formulas(signed_in: FlaskClient, clean_pg_db: Databa
     with signed_in.get("/products/export.xlsx") as response:
         sheet = load_workbook(io.BytesIO(response.data)).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[1][1] == "'=HYPERLINK(\"http://evil\")" and rows[2][1] == "'+1"
+    # XLSX: the exact text, as a string cell (never a formula, no apostrophe added).
+    assert rows[1][1] == "=HYPERLINK(\"http://evil\")" and rows[2][1] == "+1"
+    assert sheet.cell(row=2, column=2).data_type == "s"
     assert rows[3][1] == "Plain" and rows[3][8] == 1  # numbers stay numbers
+
+
+def test_every_list_exports_what_it_shows_as_csv_and_excel(
+        signed_in: FlaskClient, clean_pg_db: Database) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    with clean_pg_db.transaction() as session:
+        stores.create_group(session, "north", "North")
+        stores.create_store(session, "kiosk-1", "=cmd|' /C calc'!A0", "north")
+        stores.create_store(session, "market", "Market")
+        cashiers.create(session, "ann", "@SUM(1+1)", "1234", ["kiosk-1"])
+    ingest(clean_pg_db, batch(entry(1, sale(1, "6f1c2b1e-0000-4000-8000-000000000009",
+                                            store="kiosk-1", cashier="-2+3"))))
+    make_user(clean_pg_db, "lisa", "read-only")  # (a username cannot start like a formula)
+    expected = {  # list page -> (first header, a formula-like text it must hold, rows)
+        "/stores?group=north": ("code", "=cmd|' /C calc'!A0", 1),
+        "/cashiers": ("code", "@SUM(1+1)", 1),
+        "/sales?cashier=-2%2B3": ("uuid", "-2+3", 1),
+        "/users": ("username", "", 2),
+        "/?group=north": ("store", "=cmd|' /C calc'!A0", 1)}
+    for page_url, (first, formula, count) in expected.items():
+        page = signed_in.get(page_url).get_data(as_text=True)
+        links = re.findall(r'<a href="([^"]+)" download>', page)
+        assert len(links) == 2, page_url
+        csv_url, xlsx_url = (link.replace("&amp;", "&") for link in links)
+        with signed_in.get(csv_url) as response:
+            assert response.status_code == 200, csv_url
+            assert response.headers["Content-Type"].startswith("text/csv")
+            lines = response.get_data(as_text=True).lstrip("\ufeff").splitlines()
+        assert lines[0].split(",")[0] == first and len(lines) == count + 1, (csv_url, lines)
+        if not formula:
+            assert lines[1].startswith("boss,admin,true,true,") and lines[2].startswith(
+                "lisa,read-only,true,true,"), lines
+            continue
+        assert "'" + formula in "\n".join(lines), csv_url  # neutralised in CSV
+        with signed_in.get(xlsx_url) as response:
+            assert response.status_code == 200, xlsx_url
+            sheet = load_workbook(io.BytesIO(response.data)).active
+        rows = list(sheet.iter_rows(values_only=True))
+        assert rows[0][0] == first and len(rows) == count + 1, xlsx_url
+        cells = [cell for row in sheet.iter_rows(min_row=2) for cell in row
+                 if cell.value == formula]
+        assert cells and all(c.data_type == "s" for c in cells), xlsx_url  # text, exact
+    assert signed_in.get("/stores/export.pdf").status_code == 404
 
 
 def test_a_sale_page_shows_its_lines_adjustments_and_store(
@@ -359,6 +463,43 @@ def test_a_sale_page_shows_its_lines_adjustments_and_store(
     assert "&lt;b&gt;Bread&lt;/b&gt;" in page and "<b>Bread" not in page
     assert "reason: staff" in page
     assert signed_in.get("/sales/no-such-sale").status_code == 404
+
+
+def test_the_sales_list_pages_by_keyset_and_filters_by_amount_and_cashier(
+        signed_in: FlaskClient, clean_pg_db: Database) -> None:
+    with clean_pg_db.transaction() as session:
+        stores.create_store(session, "kiosk-1", "Kiosk")
+    entries = []
+    for n in range(1, 121):  # 120 sales, a minute apart; totals 1.00..120.00
+        total = f"{n}.00"
+        entries.append(entry(n, sale(
+            n, f"6f1c2b1e-0000-4000-8000-{n:012d}", cashier="ann" if n % 3 else "bob",
+            created_at=f"2026-11-22T{8 + n // 60:02d}:{n % 60:02d}:00+00:00", total=total,
+            lines=[{"sku": "SKU-1", "barcode": None, "name": "Bread", "qty": "1",
+                    "unit_price": total, "amount": total, "vat_rate": "9.00"}],
+            vat=[], payments=[{"method": "cash", "amount": total}])))
+    ingest(clean_pg_db, batch(*entries))
+
+    def numbers(page: str) -> list[int]:
+        return [int(n) for n in re.findall(r'href="/sales/[^"]+">(\d+)</a>', page)]
+
+    seen, url, pages = [], "/sales", 0
+    while url:
+        page = signed_in.get(url).get_data(as_text=True)
+        assert "120 sales" in page
+        seen += numbers(page)
+        found = re.search(r'<a href="([^"]+)" rel="next">', page)
+        url = found.group(1).replace("&amp;", "&") if found else ""
+        pages += 1
+    assert pages == 3 and seen == list(range(120, 0, -1))  # newest first, each sale once
+
+    page = signed_in.get("/sales?cashier=bob&min_total=30&max_total=45,00").get_data(
+        as_text=True)
+    assert numbers(page) == [45, 42, 39, 36, 33, 30] and "6 sales" in page
+    page = signed_in.get("/sales?min_total=not-a-number&cashier=nobody").get_data(as_text=True)
+    assert numbers(page) == [] and "0 sales" in page
+    # A cursor edited by hand is not an error page: the list starts again.
+    assert numbers(signed_in.get("/sales?after=garbage").get_data(as_text=True))[0] == 120
 
 
 def test_a_bulk_change_applies_only_what_its_preview_showed(

@@ -290,3 +290,32 @@ def test_a_catch_up_request_carries_the_real_head_of_its_epoch_only(db: Database
     with pytest.raises(WireError, match="outbox_head"):
         messages.parse(messages.envelope("catch_up", store="kiosk-1", streams={},
                                          epoch="e1", outbox_head=2**63), "catch_up")
+
+
+def test_the_birth_carries_the_fiscal_printer_state_and_a_later_birth_replaces_it(
+        db: Database, client: FlaskClient) -> None:
+    birth(db, printer={"state": "error", "message": "out of paper"})
+    kiosk = view(db)["kiosk-1"]
+    assert (kiosk.printer_state, kiosk.printer_message) == ("error", "out of paper")
+    authorize(client, api_token(db, "read-only"))
+    row = client.get("/api/v1/fleet/").get_json()[0]
+    assert (row["printer_state"], row["printer_message"]) == ("error", "out of paper")
+    # The roll changed: the agent publishes its birth again, the message goes.
+    birth(db, printer={"state": "ok", "message": None})
+    assert (view(db)["kiosk-1"].printer_state, view(db)["kiosk-1"].printer_message) == (
+        "ok", None)
+    # A death says nothing about the printer: the last state stays until the next birth.
+    assert record(db, state("death", "kiosk-1", 5))
+    assert view(db)["kiosk-1"].printer_state == "ok"
+    # An older agent (or a store without a printer) does not report one.
+    birth(db, session=6)
+    assert view(db)["kiosk-1"].printer_state is None
+    assert view(db)["market"].printer_state is None
+
+
+def test_a_printer_field_that_breaks_the_contract_is_refused_with_the_birth() -> None:
+    for bad in ({"message": "no state"}, {"state": "Out Of Paper!"},
+                {"state": "error", "message": "x" * 501}, {"state": "error", "message": "a\x00"}):
+        body = messages.envelope("birth", store="kiosk-1", online=True, session=1, printer=bad)
+        with pytest.raises(WireError):
+            messages.parse(loads(dumps(body)), "birth")

@@ -40,8 +40,9 @@ def login() -> ResponseReturnValue:
         return render("auth/login.html", next=target, username=username,
                       error=_("Wrong username or password, or the account is locked or "
                               "inactive."))
-    _token, secret = made
-    language = i18n.select_locale()
+    token, secret = made
+    # The user's own language first (their profile), then what this browser used so far.
+    language = token.user.language or i18n.select_locale()
     signin.start(secret)
     i18n.choose(language)
     return redirect(target, 303)
@@ -57,5 +58,16 @@ def logout() -> ResponseReturnValue:
 
 @auth_bp.post("/language")
 def language() -> ResponseReturnValue:
-    i18n.choose(request.form.get("language", ""))
+    chosen = request.form.get("language", "")
+    if i18n.choose(chosen) and signin.signed_in():
+        # Signed in: the choice goes into the user's profile, for their next sign-in.
+        db = db_session()
+        try:
+            auth.set_language(db, signin.principal().user_id, chosen)
+            db.commit()
+        except auth.AuthenticationFailed:
+            db.rollback()
+        except BaseException:
+            db.rollback()
+            raise
     return redirect(_safe_next(request.form.get("next")), 303)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from flask import redirect, request, url_for
@@ -9,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
 from central.api.cashier_views import CashierIn, CashierPatch
+from central.console import export
 from central.console.pages import field_messages, page_blueprint, render
 from central.services import cashiers, stores
 from central.services.errors import ServiceError
@@ -35,7 +37,30 @@ def _list(status: int = 200, errors: dict[str, list[str]] | None = None,
     return render("cashiers/list.html", status=status, cashiers=rows, total=total,
                   page=page_no, pages=max(1, -(-total // PAGE_SIZE)), store=store,
                   all_stores=_store_codes(), errors=errors or {}, message=message,
-                  values=values or {})
+                  values=values or {}, **export.export_links(".export_cashiers", store=store))
+
+
+CASHIER_HEADER = ("code", "name", "stores", "active")
+EXPORT_CHUNK = 500
+
+
+@cashiers_bp.get("/cashiers/export.<fmt>")
+def export_cashiers(fmt: str) -> ResponseReturnValue:
+    """The cashiers of the list (its store filter) as CSV or Excel; never their PINs."""
+    db = db_session()
+    store = request.args.get("store") or None
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        page_no = 1
+        while True:
+            found, total = cashiers.list_cashiers(db, page_no, EXPORT_CHUNK, store)
+            for c in found:
+                yield (c.code, c.name, " ".join(s.code for s in c.stores), c.active)
+            if page_no * EXPORT_CHUNK >= total:
+                return
+            page_no += 1
+
+    return export.table_response(fmt, "cashiers", CASHIER_HEADER, rows())
 
 
 @cashiers_bp.route("/cashiers", methods=["GET", "POST"])

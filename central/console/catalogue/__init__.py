@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from flask import abort, redirect, request, url_for
+from flask import redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
@@ -92,12 +92,7 @@ def _export_rows(filters: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
 @catalogue_bp.get("/products/export.<fmt>")
 def export_products(fmt: str) -> ResponseReturnValue:
     """Every product the list's filters select, in its order, as CSV or Excel."""
-    filters = _filters()
-    if fmt == "csv":
-        return export.csv_response("products.csv", EXPORT_HEADER, _export_rows(filters))
-    if fmt == "xlsx":
-        return export.xlsx_response("products.xlsx", EXPORT_HEADER, _export_rows(filters))
-    abort(404)
+    return export.table_response(fmt, "products", EXPORT_HEADER, _export_rows(_filters()))
 
 
 def _form_data(form: MultiDict[str, str], fields: tuple[str, ...]) -> dict[str, Any]:

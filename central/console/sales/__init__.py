@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import request, url_for
 from flask.typing import ResponseReturnValue
 
+from central.console import export
 from central.console.pages import page_blueprint, render
 from central.services import sales, store_activity, stores
+from central.services.errors import Invalid
 from central.web import db_session
 
 sales_bp = page_blueprint("sales", __name__)
@@ -31,31 +35,76 @@ def _midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
+def _amount(value: str | None) -> Decimal | None:
+    """A decimal amount typed in the filter (``12.50`` or ``12,50``); None when unreadable."""
+    text = (value or "").strip().replace(",", ".")
+    try:
+        amount = Decimal(text) if text else None
+    except InvalidOperation:
+        return None
+    return amount if amount is not None and amount.is_finite() else None
+
+
+def _filters() -> dict[str, Any]:
+    args = request.args
+    return {"store": args.get("store") or None, "since": _day(args.get("since")),
+            "until": _day(args.get("until")), "min_total": _amount(args.get("min_total")),
+            "max_total": _amount(args.get("max_total")),
+            "cashier": (args.get("cashier") or "").strip()[:64] or None}
+
+
+def _browse(filters: dict[str, Any], after: str | None, limit: int) -> sales.SalePage:
+    since, until = filters["since"], filters["until"]
+    return sales.browse_sales(
+        db_session(), store=filters["store"], since=_midnight(since) if since else None,
+        until=_midnight(until + dt.timedelta(days=1)) if until else None,
+        min_total=filters["min_total"], max_total=filters["max_total"],
+        cashier=filters["cashier"], after=after, limit=limit)
+
+
 @sales_bp.get("/sales")
 def list_sales() -> ResponseReturnValue:
     db = db_session()
     all_stores = stores.list_stores(db, 1, MAX_STORES)[0]
-    store = request.args.get("store") or None
-    if store not in {s.code for s in all_stores}:
-        store = None
-    since, until = _day(request.args.get("since")), _day(request.args.get("until"))
+    filters = _filters()
+    if filters["store"] not in {s.code for s in all_stores}:
+        filters["store"] = None
+    after = request.args.get("after") or None
     try:
-        page_no = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page_no = 1
-    rows, total = sales.list_sales(
-        db, page_no, PAGE_SIZE, store=store,
-        since=_midnight(since) if since else None,
-        until=_midnight(until + dt.timedelta(days=1)) if until else None)
-    pages = max(1, -(-total // PAGE_SIZE))
-    keep: dict[str, Any] = {k: v for k, v in (("store", store), ("since", since),
-                                              ("until", until)) if v}
-    return render("sales/list.html", sales=rows, total=total, stores=all_stores, store=store,
-                  since=since, until=until, page=page_no, pages=pages,
-                  prev_url=url_for(".list_sales", page=page_no - 1, **keep)
-                  if page_no > 1 else None,
-                  next_url=url_for(".list_sales", page=page_no + 1, **keep)
-                  if page_no < pages else None)
+        found = _browse(filters, after, PAGE_SIZE)
+    except Invalid:  # a cursor edited by hand: the first page
+        after = None
+        found = _browse(filters, None, PAGE_SIZE)
+    keep: dict[str, Any] = {k: v for k, v in filters.items() if v is not None}
+    return render("sales/list.html", found=found, stores=all_stores, filters=filters,
+                  **export.export_links(".export_sales", **keep),
+                  first_url=url_for(".list_sales", **keep) if after else None,
+                  next_url=url_for(".list_sales", after=found.next_cursor, **keep)
+                  if found.next_cursor else None)
+
+
+EXPORT_HEADER = ("uuid", "store", "number", "sold_at", "till", "cashier", "total",
+                 "fiscal_receipt", "fiscal_device")
+EXPORT_CHUNK = 1000
+
+
+@sales_bp.get("/sales/export.<fmt>")
+def export_sales(fmt: str) -> ResponseReturnValue:
+    """Every sale the list's filters select, newest first, as CSV or Excel."""
+    filters = _filters()
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        after = None
+        while True:
+            found = _browse(filters, after, EXPORT_CHUNK)
+            for s in found.sales:
+                yield (s.uuid, s.store.code, s.number, s.sold_at, s.till, s.cashier, s.total,
+                       s.fiscal_receipt, s.fiscal_device)
+            if found.next_cursor is None:
+                return
+            after = found.next_cursor
+
+    return export.table_response(fmt, "sales", EXPORT_HEADER, rows())
 
 
 @sales_bp.get("/sales/<uuid>")

@@ -18,6 +18,7 @@ from central.api.schemas import (
     StoreSchema,
     StoreUpdateSchema,
 )
+from central.console import export
 from central.console.pages import field_messages as _flat
 from central.console.pages import page_blueprint, render
 from central.services import broker_access, enrolment, stores
@@ -46,11 +47,12 @@ def _store_form(schema: Schema, form: Any, fields: tuple[str, ...]) -> dict[str,
     for name in fields:
         if name in schema.fields:
             value = form.get(name, "").strip()
-            data[name] = value or None if name in ("group", "time_zone") else value
+            if name == "time_zone" and not value:
+                continue  # empty: a new store gets the default zone, an edited one keeps its
+            data[name] = value or None if name == "group" else value
     loaded: dict[str, Any] = schema.load(data)
-    if loaded.get("time_zone") is None:
-        # Left empty: the store keeps its zone (a new one gets central's default).
-        loaded.pop("time_zone", None)
+    if loaded.get("time_zone", "") is None:  # the schema's default: no zone chosen
+        del loaded["time_zone"]
     return loaded
 
 
@@ -61,7 +63,23 @@ def list_stores() -> ResponseReturnValue:
     if group not in {g.code for g in groups}:
         group = None
     rows, total = stores.list_stores(db_session(), 1, MAX_ROWS, group=group)
-    return render("stores/list.html", stores=rows, total=total, groups=groups, group=group)
+    return render("stores/list.html", stores=rows, total=total, groups=groups, group=group,
+                  **export.export_links(".export_stores", group=group))
+
+
+STORE_HEADER = ("code", "name", "group", "time_zone", "active", "created_at")
+
+
+@stores_bp.get("/stores/export.<fmt>")
+def export_stores(fmt: str) -> ResponseReturnValue:
+    """The stores of the list (its group filter) as CSV or Excel."""
+    group = request.args.get("group") or None
+    if group not in {g.code for g in _groups()}:
+        group = None
+    rows, _total = stores.list_stores(db_session(), 1, MAX_ROWS, group=group)
+    return export.table_response(fmt, "stores", STORE_HEADER, (
+        (s.code, s.name, s.group.code if s.group else None, getattr(s, "time_zone", None),
+         s.active, s.created_at) for s in rows))
 
 
 def _edit_page(store: Any, values: dict[str, Any], errors: dict[str, list[str]] | None = None,

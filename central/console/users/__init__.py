@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 from flask import redirect, request, url_for
@@ -11,6 +12,7 @@ from marshmallow import ValidationError
 
 from central.api.access import now
 from central.api.auth_views import TokenIn, UserIn, UserPatch
+from central.console import export
 from central.console.pages import field_messages, page_blueprint, render
 from central.services import auth
 from central.services.errors import ServiceError
@@ -31,7 +33,32 @@ def _list(status: int = 200, errors: dict[str, list[str]] | None = None,
     return render("users/list.html", status=status, users=rows, total=total, page=page_no,
                   pages=max(1, -(-total // PAGE_SIZE)), now=now(), roles_of=auth.roles_of,
                   all_roles=auth.ROLES, errors=errors or {}, message=message,
-                  values=values or {})
+                  values=values or {}, **export.export_links(".export_users"))
+
+
+USER_HEADER = ("username", "roles", "active", "password", "locked_until", "created_at",
+               "language")
+EXPORT_CHUNK = 500
+
+
+@users_bp.get("/users/export.<fmt>")
+def export_users(fmt: str) -> ResponseReturnValue:
+    """Every user (no secret: whether a password is set, not its hash) as CSV or Excel."""
+    db = db_session()
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        page_no = 1
+        while True:
+            found, total = auth.list_users(db, page_no, EXPORT_CHUNK)
+            for u in found:
+                yield (u.username, " ".join(sorted(auth.roles_of(u))), u.active,
+                       u.password_hash is not None, u.locked_until, u.created_at,
+                       u.language)
+            if page_no * EXPORT_CHUNK >= total:
+                return
+            page_no += 1
+
+    return export.table_response(fmt, "users", USER_HEADER, rows())
 
 
 @users_bp.route("/users", methods=["GET", "POST"])
@@ -72,7 +99,8 @@ def user(username: str) -> ResponseReturnValue:
         changes = UserPatch().load({
             "roles": request.form.getlist("roles"), "active": request.form.get("active") == "on",
             **({"password": request.form["password"]} if request.form.get("password") else {}),
-            "unlock": request.form.get("unlock") == "on"})
+            "unlock": request.form.get("unlock") == "on",
+            "language": request.form.get("language") or None})
         auth.update_user(db, username, changes)
         db.commit()
     except ValidationError as exc:
