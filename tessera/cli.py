@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from central.cli import central, fleet
-from store_agent.cli import agent
+from store_agent.cli.agent import agent
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -39,7 +39,6 @@ from decimal import Decimal
 from typing import Any
 
 from rules.money import round_money
-from store_agent import outbox
 from store_agent.fiscal.device import (
     ZERO,
     DeviceUnavailable,
@@ -54,6 +53,7 @@ from store_agent.fiscal.device import (
     ReportTotals,
 )
 from store_agent.sqlite_store import LocalStore
+from store_agent.sync import outbox
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from flask.testing import FlaskClient
 from central.db import Database
 from central.web import create_app as central_app
 from protocol import messages
-from store_agent.pos_api import create_app as pos_app
-from store_agent.replica import Replica
+from store_agent.pos.api import create_app as pos_app
 from store_agent.sqlite_store import LocalStore
+from store_agent.sync.replica import Replica
 from tests.support import api_token, authorize
 
 pytestmark = pytest.mark.integration

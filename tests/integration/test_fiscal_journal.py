@@ -203,7 +203,7 @@ def test_paper_out_leaves_the_receipt_open_and_it_is_finished_not_cancelled(
 def test_the_operator_settles_what_recovery_cannot_decide(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from store_agent.cli import agent
+    from store_agent.cli.agent import agent
     from store_agent.fiscal.device import FiscalError
 
     store = LocalStore(tmp_path / "agent.db")
@@ -257,7 +257,7 @@ def test_the_operator_settles_what_recovery_cannot_decide(tmp_path: Path) -> Non
 def test_the_command_line_verifies_the_journal_and_lists_its_records(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from store_agent.cli import agent
+    from store_agent.cli.agent import agent
 
     path = tmp_path / "fiscal.jsonl"
     journal = SoftwareJournal(path)
@@ -282,7 +282,7 @@ def test_the_command_line_shows_a_simulators_receipts(tmp_path: Path) -> None:
 
     from click.testing import CliRunner
 
-    from store_agent.cli import agent
+    from store_agent.cli.agent import agent
 
     state = tmp_path / "printer"
     state.mkdir()

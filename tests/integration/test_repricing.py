@@ -17,9 +17,9 @@ from central.db import Database
 from central.models import Sale, SaleDrift
 from central.services import catalog, changelog, partners, policies, repricing, stores, upstream
 from protocol.streams import parse_stream
-from store_agent import till
-from store_agent.replica import Replica
+from store_agent.pos import till
 from store_agent.sqlite_store import LocalStore
+from store_agent.sync.replica import Replica
 
 pytestmark = pytest.mark.integration
 

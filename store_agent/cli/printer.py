@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from store_agent import settings as settings_mod
-from store_agent.cli import agent
+from store_agent.cli.agent import agent
 from store_agent.fiscal.device import FiscalDevice, FiscalError, ReportTotals
 from store_agent.fiscal.factory import open_device
 

@@ -4,7 +4,7 @@ footer head office configured, and the e-mail receipt decided by the profile's p
 The profile comes from central (``receipt_profile`` entities of the ``store-config``
 streams): the chain's default, and this store's override whose unset fields inherit it.
 An e-mail is queued in the sale's own transaction, so a sale never loses its e-mail and an
-e-mail never exists without its sale; the mailer sends it later (``store_agent.mailer``).
+e-mail never exists without its sale; the mailer sends it later (``store_agent.pos.mailer``).
 """
 
 from __future__ import annotations

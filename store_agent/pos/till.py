@@ -16,12 +16,12 @@ from typing import Any
 
 from protocol.encoding import dumps
 from rules.pricing import BasketLine, PricedBasket, check_sellable, price_basket
-from store_agent import outbox
-from store_agent.cashiers import check_sale_cashier
-from store_agent.catalogue import load_products, pricing_inputs, store_group
 from store_agent.fiscal.fiscaliser import Fiscaliser
-from store_agent.receipts import check_address, effective_profile, queue_email
+from store_agent.pos.cashiers import check_sale_cashier
+from store_agent.pos.catalogue import load_products, pricing_inputs, store_group
+from store_agent.pos.receipts import check_address, effective_profile, queue_email
 from store_agent.sqlite_store import LocalStore
+from store_agent.sync import outbox
 
 
 class SaleConflict(Exception):

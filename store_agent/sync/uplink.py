@@ -26,8 +26,8 @@ from typing import Any
 
 from protocol import messages, topics
 from protocol.encoding import WireError, dumps, loads
-from store_agent import outbox
 from store_agent.sqlite_store import LocalStore
+from store_agent.sync import outbox
 from transport.mqtt_link import Inbound, MqttLink
 
 log = logging.getLogger(__name__)

@@ -212,7 +212,7 @@ def check_central_over_mqtt(settings: AgentSettings, status: dict[str, object] |
                             timeout: float = 5) -> list[Finding]:
     """Ask central for its clock and version over MQTT (the ``clock`` request): through the
     running agent's connection, or, with none running, on a connection of our own."""
-    from store_agent import central_clock
+    from store_agent.sync import central_clock
     from transport.mqtt_link import MqttLink
     from transport.rpc import CentralUnreachable, Requester, RequestFailed
 

@@ -11,10 +11,11 @@ from typing import Any
 from protocol import messages, topics
 from protocol.encoding import WireError, dumps, loads
 from protocol.streams import BUCKETS
-from store_agent import __version__, outbox
-from store_agent.replica import Replica
+from store_agent import __version__
 from store_agent.sqlite_store import LocalStore
-from store_agent.uplink import Uplink
+from store_agent.sync import outbox
+from store_agent.sync.replica import Replica
+from store_agent.sync.uplink import Uplink
 from transport.mqtt_link import Inbound, MqttLink, Will
 from transport.rpc import Requester
 

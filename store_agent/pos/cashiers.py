@@ -4,7 +4,8 @@ works with central or the broker down.
 
 A sale names its cashier by code; once the store knows any cashier, a sale naming someone
 who is not an active cashier of this store is refused (a store central has given no
-cashiers yet keeps the free-text field of older tills).
+cashiers yet keeps the free-text field of older tills). The till's endpoints are
+``store_agent.pos.api.cashiers``.
 """
 
 from __future__ import annotations
@@ -12,15 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import threading
-from collections.abc import Callable
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask.views import MethodView
-from marshmallow import Schema, fields, validate
 
-from store_agent.pos_requests import Blueprint
 from store_agent.sqlite_store import LocalStore
 
 MAX_FAILURES = 5
@@ -49,23 +45,7 @@ def check_sale_cashier(conn: sqlite3.Connection, code: str | None) -> None:
         raise UnknownCashier(f"cashier {code!r} is deactivated")
 
 
-class SignIn(Schema):
-    code = fields.String(required=True, validate=validate.Length(min=1, max=32))
-    pin = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=16))
-
-
-class CashierOut(Schema):
-    code = fields.String()
-    name = fields.String()
-
-
-class CashiersOut(Schema):
-    required = fields.Boolean(metadata={"description": "the store has cashiers: the till "
-                                        "signs one in before selling"})
-    cashiers = fields.List(fields.Nested(CashierOut))
-
-
-class _Failures:
+class Failures:
     """Wrong PINs per cashier code: after MAX_FAILURES, sign-ins wait LOCKOUT."""
 
     def __init__(self) -> None:
@@ -101,43 +81,3 @@ def sign_in(store: LocalStore, code: str, pin: str) -> dict[str, str] | None:
     except (VerificationError, InvalidHashError):
         return None
     return {"code": row[0], "name": row[1]}
-
-
-def create_blueprint(store: LocalStore, clock: Callable[[], dt.datetime],
-                     error: Callable[..., Any]) -> Blueprint:
-    blp = Blueprint("pos-cashiers", __name__, url_prefix="/pos/v1/cashiers",
-                    description="Cashiers of this store and their sign-in at the till")
-    failures = _Failures()
-
-    @blp.route("")
-    class Cashiers(MethodView):
-        @blp.response(200, CashiersOut)
-        def get(self) -> Any:
-            """Who may sign in here (no PINs), and whether the till must sign one in."""
-            with store.read() as conn:
-                rows = conn.execute("SELECT code, name FROM cashiers WHERE active = 1 "
-                                    "ORDER BY name, code").fetchall()
-            return {"required": bool(rows), "cashiers": [{"code": c, "name": n}
-                                                         for c, n in rows]}
-
-    @blp.route("/sign-in")
-    class CashierSignIn(MethodView):
-        @blp.arguments(SignIn)
-        @blp.response(200, CashierOut)
-        @blp.alt_response(401, description="unknown cashier or wrong PIN")
-        @blp.alt_response(429, description="too many wrong PINs: wait a minute")
-        def post(self, data: dict[str, Any]) -> Any:
-            """Check a cashier's code and PIN here (works offline)."""
-            now = clock()
-            until = failures.locked_until(data["code"], now)
-            if until is not None:
-                return error(429, "too many wrong PINs for this cashier: try again in "
-                                  f"{max(1, int((until - now).total_seconds()))} s")
-            cashier = sign_in(store, data["code"], data["pin"])
-            if cashier is None:
-                failures.failed(data["code"], now)
-                return error(401, "unknown cashier or wrong PIN")
-            failures.succeeded(data["code"])
-            return cashier
-
-    return blp

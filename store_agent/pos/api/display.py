@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from flask import Response, abort, send_from_directory, stream_with_context
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from store_agent import till
-from store_agent.display import DisplayHub, View, local_content
-from store_agent.pos_requests import Blueprint
-from store_agent.sqlite_store import LocalStore
+from store_agent.pos import till
+from store_agent.pos.api.blueprint import Blueprint
+from store_agent.pos.api.context import PosContext
+from store_agent.pos.api.schemas import LineIn
+from store_agent.pos.display import View, local_content
 
 TILL = validate.Regexp(r"^[A-Za-z0-9._-]{1,32}$", error="1 to 32 letters, digits, '.', '_', '-'")
 KEEPALIVE_SECONDS = 15.0
@@ -103,13 +103,11 @@ def _render(view: View) -> dict[str, Any]:
     return {"version": view.version, **view.body}
 
 
-def create_blueprint(store: LocalStore, store_code: str, hub: DisplayHub,
-                     clock: Callable[[], dt.datetime], folder: Path | None,
-                     line_schema: type[Schema],
-                     normalise: Callable[[dict[str, Any]], dict[str, Any]]) -> Blueprint:
-    """The display endpoints; lines are read with ``line_schema`` and ``normalise`` as
-    baskets/price reads them."""
-    body_schema = basket_schema(line_schema)
+def create_blueprint(pos: PosContext) -> Blueprint:
+    """The display endpoints; lines are read as baskets/price reads them."""
+    store, store_code, hub, clock = pos.store, pos.store_code, pos.display_hub, pos.clock
+    folder, normalise = pos.display_dir, pos.normalise
+    body_schema = basket_schema(LineIn)
     blp = Blueprint("display", __name__, url_prefix="/pos/v1/display",
                     description="The customer display: the till's basket, live, and "
                                 "promotional content")

@@ -39,8 +39,8 @@ def run() -> None:
 @click.option("--force", is_flag=True, help="Replace an existing enrolment.")
 def enroll(central_url: str, code: str, timeout: float, force: bool) -> None:
     """Enrol this PC as a store: identity, broker credentials, then the local copy."""
-    from store_agent.doctor import own_agent, pos_address, running_agent
-    from store_agent.enrolment import (
+    from store_agent.cli.doctor import own_agent, pos_address, running_agent
+    from store_agent.cli.enrolment import (
         EnrolmentError,
         central_base,
         config_lines,
@@ -105,7 +105,7 @@ def enroll(central_url: str, code: str, timeout: float, force: bool) -> None:
 @agent.command()
 def doctor() -> None:
     """Check configuration, database, disk, broker, central, clock and printer."""
-    from store_agent.doctor import run_checks
+    from store_agent.cli.doctor import run_checks
 
     try:
         settings = settings_mod.load()
@@ -121,4 +121,4 @@ def doctor() -> None:
         raise SystemExit(1)
 
 
-from store_agent import printer_cli  # noqa: E402,F401  (registers `printer`, `printer-sim`)
+from store_agent.cli import printer as printer_cli  # noqa: E402,F401  (registers `printer`, `printer-sim`)

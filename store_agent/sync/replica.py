@@ -21,8 +21,8 @@ from protocol.encoding import dumps
 from protocol.entities import ENTITIES, Registry
 from protocol.streams import parse_stream
 from rules.pricing import unit_of
-from store_agent.replica_tables import BOOKKEEPING_TABLES, TABLES, Tables
 from store_agent.sqlite_store import LocalStore
+from store_agent.sync.replica_tables import BOOKKEEPING_TABLES, TABLES, Tables
 
 log = logging.getLogger(__name__)
 

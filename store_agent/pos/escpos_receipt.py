@@ -1,7 +1,7 @@
 """Non-fiscal paper receipts on an ESC/POS printer (python-escpos): network, serial or file.
 
 Where no fiscal printer prints the customer's receipt (countries with the software fiscal
-journal), or for a second copy, the agent prints the text receipt of ``store_agent.receipts``
+journal), or for a second copy, the agent prints the text receipt of ``store_agent.pos.receipts``
 with the logo, header and footer head office configured. Printing is not fiscal: a failure is
 reported to the till and the receipt can be printed again; the sale stands either way.
 """
