@@ -75,7 +75,7 @@ def serve() -> None:
             "--workers", str(settings.web_workers), "--worker-class", "gthread",
             "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "5",
             "--control-socket", str(settings.var_dir / "gunicorn.ctl"),
-            "central.web:create_app()"]
+            "central.app:create_app()"]
     os.execv(sys.executable, args)
 
 
@@ -499,7 +499,6 @@ def fleet_table(stores: Any, now: Any) -> str:
     return "\n".join(lines)
 
 
-central.add_command(fleet)
 
 
 def _refused(exc: Any) -> click.ClickException:
@@ -507,6 +506,3 @@ def _refused(exc: Any) -> click.ClickException:
     details = "; ".join(f"{field}: {', '.join(messages)}"
                         for field, messages in exc.errors.items())
     return click.ClickException(exc.message + (f" ({details})" if details else ""))
-
-
-from central import broker_cli  # noqa: E402, F401  (registers broker-sync, broker-revoke)

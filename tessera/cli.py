@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from central import broker_cli
 from central.cli import central, fleet
+from store_agent.cli import printer
 from store_agent.cli.agent import agent
 
 
@@ -13,9 +15,17 @@ def main() -> None:
     """Tessera: run a chain of shops from one head office."""
 
 
-main.add_command(central)
-main.add_command(agent)
-main.add_command(fleet)
+# Every command group, and the commands of other modules that join it: a new command is a
+# function in its feature's module and an entry here.
+GROUPS: tuple[tuple[click.Group, tuple[click.Command, ...]], ...] = (
+    (central, (fleet, *broker_cli.COMMANDS)),
+    (agent, printer.COMMANDS),
+)
+for group, commands in GROUPS:
+    for command in commands:
+        group.add_command(command)
+    main.add_command(group)
+main.add_command(fleet)  # also at the top: `tessera fleet`
 
 
 @main.group(invoke_without_command=True)

@@ -119,6 +119,3 @@ def doctor() -> None:
             click.echo(f"       -> {finding.fix}")
     if any(f.level == "fail" for f in findings):
         raise SystemExit(1)
-
-
-from store_agent.cli import printer as printer_cli  # noqa: E402,F401  (registers `printer`, `printer-sim`)

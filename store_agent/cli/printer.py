@@ -13,7 +13,6 @@ from pathlib import Path
 import click
 
 from store_agent import settings as settings_mod
-from store_agent.cli.agent import agent
 from store_agent.fiscal.device import FiscalDevice, FiscalError, ReportTotals
 from store_agent.fiscal.factory import open_device
 
@@ -39,7 +38,7 @@ def _device() -> Iterator[FiscalDevice]:
         device.close()
 
 
-@agent.group()
+@click.group()
 def printer() -> None:
     """The fiscal printer (TESSERA_PRINTER_URL)."""
 
@@ -93,7 +92,7 @@ def z_report() -> None:
         _echo_totals("Z report", device.z_report())
 
 
-@agent.command("printer-sim")
+@click.command("printer-sim")
 @click.option("--state", "state_dir", required=True, type=click.Path(path_type=Path),
               help="Directory of the simulated device's memory.")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -195,7 +194,7 @@ def printer_journal(state_dir: Path | None, last: int) -> None:
                    f"{json.dumps(record['data'], ensure_ascii=False)[:100]}")
 
 
-@agent.group()
+@click.group()
 def journal() -> None:
     """The software fiscal journal (TESSERA_PRINTER_URL=journal:///path)."""
 
@@ -223,3 +222,7 @@ def verify(path: Path | None) -> None:
         raise SystemExit(1)
     click.echo(f"{path}: {result.records} records, chain intact, last hash "
                f"{result.last_hash[:16]}" + (f" ({result.problem})" if result.problem else ""))
+
+
+# Added to `tessera agent` by tessera/cli.py.
+COMMANDS = (printer, printer_sim, journal)

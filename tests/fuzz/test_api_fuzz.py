@@ -23,8 +23,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from central.app import create_app as central_app
 from central.db import Database
-from central.web import create_app as central_app
 from protocol import messages
 from store_agent.pos.api import create_app as pos_app
 from store_agent.sqlite_store import LocalStore

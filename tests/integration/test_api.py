@@ -12,9 +12,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from central.app import create_app
 from central.db import Database
 from central.models import Barcode, Change, Product
-from central.web import create_app
 from tests.support import api_token, authorize
 
 pytestmark = pytest.mark.integration

@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from central.api.access import access_for, is_public
+from central.app import create_app
 from central.cli import central as central_cli
 from central.db import Database
 from central.models import ApiToken, User
@@ -31,7 +32,6 @@ from central.roles import (
     TECHNICIAN,
 )
 from central.services import auth
-from central.web import create_app
 from tests.support import api_token, authorize
 
 pytestmark = pytest.mark.integration

@@ -14,10 +14,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from central.app import create_app
 from central.db import Database
 from central.models import Cashier, Change
 from central.roles import PRICING, TECHNICIAN
-from central.web import create_app
 from protocol import messages
 from protocol.entities import ENTITIES
 from store_agent.pos.api import create_app as create_pos_app

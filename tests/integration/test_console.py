@@ -13,11 +13,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from central.api.access import access_for
+from central.app import create_app
 from central.console import BLUEPRINTS
 from central.db import Database
 from central.roles import ADMIN, ROLES
 from central.services import auth, cashiers, catalog, loyalty_profiles, stores
-from central.web import create_app
 from tests.integration.test_ingest import batch, entry, ingest, sale
 
 pytestmark = pytest.mark.integration

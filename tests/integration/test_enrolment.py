@@ -11,11 +11,11 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from central.app import create_app
 from central.db import Database
 from central.models import BrokerCredential, EnrolmentCode
 from central.roles import PRICING, TECHNICIAN
 from central.services import enrolment
-from central.web import create_app
 from tests.support import api_token, authorize
 
 pytestmark = pytest.mark.integration

@@ -13,13 +13,13 @@ import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
+from central.app import create_app
 from central.bridge.ingester import HANDLERS
 from central.cli import fleet_table
 from central.db import Database
 from central.migrate import log_epoch
 from central.models import StoreStatus
 from central.services import changelog, fleet, stores, upstream
-from central.web import create_app
 from protocol import messages, topics
 from protocol.encoding import WireError, dumps, loads
 from protocol.streams import Scope

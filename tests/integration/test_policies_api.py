@@ -18,10 +18,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from central.app import create_app
 from central.db import Database
 from central.models import Change, PartnerCard, Policy
 from central.services import policies as policy_service
-from central.web import create_app
 from rules.policies import (
     CardDiscount,
     Exclusion,

@@ -17,9 +17,9 @@ from flask.testing import FlaskClient
 from openpyxl import Workbook
 from sqlalchemy import select
 
+from central.app import create_app
 from central.db import Database
 from central.models import Change, Product
-from central.web import create_app
 from tests.support import api_token, authorize
 
 pytestmark = pytest.mark.integration

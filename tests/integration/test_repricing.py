@@ -149,7 +149,7 @@ def test_a_wrong_line_is_recorded_as_drift_not_overwritten(
 
 
 def test_drift_is_listed_at_central(chain: tuple[Database, Replica]) -> None:
-    from central.web import create_app
+    from central.app import create_app
     from tests.support import api_token, authorize
 
     db, replica = chain

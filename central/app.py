@@ -1,23 +1,22 @@
-"""Flask plumbing: the app factory, the request session, JSON and error handling."""
+"""The central web application's factory: JSON, the API and the console, error handling.
+
+The request's database session and the transaction around a view are in
+``central.transactions``."""
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
-import random
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, g, jsonify
+from flask import Flask, Response, g, jsonify
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 from marshmallow import fields as ma_fields
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from central import settings as settings_mod
@@ -42,14 +41,6 @@ class DecimalJSONProvider(DefaultJSONProvider):
         return DefaultJSONProvider.default(o)
 
 
-def db_session() -> Session:
-    """The session of the current request, opened on first use."""
-    if "db_session" not in g:
-        g.db_session = current_app.extensions["tessera.db"].sessions()
-    session: Session = g.db_session
-    return session
-
-
 MAX_BODY = 8 * 1024 * 1024
 
 
@@ -62,57 +53,6 @@ def decimal_as_string(_converter: Any, field: Any, ret: dict[str, Any] | None = 
         return {"type": "string", "format": "decimal",
                 **{k: v for k, v in field.metadata.items() if k in ("pattern", "example")}}
     return {}
-
-
-RETRYABLE = {"40P01", "40001"}  # deadlock detected, serialization failure
-ATTEMPTS = 4
-
-
-def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, OperationalError) and \
-        getattr(exc.orig, "sqlstate", None) in RETRYABLE
-
-
-def _rewind(*values: Any) -> None:
-    """Uploaded files of the request, back to their start for another attempt."""
-    for value in values:
-        items = value.values() if isinstance(value, dict) else [value]
-        for item in items:
-            stream = getattr(item, "stream", None)
-            if stream is not None and hasattr(stream, "seek"):
-                stream.seek(0)
-
-
-def transactional(view: F) -> F:
-    """Commit the request session when the view returns; roll back if it raises.
-
-    Two writers can lock the same rows in opposite orders (a bulk price update and a single
-    product edit both take the product rows and the stream head); PostgreSQL then aborts
-    one of them. The aborted transaction left nothing behind, so it is run again, a few
-    times, with a short random pause; then the error goes to the client.
-    """
-
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        session = db_session()
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                result = view(*args, **kwargs)
-                session.commit()
-            except BaseException as exc:
-                session.rollback()
-                if attempt == ATTEMPTS or not _retryable(exc):
-                    raise
-                log.warning("transaction aborted by the database (%s); attempt %d of %d",
-                            getattr(exc, "orig", exc).__class__.__name__, attempt + 1,
-                            ATTEMPTS)
-                _rewind(*args, *kwargs.values())
-                time.sleep(random.uniform(0.01, 0.05) * attempt)
-                continue
-            return result
-        raise AssertionError("unreachable")
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _error(status: int, message: str, errors: dict[str, Any] | None = None) -> Any:
@@ -181,7 +121,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     api.ma_plugin.converter.add_attribute_function(decimal_as_string)  # type: ignore[union-attr]
     from central.api import access
     access.init_app(app, api)  # before the blueprints: it documents each of them
-    from central.api.views import BLUEPRINTS
+    from central.api.blueprints import BLUEPRINTS
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
 
