@@ -18,7 +18,12 @@ from protocol.encoding import dumps
 from rules.pricing import BasketLine, PricedBasket, check_sellable, price_basket
 from store_agent.fiscal.fiscaliser import Fiscaliser
 from store_agent.pos.cashiers import check_sale_cashier
-from store_agent.pos.catalogue import load_products, pricing_inputs, store_group
+from store_agent.pos.catalogue import (
+    load_products,
+    pricing_inputs,
+    store_group,
+    stream_versions,
+)
 from store_agent.pos.receipts import check_address, effective_profile, queue_email
 from store_agent.sqlite_store import LocalStore
 from store_agent.sync import outbox
@@ -80,7 +85,7 @@ def _price(conn: sqlite3.Connection, store_code: str, request: dict[str, Any],
                             store_code, now)
     check_sellable(lines, inputs.catalogue)
     priced = price_basket(lines, inputs.catalogue, inputs.policies, inputs.cards, now=now)
-    return priced, inputs.streams
+    return priced, stream_versions(conn)
 
 
 def price(store: LocalStore, store_code: str, request: dict[str, Any],
