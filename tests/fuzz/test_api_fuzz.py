@@ -23,7 +23,6 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from central.app import create_app as central_app
 from central.db import Database
 from protocol import messages
 from store_agent.pos.api import create_app as pos_app
@@ -43,8 +42,8 @@ LOCKOUT = r"(/auth/tokens/current|/users/|/tokens/)"
 
 
 @pytest.fixture
-def central(clean_pg_db: Database) -> Any:
-    return central_app({"DATABASE": clean_pg_db, "TESTING": True})
+def central(app: Any) -> Any:
+    return app
 
 
 @pytest.fixture

@@ -7,13 +7,13 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from central.api.access import access_for
-from central.app import create_app
 from central.console import BLUEPRINTS
 from central.db import Database
 from central.roles import ADMIN, ROLES
@@ -39,9 +39,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def app(clean_pg_db: Database, clock: Clock) -> Flask:
-    return create_app({"DATABASE": clean_pg_db, "TESTING": True, "CLOCK": clock,
-                       "SECRET_KEY": "test-secret"})
+def app_config(clock: Clock) -> dict[str, Any]:
+    return {"CLOCK": clock, "SECRET_KEY": "test-secret"}
 
 
 def make_user(db: Database, username: str, *roles: str) -> None:

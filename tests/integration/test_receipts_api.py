@@ -11,11 +11,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from central.app import create_app
 from central.db import Database
 from central.models import Change
 from central.roles import MARKETING, PRICING
-from tests.support import api_token, authorize
 
 pytestmark = pytest.mark.integration
 
@@ -25,13 +23,8 @@ EMAIL = {"policy": "propose", "sender": "receipts@tessera.example",
 
 
 @pytest.fixture
-def client_for(central_db: Database) -> Callable[..., FlaskClient]:
-    app = create_app({"DATABASE": central_db, "TESTING": True})
-
-    def make(*roles: str) -> FlaskClient:
-        return authorize(app.test_client(), api_token(central_db, *roles))
-
-    return make
+def db(central_db: Database) -> Database:
+    return central_db
 
 
 @pytest.fixture
