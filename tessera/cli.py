@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from central import broker_cli
-from central.cli import central, fleet
+from central.cli import central
+from central.fleet_cli import fleet
 from store_agent.cli import printer
 from store_agent.cli.agent import agent
 

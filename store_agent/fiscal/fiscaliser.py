@@ -24,6 +24,10 @@ anything else                                blocked: the operator must look (th
 Jobs are handled one at a time in sale order under one lock (one process owns the port);
 a new sale is refused while an earlier one is not fiscalised, so the till cannot run ahead
 of the printer. Z reports are reconciled per VAT group against the jobs they cover.
+
+Why one file of ~430 lines: the exactly-once state machine (queue, recovery after a crash,
+operator resolution, Z-report reconciliation) is one idea whose parts share the same lock
+and journal rows; splitting it would spread one invariant over several files.
 """
 
 from __future__ import annotations

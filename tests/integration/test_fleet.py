@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 
 from central.bridge.ingester import HANDLERS
-from central.cli import fleet_table
 from central.db import Database
+from central.fleet_cli import fleet_table
 from central.migrate import log_epoch
 from central.models import StoreStatus
 from central.services import changelog, fleet, stores, upstream
