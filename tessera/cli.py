@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from central import broker_cli
+from central import broker_cli, import_cli
 from central.cli import central
 from central.fleet_cli import fleet
 from store_agent.cli import printer
@@ -19,7 +19,7 @@ def main() -> None:
 # Every command group, and the commands of other modules that join it: a new command is a
 # function in its feature's module and an entry here.
 GROUPS: tuple[tuple[click.Group, tuple[click.Command, ...]], ...] = (
-    (central, (fleet, *broker_cli.COMMANDS)),
+    (central, (fleet, *import_cli.COMMANDS, *broker_cli.COMMANDS)),
     (agent, printer.COMMANDS),
 )
 for group, commands in GROUPS:
