@@ -5,7 +5,7 @@ giving 5% at the chain's kiosks and market, tobacco excluded by an exclusion pol
 cards are numbers or ranges of numbers imported at central; each programme, card entry and
 VIP card travels on the ``partners`` stream, which every store follows.
 
-Why one file of ~470 lines: programmes, card ranges and VIP cards share the ``partners``
+Why one file of ~520 lines: programmes, card ranges and VIP cards share the ``partners``
 stream, its validation helpers and the card-number rules. VIP cards (``*_vip``) are the part
 to move out (e.g. ``vip_cards.py``) when the customer wave ties them to customer records.
 """
