@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from central.api.access import now
 from central.console.pages import page_blueprint, render
 from central.services import fleet, store_activity, stores
-from central.web import db_session
+from central.transactions import db_session
 
 fleet_bp = page_blueprint("fleet", __name__)
 

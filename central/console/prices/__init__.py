@@ -20,7 +20,7 @@ from central.api.price_views import BulkIn
 from central.console.pages import field_messages, page_blueprint, render
 from central.services import catalog, prices
 from central.services.errors import ServiceError
-from central.web import db_session
+from central.transactions import db_session
 
 prices_bp = page_blueprint("prices", __name__)
 

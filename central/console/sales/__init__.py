@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 
 from central.console.pages import page_blueprint, render
 from central.services import sales, store_activity, stores
-from central.web import db_session
+from central.transactions import db_session
 
 sales_bp = page_blueprint("sales", __name__)
 

@@ -22,7 +22,7 @@ from central.console.pages import field_messages as _flat
 from central.console.pages import page_blueprint, render
 from central.services import broker_access, enrolment, stores
 from central.services.errors import ServiceError
-from central.web import db_session
+from central.transactions import db_session
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,11 @@ def _store_form(schema: Schema, form: Any, fields: tuple[str, ...]) -> dict[str,
         if name in schema.fields:
             value = form.get(name, "").strip()
             data[name] = value or None if name in ("group", "time_zone") else value
-    return schema.load(data)
+    loaded: dict[str, Any] = schema.load(data)
+    if loaded.get("time_zone") is None:
+        # Left empty: the store keeps its zone (a new one gets central's default).
+        loaded.pop("time_zone", None)
+    return loaded
 
 
 @stores_bp.get("/stores")

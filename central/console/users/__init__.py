@@ -14,7 +14,7 @@ from central.api.auth_views import TokenIn, UserIn, UserPatch
 from central.console.pages import field_messages, page_blueprint, render
 from central.services import auth
 from central.services.errors import ServiceError
-from central.web import db_session
+from central.transactions import db_session
 
 users_bp = page_blueprint("users", __name__)
 
