@@ -3,7 +3,7 @@
 A fresh PostgreSQL database of its own (so no other figure's rows weigh on it) gets 100k
 products (``seed.big_catalogue``: COPY in the service's shape) and 200k sales spread over
 20 stores, 30 cashiers and a year (COPY in the shape ``sales._record_sales`` inserts, one
-line each). Then the real console app (``central.web.create_app``) is driven through
+line each). Then the real console app (``central.app.create_app``) is driven through
 Flask's test client, signed in as an admin: every request goes through the access table,
 the session, the view, the service's SQL and the Jinja template, as a browser's would;
 only the HTTP server's socket is left out. Each page kind is asked for a number of times
@@ -32,10 +32,10 @@ from sqlalchemy import event
 
 from bench import seed
 from central import migrate
+from central.app import create_app
 from central.db import Database
 from central.roles import ADMIN
 from central.services import auth, catalog
-from central.web import create_app
 from tests.support import create_database, drop_database
 
 STORES = 20

@@ -2,7 +2,7 @@
 
 A real agent database (migrations, replica, store service) takes a snapshot of ``count``
 customers with one loyalty card each through ``Replica.apply_snapshot`` in 500-entry parts,
-as central sends it; then the till's lookups run through ``store_agent.customers``:
+as central sends it; then the till's lookups run through ``store_agent.pos.customers``:
 card, mobile, name (one or two folded prefixes). Targets (issue 15, 1M customers):
 bootstrap ≤ 60 s, database ≤ 500 MB, card or phone ≤ 5 ms p99, name search ≤ 50 ms p99.
 
@@ -25,10 +25,10 @@ from typing import Any
 
 from protocol import messages
 from rules.cards import loyalty_card_number
-from store_agent.customers import Customers
-from store_agent.replica import Replica
+from store_agent.pos.customers import Customers
 from store_agent.settings import CustomerSettings
 from store_agent.sqlite_store import LocalStore
+from store_agent.sync.replica import Replica
 
 PART = 500
 TARGETS = {"bootstrap_s": 60.0, "db_mb": 500.0, "card_p99_ms": 5.0, "mobile_p99_ms": 5.0,

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol.encoding import dumps
-from store_agent import outbox
+from store_agent.sync import outbox
 
 COMMAND_TIMEOUT = 600.0
 
@@ -82,7 +82,7 @@ def _prefill(agent: Any, code: str, skus: list[str], count: int) -> int:
     its outbox entry); the others are copies of it under new UUIDs and receipt numbers,
     written in one transaction so that filling 1,000 sales takes milliseconds.
     """
-    from store_agent import till
+    from store_agent.pos import till
 
     now = dt.datetime.now(dt.UTC)
     request = {"uuid": str(uuid.uuid4()), "till": "T1", "cashier": "bench",

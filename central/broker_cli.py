@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from central.cli import _settings, central
+from central.cli import _settings
 from central.settings import CentralSettings
 
 
@@ -33,7 +33,7 @@ def _sync(settings: CentralSettings, directory: Path, reload: bool) -> None:
         db.dispose()
 
 
-@central.command("broker-sync")
+@click.command("broker-sync")
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Where to write passwd and acl (default: "
               "TESSERA_BROKER_AUTH_DIR).")
@@ -52,7 +52,7 @@ def broker_sync(directory: Path | None, no_reload: bool) -> None:
     _sync(settings, directory, reload=not no_reload)
 
 
-@central.command("broker-revoke")
+@click.command("broker-revoke")
 @click.argument("store")
 def broker_revoke(store: str) -> None:
     """Withdraw STORE's broker login and cut it off now (files rewritten, broker reloaded).
@@ -82,3 +82,7 @@ def broker_revoke(store: str) -> None:
         click.echo(f"warning: its retained state stays on the broker: {exc}", err=True)
     else:
         click.echo(f"{store}: retained state cleared on the broker")
+
+
+# Added to `tessera central` by tessera/cli.py.
+COMMANDS = (broker_sync, broker_revoke)

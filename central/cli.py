@@ -7,7 +7,6 @@ import os
 import signal
 import sys
 import threading
-from pathlib import Path
 from typing import Any
 
 import click
@@ -75,7 +74,7 @@ def serve() -> None:
             "--workers", str(settings.web_workers), "--worker-class", "gthread",
             "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "5",
             "--control-socket", str(settings.var_dir / "gunicorn.ctl"),
-            "central.web:create_app()"]
+            "central.app:create_app()"]
     os.execv(sys.executable, args)
 
 
@@ -161,39 +160,6 @@ def reprice() -> None:
     thread.join(timeout=5)
 
 
-def _import(kind: str, path: str, apply: bool) -> None:
-    from central.db import Database
-    from central.services import prices
-    from central.tabular import Progress, TabularError, open_table
-
-    settings = _settings()
-    run = prices.import_products if kind == "products" else prices.import_prices
-    db = Database(settings.database_url)
-    label = "Importing" if apply else "Checking"
-    # The file is read as it is imported (any size), the bar follows its bytes.
-    with click.progressbar(length=1, label=f"{label} {Path(path).name}",
-                           file=sys.stderr) as bar:
-        def progress(step: Progress) -> None:
-            if step.total:
-                bar.length = step.total
-            bar.update(step.done - bar.pos)
-
-        try:
-            with open_table(path, progress=progress) as table, \
-                    db.transaction() as session:
-                report = run(session, table, apply=apply)
-        except TabularError as exc:
-            raise click.ClickException(str(exc)) from exc
-    verb = "applied" if apply else "would apply (preview; --apply to write)"
-    click.echo(f"{len(report.changes)} changes {verb}, {report.unchanged} unchanged, "
-               f"{len(report.rejected)} rows rejected")
-    for change in report.changes[:50]:
-        click.echo("  " + " ".join(f"{k}={v}" for k, v in change.items()))
-    for rejected in report.rejected:
-        click.echo(f"  rejected line {rejected.get('line', '?')} ({rejected.get('sku')}): "
-                   f"{rejected['reason']}", err=True)
-
-
 @central.command()
 @click.option("--keep", default=10000, show_default=True, type=click.IntRange(min=0),
               help="Leave the latest KEEP versions of each stream as they are: stores less "
@@ -226,142 +192,6 @@ def compact(keep: int, streams: tuple[str, ...]) -> None:
         click.echo(f"{total} changes forgotten")
     finally:
         db.dispose()
-
-
-@central.command("import-products")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--apply", is_flag=True, help="Write the changes (default: preview only).")
-def import_products(path: str, apply: bool) -> None:
-    """Create or update products from a CSV or XLSX file."""
-    _import("products", path, apply)
-
-
-@central.command("import-prices")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--apply", is_flag=True, help="Write the changes (default: preview only).")
-def import_prices(path: str, apply: bool) -> None:
-    """Update sale prices and purchase costs by SKU from a CSV or XLSX file."""
-    _import("prices", path, apply)
-
-
-# -- users and tokens -------------------------------------------------------------------------
-
-@central.command("import-partner-cards")
-@click.argument("programme")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--apply", is_flag=True, help="Write the cards (default: check only).")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False),
-              help="Write every rejected row (line, reason, values) to this .csv or .xlsx.")
-@click.option("--batch", default=1000, show_default=True, type=click.IntRange(min=1),
-              help="Rows per transaction.")
-def import_partner_cards(programme: str, path: str, apply: bool, report_path: str | None,
-                         batch: int) -> None:
-    """Import a partner programme's member list (columns number, or first and last, and
-    holder) from a CSV or XLSX file of any size; importing it again changes nothing."""
-    from central.db import Database
-    from central.imports import ImportAborted, RejectReport, describe, run_import
-    from central.services import partners
-    from central.services.errors import NotFound
-    from central.tabular import Progress, TabularError, open_table
-
-    settings = _settings()
-    db = Database(settings.database_url)
-    try:
-        with db.sessions() as session:
-            partners.get_programme(session, programme)
-    except NotFound as exc:
-        raise click.UsageError(str(exc)) from exc
-    target: dict[str, Any] = {}
-    if report_path:
-        suffix = Path(report_path).suffix.lower()
-        if suffix not in (".csv", ".xlsx"):
-            raise click.UsageError("--report must end in .csv or .xlsx")
-        target = {"csv_path" if suffix == ".csv" else "xlsx_path": report_path}
-    label = "Importing" if apply else "Checking"
-    try:
-        with click.progressbar(length=1, label=f"{label} {Path(path).name}",
-                               file=sys.stderr) as bar:
-            def progress(step: Progress) -> None:
-                if step.total:
-                    bar.length = step.total
-                bar.update(step.done - bar.pos)
-
-            with open_table(path, progress=progress) as table, \
-                    RejectReport(table.header, **target) as rejects:
-                result = run_import(table, partners.card_row_handler(programme), db.sessions,
-                                    batch_size=batch, apply=apply, rejects=rejects)
-    except TabularError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except ImportAborted as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        db.dispose()
-    summary = describe(result)
-    outcomes = ", ".join(f"{count} {what}" for what, count in sorted(summary["outcomes"].items()))
-    verb = "imported" if apply else "checked (nothing written; --apply to write)"
-    click.echo(f"{result.rows} rows {verb}: {outcomes or 'none accepted'}, "
-               f"{result.rejected} rejected" + (f" (report: {report_path})" if report_path
-                                                else ""))
-    for rejection in result.sample[:20]:
-        click.echo(f"  rejected line {rejection.line}: {rejection.reason}", err=True)
-    if result.rejected > 20:
-        click.echo(f"  ... and {result.rejected - 20} more", err=True)
-
-
-@central.command("import-customers")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--apply", is_flag=True, help="Write the customers (default: check only).")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False),
-              help="Write every rejected row (line, reason, values) to this .csv or .xlsx.")
-@click.option("--batch", default=500, show_default=True, type=click.IntRange(min=1),
-              help="Rows per transaction.")
-@click.option("--country", default=None,
-              help="Country of phone numbers written without +prefix (default: that of "
-                   "TESSERA_DEFAULT_TIME_ZONE).")
-def import_customers(path: str, apply: bool, report_path: str | None, batch: int,
-                     country: str | None) -> None:
-    """Import customers from a CSV or XLSX file of any size (columns: the record's fields,
-    extra.{code}, external_id, card, card_kind); matched by external_id, card or mobile,
-    so importing it again changes nothing."""
-    from central.db import Database
-    from central.imports import ImportAborted, RejectReport, describe, run_import
-    from central.services import customers
-    from central.tabular import Progress, TabularError, open_table
-
-    settings = _settings()
-    region = (country or customers.country_of_zone(settings.default_time_zone)).upper()
-    db = Database(settings.database_url)
-    target: dict[str, Any] = {}
-    if report_path:
-        suffix = Path(report_path).suffix.lower()
-        if suffix not in (".csv", ".xlsx"):
-            raise click.UsageError("--report must end in .csv or .xlsx")
-        target = {"csv_path" if suffix == ".csv" else "xlsx_path": report_path}
-    label = "Importing" if apply else "Checking"
-    try:
-        with click.progressbar(length=1, label=f"{label} {Path(path).name}",
-                               file=sys.stderr) as bar:
-            def progress(step: Progress) -> None:
-                if step.total:
-                    bar.length = step.total
-                bar.update(step.done - bar.pos)
-
-            with open_table(path, progress=progress) as table, \
-                    RejectReport(table.header, **target) as rejects:
-                result = run_import(table, customers.row_handler(region=region), db.sessions,
-                                    batch_size=batch, apply=apply, rejects=rejects)
-    except (TabularError, ImportAborted) as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        db.dispose()
-    summary = describe(result)
-    outcomes = ", ".join(f"{count} {what}" for what, count in sorted(summary["outcomes"].items()))
-    verb = "imported" if apply else "checked (nothing written; --apply to write)"
-    click.echo(f"{result.rows} rows {verb}: {outcomes or 'none accepted'}, "
-               f"{result.rejected} rejected" + (f" (report: {report_path})" if report_path
-                                                else ""))
-    for rejection in result.sample[:20]:
-        click.echo(f"  rejected line {rejection.line}: {rejection.reason}", err=True)
 
 
 @central.command("create-user")
@@ -464,105 +294,8 @@ def create_token(username: str, name: str, ttl_hours: float | None) -> None:
     click.echo(secret)
 
 
-@click.command()
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per store, as the API.")
-@click.option("--online/--offline", "online", default=None,
-              help="Only the stores online (or not).")
-def fleet(as_json: bool, online: bool | None) -> None:
-    """Show every store: online, last seen, versions, lag per stream, upstream backlog."""
-    import datetime as dt
-    import json
-
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-
-    from central.api.fleet_views import FleetStoreOut
-    from central.db import Database
-    from central.services import fleet as fleet_mod
-
-    settings = _settings()
-    url = _existing_database(settings.database_url)
-    db = Database(url)
-    try:
-        with db.sessions() as session:
-            stores, _total = fleet_mod.fleet(session, online=online)
-    except (OperationalError, ProgrammingError) as exc:
-        raise click.ClickException(
-            f"cannot read the fleet from {url.split('@')[-1]} ({exc.orig}); is it a central "
-            f"database? `tessera central migrate` sets one up") from exc
-    finally:
-        db.dispose()
-    if as_json:
-        click.echo(json.dumps(FleetStoreOut(many=True).dump(stores), indent=2))
-        return
-    click.echo(fleet_table(stores, dt.datetime.now(dt.UTC)))
-
-
-DEMO_DATABASE = Path("var/demo/central.db")
-
-
-def _existing_database(url: str) -> str:
-    """The database to read: never a new empty SQLite file as a side effect.
-
-    Without TESSERA_DATABASE_URL or TESSERA_VAR_DIR, in a checkout where `make demo` ran,
-    that is the demo's database.
-    """
-    if not url.startswith("sqlite:///"):
-        return url
-    path = Path(url[len("sqlite:///"):])
-    if path.exists():
-        return url
-    default = path.resolve() == (Path("var") / "central.db").resolve()  # nothing was set
-    if default and DEMO_DATABASE.exists():
-        click.echo(f"reading the demo's database {DEMO_DATABASE}", err=True)
-        return f"sqlite:///{DEMO_DATABASE.resolve()}"
-    raise click.ClickException(
-        f"no central database at {path}: set TESSERA_DATABASE_URL (postgresql://... or "
-        f"sqlite:///path), or TESSERA_VAR_DIR=var/demo for the demo's")
-
-
-def _age(moment: Any, now: Any) -> str:
-    if moment is None:
-        return "never"
-    seconds = int((now - moment).total_seconds())
-    if seconds < 120:
-        return f"{max(seconds, 0)}s ago"
-    if seconds < 7200:
-        return f"{seconds // 60}m ago"
-    if seconds < 172800:
-        return f"{seconds // 3600}h ago"
-    return f"{seconds // 86400}d ago"
-
-
-def fleet_table(stores: Any, now: Any) -> str:
-    """The fleet as an aligned text table, one store a line, then a summary line."""
-    header = ("STORE", "STATE", "SINCE", "LAST SEEN", "AGENT", "PROTO", "EPOCH", "LAG",
-              "BACKLOG", "STREAMS BEHIND")
-    rows = []
-    for store in stores:
-        state = store.state.upper() if store.state in ("offline", "silent") else store.state
-        behind = ", ".join(f"{s.stream}:-{s.lag}" for s in store.streams if s.lag) or "-"
-        rows.append((store.code + ("" if store.active else " (inactive)"), state,
-                     _age(store.changed_at, now) if store.session is not None else "-",
-                     _age(store.last_seen, now), store.agent_version or "-",
-                     "-" if store.protocol_version is None else str(store.protocol_version),
-                     (store.epoch or "-")[:8], str(store.lag),
-                     "?" if store.backlog is None else str(store.backlog), behind))
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-             for row in [header, *rows]]
-    online = sum(1 for s in stores if s.online)
-    lines.append(f"{len(stores)} stores, {online} online, {len(stores) - online} not online")
-    return "\n".join(lines)
-
-
-central.add_command(fleet)
-
-
 def _refused(exc: Any) -> click.ClickException:
     """A service's refusal as a command-line error, with its field messages."""
     details = "; ".join(f"{field}: {', '.join(messages)}"
                         for field, messages in exc.errors.items())
     return click.ClickException(exc.message + (f" ({details})" if details else ""))
-
-
-from central import broker_cli  # noqa: E402, F401  (registers broker-sync, broker-revoke)

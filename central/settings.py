@@ -6,8 +6,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from transport.broker_url import BrokerUrl, BrokerUrlError, parse_broker_url
 
 
 class SettingsError(ValueError):
@@ -55,24 +56,27 @@ class CentralSettings:
     default_time_zone: str = "Europe/Rome"
 
 
+def _broker_url(name: str, value: str) -> BrokerUrl:
+    try:
+        return parse_broker_url(value)
+    except BrokerUrlError as exc:
+        raise SettingsError(f"{name} {exc}") from exc
+
+
 def parse_broker(env: Mapping[str, str],
                  default_url: str = "mqtt://127.0.0.1:18830") -> BrokerSettings:
     """Broker settings from ``TESSERA_BROKER_URL`` (mqtt:// or mqtts://) and credentials."""
-    url = urlparse(env.get("TESSERA_BROKER_URL", default_url))
-    if url.scheme not in ("mqtt", "mqtts") or not url.hostname:
-        raise SettingsError(f"TESSERA_BROKER_URL must look like mqtt://host:port, got "
-                            f"{env.get('TESSERA_BROKER_URL')!r}")
-    tls = url.scheme == "mqtts"
+    url = _broker_url("TESSERA_BROKER_URL", env.get("TESSERA_BROKER_URL", default_url))
     try:
         keepalive = int(env.get("TESSERA_BROKER_KEEPALIVE", "30"))
     except ValueError as exc:
         raise SettingsError("TESSERA_BROKER_KEEPALIVE must be a whole number of seconds") from exc
     return BrokerSettings(
-        host=url.hostname,
-        port=url.port or (8883 if tls else 1883),
+        host=url.host,
+        port=url.port,
         username=env.get("TESSERA_BROKER_USERNAME") or url.username,
         password=env.get("TESSERA_BROKER_PASSWORD") or url.password,
-        tls=tls,
+        tls=url.tls,
         keepalive=keepalive,
     )
 
@@ -145,11 +149,6 @@ def _time_zone(env: Mapping[str, str]) -> str:
     return name
 
 
-def _host_port(url: str) -> tuple[str, int]:
-    parsed = urlparse(url)
-    return (parsed.hostname or "", parsed.port or (8883 if parsed.scheme == "mqtts" else 1883))
-
-
 def _public_broker_url(env: Mapping[str, str]) -> str | None:
     """The broker URL enrolment gives stores (TESSERA_BROKER_PUBLIC_URL).
 
@@ -158,19 +157,19 @@ def _public_broker_url(env: Mapping[str, str]) -> str | None:
     its listener has no client-id binding (docs/broker-security.md): then the public URL must
     be given and must name another listener, else None (enrolment refuses).
     """
-    own = env.get("TESSERA_BROKER_URL", "mqtt://127.0.0.1:18830")
+    own = _broker_url("TESSERA_BROKER_URL", env.get("TESSERA_BROKER_URL",
+                                                    "mqtt://127.0.0.1:18830"))
     managed = bool(env.get("TESSERA_BROKER_USERNAME") or env.get("TESSERA_BROKER_AUTH_DIR")
-                   or urlparse(own).username)
+                   or own.username)
     value = env.get("TESSERA_BROKER_PUBLIC_URL")
     if value:
-        parse_broker({"TESSERA_BROKER_URL": value})  # same rules: refuse a malformed URL
-        if managed and _host_port(value) == _host_port(own):
+        public = _broker_url("TESSERA_BROKER_PUBLIC_URL", value)
+        if managed and (public.host, public.port) == (own.host, own.port):
             return None
         return value
     if managed:
         return None
-    host, port = _host_port(own)
-    return f"{urlparse(own).scheme}://{host or '127.0.0.1'}:{port}"
+    return f"{'mqtts' if own.tls else 'mqtt'}://{own.host}:{own.port}"
 
 
 def _path(env: Mapping[str, str], name: str) -> Path | None:

@@ -1,6 +1,6 @@
 """Upstream entry kinds: what a store's outbox may carry to central, registered once.
 
-A store writes an entry with ``store_agent.outbox.append(conn, kind, ...)``, which refuses a
+A store writes an entry with ``store_agent.sync.outbox.append(conn, kind, ...)``, which refuses a
 kind not registered here; central reads each entry's body with the kind's ``read`` and hands
 it to its handler for the kind (``central.services.upstream``). An entry of a kind that
 central has no handler for (a newer agent) is parked there with the reason, never lost.

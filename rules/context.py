@@ -1,21 +1,26 @@
 """Turning the synchronised rows (wire form) into the engine's values.
 
 The store reads them from SQLite, central from its change log at the versions a sale was
-priced with; both go through these functions, so both price a basket the same way.
+priced with; both go through these functions, so both price a basket the same way:
+each side implements ``PricingSource`` (its loading) and calls ``pricing_inputs``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from rules.policies import (
     CardDiscount,
+    Policies,
     PriceEntry,
     applies_to_store,
+    card_in_range,
     period_from_wire,
+    policies_from_wire,
     resolve_price,
 )
 from rules.pricing import Product, unit_of
@@ -94,3 +99,80 @@ def partner_discount(number: str, programme: Mapping[str, Any] | None, store: st
         raise UnknownCard(number, f"{programme['code']} programme is not in force")
     return CardDiscount("partner", str(programme["code"]), int(programme.get("version", 1)),
                         Decimal(str(programme["percent"])))
+
+
+class PricingSource(Protocol):
+    """What a side loads from its copy of the synchronised data, in wire form.
+
+    The store answers from SQLite, central from its change log at a sale's versions (and
+    loyalty will answer from its own reads); ``pricing_inputs`` turns the answers into the
+    engine's inputs the same way for all of them.
+    """
+
+    def product(self, code: str) -> Mapping[str, Any] | None:
+        """The product's row for ``code`` (a SKU, or a barcode where the side has them)."""
+
+    def category_parents(self) -> Mapping[str, str | None]:
+        """Every category's parent (None at the top)."""
+
+    def prices(self, sku: str) -> Iterable[tuple[str, Mapping[str, Any]]]:
+        """(stream, price row) pairs of ``sku`` in the price streams the store follows."""
+
+    def policies(self) -> Iterable[Mapping[str, Any]]:
+        """Every policy row (the builder keeps those in force for the store)."""
+
+    def vip_card(self, number: str) -> Mapping[str, Any] | None: ...
+
+    def partner_cards(self, number: str) -> Iterable[tuple[str, str, str]]:
+        """(programme, first, last) of the active card ranges that may hold ``number``
+        (a side may return more: ``card_in_range`` decides)."""
+
+    def partner_programme(self, code: str) -> Mapping[str, Any] | None: ...
+
+
+@dataclass(frozen=True)
+class PricingInputs:
+    """What ``rules.pricing.price_basket`` needs besides the lines."""
+
+    catalogue: dict[str, Product]
+    policies: Policies
+    cards: tuple[CardDiscount, ...]
+
+
+def products_from(source: PricingSource, codes: Iterable[str],
+                  now: dt.datetime) -> dict[str, Product]:
+    """Engine products for ``codes``, priced at ``now``; a code the source does not know is
+    left out (the engine then names it: ``UnknownProduct``)."""
+    parents: Mapping[str, str | None] | None = None
+    result: dict[str, Product] = {}
+    for code in dict.fromkeys(codes):
+        data = source.product(code)
+        if data is None:
+            continue
+        if parents is None:
+            parents = source.category_parents()
+        result[code] = product_from_wire(data, parents, source.prices(str(data["sku"])), now)
+    return result
+
+
+def card_discount(source: PricingSource, number: str, store: str, group: str | None,
+                  now: dt.datetime) -> CardDiscount:
+    """The discount a scanned card gives here; UnknownCard says why it gives none."""
+    if number.startswith(VIP_PREFIX):
+        return vip_discount(number, source.vip_card(number), now)
+    programme = None
+    for code, first, last in source.partner_cards(number):
+        if card_in_range(number, first, last):
+            programme = source.partner_programme(code)
+            if programme is not None:
+                break
+    return partner_discount(number, programme, store, group, now)
+
+
+def pricing_inputs(source: PricingSource, codes: Iterable[str], cards: Iterable[str],
+                   store: str, group: str | None, now: dt.datetime) -> PricingInputs:
+    """The engine's inputs for a basket of ``codes`` with ``cards`` at ``store`` at ``now``."""
+    return PricingInputs(
+        catalogue=products_from(source, codes, now),
+        policies=policies_from_wire(source.policies(), store, group),
+        cards=tuple(card_discount(source, number, store, group, now) for number in cards))

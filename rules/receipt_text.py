@@ -1,7 +1,7 @@
 """The text receipt as the customer gets it (SPEC S3): the header head office configured,
 the store, the sale's lines, adjustments, totals, VAT and payments, then the footer.
 
-Pure: the store agent prints and e-mails it (``store_agent.receipts``), central's console
+Pure: the store agent prints and e-mails it (``store_agent.pos.receipts``), central's console
 previews a receipt profile with it, so both show the same lines.
 """
 

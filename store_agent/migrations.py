@@ -185,7 +185,7 @@ CREATE INDEX customer_local_edits_customer ON customer_local_edits (customer);
 """Customers (issue 15): ``customers.data`` is the record in its wire form; the name search
 runs on ``customer_names`` (FTS5 over the folded search key, rowid = ``customers.n``, prefix
 indexes for 2 and 3 letters); ``customer_local_edits`` are this store's edits central has
-not confirmed yet (store_agent.customers)."""
+not confirmed yet (store_agent.pos.customers)."""
 
 
 ENTRY_HASHES_WITHOUT_ROWID = """

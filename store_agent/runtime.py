@@ -12,19 +12,20 @@ from typing import Any
 
 from waitress.server import create_server
 
-from store_agent import __version__, central_clock
-from store_agent.customers import Customers
+from store_agent import __version__
 from store_agent.fiscal.device import FiscalError
 from store_agent.fiscal.factory import reconnecting
 from store_agent.fiscal.fiscaliser import Fiscaliser
 from store_agent.fiscal.plu import PluSync
-from store_agent.mailer import Mailer
-from store_agent.pos_api import create_app
-from store_agent.printer_state import PrinterState
+from store_agent.fiscal.printer_state import PrinterState
+from store_agent.pos.api import create_app
+from store_agent.pos.customers import Customers
+from store_agent.pos.mailer import Mailer
 from store_agent.settings import AgentSettings
 from store_agent.sqlite_store import LocalStore
-from store_agent.sync import StoreSync
-from store_agent.uplink import Uplink
+from store_agent.sync import central_clock
+from store_agent.sync.sync import StoreSync
+from store_agent.sync.uplink import Uplink
 from transport.mqtt_link import MqttLink
 
 CENTRAL_TIMEOUT = 5.0  # seconds the doctor's question to central may take

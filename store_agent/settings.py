@@ -11,6 +11,7 @@ from urllib.parse import ParseResult, parse_qs, unquote, urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rules.cards import CardRange
+from transport.broker_url import BrokerUrlError, parse_broker_url
 
 
 class SettingsError(ValueError):
@@ -258,10 +259,10 @@ def load(env: Mapping[str, str] | None = None) -> AgentSettings:
         raise SettingsError("TESSERA_STORE_CODE must be set to the store code "
                             "(letters, digits, '.', '_', '-')")
     var_dir = Path(env.get("TESSERA_VAR_DIR", "var")).resolve()
-    url = urlparse(env.get("TESSERA_BROKER_URL", "mqtt://127.0.0.1:18830"))
-    if url.scheme not in ("mqtt", "mqtts") or not url.hostname:
-        raise SettingsError("TESSERA_BROKER_URL must look like mqtt://host:port")
-    tls = url.scheme == "mqtts"
+    try:
+        url = parse_broker_url(env.get("TESSERA_BROKER_URL", "mqtt://127.0.0.1:18830"))
+    except BrokerUrlError as exc:
+        raise SettingsError(f"TESSERA_BROKER_URL {exc}") from exc
     listen = env.get("TESSERA_POS_LISTEN", "127.0.0.1:8101")
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit():
@@ -270,9 +271,9 @@ def load(env: Mapping[str, str] | None = None) -> AgentSettings:
         store=store,
         database=Path(env.get("TESSERA_AGENT_DB") or var_dir / f"agent-{store}.db").resolve(),
         broker=BrokerSettings(
-            host=url.hostname, port=url.port or (8883 if tls else 1883),
+            host=url.host, port=url.port,
             username=env.get("TESSERA_BROKER_USERNAME") or url.username or store,
-            password=env.get("TESSERA_BROKER_PASSWORD") or url.password, tls=tls,
+            password=env.get("TESSERA_BROKER_PASSWORD") or url.password, tls=url.tls,
             keepalive=int(_number(env, "TESSERA_BROKER_KEEPALIVE", "30")),
             ca_file=_ca_file(env)),
         pos_host=host,

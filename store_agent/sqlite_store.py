@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from store_agent.migrations import MIGRATIONS, Migration, migrate
-from store_agent.replica_tables import REPLICA_TABLES
+from store_agent.sync.replica_tables import REPLICA_TABLES
 
 __all__ = ["REPLICA_TABLES", "LocalStore"]
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import click
 
-from central.cli import central, fleet
-from store_agent.cli import agent
+from central import broker_cli, import_cli
+from central.cli import central
+from central.fleet_cli import fleet
+from store_agent.cli import counter_sim, printer
+from store_agent.cli.agent import agent
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -13,9 +16,17 @@ def main() -> None:
     """Tessera: run a chain of shops from one head office."""
 
 
-main.add_command(central)
-main.add_command(agent)
-main.add_command(fleet)
+# Every command group, and the commands of other modules that join it: a new command is a
+# function in its feature's module and an entry here.
+GROUPS: tuple[tuple[click.Group, tuple[click.Command, ...]], ...] = (
+    (central, (fleet, *import_cli.COMMANDS, *broker_cli.COMMANDS)),
+    (agent, (*printer.COMMANDS, counter_sim.counter_sim)),
+)
+for group, commands in GROUPS:
+    for command in commands:
+        group.add_command(command)
+    main.add_command(group)
+main.add_command(fleet)  # also at the top: `tessera fleet`
 
 
 @main.group(invoke_without_command=True)

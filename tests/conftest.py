@@ -1,17 +1,21 @@
-"""Session-wide real services: a fresh PostgreSQL database and private brokers."""
+"""Shared fixtures: a fresh PostgreSQL database for the session (and SQLite files), private
+brokers, and central's app with its clients and tokens."""
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
 from central import migrate
 from central.db import Database
 from central.models import Base
-from tests.support import Broker, create_database, drop_database
+from tests.support import Broker, api_token, authorize, create_database, drop_database
 
 
 @pytest.fixture(scope="session")
@@ -99,3 +103,63 @@ def central_db(request: pytest.FixtureRequest) -> Database:
     db: Database = request.getfixturevalue("clean_pg_db" if request.param == "postgresql"
                                            else "sqlite_db")
     return db
+
+
+# --- central's web app (flaskr's app/client fixtures) ----------------------------------------
+# A module chooses the database by overriding ``db`` (clean PostgreSQL by default; a module
+# may seed it, or take ``central_db`` to run on both) and adds settings by overriding
+# ``app_config`` (a CLOCK, a SECRET_KEY...).
+
+@pytest.fixture
+def db(clean_pg_db: Database) -> Database:
+    return clean_pg_db
+
+
+@pytest.fixture
+def app_config() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+def app(db: Database, app_config: dict[str, Any]) -> Flask:
+    from central.app import create_app
+
+    return create_app({"DATABASE": db, "TESTING": True, **app_config})
+
+
+@pytest.fixture
+def token(db: Database) -> str:
+    """A bearer token of a new admin user."""
+    return api_token(db)
+
+
+@pytest.fixture
+def auth_header(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def anonymous(app: Flask) -> Iterator[FlaskClient]:
+    """A client that sends no credentials."""
+    with app.test_client() as client:
+        yield client
+
+
+@pytest.fixture
+def client(app: Flask, token: str) -> Iterator[FlaskClient]:
+    """A client of an admin user."""
+    with app.test_client() as client:
+        yield authorize(client, token)
+
+
+@pytest.fixture
+def client_for(app: Flask, db: Database) -> Iterator[Callable[..., FlaskClient]]:
+    """Clients carrying a token of a new user with the given roles."""
+    clients: list[FlaskClient] = []
+
+    def make(*roles: str) -> FlaskClient:
+        client = authorize(app.test_client(), api_token(db, *roles))
+        clients.append(client)
+        return client
+
+    yield make

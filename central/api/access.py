@@ -28,7 +28,7 @@ from central.services.auth import (
     ROLES,
     TECHNICIAN,
 )
-from central.web import db_session
+from central.transactions import db_session
 
 log = logging.getLogger(__name__)
 

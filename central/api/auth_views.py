@@ -11,7 +11,7 @@ from marshmallow import Schema, fields, validate
 from central.api.access import now, principal
 from central.api.requests import Blueprint
 from central.services import auth
-from central.web import db_session, transactional
+from central.transactions import db_session, transactional
 
 auth_blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth",
                      description="Sign in (a token for a username and password), who am I")

@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 from central.api.requests import Blueprint
 from central.api.schemas import CODE as STORE_CODE
 from central.services import cashiers
-from central.web import db_session, transactional
+from central.transactions import db_session, transactional
 
 cashiers_blp = Blueprint("cashiers", __name__, url_prefix="/api/v1/cashiers",
                          description="Cashiers: code, name, PIN (kept hashed) and the stores "

@@ -20,7 +20,7 @@ from central.api.requests import Blueprint
 from central.console.export import csv_response, xlsx_response
 from central.services import customer_queries, customers
 from central.services.errors import Invalid
-from central.web import db_session, transactional
+from central.transactions import db_session, transactional
 
 
 class Body(Schema):

@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from central.api.requests import Blueprint
 from central.services import display
-from central.web import db_session, transactional
+from central.transactions import db_session, transactional
 
 display_blp = Blueprint("display-content", __name__, url_prefix="/api/v1/display-content",
                         description="What the customer displays of a store or a group show "

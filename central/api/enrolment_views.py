@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 from central.api.access import now
 from central.api.requests import Blueprint
 from central.services import broker_access, enrolment
-from central.web import db_session, transactional
+from central.transactions import db_session, transactional
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from marshmallow import Schema, fields
 
 from central.api.requests import Blueprint
 from central.services import fleet
-from central.web import db_session
+from central.transactions import db_session
 
 fleet_blp = Blueprint("fleet", __name__, url_prefix="/api/v1/fleet",
                       description="Liveness, lag and backlog of every store")

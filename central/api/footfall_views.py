@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from central.api.requests import Blueprint
 from central.services import footfall
-from central.web import db_session
+from central.transactions import db_session
 
 footfall_blp = Blueprint("footfall", __name__, url_prefix="/api/v1/footfall",
                          description="Visits counted by the stores' people counters, per "

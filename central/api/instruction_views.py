@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from central.api.requests import Blueprint
 from central.services import instructions
-from central.web import db_session, transactional
+from central.transactions import db_session, transactional
 
 instructions_blp = Blueprint(
     "instructions", __name__, url_prefix="/api/v1/instructions",

@@ -24,7 +24,7 @@ from central.services import (
     points_ledger,
     points_values,
 )
-from central.web import db_session, transactional
+from central.transactions import db_session, transactional
 
 profiles_blp = Blueprint("loyalty-profiles", __name__, url_prefix="/api/v1/loyalty/profiles",
                          description="Loyalty profiles: cards, discount level, accrual and "

@@ -14,7 +14,7 @@ from central.api import policy_schemas as s
 from central.api.requests import Blueprint
 from central.services import partners, policies
 from central.services.errors import Invalid
-from central.web import db_session, transactional
+from central.transactions import db_session, transactional
 
 
 def _paged(pagination: Any, result: tuple[list[Any], int]) -> list[Any]:

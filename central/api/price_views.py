@@ -13,7 +13,7 @@ from central.api.schemas import CODE, Money
 from central.services import prices
 from central.services.errors import Invalid
 from central.tabular import TabularError, read_table
-from central.web import db_session, transactional
+from central.transactions import db_session, transactional
 
 prices_blp = Blueprint("prices", __name__, url_prefix="/api/v1/prices",
                        description="Price overrides per store or group, and scheduled prices")

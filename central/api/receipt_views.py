@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 from central.api.access import now
 from central.api.requests import Blueprint
 from central.services import receipts
-from central.web import db_session, transactional
+from central.transactions import db_session, transactional
 
 receipts_blp = Blueprint("receipt-profiles", __name__, url_prefix="/api/v1/receipt-profiles",
                          description="Receipt header, logo, footer and e-mail receipts: "

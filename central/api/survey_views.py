@@ -11,7 +11,7 @@ from marshmallow import Schema, fields, validate
 
 from central.api.requests import Blueprint
 from central.services import surveys
-from central.web import db_session, transactional
+from central.transactions import db_session, transactional
 
 questions_blp = Blueprint("survey-questions", __name__, url_prefix="/api/v1/survey-questions",
                           description="Survey questions and their answer choices")

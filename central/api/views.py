@@ -11,7 +11,7 @@ from flask.views import MethodView
 from central.api import schemas as s
 from central.api.requests import Blueprint
 from central.services import catalog, repricing, sales, stores
-from central.web import db_session, transactional
+from central.transactions import db_session, transactional
 
 stores_blp = Blueprint("stores", __name__, url_prefix="/api/v1/stores",
                        description="Stores (outlets) of the chain")
@@ -308,55 +308,3 @@ class SaleByUuid(MethodView):
     def get(self, uuid: str) -> Any:
         """Read one sale."""
         return sales.get_sale(db_session(), uuid)
-
-
-from central.api.price_views import PRICE_BLUEPRINTS  # noqa: E402 - after the core views
-
-BLUEPRINTS = (*BLUEPRINTS, *PRICE_BLUEPRINTS)
-
-from central.api.policy_views import POLICY_BLUEPRINTS  # noqa: E402 - after the core views
-
-BLUEPRINTS = (*BLUEPRINTS, *POLICY_BLUEPRINTS)
-
-from central.api.auth_views import AUTH_BLUEPRINTS  # noqa: E402 - after the core views
-
-BLUEPRINTS = (*BLUEPRINTS, *AUTH_BLUEPRINTS)
-
-from central.api.enrolment_views import ENROLMENT_BLUEPRINTS  # noqa: E402 - after the core views
-
-BLUEPRINTS = (*BLUEPRINTS, *ENROLMENT_BLUEPRINTS)
-
-from central.api.customer_views import CUSTOMER_BLUEPRINTS  # noqa: E402 - after the core views
-
-BLUEPRINTS = (*BLUEPRINTS, *CUSTOMER_BLUEPRINTS)
-
-from central.api.fleet_views import FLEET_BLUEPRINTS  # noqa: E402 - after the core views
-
-BLUEPRINTS = (*BLUEPRINTS, *FLEET_BLUEPRINTS)
-
-from central.api.receipt_views import RECEIPT_BLUEPRINTS  # noqa: E402 - after the core views
-
-BLUEPRINTS = (*BLUEPRINTS, *RECEIPT_BLUEPRINTS)
-
-from central.api.cashier_views import CASHIER_BLUEPRINTS  # noqa: E402 - after the core views
-
-BLUEPRINTS = (*BLUEPRINTS, *CASHIER_BLUEPRINTS)
-
-from central.api.loyalty_views import LOYALTY_BLUEPRINTS  # noqa: E402 - after the core views
-
-BLUEPRINTS = (*BLUEPRINTS, *LOYALTY_BLUEPRINTS)
-from central.api.instruction_views import INSTRUCTION_BLUEPRINTS  # noqa: E402 - after the core views
-
-BLUEPRINTS = (*BLUEPRINTS, *INSTRUCTION_BLUEPRINTS)
-
-from central.api.footfall_views import FOOTFALL_BLUEPRINTS  # noqa: E402 - after the core views
-
-BLUEPRINTS = (*BLUEPRINTS, *FOOTFALL_BLUEPRINTS)
-
-from central.api.survey_views import SURVEY_BLUEPRINTS  # noqa: E402 - after the core views
-
-BLUEPRINTS = (*BLUEPRINTS, *SURVEY_BLUEPRINTS)
-
-from central.api.display_views import DISPLAY_BLUEPRINTS  # noqa: E402 - after the core views
-
-BLUEPRINTS = (*BLUEPRINTS, *DISPLAY_BLUEPRINTS)

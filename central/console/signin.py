@@ -21,7 +21,7 @@ from flask import Flask, current_app, request, session
 from central.api.access import Principal
 from central.services import auth
 from central.settings import CentralSettings
-from central.web import db_session
+from central.transactions import db_session
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,10 @@ with the real broker (tests/integration/test_broker_security.py, docs/broker-sec
 Call ``sync`` (or ``write_files`` then ``reload_broker``) *after* the transaction that
 issued or revoked a credential has committed: the files must never hold a state that may
 still roll back.
+
+Why one file of ~470 lines: the store's login and the Mosquitto files are one invariant
+(the files are rendered from the credentials, under the same lock and ordering rules); the
+next split, when it grows, is the Mosquitto files (render/write/reload) into their own module.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -31,15 +31,8 @@ from protocol.streams import (
     stream_name,
     streams_of,
 )
-from rules.context import (
-    VIP_PREFIX,
-    UnknownCard,
-    partner_discount,
-    product_from_wire,
-    vip_discount,
-)
-from rules.policies import CardDiscount, card_in_range, policies_from_wire
-from rules.pricing import BasketLine, PricingError, Product, price_basket
+from rules.context import UnknownCard, pricing_inputs
+from rules.pricing import BasketLine, PricingError, price_basket
 
 log = logging.getLogger(__name__)
 
@@ -108,22 +101,37 @@ class LogView:
         return data
 
 
-def _cards(view: LogView, numbers: list[str], store: str, group: str | None,
-           now: dt.datetime) -> list[CardDiscount]:
-    result = []
-    for number in numbers:
-        if number.startswith(VIP_PREFIX):
-            result.append(vip_discount(number, view.entity(PARTNERS, "vip_card", number), now))
-            continue
-        programme = None
-        for key, card in view.entities(PARTNERS, "partner_card").items():
-            if card and card.get("active", True) and card_in_range(number, card["first"],
-                                                                     card["last"]):
-                programme = view.entity(PARTNERS, "partner_programme", key.split("|")[0])
-                if programme is not None:
-                    break
-        result.append(partner_discount(number, programme, store, group, now))
-    return result
+class LogSource:
+    """``rules.context.PricingSource`` over the change log at a sale's versions."""
+
+    def __init__(self, view: LogView, store: str, group: str | None) -> None:
+        self.view = view
+        self.streams = streams_of(PRICES, store, group)
+
+    def product(self, code: str) -> Mapping[str, Any] | None:
+        return self.view.entity(CATALOG, "product", code)
+
+    def category_parents(self) -> Mapping[str, str | None]:
+        return {k: (v or {}).get("parent") for k, v in
+                self.view.entities(CATALOG, "category").items()}
+
+    def prices(self, sku: str) -> Iterable[tuple[str, Mapping[str, Any]]]:
+        return [(stream, row) for stream in self.streams
+                for row in self.view.entities(stream, "price", f"{sku}|").values() if row]
+
+    def policies(self) -> Iterable[Mapping[str, Any]]:
+        return [p for p in self.view.entities(POLICIES, "policy").values() if p]
+
+    def vip_card(self, number: str) -> Mapping[str, Any] | None:
+        return self.view.entity(PARTNERS, "vip_card", number)
+
+    def partner_cards(self, number: str) -> Iterable[tuple[str, str, str]]:
+        return [(key.split("|")[0], card["first"], card["last"])
+                for key, card in self.view.entities(PARTNERS, "partner_card").items()
+                if card and card.get("active", True)]
+
+    def partner_programme(self, code: str) -> Mapping[str, Any] | None:
+        return self.view.entity(PARTNERS, "partner_programme", code)
 
 
 def reprice(session: Session, sale: Sale, cache: LogCache | None = None) -> SaleDrift | None:
@@ -144,24 +152,16 @@ def reprice(session: Session, sale: Sale, cache: LogCache | None = None) -> Sale
     problems: list[dict[str, Any]] = []
     central_total: Decimal | None = None
     try:
-        parents = {k: (v or {}).get("parent") for k, v in
-                   view.entities(CATALOG, "category").items()}
-        price_streams = streams_of(PRICES, store, group)
-        catalogue: dict[str, Product] = {}
-        for line in body["lines"]:
-            sku = line["sku"]
-            data = view.entity(CATALOG, "product", sku)
-            if data is None:
+        skus = [line["sku"] for line in body["lines"]]
+        inputs = pricing_inputs(LogSource(view, store, group), skus,
+                                list(body.get("cards") or []), store, group, now)
+        for sku in skus:
+            if sku not in inputs.catalogue:
                 raise PricingError(f"product {sku!r} unknown at catalog version "
                                    f"{view.versions.get('catalog', 0)}")
-            prices = [(stream, row) for stream in price_streams
-                      for row in view.entities(stream, "price", f"{sku}|").values() if row]
-            catalogue[sku] = product_from_wire(data, parents, prices, now)
-        policies = policies_from_wire(
-            [p for p in view.entities(POLICIES, "policy").values() if p], store, group)
-        cards = _cards(view, list(body.get("cards") or []), store, group, now)
         priced = price_basket([BasketLine(code=line["sku"], qty=Decimal(line["qty"]))
-                               for line in body["lines"]], catalogue, policies, cards, now=now)
+                               for line in body["lines"]], inputs.catalogue, inputs.policies,
+                               inputs.cards, now=now)
         central_total = priced.total
         for index, (theirs, ours) in enumerate(zip(body["lines"], priced.lines, strict=True)):
             if Decimal(theirs["amount"]) != ours.amount:

@@ -11,6 +11,10 @@ close answer (the X manual has no 113). Each confirmed step is reported to the c
 ``progress`` callback. A rejected step leaves the receipt open (paper-out is not a reason to
 cancel); :meth:`DatecsDevice.resume_receipt` finishes it from what the device says it holds
 (76 transaction status).
+
+Why one file of ~570 lines: it is one device protocol (the command set of the three Datecs
+families and the receipt state machine over it); framing, syntax and the family tables are
+already their own modules (``datecs_codec``, ``datecs_syntax``, ``datecs_family``).
 """
 
 from __future__ import annotations

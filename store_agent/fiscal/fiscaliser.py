@@ -24,6 +24,10 @@ anything else                                blocked: the operator must look (th
 Jobs are handled one at a time in sale order under one lock (one process owns the port);
 a new sale is refused while an earlier one is not fiscalised, so the till cannot run ahead
 of the printer. Z reports are reconciled per VAT group against the jobs they cover.
+
+Why one file of ~430 lines: the exactly-once state machine (queue, recovery after a crash,
+operator resolution, Z-report reconciliation) is one idea whose parts share the same lock
+and journal rows; splitting it would spread one invariant over several files.
 """
 
 from __future__ import annotations
@@ -39,7 +43,6 @@ from decimal import Decimal
 from typing import Any
 
 from rules.money import round_money
-from store_agent import outbox
 from store_agent.fiscal.device import (
     ZERO,
     DeviceUnavailable,
@@ -54,6 +57,7 @@ from store_agent.fiscal.device import (
     ReportTotals,
 )
 from store_agent.sqlite_store import LocalStore
+from store_agent.sync import outbox
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ import logging
 import sqlite3
 from decimal import Decimal
 
-from store_agent.catalogue import load_products, store_group
 from store_agent.fiscal.device import FiscalError, Plu
 from store_agent.fiscal.fiscaliser import NAME_WIDTH, Fiscaliser
 from store_agent.migrations import PLU_SYNC_FLAG
+from store_agent.pos.catalogue import load_products, store_group
 from store_agent.sqlite_store import LocalStore
 
 log = logging.getLogger(__name__)

@@ -31,6 +31,9 @@ Not confirmed (``fiscal-printers.md`` §9), so configurable in :class:`RtConfig`
 VAT rates are never written: departments are programmed on the printer by the technician;
 ``departments`` says which department sells which VAT group at which rate, and
 :meth:`RtDevice.read_vat_rates` returns that mapping.
+
+Why one file of ~420 lines: one driver (fpmate XML over HTTP); the XML building and parsing
+is already ``rt_xml``.
 """
 
 from __future__ import annotations

@@ -19,6 +19,9 @@ drops a ``faults.json`` the running simulator picks up before the next frame):
   ``paper_out=1|0``: out of paper now / roll replaced; ``cover_open=1|0`` likewise;
 - ``die_before_answer=N``: on the Nth next command, persist, then exit at once (power cut
   between execution and answer).
+
+Why one file of ~600 lines: it is one protocol-faithful device (state, commands, faults) for
+tests and the demo: frames and commands here, the device's memory already in ``simulator_device``.
 """
 
 from __future__ import annotations

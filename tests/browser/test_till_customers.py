@@ -16,11 +16,11 @@ import pytest
 from playwright.sync_api import Browser, expect
 from werkzeug.serving import make_server
 
-from store_agent.customers import Customers
-from store_agent.pos_api import create_app
-from store_agent.replica import Replica
+from store_agent.pos.api import create_app
+from store_agent.pos.customers import Customers
 from store_agent.settings import CustomerSettings
 from store_agent.sqlite_store import LocalStore
+from store_agent.sync.replica import Replica
 from tests.browser.pages import TillPage
 from tests.integration.test_store_customers import CARD, MULLER, STORE, Central, customer
 

@@ -24,11 +24,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from central.db import Database
-from central.web import create_app as central_app
 from protocol import messages
-from store_agent.pos_api import create_app as pos_app
-from store_agent.replica import Replica
+from store_agent.pos.api import create_app as pos_app
 from store_agent.sqlite_store import LocalStore
+from store_agent.sync.replica import Replica
 from tests.support import api_token
 
 pytestmark = pytest.mark.integration
@@ -43,8 +42,8 @@ LOCKOUT = r"(/auth/tokens/current|/users/|/tokens/)"
 
 
 @pytest.fixture
-def central(clean_pg_db: Database) -> Any:
-    return central_app({"DATABASE": clean_pg_db, "TESTING": True})
+def central(app: Any) -> Any:
+    return app
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -14,8 +13,6 @@ from sqlalchemy import func, select
 
 from central.db import Database
 from central.models import Barcode, Change, Product
-from central.web import create_app
-from tests.support import api_token, authorize
 
 pytestmark = pytest.mark.integration
 
@@ -25,13 +22,6 @@ API = "/api/v1"
 @pytest.fixture
 def db(central_db: Database) -> Database:
     return central_db
-
-
-@pytest.fixture
-def client(db: Database) -> Iterator[FlaskClient]:
-    app = create_app({"DATABASE": db, "TESTING": True})
-    with app.test_client() as client:
-        yield authorize(client, api_token(db))
 
 
 def changes(db: Database, stream: str | None = None) -> list[tuple[str, int, str, str, str]]:

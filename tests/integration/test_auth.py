@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 import re
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from central.api.access import access_for, is_public
+from central.app import create_app
 from central.cli import central as central_cli
 from central.db import Database
 from central.models import ApiToken, User
@@ -31,7 +32,6 @@ from central.roles import (
     TECHNICIAN,
 )
 from central.services import auth
-from central.web import create_app
 from tests.support import api_token, authorize
 
 pytestmark = pytest.mark.integration
@@ -88,27 +88,13 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def app(sqlite_db: Database, clock: Clock) -> Flask:
-    return create_app({"DATABASE": sqlite_db, "TESTING": True, "CLOCK": clock})
+def db(sqlite_db: Database) -> Database:
+    return sqlite_db
 
 
 @pytest.fixture
-def anonymous(app: Flask) -> Iterator[FlaskClient]:
-    with app.test_client() as client:
-        yield client
-
-
-@pytest.fixture
-def client_for(app: Flask, sqlite_db: Database) -> Iterator[Callable[..., FlaskClient]]:
-    """Clients carrying a token of a new user with the given roles."""
-    clients: list[FlaskClient] = []
-
-    def make(*roles: str) -> FlaskClient:
-        client = authorize(app.test_client(), api_token(sqlite_db, *roles))
-        clients.append(client)
-        return client
-
-    yield make
+def app_config(clock: Clock) -> dict[str, Any]:
+    return {"CLOCK": clock}
 
 
 @pytest.fixture
@@ -250,8 +236,8 @@ def test_the_openapi_document_names_the_scheme_and_the_roles(anonymous: FlaskCli
     assert {"401", "403"} <= {str(code) for code in patch["responses"]}
 
 
-def test_an_endpoint_without_a_policy_is_refused_even_to_admin(sqlite_db: Database) -> None:
-    app = create_app({"DATABASE": sqlite_db, "TESTING": True})
+def test_an_endpoint_without_a_policy_is_refused_even_to_admin(app: Flask,
+                                                               sqlite_db: Database) -> None:
     extra = Blueprint("reports", __name__)
     extra.add_url_rule(f"{API}/reports/", "list", lambda: {"secret": 42})
     extra.add_url_rule("/reports-page", "page", lambda: "<h1>secret</h1>")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,10 @@ import pytest
 from flask.testing import FlaskClient
 
 from central.db import Database
-from central.web import create_app as central_app
 from protocol import messages
-from store_agent.pos_api import create_app as pos_app
-from store_agent.replica import Replica
+from store_agent.pos.api import create_app as pos_app
 from store_agent.sqlite_store import LocalStore
-from tests.support import api_token, authorize
+from store_agent.sync.replica import Replica
 
 pytestmark = pytest.mark.integration
 
@@ -68,10 +65,13 @@ def sales_count(store: LocalStore) -> int:
 
 
 @pytest.fixture
-def central(central_db: Database) -> Iterator[FlaskClient]:
-    app = central_app({"DATABASE": central_db, "TESTING": True})
-    with app.test_client() as client:
-        yield authorize(client, api_token(central_db))
+def db(central_db: Database) -> Database:
+    return central_db
+
+
+@pytest.fixture
+def central(client: FlaskClient) -> FlaskClient:
+    return client
 
 
 def product(sku: str = "loaf", **extra: Any) -> dict[str, Any]:

@@ -14,15 +14,15 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from central.app import create_app
 from central.db import Database
 from central.models import Cashier, Change
 from central.roles import PRICING, TECHNICIAN
-from central.web import create_app
 from protocol import messages
 from protocol.entities import ENTITIES
-from store_agent.pos_api import create_app as create_pos_app
-from store_agent.replica import Replica
+from store_agent.pos.api import create_app as create_pos_app
 from store_agent.sqlite_store import LocalStore
+from store_agent.sync.replica import Replica
 from tests.support import api_token, authorize
 
 pytestmark = pytest.mark.integration

@@ -7,6 +7,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -27,7 +28,6 @@ from central.services import (
     policies,
     stores,
 )
-from central.web import create_app
 from tests.integration.test_ingest import batch, entry, ingest, sale
 
 pytestmark = pytest.mark.integration
@@ -49,9 +49,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def app(clean_pg_db: Database, clock: Clock) -> Flask:
-    return create_app({"DATABASE": clean_pg_db, "TESTING": True, "CLOCK": clock,
-                       "SECRET_KEY": "test-secret"})
+def app_config(clock: Clock) -> dict[str, Any]:
+    return {"CLOCK": clock, "SECRET_KEY": "test-secret"}
 
 
 def make_user(db: Database, username: str, *roles: str) -> None:

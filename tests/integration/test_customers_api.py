@@ -13,10 +13,10 @@ from flask.testing import FlaskClient
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from central.app import create_app
 from central.db import Database
 from central.models import Change, Customer
 from central.services import auth
-from central.web import create_app
 from tests.integration.test_customers import card, misread
 from tests.support import api_token, authorize
 

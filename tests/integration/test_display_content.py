@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+from central.app import create_app
 from central.db import Database
 from central.roles import MARKETING
-from central.web import create_app
-from store_agent.pos_api import create_app as create_pos_app
-from store_agent.replica import Replica
+from store_agent.pos.api import create_app as create_pos_app
 from store_agent.sqlite_store import LocalStore
+from store_agent.sync.replica import Replica
 from tests.integration.test_instructions import changes, to_agent
 from tests.support import api_token, authorize, wait_until
 

@@ -16,13 +16,13 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from protocol import messages
-from store_agent import receipts
-from store_agent.mailer import Mailer
-from store_agent.pos_api import create_app
-from store_agent.replica import Replica
+from store_agent.pos import receipts
+from store_agent.pos.api import create_app
+from store_agent.pos.mailer import Mailer
+from store_agent.pos.till import record_sale
 from store_agent.settings import SmtpSettings, parse_smtp
 from store_agent.sqlite_store import LocalStore
-from store_agent.till import record_sale
+from store_agent.sync.replica import Replica
 from tests.support import free_port
 
 pytestmark = pytest.mark.integration

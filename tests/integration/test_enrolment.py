@@ -6,16 +6,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from central.app import create_app
 from central.db import Database
 from central.models import BrokerCredential, EnrolmentCode
 from central.roles import PRICING, TECHNICIAN
 from central.services import enrolment
-from central.web import create_app
 from tests.support import api_token, authorize
 
 pytestmark = pytest.mark.integration
@@ -37,8 +39,17 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def make_client(central_db: Database, clock: Clock) -> Callable[..., FlaskClient]:
-    app = create_app({"DATABASE": central_db, "TESTING": True, "CLOCK": clock})
+def db(central_db: Database) -> Database:
+    return central_db
+
+
+@pytest.fixture
+def app_config(clock: Clock) -> dict[str, Any]:
+    return {"CLOCK": clock}
+
+
+@pytest.fixture
+def make_client(app: Flask, central_db: Database) -> Callable[..., FlaskClient]:
 
     def make(*roles: str) -> FlaskClient:
         client = app.test_client()

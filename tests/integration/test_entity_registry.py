@@ -38,12 +38,12 @@ from central.services import (
 )
 from protocol.entities import ENTITIES, Entity
 from protocol.streams import ALL, CATALOG, parse_stream
-from store_agent import loyalty
 from store_agent.migrations import MIGRATIONS, Migration
-from store_agent.pos_api import create_app as pos_app
-from store_agent.replica import Layout, Replica
-from store_agent.replica_tables import TABLES, Table, field_
+from store_agent.pos import loyalty
+from store_agent.pos.api import create_app as pos_app
 from store_agent.sqlite_store import LocalStore
+from store_agent.sync.replica import Layout, Replica
+from store_agent.sync.replica_tables import TABLES, Table, field_
 
 pytestmark = pytest.mark.integration
 

@@ -23,9 +23,9 @@ from central.models import Sale
 from central.services import stores, upstream
 from protocol import messages, topics
 from protocol.encoding import loads
-from store_agent import outbox
 from store_agent.sqlite_store import LocalStore
-from store_agent.uplink import Uplink
+from store_agent.sync import outbox
+from store_agent.sync.uplink import Uplink
 from tests.integration.test_ingest import sale
 from transport.mqtt_link import Inbound
 

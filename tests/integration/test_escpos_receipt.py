@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from store_agent.pos_api import create_app
-from store_agent.replica import Replica
+from store_agent.pos.api import create_app
 from store_agent.settings import ReceiptPrinterSettings, SettingsError, parse_receipt_printer
 from store_agent.sqlite_store import LocalStore
+from store_agent.sync.replica import Replica
 from tests.integration.test_email_receipts import NOW, STORE, store  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.integration

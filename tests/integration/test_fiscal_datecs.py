@@ -20,9 +20,9 @@ from protocol import messages
 from store_agent.fiscal.factory import reconnecting
 from store_agent.fiscal.fiscaliser import Fiscaliser
 from store_agent.fiscal.plu import PluSync
-from store_agent.replica import Replica
 from store_agent.settings import load_printer
 from store_agent.sqlite_store import LocalStore
+from store_agent.sync.replica import Replica
 from tests.integration.fiscal_crash import KILL_POINTS, kill_while_fiscalising
 from tests.integration.test_datecs_driver import Sim
 
@@ -143,7 +143,7 @@ def test_central_price_changes_reach_the_plu_table(tmp_path: Path, sim: Sim) -> 
 
 def test_the_footer_head_office_set_is_printed_inside_the_receipt(tmp_path: Path,
                                                                   sim: Sim) -> None:
-    from store_agent import till
+    from store_agent.pos import till
 
     fiscal = fiscaliser(tmp_path, sim)
     replica = Replica(fiscal.store)

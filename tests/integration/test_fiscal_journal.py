@@ -203,8 +203,8 @@ def test_paper_out_leaves_the_receipt_open_and_it_is_finished_not_cancelled(
 def test_the_operator_settles_what_recovery_cannot_decide(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from store_agent.cli import agent
     from store_agent.fiscal.device import FiscalError
+    from tessera.cli import main
 
     store = LocalStore(tmp_path / "agent.db")
     path = tmp_path / "fiscal.jsonl"
@@ -241,7 +241,7 @@ def test_the_operator_settles_what_recovery_cannot_decide(tmp_path: Path) -> Non
     env = {"TESSERA_STORE_CODE": "kiosk-1", "TESSERA_AGENT_DB": str(tmp_path / "agent.db"),
            "TESSERA_PRINTER_URL": f"journal://{path}",
            "TESSERA_AGENT_CONFIG": str(tmp_path / "none.env")}
-    result = CliRunner().invoke(agent, ["printer", "resolve", "sale-3", "--printed",
+    result = CliRunner().invoke(main, ["agent", "printer", "resolve", "sale-3", "--printed",
                                         str(printed.document_number)], env=env)
     assert result.exit_code == 0, result.output
     assert f"document {printed.document_number}" in result.output
@@ -250,14 +250,14 @@ def test_the_operator_settles_what_recovery_cannot_decide(tmp_path: Path) -> Non
         reported = [r[0] for r in conn.execute("SELECT ref FROM outbox WHERE kind = 'fiscal' "
                                                "ORDER BY seq")]
     assert reported == ["fiscal:sale-1", "fiscal:sale-2", "fiscal:sale-3"]
-    usage = CliRunner().invoke(agent, ["printer", "resolve", "sale-3"], env=env)
+    usage = CliRunner().invoke(main, ["agent", "printer", "resolve", "sale-3"], env=env)
     assert usage.exit_code != 0 and "either --printed" in usage.output
 
 
 def test_the_command_line_verifies_the_journal_and_lists_its_records(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from store_agent.cli import agent
+    from tessera.cli import main
 
     path = tmp_path / "fiscal.jsonl"
     journal = SoftwareJournal(path)
@@ -265,15 +265,15 @@ def test_the_command_line_verifies_the_journal_and_lists_its_records(tmp_path: P
     env = {"TESSERA_PRINTER_URL": f"journal://{path}",
            "TESSERA_AGENT_CONFIG": str(tmp_path / "none.env")}
     runner = CliRunner()
-    good = runner.invoke(agent, ["journal", "verify"], env=env)
+    good = runner.invoke(main, ["agent", "journal", "verify"], env=env)
     assert good.exit_code == 0 and "6 records, chain intact" in good.output
-    listed = runner.invoke(agent, ["printer", "journal", "--last", "3"], env=env)
+    listed = runner.invoke(main, ["agent", "printer", "journal", "--last", "3"], env=env)
     assert listed.exit_code == 0
     assert [line.split()[2] for line in listed.output.splitlines()] == [
         "line", "payment", "close"]
     text = path.read_text().replace('"7.50"', '"0.75"')
     path.write_text(text)
-    broken = runner.invoke(agent, ["journal", "verify", str(path)])
+    broken = runner.invoke(main, ["agent", "journal", "verify", str(path)])
     assert broken.exit_code == 1 and "BROKEN" in broken.output and "altered" in broken.output
 
 
@@ -282,7 +282,7 @@ def test_the_command_line_shows_a_simulators_receipts(tmp_path: Path) -> None:
 
     from click.testing import CliRunner
 
-    from store_agent.cli import agent
+    from tessera.cli import main
 
     state = tmp_path / "printer"
     state.mkdir()
@@ -291,10 +291,10 @@ def test_the_command_line_shows_a_simulators_receipts(tmp_path: Path) -> None:
          "closed_at": "2026-11-29T09:00:00",
          "lines": [{"name": "White bread", "quantity": "1", "price": "2.10", "group": "B"}]},
         {"kind": "duplicate", "document": 8, "closed_at": "2026-11-29T09:01:00"}]}))
-    result = CliRunner().invoke(agent, ["printer", "journal", "--state", str(state)])
+    result = CliRunner().invoke(main, ["agent", "printer", "journal", "--state", str(state)])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].startswith("#7 sale closed") and "total 2.10" in lines[0]
     assert "White bread" in lines[1] and lines[2].startswith("#8 duplicate")
-    missing = CliRunner().invoke(agent, ["printer", "journal", "--state", str(tmp_path)])
+    missing = CliRunner().invoke(main, ["agent", "printer", "journal", "--state", str(tmp_path)])
     assert missing.exit_code != 0 and "no simulator state" in missing.output

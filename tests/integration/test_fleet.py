@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +13,11 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 
 from central.bridge.ingester import HANDLERS
-from central.cli import fleet_table
 from central.db import Database
+from central.fleet_cli import fleet_table
 from central.migrate import log_epoch
 from central.models import StoreStatus
 from central.services import changelog, fleet, stores, upstream
-from central.web import create_app
 from protocol import messages, topics
 from protocol.encoding import WireError, dumps, loads
 from protocol.streams import Scope
@@ -169,19 +167,12 @@ def test_catch_up_requests_and_batches_keep_the_view_current(db: Database) -> No
 
 # -- REST and command line ----------------------------------------------------------------------
 
-@pytest.fixture
-def client(db: Database) -> Iterator[FlaskClient]:
-    app = create_app({"DATABASE": db, "TESTING": True})
-    with app.test_client() as client:
-        yield client
-
-
 def test_the_api_lists_the_fleet_for_any_role_and_filters_by_state(
-        db: Database, client: FlaskClient) -> None:
+        db: Database, anonymous: FlaskClient) -> None:
     birth(db)
-    assert client.get("/api/v1/fleet/").status_code == 401
-    authorize(client, api_token(db, "read-only"))
-    response = client.get("/api/v1/fleet/")
+    assert anonymous.get("/api/v1/fleet/").status_code == 401
+    authorize(anonymous, api_token(db, "read-only"))
+    response = anonymous.get("/api/v1/fleet/")
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert [row["code"] for row in body] == ["kiosk-1", "market"]
@@ -195,9 +186,9 @@ def test_the_api_lists_the_fleet_for_any_role_and_filters_by_state(
         "lag": 3}
     assert kiosk["last_seen"] == T0.isoformat()
     assert {"stream": "catalog", "applied": 1, "head": 3, "lag": 2} in kiosk["streams"]
-    assert [r["code"] for r in client.get("/api/v1/fleet/?online=false").get_json()] == [
+    assert [r["code"] for r in anonymous.get("/api/v1/fleet/?online=false").get_json()] == [
         "market"]
-    assert client.post("/api/v1/fleet/", json={}).status_code in (403, 405)
+    assert anonymous.post("/api/v1/fleet/", json={}).status_code in (403, 405)
 
 
 def test_tessera_fleet_prints_a_table_and_json(db: Database) -> None:

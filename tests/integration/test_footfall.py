@@ -17,16 +17,16 @@ from flask.testing import FlaskClient
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from central.app import create_app
 from central.bridge.ingester import HANDLERS
 from central.db import Database
 from central.models import FootfallReading
 from central.services import upstream
-from central.web import create_app
 from protocol import messages, topics
 from protocol.encoding import dumps, loads
-from store_agent.pos_api import create_app as create_pos_app
-from store_agent.replica import Replica
+from store_agent.pos.api import create_app as create_pos_app
 from store_agent.sqlite_store import LocalStore
+from store_agent.sync.replica import Replica
 from tests.integration.test_console import make_user, sign_in
 from tests.integration.test_ingest import sale
 from tests.support import api_token, authorize

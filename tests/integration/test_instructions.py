@@ -15,18 +15,18 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from central.app import create_app
 from central.bridge.ingester import HANDLERS
 from central.db import Database
 from central.models import Change, InstructionSeen
 from central.roles import MARKETING, PRICING
 from central.services import upstream
-from central.web import create_app
 from protocol import messages, topics
 from protocol.encoding import dumps, loads
 from protocol.entities import ENTITIES
-from store_agent.pos_api import create_app as create_pos_app
-from store_agent.replica import Replica
+from store_agent.pos.api import create_app as create_pos_app
 from store_agent.sqlite_store import LocalStore
+from store_agent.sync.replica import Replica
 from tests.support import api_token, authorize
 
 pytestmark = pytest.mark.integration

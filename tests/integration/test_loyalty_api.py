@@ -13,10 +13,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from central.app import create_app
 from central.db import Database
 from central.models import Change
 from central.roles import CUSTOMER_SERVICE, MARKETING, PRICING
-from central.web import create_app
 from tests.support import api_token, authorize
 
 pytestmark = pytest.mark.integration

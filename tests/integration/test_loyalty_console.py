@@ -15,9 +15,9 @@ from flask.testing import FlaskClient
 from central.db import Database
 from central.roles import CUSTOMER_SERVICE, MARKETING
 from central.services import catalog, points_ledger
-from tests.integration.test_console import app, clock, csrf, make_user, sign_in
+from tests.integration.test_console import app_config, clock, csrf, make_user, sign_in
 
-__all__ = ["app", "clock"]  # the console fixtures, shared
+__all__ = ["app_config", "clock"]  # the console's settings for the shared app fixture
 
 pytestmark = pytest.mark.integration
 

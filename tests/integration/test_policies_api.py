@@ -10,7 +10,7 @@ import datetime as dt
 import io
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -18,10 +18,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from central.app import create_app
 from central.db import Database
 from central.models import Change, PartnerCard, Policy
 from central.services import policies as policy_service
-from central.web import create_app
 from rules.policies import (
     CardDiscount,
     Exclusion,
@@ -53,13 +53,6 @@ FUTURE = "2099-01-01T00:00:00+00:00"
 def db(clean_pg_db: Database) -> Database:
     """The session's PostgreSQL with every table but ``meta`` truncated."""
     return clean_pg_db
-
-
-@pytest.fixture
-def client(db: Database) -> Iterator[FlaskClient]:
-    app = create_app({"DATABASE": db, "TESTING": True})
-    with app.test_client() as client:
-        yield authorize(client, api_token(db))
 
 
 def ok(response: Any, status: int = 200) -> Any:

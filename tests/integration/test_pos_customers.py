@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from store_agent.customers import Customers
-from store_agent.pos_api import create_app
-from store_agent.replica import Replica
+from store_agent.pos.api import create_app
+from store_agent.pos.customers import Customers
 from store_agent.sqlite_store import LocalStore
+from store_agent.sync.replica import Replica
 from tests.integration.test_store_customers import (  # noqa: F401 - fixtures
     CARD,
     MULLER,

@@ -19,8 +19,6 @@ from sqlalchemy import select
 
 from central.db import Database
 from central.models import Change, Product
-from central.web import create_app
-from tests.support import api_token, authorize
 
 pytestmark = pytest.mark.integration
 
@@ -28,22 +26,26 @@ API = "/api/v1"
 
 
 @pytest.fixture
-def client(central_db: Database) -> Iterator[FlaskClient]:
-    app = create_app({"DATABASE": central_db, "TESTING": True})
-    with authorize(app.test_client(), api_token(central_db)) as client:
-        ok(client.post(f"{API}/store-groups/", json={"code": "north", "name": "North"}), 201)
-        ok(client.post(f"{API}/stores/", json={"code": "k1", "name": "K1", "group": "north"}),
-           201)
-        for code, parent in (("food", None), ("bakery", "food"), ("drinks", None)):
-            ok(client.post(f"{API}/categories/", json={"code": code, "name": code,
-                                                       "parent": parent}), 201)
-        for sku, category, price, cost in (("BREAD", "bakery", "2.10", "1.20"),
-                                           ("MILK", "food", "1.49", "0.85"),
-                                           ("COLA", "drinks", "1.29", None)):
-            ok(client.post(f"{API}/products/", json={
-                "sku": sku, "name": sku.title(), "category": category, "vat_rate": "9",
-                "sale_price": price, "purchase_cost": cost}), 201)
-        yield client
+def db(central_db: Database) -> Database:
+    return central_db
+
+
+@pytest.fixture
+def client(client: FlaskClient) -> Iterator[FlaskClient]:
+    """The admin's client, with two stores, categories and three products."""
+    ok(client.post(f"{API}/store-groups/", json={"code": "north", "name": "North"}), 201)
+    ok(client.post(f"{API}/stores/", json={"code": "k1", "name": "K1", "group": "north"}),
+       201)
+    for code, parent in (("food", None), ("bakery", "food"), ("drinks", None)):
+        ok(client.post(f"{API}/categories/", json={"code": code, "name": code,
+                                                   "parent": parent}), 201)
+    for sku, category, price, cost in (("BREAD", "bakery", "2.10", "1.20"),
+                                       ("MILK", "food", "1.49", "0.85"),
+                                       ("COLA", "drinks", "1.29", None)):
+        ok(client.post(f"{API}/products/", json={
+            "sku": sku, "name": sku.title(), "category": category, "vat_rate": "9",
+            "sale_price": price, "purchase_cost": cost}), 201)
+    yield client
 
 
 def ok(response: Any, status: int = 200) -> Any:

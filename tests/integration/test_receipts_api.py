@@ -14,8 +14,6 @@ from sqlalchemy import select
 from central.db import Database
 from central.models import Change
 from central.roles import MARKETING, PRICING
-from central.web import create_app
-from tests.support import api_token, authorize
 
 pytestmark = pytest.mark.integration
 
@@ -25,13 +23,8 @@ EMAIL = {"policy": "propose", "sender": "receipts@tessera.example",
 
 
 @pytest.fixture
-def client_for(central_db: Database) -> Callable[..., FlaskClient]:
-    app = create_app({"DATABASE": central_db, "TESTING": True})
-
-    def make(*roles: str) -> FlaskClient:
-        return authorize(app.test_client(), api_token(central_db, *roles))
-
-    return make
+def db(central_db: Database) -> Database:
+    return central_db
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from central.db import Database
 from central.models import Sale, SaleDrift
 from central.services import catalog, changelog, partners, policies, repricing, stores, upstream
 from protocol.streams import parse_stream
-from store_agent import till
-from store_agent.replica import Replica
+from store_agent.pos import till
 from store_agent.sqlite_store import LocalStore
+from store_agent.sync.replica import Replica
 
 pytestmark = pytest.mark.integration
 
@@ -149,7 +149,7 @@ def test_a_wrong_line_is_recorded_as_drift_not_overwritten(
 
 
 def test_drift_is_listed_at_central(chain: tuple[Database, Replica]) -> None:
-    from central.web import create_app
+    from central.app import create_app
     from tests.support import api_token, authorize
 
     db, replica = chain

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,15 +39,6 @@ def db(clean_pg_db: Database) -> Database:
     with clean_pg_db.transaction() as session:
         stores.create_store(session, STORE, "Kiosk")
     return clean_pg_db
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    own = Broker(tmp_path).start()  # these tests stop it: never the shared one
-    try:
-        yield own
-    finally:
-        own.stop()
 
 
 class Central:

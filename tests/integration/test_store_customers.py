@@ -13,11 +13,11 @@ import pytest
 from protocol import messages, upstream
 from rules.cards import loyalty_card_number
 from rules.customers.record import CustomerInvalid
-from store_agent.customers import Customers, UnknownCustomer
-from store_agent.replica import Replica
+from store_agent.pos.customers import Customers, UnknownCustomer
+from store_agent.pos.till import UnknownSaleCustomer, record_sale
 from store_agent.settings import CustomerSettings
 from store_agent.sqlite_store import LocalStore
-from store_agent.till import UnknownSaleCustomer, record_sale
+from store_agent.sync.replica import Replica
 from transport.rpc import CentralUnreachable
 
 NOW = dt.datetime(2026, 11, 22, 9, 30, tzinfo=dt.UTC)

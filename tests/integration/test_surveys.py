@@ -15,12 +15,12 @@ import pytest
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
 
+from central.app import create_app
 from central.db import Database
 from central.roles import MARKETING, PRICING
-from central.web import create_app
-from store_agent.pos_api import create_app as create_pos_app
-from store_agent.replica import Replica
+from store_agent.pos.api import create_app as create_pos_app
 from store_agent.sqlite_store import LocalStore
+from store_agent.sync.replica import Replica
 from tests.integration.test_cashiers import agent, sale  # noqa: F401 - fixture
 from tests.integration.test_console import make_user, sign_in
 from tests.integration.test_instructions import changes, ingest, outbox_entries, to_agent

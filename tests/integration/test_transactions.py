@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from central.app import create_app
 from central.db import Database
-from central.web import create_app, db_session, transactional
+from central.transactions import db_session, transactional
 
 pytestmark = pytest.mark.integration
 

@@ -22,8 +22,8 @@ from central.services.fiscal import FiscalHandler
 from central.services.sales import SaleHandler
 from protocol import upstream as upstream_kinds
 from protocol.encoding import WireError
-from store_agent import outbox
 from store_agent.sqlite_store import LocalStore
+from store_agent.sync import outbox
 from tests.integration.test_ingest import (
     EPOCH_B,
     STORE,

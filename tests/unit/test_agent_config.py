@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from store_agent import doctor, enrolment
 from store_agent import settings as settings_mod
+from store_agent.cli import doctor, enrolment
 
 RESULT = {"store": {"code": "kiosk-6"},
           "broker": {"url": "mqtt://broker.example.net:1883", "username": "kiosk-6",

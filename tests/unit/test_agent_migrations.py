@@ -9,8 +9,8 @@ import pytest
 
 from store_agent import migrations
 from store_agent.migrations import MIGRATIONS, PLU_SYNC_FLAG, Migration, applied, migrate
-from store_agent.replica_tables import REPLICA_TABLES
 from store_agent.sqlite_store import LocalStore
+from store_agent.sync.replica_tables import REPLICA_TABLES
 
 LATEST = MIGRATIONS[-1].number
 

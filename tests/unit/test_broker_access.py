@@ -284,7 +284,7 @@ def test_broker_sync_and_revoke_commands(db: Database, tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
-    from central.cli import central
+    from tessera.cli import main
 
     with db.transaction() as session:
         broker_access.issue(session, "kiosk-a")
@@ -297,21 +297,21 @@ def test_broker_sync_and_revoke_commands(db: Database, tmp_path: Path,
         monkeypatch.setenv(name, value)
     runner = CliRunner()
 
-    result = runner.invoke(central, ["broker-sync"])
+    result = runner.invoke(main, ["central", "broker-sync"])
     assert result.exit_code == 2 and "TESSERA_BROKER_AUTH_DIR" in result.output
 
-    result = runner.invoke(central, ["broker-sync", "--dir", str(auth)])
+    result = runner.invoke(main, ["central", "broker-sync", "--dir", str(auth)])
     assert result.exit_code == 0, result.output
     assert "1 store logins + central; files rewritten" in result.output
     assert "ran 'true'" in result.output
     assert "kiosk-a" in entries((auth / "passwd").read_text())
 
     monkeypatch.setenv("TESSERA_BROKER_AUTH_DIR", str(auth))
-    result = runner.invoke(central, ["broker-revoke", "kiosk-a"])
+    result = runner.invoke(main, ["central", "broker-revoke", "kiosk-a"])
     assert result.exit_code == 0, result.output
     assert "kiosk-a: login revoked" in result.output
     assert "retained state stays on the broker" in result.output  # no broker here
     assert "kiosk-a" not in entries((auth / "passwd").read_text())
 
-    result = runner.invoke(central, ["broker-revoke", "nowhere"])
+    result = runner.invoke(main, ["central", "broker-revoke", "nowhere"])
     assert result.exit_code == 1 and "no store 'nowhere'" in result.output

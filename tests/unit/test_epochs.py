@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from store_agent import outbox
-from store_agent import uplink as uplink_module
 from store_agent.sqlite_store import LocalStore
+from store_agent.sync import outbox
+from store_agent.sync import uplink as uplink_module
 from tests.unit.test_uplink import Clock, FakeLink, add_entries, make, outbox_seqs
 
 AT = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC)

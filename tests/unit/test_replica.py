@@ -14,9 +14,9 @@ from protocol import messages
 from protocol.encoding import WireError, dumps
 from protocol.entities import ENTITIES
 from protocol.streams import parse_stream
-from store_agent.replica import Replica
-from store_agent.replica_tables import TABLES
 from store_agent.sqlite_store import REPLICA_TABLES, LocalStore
+from store_agent.sync.replica import Replica
+from store_agent.sync.replica_tables import TABLES
 
 EPOCH_A = "a" * 32
 EPOCH_B = "b" * 32

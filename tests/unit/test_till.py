@@ -14,9 +14,9 @@ import pytest
 
 from protocol import messages
 from rules.pricing import InvalidQuantity, UnknownProduct
-from store_agent.replica import Replica
+from store_agent.pos.till import PaymentShort, SaleConflict, record_sale
 from store_agent.sqlite_store import LocalStore
-from store_agent.till import PaymentShort, SaleConflict, record_sale
+from store_agent.sync.replica import Replica
 
 NOW = dt.datetime(2026, 11, 22, 9, 30, tzinfo=dt.UTC)
 STORE = "kiosk-1"

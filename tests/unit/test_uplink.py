@@ -12,10 +12,10 @@ import pytest
 
 from protocol import messages, topics
 from protocol.encoding import dumps, loads
-from store_agent import outbox
-from store_agent import uplink as uplink_module
 from store_agent.sqlite_store import LocalStore
-from store_agent.uplink import WINDOW_BATCHES, Uplink
+from store_agent.sync import outbox
+from store_agent.sync import uplink as uplink_module
+from store_agent.sync.uplink import WINDOW_BATCHES, Uplink
 from transport.mqtt_link import Inbound
 
 STORE = "kiosk-1"

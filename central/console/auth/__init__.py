@@ -10,7 +10,7 @@ from central.api.access import now
 from central.console import i18n, signin
 from central.console.pages import page_blueprint, render
 from central.services import auth
-from central.web import db_session
+from central.transactions import db_session
 
 auth_bp = page_blueprint("auth", __name__)
 

@@ -14,7 +14,7 @@ from central.console import export
 from central.console.pages import field_messages, page_blueprint, render
 from central.services import cashiers, stores
 from central.services.errors import ServiceError
-from central.web import db_session
+from central.transactions import db_session
 
 cashiers_bp = page_blueprint("cashiers", __name__)
 

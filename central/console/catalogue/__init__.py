@@ -17,7 +17,7 @@ from central.console.pages import field_messages as _flat
 from central.console.pages import page_blueprint, render
 from central.services import catalog, product_search
 from central.services.errors import ServiceError
-from central.web import db_session
+from central.transactions import db_session
 
 catalogue_bp = page_blueprint("catalogue", __name__)
 

@@ -19,7 +19,7 @@ from central.api import schemas
 from central.console.pages import field_messages, page_blueprint, render
 from central.services import catalog
 from central.services.errors import ServiceError
-from central.web import db_session
+from central.transactions import db_session
 
 references_bp = page_blueprint("references", __name__)
 

@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 from central.console.pages import field_messages, page_blueprint, render
 from central.services import customer_queries, customers
 from central.services.errors import ServiceError
-from central.web import db_session
+from central.transactions import db_session
 from rules.conditions import ConditionError
 from rules.customers.aggregates import Aggregates
 from rules.customers.alerts import customer_facts, make_alert, matching_alerts, observation

@@ -26,7 +26,7 @@ from central.imports import ImportAborted, Rejection, RejectReport, describe, ru
 from central.services import partners, policies, stores
 from central.services.errors import ServiceError
 from central.tabular import TabularError, open_table
-from central.web import db_session
+from central.transactions import db_session
 
 discounts_bp = page_blueprint("discounts", __name__)
 

@@ -11,7 +11,7 @@ from central.api.access import now
 from central.console import export
 from central.console.pages import page_blueprint, render
 from central.services import fleet, store_activity, stores
-from central.web import db_session
+from central.transactions import db_session
 
 fleet_bp = page_blueprint("fleet", __name__)
 

@@ -15,7 +15,7 @@ from central.charts import bar_chart
 from central.console.pages import page_blueprint, render
 from central.services import footfall, stores
 from central.services.errors import Invalid
-from central.web import db_session
+from central.transactions import db_session
 
 footfall_bp = page_blueprint("footfall", __name__)
 

@@ -13,7 +13,7 @@ from central.console.pages import field_messages, page_blueprint, render
 from central.models import SellerMessage
 from central.services import cashiers, instructions, stores
 from central.services.errors import Invalid, ServiceError
-from central.web import db_session
+from central.transactions import db_session
 
 instructions_bp = page_blueprint("instructions", __name__)
 

@@ -16,7 +16,7 @@ from central.api.access import now, principal
 from central.console.pages import page_blueprint, render
 from central.services import loyalty_profiles, loyalty_programme, points_ledger
 from central.services.errors import Invalid, ServiceError
-from central.web import db_session
+from central.transactions import db_session
 
 loyalty_bp = page_blueprint("loyalty", __name__)
 points_bp = page_blueprint("points", __name__)

@@ -31,7 +31,7 @@ from central.models import Store
 from central.services import catalog, prices, stores
 from central.services.errors import Invalid, ServiceError
 from central.tabular import TabularError, read_table
-from central.web import db_session
+from central.transactions import db_session
 
 prices_bp = page_blueprint("prices", __name__)
 

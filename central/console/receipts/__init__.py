@@ -23,7 +23,7 @@ from central.console.i18n import zone_of
 from central.console.pages import field_messages, page_blueprint, render
 from central.services import receipts, stores
 from central.services.errors import NotFound, ServiceError
-from central.web import db_session
+from central.transactions import db_session
 from rules.receipt_text import WIDTH, render_text
 
 receipts_bp = page_blueprint("receipts", __name__)

@@ -16,7 +16,7 @@ from central.console import export
 from central.console.pages import page_blueprint, render
 from central.services import sales, store_activity, stores
 from central.services.errors import Invalid
-from central.web import db_session
+from central.transactions import db_session
 
 sales_bp = page_blueprint("sales", __name__)
 

@@ -23,7 +23,7 @@ from central.console.pages import field_messages as _flat
 from central.console.pages import page_blueprint, render
 from central.services import broker_access, enrolment, stores
 from central.services.errors import ServiceError
-from central.web import db_session
+from central.transactions import db_session
 
 log = logging.getLogger(__name__)
 

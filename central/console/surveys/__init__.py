@@ -16,7 +16,7 @@ from central.charts import bar_chart
 from central.console.pages import field_messages, page_blueprint, render
 from central.services import stores, surveys
 from central.services.errors import Invalid, ServiceError
-from central.web import db_session
+from central.transactions import db_session
 
 surveys_bp = page_blueprint("surveys", __name__)
 

@@ -16,7 +16,7 @@ from central.console import export
 from central.console.pages import field_messages, page_blueprint, render
 from central.services import auth
 from central.services.errors import ServiceError
-from central.web import db_session
+from central.transactions import db_session
 
 users_bp = page_blueprint("users", __name__)
 
