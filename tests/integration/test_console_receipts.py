@@ -18,7 +18,7 @@ from tests.integration.test_console import csrf
 
 pytestmark = pytest.mark.integration
 
-app, clock, signed_in = console.app, console.clock, console.signed_in
+app_config, clock, signed_in = console.app_config, console.clock, console.signed_in
 
 
 def png() -> bytes:
