@@ -142,7 +142,7 @@ def import_customers(path: str, apply: bool, report_path: str | None, batch: int
     so importing it again changes nothing."""
     from central.db import Database
     from central.imports import ImportAborted, RejectReport, describe, run_import
-    from central.services import customers
+    from central.services import customer_imports, customers
     from central.tabular import Progress, TabularError, open_table
 
     settings = _settings()
@@ -165,7 +165,7 @@ def import_customers(path: str, apply: bool, report_path: str | None, batch: int
 
             with open_table(path, progress=progress) as table, \
                     RejectReport(table.header, **target) as rejects:
-                result = run_import(table, customers.row_handler(region=region), db.sessions,
+                result = run_import(table, customer_imports.row_handler(region=region), db.sessions,
                                     batch_size=batch, apply=apply, rejects=rejects)
     except (TabularError, ImportAborted) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -18,7 +18,13 @@ from central import printables
 from central.api.access import principal
 from central.api.requests import Blueprint
 from central.console.export import csv_response, xlsx_response
-from central.services import customer_queries, customers
+from central.services import (
+    customer_fields,
+    customer_fold,
+    customer_merges,
+    customer_queries,
+    customers,
+)
 from central.services.errors import Invalid
 from central.transactions import db_session, transactional
 
@@ -55,7 +61,7 @@ def _region() -> str:
 def _out(customer: Any) -> dict[str, Any]:
     session = db_session()
     return {"id": customer.id, "customer": customers.wire(customer),
-            "cards": [customers.card_wire(c) for c in customers.cards_of(session, customer.id)]}
+            "cards": [customer_fold.card_wire(c) for c in customers.cards_of(session, customer.id)]}
 
 
 def _author() -> str:
@@ -106,7 +112,7 @@ class Merge(MethodView):
         if problems:
             raise Invalid("invalid merge", problems)
         assert isinstance(a, str) and isinstance(b, str)
-        return _out(customers.merge(db_session(), a, b, by=_author()))
+        return _out(customer_merges.merge(db_session(), a, b, by=_author()))
 
 
 @customers_blp.route("/duplicates")
@@ -115,7 +121,7 @@ class Duplicates(MethodView):
     def get(self) -> Any:
         """Likely duplicates (same card, mobile, e-mail; similar name and birth date)."""
         return [{"a": m.a, "b": m.b, "reasons": list(m.reasons), "score": m.score}
-                for m in customers.likely_duplicates(db_session())]
+                for m in customer_merges.likely_duplicates(db_session())]
 
 
 @customers_blp.route("/<customer_id>")
@@ -141,7 +147,7 @@ class CustomerCards(MethodView):
         """The customer's cards, active or retired."""
         session = db_session()
         customer = customers.get(session, customer_id)
-        return [customers.card_wire(c) for c in customers.cards_of(session, customer.id)]
+        return [customer_fold.card_wire(c) for c in customers.cards_of(session, customer.id)]
 
     @customers_blp.arguments(Body)
     @customers_blp.response(201, CustomerOut)
@@ -171,7 +177,7 @@ class CustomerExport(MethodView):
     @customers_blp.response(200)
     def get(self, customer_id: str) -> Any:
         """Everything held about the customer (record, cards, history, sales, merges)."""
-        return customers.export(db_session(), customer_id)
+        return customer_merges.export(db_session(), customer_id)
 
 
 @customers_blp.route("/<customer_id>/erase")
@@ -180,7 +186,7 @@ class CustomerErase(MethodView):
     @transactional
     def post(self, customer_id: str) -> Any:
         """Erase on request: anonymised at central and every store, for good."""
-        return _out(customers.erase(db_session(), customer_id, by=_author()))
+        return _out(customer_merges.erase(db_session(), customer_id, by=_author()))
 
 
 CHAIN = "Tessera"
@@ -225,8 +231,9 @@ class CustomerFields(MethodView):
     def get(self) -> Any:
         """The extra questions and the mandatory fields."""
         session = db_session()
-        rules = customers.policy(session)
-        return {"questions": [customers.field_wire(f) for f in customers.list_fields(session)],
+        rules = customer_fields.policy(session)
+        return {"questions": [customer_fields.field_wire(f)
+                              for f in customer_fields.list_fields(session)],
                 "mandatory": sorted(rules.mandatory)}
 
     @fields_blp.arguments(Body)
@@ -234,7 +241,7 @@ class CustomerFields(MethodView):
     @transactional
     def post(self, data: dict[str, Any]) -> Any:
         """Create or change an extra question ``{code, label, kind, choices, position}``."""
-        return customers.field_wire(customers.save_field(db_session(), data))
+        return customer_fields.field_wire(customer_fields.save_field(db_session(), data))
 
 
 @fields_blp.route("/mandatory")
@@ -247,7 +254,7 @@ class MandatoryFields(MethodView):
         names = data.get("fields")
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise Invalid("invalid mandatory fields", {"fields": ["a list of field names"]})
-        return {"mandatory": customers.set_mandatory(db_session(), names)}
+        return {"mandatory": customer_fields.set_mandatory(db_session(), names)}
 
 
 @fields_blp.route("/registration.pdf")
@@ -256,7 +263,7 @@ class RegistrationForm(MethodView):
         """The paper registration form (``?language=it&store=...``): the record's fields,
         the mandatory ones marked, and head office's extra questions."""
         session = db_session()
-        rules = customers.policy(session)
+        rules = customer_fields.policy(session)
         questions = [printables.Question(q.code, q.label, q.kind, q.choices,
                                          q.field in rules.mandatory)
                      for q in rules.questions]

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from central.db import Database
 from central.services import repricing, upstream
-from central.services.customers import CustomerHandler
+from central.services.customer_upstream import CustomerHandler
 from central.services.fiscal import FiscalHandler
 from central.services.footfall import FootfallHandler
 from central.services.instructions import SeenHandler

@@ -20,7 +20,7 @@ import threading
 import time
 
 from central.db import Database
-from central.services import customers, store_requests
+from central.services import customer_upstream, store_requests
 from protocol import messages, topics
 from protocol.encoding import WireError, dumps, loads
 from transport.mqtt_link import Inbound, MqttLink
@@ -31,7 +31,7 @@ SHARE_GROUP = "tessera-rpc"
 PRUNE_EVERY = 3600.0  # seconds between deletions of old replies
 
 HANDLERS = store_requests.Registry([store_requests.ClockHandler(),
-                                     customers.FindCustomerHandler()])
+                                     customer_upstream.FindCustomerHandler()])
 
 
 class Responder:

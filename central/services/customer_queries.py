@@ -23,7 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from central.models import Customer, CustomerAlert, CustomerCard
 from central.services import changelog
-from central.services.customers import BUCKET, policy
+from central.services.customer_fields import BUCKET, policy
 from central.services.errors import Invalid, NotFound
 from protocol.streams import ALL
 from rules.conditions import (

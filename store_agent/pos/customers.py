@@ -1,11 +1,12 @@
 """The chain's customers at the store: find, recall, create and edit, online or offline.
 
-Everything answers from the store's copy (store_agent.sync.customer_tables). A card or phone the
-copy does not know (a customer who signed up at another store a minute ago) is asked of
-central with the ``find_customer`` request when central is reachable; its answer is kept in
-the copy so a sale can name the customer. A customer made or edited here is written to the
-copy and to the outbox (kind ``customer``) in one transaction: it goes upstream before any
-sale that names it, and stays laid over central's record until central confirms it.
+Everything answers from the store's copy (store_agent.sync.customer_tables, read through
+store_agent.pos.customer_copy). A card or phone the copy does not know (a customer who
+signed up at another store a minute ago) is asked of central with the ``find_customer``
+request when central is reachable; its answer is kept in the copy so a sale can name the
+customer. A customer made or edited here is written to the copy and to the outbox (kind
+``customer``) in one transaction: it goes upstream before any sale that names it, and stays
+laid over central's record until central confirms it.
 """
 
 from __future__ import annotations
@@ -21,29 +22,25 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from rules.cards import CardError, CardKind, check_loyalty_card, check_vip_code
-from rules.conditions import ConditionError
-from rules.customers.aggregates import Aggregates
-from rules.customers.alerts import (
-    customer_catalogue,
-    customer_facts,
-    make_alert,
-    matching_alerts,
-    observation,
-)
-from rules.customers.contact import ContactError, normalise_email, normalise_phone, search_key
-from rules.customers.history import HistoryError, resolve
+from rules.cards import CardError, CardKind
+from rules.customers.contact import ContactError, normalise_email, normalise_phone
 from rules.customers.record import (
-    EXTRA_PREFIX,
     Consent,
     CustomerInvalid,
-    ExtraQuestion,
     FieldValue,
-    Kind,
-    RegistryPolicy,
     clean_changes,
+)
+from store_agent.pos.customer_copy import (
+    PARTNER,
+    by_card,
+    by_name,
+    read_card_number,
+    records,
+    registry_policy,
+    survivor,
+    typed,
+    view,
 )
 from store_agent.settings import CustomerSettings
 from store_agent.sqlite_store import LocalStore
@@ -61,7 +58,6 @@ log = logging.getLogger(__name__)
 ENTRY_KIND = "customer"
 FIND_REQUEST = "find_customer"
 SEARCH_LIMIT = 20
-_PARTNER = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _./-]{2,39}")
 
 
 class UnknownCustomer(LookupError):
@@ -86,67 +82,6 @@ Ask = Callable[[dict[str, Any]], dict[str, Any]]
 """Asks central ``find_customer`` with the body; raises transport.rpc.RequestFailed."""
 
 
-# -- reading the copy ------------------------------------------------------------------------
-
-def registry_policy(conn: sqlite3.Connection) -> RegistryPolicy:
-    """Head office's extra questions (active, in their order) and mandatory fields."""
-    questions = []
-    for row in conn.execute("SELECT data FROM customer_fields WHERE active = 1 "
-                            "ORDER BY position, code"):
-        data = json.loads(row[0])
-        questions.append(ExtraQuestion(data["code"], data.get("label") or data["code"],
-                                       data["kind"], tuple(data.get("choices") or ())))
-    row = conn.execute("SELECT data FROM customer_policies WHERE scope = 'default'").fetchone()
-    mandatory = frozenset(json.loads(row[0]).get("mandatory") or ()) if row else frozenset()
-    try:
-        return RegistryPolicy(tuple(questions), mandatory)
-    except CustomerInvalid as exc:  # a policy central should not have sent: keep selling
-        log.warning("customer policy from central refused (%s): without it", exc)
-        specs = RegistryPolicy(tuple(questions)).specs() if questions else {}
-        return RegistryPolicy(tuple(questions) if specs else (),
-                              frozenset(m for m in mandatory if m in specs))
-
-
-def survivor(conn: sqlite3.Connection, customer_id: str) -> str:
-    redirects = {str(r[0]): str(r[1]) for r in conn.execute(
-        "WITH RECURSIVE chain(old, survivor) AS (SELECT old, survivor FROM customer_redirects "
-        "WHERE old = ? UNION SELECT r.old, r.survivor FROM customer_redirects r JOIN chain c "
-        "ON r.old = c.survivor) SELECT old, survivor FROM chain", (customer_id,))}
-    try:
-        return resolve(customer_id, redirects)
-    except HistoryError:
-        return customer_id
-
-
-def _typed(record: Mapping[str, Any], policy: RegistryPolicy) -> dict[str, FieldValue]:
-    """The wire record as rules.customers values (dates, numbers, consents)."""
-    specs = policy.specs()
-    values: dict[str, FieldValue] = {}
-    raw = {**{k: v for k, v in record.items() if k in specs},
-           **{EXTRA_PREFIX + k: v for k, v in (record.get("extra") or {}).items()}}
-    for name, value in raw.items():
-        spec = specs.get(name)
-        if spec is None or value is None or value == "":
-            continue
-        try:
-            if spec.kind is Kind.CONSENT:
-                given = value if isinstance(value, Mapping) else {
-                    "granted": value, "at": record.get(f"{name}_at"),
-                    "store": record.get(f"{name}_store") or ""}
-                values[name] = Consent(bool(given["granted"]),
-                                       datetime.fromisoformat(str(given["at"])),
-                                       str(given["store"]))
-            elif spec.kind is Kind.DATE:
-                values[name] = date.fromisoformat(str(value))
-            elif spec.kind is Kind.NUMBER:
-                values[name] = Decimal(str(value))
-            elif isinstance(value, str):
-                values[name] = value
-        except (ValueError, KeyError, ArithmeticError):
-            continue  # central's value is central's business; the till shows the rest
-    return values
-
-
 def _wire(value: FieldValue) -> Any:
     if isinstance(value, Consent):
         return {"granted": value.granted, "at": value.at.astimezone(dt.UTC).isoformat(),
@@ -154,123 +89,6 @@ def _wire(value: FieldValue) -> Any:
     if isinstance(value, (date, Decimal)):
         return value.isoformat() if isinstance(value, date) else str(value)
     return value
-
-
-def _aggregates(record: Mapping[str, Any]) -> Aggregates:
-    def when(name: str) -> datetime | None:
-        raw = record.get(name)
-        try:
-            return datetime.fromisoformat(raw) if raw else None
-        except ValueError:
-            return None
-    return Aggregates(total_spend=Decimal(str(record.get("total_spend") or "0")),
-                      visits=int(record.get("visits") or 0),
-                      first_purchase=when("first_purchase"), last_purchase=when("last_purchase"))
-
-
-def cards_of(conn: sqlite3.Connection, customer_id: str) -> list[dict[str, Any]]:
-    return [{"number": r[0], "kind": r[1], "active": bool(r[2])} for r in conn.execute(
-        "SELECT number, kind, active FROM customer_cards WHERE customer = ? ORDER BY number",
-        (customer_id,))]
-
-
-def _store_zone(conn: sqlite3.Connection, store_code: str) -> ZoneInfo:
-    row = conn.execute("SELECT time_zone FROM store_info WHERE code = ?",
-                       (store_code,)).fetchone()
-    try:
-        return ZoneInfo(row[0]) if row and row[0] else ZoneInfo("UTC")
-    except (ValueError, KeyError):
-        return ZoneInfo("UTC")
-
-
-def alerts_for(conn: sqlite3.Connection, record: Mapping[str, Any], policy: RegistryPolicy,
-               active_cards: Iterable[str], now: datetime, zone: ZoneInfo) -> list[str]:
-    """The messages of the alerts matching this customer, in head office's order."""
-    catalogue = customer_catalogue(policy)
-    alerts = []
-    for row in conn.execute("SELECT data FROM customer_alerts WHERE active = 1"):
-        data = json.loads(row[0])
-        try:
-            alerts.append(make_alert(data["code"], int(data["position"]), data["condition"],
-                                     data["message"], catalogue))
-        except (ConditionError, ValueError, KeyError) as exc:
-            log.warning("customer alert %s cannot be read here: %s", data.get("code"), exc)
-    today = now.astimezone(zone).date()
-    facts = customer_facts(_typed(record, policy), active_cards, _aggregates(record), today,
-                           zone)
-    matched = []
-    for alert in alerts:
-        try:
-            if matching_alerts([alert], facts, today):
-                matched.append(alert)
-        except ConditionError as exc:
-            log.warning("customer alert %s not evaluated: %s", alert.code, exc)
-    return [a.message for a in sorted(matched, key=lambda a: (a.position, a.code))]
-
-
-def view(conn: sqlite3.Connection, record: Mapping[str, Any], store_code: str,
-         now: datetime, *, with_alerts: bool = True) -> dict[str, Any]:
-    """A customer as the till shows it: the record, cards, observation, alerts."""
-    policy = registry_policy(conn)
-    customer_id = str(record["id"])
-    cards = cards_of(conn, customer_id)
-    active = [c["number"] for c in cards if c["active"]]
-    pending = conn.execute("SELECT 1 FROM customer_local_edits e JOIN outbox o ON "
-                           "o.kind = 'customer' AND o.ref = e.edit_id WHERE e.customer = ? "
-                           "LIMIT 1", (customer_id,)).fetchone() is not None
-    result = {k: v for k, v in record.items() if k not in ("stamps", "search_key")}
-    result.update(id=customer_id, cards=cards, extra=dict(record.get("extra") or {}),
-                  observation=observation(_typed(record, policy)),
-                  erased=bool(record.get("erased")), pending_upstream=pending)
-    if with_alerts:
-        result["alerts"] = alerts_for(conn, record, policy, active, now,
-                                      _store_zone(conn, store_code))
-    return result
-
-
-def _by_card(conn: sqlite3.Connection, number: str) -> dict[str, Any] | None:
-    row = conn.execute("SELECT customer FROM customer_cards WHERE number = ? AND active = 1",
-                       (number,)).fetchone()
-    return None if row is None else record_of(conn, survivor(conn, str(row[0])))
-
-
-def _rows(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
-    return [dict(json.loads(r[0])) for r in conn.execute(sql, params)]
-
-
-def name_query(text: str) -> str | None:
-    """The FTS5 query for ``text``: every folded word as a prefix (None: nothing to find)."""
-    words = search_key(text).split()
-    return " ".join(f'"{w}"*' for w in words) if words else None
-
-
-def _by_name(conn: sqlite3.Connection, text: str, limit: int) -> list[dict[str, Any]]:
-    query = name_query(text)
-    if query is None:
-        return []
-    return _rows(conn, "SELECT c.data FROM customer_names f JOIN customers c ON c.n = f.rowid "
-                 "WHERE customer_names MATCH ? AND c.erased = 0 LIMIT ?", (query, limit))
-
-
-def read_card_number(scanned: str) -> tuple[str, CardKind]:
-    """A scanned card as stored: a chain card (13 digits, check digit), a VIP card, or a
-    partner's number (CardError says what is wrong)."""
-    text = scanned.strip()
-    if text.upper().startswith("#VIP#"):
-        return check_vip_code(text), CardKind.VIP
-    compact = "".join(text.split())
-    if compact.isdigit() and len(compact) == 13:
-        return check_loyalty_card(compact), CardKind.LOYALTY
-    if not _PARTNER.fullmatch(text):
-        raise CardError(f"{scanned!r} is not a card number")
-    return text, CardKind.PARTNER
-
-
-def customer_for_sale(conn: sqlite3.Connection, customer_id: str) -> str | None:
-    """The id a sale should name for ``customer_id`` (its survivor), if held here."""
-    found = survivor(conn, customer_id)
-    row = conn.execute("SELECT 1 FROM customers WHERE id = ?", (found,)).fetchone()
-    return found if row is not None else None
 
 
 class Customers:
@@ -300,7 +118,7 @@ class Customers:
         if card is not None:
             number = self._card(card, "card")
             return self._exact("card", {"card": number}, now,
-                               lambda conn: _by_card(conn, number))
+                               lambda conn: by_card(conn, number))
         if mobile is not None:
             phone = self._phone(mobile, "mobile")
             return self._many("mobile", {"mobile": phone}, now, "mobile = ?", phone)
@@ -313,7 +131,7 @@ class Customers:
                               address.lower())
         if name is not None:
             with self.store.read() as conn:
-                rows = _by_name(conn, name, limit)
+                rows = by_name(conn, name, limit)
                 return Found([view(conn, r, self.store_code, now, with_alerts=False)
                               for r in rows], "name")
         raise CustomerInvalid({"q": "give q, card, mobile, email or name"})
@@ -336,10 +154,10 @@ class Customers:
                 return self.find(mobile=text)
             except CustomerInvalid:
                 pass
-        if compact.isdigit() or re.fullmatch(_PARTNER.pattern, text) and any(
+        if compact.isdigit() or re.fullmatch(PARTNER.pattern, text) and any(
                 ch.isdigit() for ch in text):
             with self.store.read() as conn:
-                record = _by_card(conn, text)
+                record = by_card(conn, text)
                 if record is not None:
                     return Found([view(conn, record, self.store_code, now)], "card")
         return self.find(name=text, limit=limit)
@@ -367,7 +185,7 @@ class Customers:
     def _many(self, by: str, body: dict[str, Any], now: datetime, where: str,
               value: str) -> Found:
         with self.store.read() as conn:
-            rows = _rows(conn, f"SELECT data FROM customers WHERE {where} AND erased = 0 "  # noqa: S608
+            rows = records(conn, f"SELECT data FROM customers WHERE {where} AND erased = 0 "  # noqa: S608
                          "ORDER BY id LIMIT ?", (value, SEARCH_LIMIT))
             if rows:
                 return Found([view(conn, r, self.store_code, now) for r in rows], by)
@@ -467,7 +285,7 @@ class Customers:
             try:
                 clean = clean_changes(changes, policy, region=self.settings.country, at=now,
                                       store=self.store_code,
-                                      current=_typed(current or {}, policy))
+                                      current=typed(current or {}, policy))
             except CustomerInvalid as exc:
                 problems.update(exc.problems)
             for number, _kind in wanted:

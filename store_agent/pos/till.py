@@ -24,7 +24,7 @@ from store_agent.pos.catalogue import (
     store_group,
     stream_versions,
 )
-from store_agent.pos.customers import customer_for_sale
+from store_agent.pos.customer_copy import customer_for_sale
 from store_agent.pos.receipts import check_address, effective_profile, queue_email
 from store_agent.sqlite_store import LocalStore
 from store_agent.sync import outbox

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from central.db import Database
 from central.imports import RejectReport, run_import
 from central.models import Change, Customer
-from central.services import customers
+from central.services import customer_imports, customers
 from central.tabular import open_table
 from tests.integration.test_customers import card, misread
 
@@ -62,7 +62,7 @@ def test_an_import_reports_exactly_the_bad_rows_and_a_second_run_changes_nothing
     write_file(path)
     report = tmp_path / "rejected.xlsx"
     with open_table(path) as table, RejectReport(table.header, xlsx_path=report) as rejects:
-        result = run_import(table, customers.row_handler(), db.sessions, batch_size=100,
+        result = run_import(table, customer_imports.row_handler(), db.sessions, batch_size=100,
                             rejects=rejects)
     assert (result.rows, result.rejected, dict(result.outcomes)) == (
         ROWS, len(BAD), {"created": ROWS - len(BAD)})
@@ -74,7 +74,7 @@ def test_an_import_reports_exactly_the_bad_rows_and_a_second_run_changes_nothing
     assert counts(db)[0] == ROWS - len(BAD)
     before = counts(db)
     with open_table(path) as table:
-        again = run_import(table, customers.row_handler(), db.sessions, batch_size=100)
+        again = run_import(table, customer_imports.row_handler(), db.sessions, batch_size=100)
     assert dict(again.outcomes) == {"unchanged": ROWS - len(BAD)} and again.rejected == len(BAD)
     assert counts(db) == before  # not one customer, not one change more
 
@@ -90,7 +90,7 @@ def test_a_row_matched_by_card_or_mobile_updates_that_customer(db: Database,
                     f"{card(1)},,Roma\n"
                     ",347 000 0002,Iasi\n", encoding="utf-8")
     with open_table(path) as table:
-        result = run_import(table, customers.row_handler(), db.sessions)
+        result = run_import(table, customer_imports.row_handler(), db.sessions)
     assert dict(result.outcomes) == {"updated": 2}
     with db.sessions() as session:
         assert customers.wire(customers.get(session, ana))["city"] == "Roma"

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from central.db import Database
 from central.models import Customer
+from central.services import customer_fields, customer_fold, customers, stores
 from central.services import customer_queries as q
-from central.services import customers, stores
 from central.services.errors import Invalid
 from rules.conditions import evaluate, parse
 from rules.customers.aggregates import Aggregates
@@ -52,7 +52,7 @@ CONDITIONS = [
 def db(clean_pg_db: Database) -> Iterator[Database]:
     with clean_pg_db.transaction() as session:
         stores.create_store(session, STORE, "Kiosk")
-        customers.save_field(session, {"code": "shoe_size", "label": "Shoe size",
+        customer_fields.save_field(session, {"code": "shoe_size", "label": "Shoe size",
                                        "kind": "number"})
     seq = 0
     for i, (fields, totals, has_card) in enumerate(PEOPLE):
@@ -72,7 +72,7 @@ def python_count(db: Database, text: str) -> int:
         rows = session.scalars(select(Customer)).all()
         total = 0
         for row in rows:
-            state = customers.state_of(session, row)
+            state = customer_fold.state_of(session, row)
             facts = customer_facts(state.fields(), state.active_cards(),
                                    Aggregates(row.total_spend, row.visits, row.returns,
                                               row.first_purchase, row.last_purchase),

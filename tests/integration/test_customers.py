@@ -16,7 +16,14 @@ from sqlalchemy import select
 from central.bridge.ingester import HANDLERS
 from central.db import Database
 from central.models import Change, CustomerMerge, ParkedEntry
-from central.services import customers, stores, upstream
+from central.services import (
+    customer_fields,
+    customer_merges,
+    customer_upstream,
+    customers,
+    stores,
+    upstream,
+)
 from central.services.errors import Conflict, Invalid
 from rules.barcodes import ean_check_digit
 from tests.integration.test_ingest import EPOCH_A, EPOCH_B, STORE, batch, sale
@@ -117,7 +124,7 @@ def test_two_stores_edit_one_customer_offline_field_by_field_later_clock_wins(
     data = record_of(db, cid)
     assert (data["city"], data["last_name"], data["first_name"]) == ("Milano", "Rossi", "Ana")
     with db.sessions() as session:
-        history = customers.export(session, cid)["history"]
+        history = customer_merges.export(session, cid)["history"]
     assert [h["changes"].get("city") for h in history] == ["Roma", "Torino", "Milano"]
 
 
@@ -198,12 +205,12 @@ def test_a_confirmed_merge_keeps_both_cards_sales_and_history(db: Database) -> N
                                 cards=(card(2),)),
                      sale_entry(2, b, "6.00", store=OTHER), store=OTHER))
     with db.transaction() as session:
-        customers.merge(session, b, a, by="alice")
+        customer_merges.merge(session, b, a, by="alice")
     with db.sessions() as session:
         survivor = customers.get(session, b)
         assert survivor.id == a
         assert [c.number for c in customers.cards_of(session, a)] == [card(1), card(2)]
-        exported = customers.export(session, b)
+        exported = customer_merges.export(session, b)
     assert exported["customer"]["total_spend"] == "10.00"
     assert exported["customer"]["city"] == "Iasi"
     assert len(exported["history"]) == 2 and exported["merged_from"] == [b]
@@ -219,7 +226,7 @@ def test_erasure_is_final_even_against_an_older_copys_edit(db: Database) -> None
     ingest(db, batch(edit_entry(1, cid, {"first_name": "Ana", "home_store": STORE},
                                 cards=(card(3),)), sale_entry(2, cid, "9.00")))
     with db.transaction() as session:
-        customers.erase(session, cid, by="dpo")
+        customer_merges.erase(session, cid, by="dpo")
     # a store that was offline sends an edit made before the erasure, and one after
     ingest(db, batch(edit_entry(1, cid, {"first_name": "Ana", "email": "ana@example.com"},
                                 at=T0 + dt.timedelta(minutes=5), store=OTHER), store=OTHER))
@@ -228,7 +235,7 @@ def test_erasure_is_final_even_against_an_older_copys_edit(db: Database) -> None
     assert (data["first_name"], data["email"], data["home_store"]) == (None, None, STORE)
     assert data["total_spend"] == "9.00"
     with db.sessions() as session:
-        exported = customers.export(session, cid)
+        exported = customer_merges.export(session, cid)
         assert customers.find(session, card=card(3)) is None
     assert "Ana" not in json.dumps(exported)
     assert [c["active"] for c in exported["cards"]] == [False]
@@ -238,7 +245,7 @@ def test_find_customer_by_card_mobile_and_email(db: Database) -> None:
     cid = str(uuid.uuid4())
     ingest(db, batch(edit_entry(1, cid, {"first_name": "Ana", "mobile": "+40721000000",
                                          "email": "Ana@Example.COM"}, cards=(card(4),))))
-    handler = customers.FindCustomerHandler()
+    handler = customer_upstream.FindCustomerHandler()
     with db.sessions() as session:
         store = stores.get_store(session, STORE)
         for body in ({"card": card(4)}, {"mobile": "+40 721 000 000"},
@@ -251,9 +258,9 @@ def test_find_customer_by_card_mobile_and_email(db: Database) -> None:
 
 def test_head_office_edits_are_validated_naming_each_field(db: Database) -> None:
     with db.transaction() as session:
-        customers.save_field(session, {"code": "shoe_size", "label": "Shoe size",
+        customer_fields.save_field(session, {"code": "shoe_size", "label": "Shoe size",
                                        "kind": "number"})
-        customers.set_mandatory(session, ["last_name"])
+        customer_fields.set_mandatory(session, ["last_name"])
     with db.transaction() as session, pytest.raises(Invalid) as bad:
         customers.create(session, {"first_name": "Ana", "email": "nope", "mobile": "12",
                                    "extra.colour": "red", "extra.shoe_size": "big",

@@ -23,6 +23,8 @@ from central.services import (
     cashiers,
     catalog,
     changelog,
+    customer_fields,
+    customer_merges,
     customer_queries,
     customers,
     display,
@@ -144,17 +146,17 @@ def chain(clean_pg_db: Database) -> Database:
         loyalty_programme.put_gift(s, "MILK", "L2", Decimal("25"))
         loyalty_programme.delete_gift(s, "MILK")
         loyalty_programme.delete_level(s, "L2")
-        customers.save_field(s, {"code": "size", "label": "Size", "kind": "choice",
+        customer_fields.save_field(s, {"code": "size", "label": "Size", "kind": "choice",
                                  "choices": ["S", "M", "L"]})
-        customers.set_mandatory(s, ["last_name"])
+        customer_fields.set_mandatory(s, ["last_name"])
         first = customers.create(s, {"last_name": "Rossi", "extra.size": "m",
                                      "consent_sms": True,
                                      "cards": [{"number": "2990000000019"}]}, now=NOW)
         second = customers.create(s, {"last_name": "Rosi", "birth_date": "1980-01-02"},
                                   now=NOW + dt.timedelta(minutes=1))
-        customers.merge(s, first.id, second.id, by="test")
+        customer_merges.merge(s, first.id, second.id, by="test")
         gone = customers.create(s, {"last_name": "Bianchi"}, now=NOW)
-        customers.erase(s, gone.id, by="test")
+        customer_merges.erase(s, gone.id, by="test")
         customer_queries.save_alert(s, {"code": "big", "position": 1, "message": "Big",
                                         "condition": "total_spend >= 1000"})
         note = instructions.create(s, "Check the yoghurts", groups=["north"], scroll=True,

@@ -17,7 +17,7 @@ from central.bridge.ingester import HANDLERS
 from central.db import Database
 from central.models import Sale, Store
 from central.services import stores, upstream
-from central.services.customers import CustomerHandler
+from central.services.customer_upstream import CustomerHandler
 from central.services.fiscal import FiscalHandler
 from central.services.sales import SaleHandler
 from protocol import upstream as upstream_kinds

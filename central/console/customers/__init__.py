@@ -15,7 +15,13 @@ from flask import current_app, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from central.console.pages import field_messages, page_blueprint, render
-from central.services import customer_queries, customers
+from central.services import (
+    customer_fields,
+    customer_fold,
+    customer_merges,
+    customer_queries,
+    customers,
+)
 from central.services.errors import ServiceError
 from central.transactions import db_session
 from rules.conditions import ConditionError
@@ -53,7 +59,7 @@ def _list(status: int = 200, errors: dict[str, list[str]] | None = None,
     pages = max(1, -(-total // PAGE_SIZE))
     return render("customers/list.html", "customers/rows.html", status=status,
                   customers=rows, total=total, q=q, page=page_no, pages=pages,
-                  questions=customers.list_fields(db), fields=FORM_FIELDS,
+                  questions=customer_fields.list_fields(db), fields=FORM_FIELDS,
                   errors=errors or {}, message=message, values=values or {})
 
 
@@ -101,12 +107,12 @@ def _customer_page(customer_id: str, status: int = 200,
                    message: str | None = None) -> ResponseReturnValue:
     db = db_session()
     customer = customers.get(db, customer_id)
-    state = customers.state_of(db, customer)
+    state = customer_fold.state_of(db, customer)
     record = customers.wire(customer)
     return render("customers/customer.html", status=status, customer=customer, record=record,
                   note=observation(state.fields()), alerts=_alerts_for(db, customer, state),
                   cards=customers.cards_of(db, customer.id),
-                  history=customers.export(db, customer.id)["history"],
+                  history=customer_merges.export(db, customer.id)["history"],
                   errors=errors or {}, message=message)
 
 
@@ -136,7 +142,7 @@ def add_card(customer_id: str) -> ResponseReturnValue:
 @customers_bp.get("/customers/duplicates")
 def duplicates() -> ResponseReturnValue:
     db = db_session()
-    matches = customers.likely_duplicates(db)
+    matches = customer_merges.likely_duplicates(db)
     ids = {i for m in matches for i in (m.a, m.b)}
     named = {c.id: c for c in customers.by_ids(db, ids)}
     return render("customers/duplicates.html", matches=matches, named=named)
@@ -146,7 +152,7 @@ def duplicates() -> ResponseReturnValue:
 def merge() -> ResponseReturnValue:
     db = db_session()
     try:
-        survivor = customers.merge(db, request.form.get("a", ""), request.form.get("b", ""),
+        survivor = customer_merges.merge(db, request.form.get("a", ""), request.form.get("b", ""),
                                    by=_author())
         db.commit()
     except ServiceError:

@@ -1,0 +1,198 @@
+"""How a customer's edits become its ``customers`` row at central (K1, K4, K5).
+
+Values in the edit log, the field-by-field fold, the aggregates from sales, and the
+``customer`` and ``customer_card`` entities recorded into the ``customers`` stream
+whenever they change."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from central.models import (
+    Customer,
+    CustomerCard,
+    CustomerEdit,
+    CustomerRedirect,
+    CustomerSale,
+)
+from central.services import changelog
+from central.services.customer_fields import BUCKET, policy
+from protocol.encoding import dumps
+from protocol.entities import CUSTOMER_TEXT_FIELDS
+from protocol.streams import ALL
+from rules.cards import CardKind
+from rules.customers import history
+from rules.customers.contact import (
+    email_key,
+    search_key,
+)
+from rules.customers.history import CardLink, CustomerState, Edit, Stamp
+from rules.customers.record import (
+    Consent,
+    FieldValue,
+    Kind,
+)
+
+# -- values on the wire and in the edit log ---------------------------------------------------
+
+def encode(value: FieldValue) -> Any:
+    if isinstance(value, Consent):
+        return {"granted": value.granted, "at": value.at.isoformat(), "store": value.store}
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _decode(name: str, value: Any, specs: Mapping[str, Any]) -> FieldValue:
+    if value is None:
+        return None
+    spec = specs.get(name)
+    kind = spec.kind if spec is not None else None
+    if kind is Kind.CONSENT or isinstance(value, dict):
+        return Consent(bool(value["granted"]), dt.datetime.fromisoformat(value["at"]),
+                       str(value["store"]))
+    if kind is Kind.DATE:
+        return date.fromisoformat(value)
+    if kind is Kind.NUMBER:
+        return Decimal(value)
+    return value  # type: ignore[no-any-return]
+
+
+def stamp_text(stamp: Stamp) -> str:
+    return f"{stamp.at.astimezone(dt.UTC).isoformat()}|{stamp.store}|{stamp.edit_id}"
+
+
+def _stamp_of(text: str) -> Stamp:
+    at, store, edit_id = text.split("|", 2)
+    return Stamp(dt.datetime.fromisoformat(at), store, edit_id)
+
+
+def _edit_of(row: CustomerEdit, specs: Mapping[str, Any]) -> Edit:
+    changes = {k: _decode(k, v, specs) for k, v in json.loads(row.changes).items()}
+    edit = Edit.of(row.customer_id, Stamp(row.at, row.store, row.edit_id), changes,
+                   add_cards=[CardLink(c["number"], CardKind(c["kind"]))
+                              for c in json.loads(row.add_cards)],
+                   retire_cards=json.loads(row.retire_cards))
+    return replace(edit, redacted=tuple(json.loads(row.redacted)))
+
+
+def state_of(session: Session, customer: Customer,
+             specs: Mapping[str, Any] | None = None) -> CustomerState:
+    specs = specs if specs is not None else policy(session, mandatory=False).specs()
+    edits = frozenset(_edit_of(row, specs) for row in session.scalars(
+        select(CustomerEdit).where(CustomerEdit.customer_id == customer.id)))
+    merged = frozenset(session.scalars(select(CustomerRedirect.old)
+                                       .where(CustomerRedirect.survivor == customer.id)))
+    erased = _stamp_of(customer.erased_stamp) if customer.erased_stamp else None
+    return CustomerState(customer.id, edits, erased, merged)
+
+
+def card_wire(card: CustomerCard) -> dict[str, Any]:
+    return {"number": card.number, "customer": card.customer_id, "kind": card.kind,
+            "active": card.active}
+
+
+def redact(changes: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    kept = {k: v for k, v in changes.items() if not history.is_personal(k)}
+    return kept, sorted(k for k in changes if history.is_personal(k))
+
+
+def _aggregates(session: Session, customer_id: str) -> tuple[Decimal, int, int, Any, Any]:
+    row = session.execute(select(
+        func.coalesce(func.sum(case((CustomerSale.kind == "return", -CustomerSale.total),
+                                    else_=CustomerSale.total)), 0),
+        func.count().filter(CustomerSale.kind == "sale"),
+        func.count().filter(CustomerSale.kind == "return"),
+        func.min(CustomerSale.at).filter(CustomerSale.kind == "sale"),
+        func.max(CustomerSale.at).filter(CustomerSale.kind == "sale"),
+    ).where(CustomerSale.customer_id == customer_id)).one()
+    return Decimal(row[0]), int(row[1]), int(row[2]), row[3], row[4]
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.astimezone(dt.UTC).isoformat()
+
+
+def refresh(session: Session, customer: Customer) -> None:
+    """Refold the customer from its edits, sales and erasure; record what changed."""
+    state = state_of(session, customer)
+    fields = state.fields()
+    stamps: dict[str, str] = {}
+    for edit_ in state.history():
+        for name, _value in edit_.changes:
+            stamps[name] = stamp_text(edit_.stamp)
+    spend, visits, returns, first, last = _aggregates(session, customer.id)
+    data: dict[str, Any] = {"id": customer.id}
+    for name in CUSTOMER_TEXT_FIELDS:
+        value = fields.get(name)
+        data[name] = None if value is None else encode(value)
+    for channel in ("email", "sms"):
+        consent = fields.get(f"consent_{channel}")
+        if isinstance(consent, Consent):
+            data[f"consent_{channel}"] = consent.granted
+            data[f"consent_{channel}_at"] = consent.at.astimezone(dt.UTC).isoformat()
+            data[f"consent_{channel}_store"] = consent.store
+        else:
+            data |= {f"consent_{channel}": None, f"consent_{channel}_at": None,
+                     f"consent_{channel}_store": None}
+    data["extra"] = {name[len("extra."):]: str(encode(value)) for name, value in fields.items()
+                     if name.startswith("extra.")}
+    first_name, last_name = fields.get("first_name"), fields.get("last_name")
+    key = search_key(first_name if isinstance(first_name, str) else None,
+                     last_name if isinstance(last_name, str) else None)
+    data["search_key"] = key
+    cards = state.cards()
+    loyalty = [n for n, (c, active) in cards.items() if active and c.kind is CardKind.LOYALTY]
+    data["profile"] = customer.profile
+    data["total_spend"] = str(spend.quantize(Decimal("0.01")))
+    data["visits"] = visits
+    data["average_basket"] = (str((spend / visits).quantize(Decimal("0.01")))
+                              if visits else None)
+    data["first_purchase"], data["last_purchase"] = iso(first), iso(last)
+    data["erased"] = state.erased is not None
+    data["stamps"] = dict(sorted(stamps.items()))
+    customer.first_name = data["first_name"]
+    customer.last_name = data["last_name"]
+    # the column is the mailbox key (lookups and duplicates); the record keeps the address
+    customer.email = email_key(data["email"]) if data["email"] else None
+    customer.mobile = data["mobile"]
+    customer.postcode, customer.city = data["postcode"], data["city"]
+    customer.country, customer.gender = data["country"], data["gender"]
+    birth = fields.get("birth_date")
+    customer.birth_date = birth if isinstance(birth, date) else None
+    customer.home_store = data["home_store"]
+    customer.consent_email, customer.consent_sms = data["consent_email"], data["consent_sms"]
+    customer.search_key = key
+    customer.total_spend, customer.visits, customer.returns = spend, visits, returns
+    customer.first_purchase, customer.last_purchase = first, last
+    del loyalty
+    text = dumps(data).decode()
+    if text != customer.data:
+        customer.data = text
+        customer.updated_at = dt.datetime.now(dt.UTC)
+        changelog.record(session, BUCKET, ALL, "customer", customer.id, "upsert", data)
+    for number, (link, active) in cards.items():
+        row = session.get(CustomerCard, number)
+        if row is None:
+            row = CustomerCard(number=number, customer_id=customer.id, kind=link.kind.value,
+                               active=active)
+            session.add(row)
+        elif (row.customer_id, row.kind, row.active) == (customer.id, link.kind.value, active):
+            continue
+        else:
+            row.customer_id, row.kind, row.active = customer.id, link.kind.value, active
+        session.flush()
+        changelog.record(session, BUCKET, ALL, "customer_card", number, "upsert",
+                         card_wire(row))
+    session.flush()
