@@ -199,6 +199,7 @@ def _pdf(data: bytes, name: str) -> Response:
 
 @customers_blp.route("/<customer_id>/card.pdf")
 class CustomerCardPdf(MethodView):
+    @customers_blp.response(200, content_type="application/pdf", description="a PDF to print")
     def get(self, customer_id: str) -> Any:
         """The customer's loyalty card to print (``?number=`` one of their cards; default
         the first active one), in the customer's language."""
@@ -259,6 +260,7 @@ class MandatoryFields(MethodView):
 
 @fields_blp.route("/registration.pdf")
 class RegistrationForm(MethodView):
+    @fields_blp.response(200, content_type="application/pdf", description="a PDF to print")
     def get(self) -> Any:
         """The paper registration form (``?language=it&store=...``): the record's fields,
         the mandatory ones marked, and head office's extra questions."""
@@ -350,6 +352,11 @@ class ListPage(MethodView):
 @lists_blp.route("/export")
 class ListExport(MethodView):
     @lists_blp.arguments(Body)
+    @lists_blp.response(200, content_type="text/csv",
+                        description="CSV, or XLSX with ?format=xlsx")
+    @lists_blp.alt_response(200, content_type="application/vnd.openxmlformats-officedocument"
+                            ".spreadsheetml.sheet", description="the list as XLSX",
+                            success=True)
     def post(self, data: dict[str, Any]) -> Any:
         """The list as CSV or Excel (``?format=xlsx``); formulas neutralised."""
         session = db_session()

@@ -296,6 +296,7 @@ class Recompute(MethodView):
 
 @values_blp.route("/labels.pdf")
 class Labels(MethodView):
+    @values_blp.response(200, content_type="application/pdf", description="a PDF to print")
     @values_blp.arguments(LoyaltyLabelsArgs, location="query")
     def get(self, args: dict[str, Any]) -> Any:
         """Shelf labels (PDF) with each product's price and points value."""

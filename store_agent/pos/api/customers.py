@@ -103,6 +103,18 @@ def _error(status: int, message: str, errors: Any = None) -> Response:
     return response
 
 
+class FoundOut(Schema):
+    customers = fields.List(fields.Dict(), metadata={"description": "the till's view of each"})
+    by = fields.String(metadata={"description": "what the search went by: card, mobile, ..."})
+    central = fields.String(metadata={"description": "asked, unreachable or not asked"})
+
+
+class FormOut(Schema):
+    questions = fields.List(fields.Dict(), metadata={"description": "head office's questions"})
+    mandatory = fields.List(fields.String(), metadata={"description": "fields the till needs"})
+    card_range = fields.Raw(allow_none=True, metadata={"description": "the store's card range"})
+
+
 def _found(found: Found) -> dict[str, Any]:
     return {"customers": found.customers, "by": found.by, "central": found.central}
 
@@ -115,6 +127,7 @@ def create_blueprint(pos: PosContext) -> Blueprint:
     @blp.route("/customers")
     class CustomerList(MethodView):
         @blp.arguments(SearchArgs, location="query")
+        @blp.response(200, FoundOut)
         def get(self, args: dict[str, Any]) -> Any:
             """Find customers by card, mobile, e-mail or name (accents and case folded).
 
@@ -137,6 +150,7 @@ def create_blueprint(pos: PosContext) -> Blueprint:
 
     @blp.route("/customers/form")
     class CustomerForm(MethodView):
+        @blp.response(200, FormOut)
         def get(self) -> Any:
             """The customer form: head office's extra questions and the mandatory fields."""
             return customers.form()
