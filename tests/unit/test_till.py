@@ -14,6 +14,7 @@ import pytest
 
 from protocol import messages
 from rules.pricing import InvalidQuantity, UnknownProduct
+from store_agent.pos.cashiers import UnknownCashier
 from store_agent.pos.till import PaymentShort, SaleConflict, record_sale
 from store_agent.sqlite_store import LocalStore
 from store_agent.sync.replica import Replica
@@ -186,3 +187,20 @@ def test_sale_and_outbox_entry_commit_together(store: LocalStore) -> None:
         conn.execute("DROP TRIGGER no_outbox")
     outcome = record_sale(store, STORE, req, NOW)
     assert outcome.created and outcome.sale["number"] == 1
+
+
+def test_once_the_store_has_cashiers_only_an_active_one_may_sell(store: LocalStore) -> None:
+    # No cashier from central yet: the free text of older tills (or none) is recorded.
+    assert record_sale(store, STORE, request(cashier="ann"), NOW).sale["cashier"] == "ann"
+    assert record_sale(store, STORE, request(cashier=None), NOW).sale["cashier"] is None
+    with store.write() as conn:
+        conn.executemany("INSERT INTO cashiers (code, name, pin_hash, active) "
+                         "VALUES (?, ?, 'x', ?)", [("ann", "Ann", 1), ("bob", "Bob", 0)])
+    before = recorded(store)
+    for who, why in ((None, "needs the signed-in cashier"),
+                     ("eve", "'eve' is not a cashier of this store"),
+                     ("bob", "cashier 'bob' is deactivated")):
+        with pytest.raises(UnknownCashier, match=why):
+            record_sale(store, STORE, request(cashier=who), NOW)
+    assert recorded(store) == before
+    assert record_sale(store, STORE, request(cashier="ann"), NOW).sale["cashier"] == "ann"
