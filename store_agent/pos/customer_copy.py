@@ -10,10 +10,9 @@ import logging
 import re
 import sqlite3
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from rules.cards import CardError, CardKind, check_loyalty_card, check_vip_code
 from rules.conditions import ConditionError
@@ -36,9 +35,8 @@ from rules.customers.record import (
     Kind,
     RegistryPolicy,
 )
-from store_agent.sync.customer_tables import (
-    record_of,
-)
+from store_agent.pos.receipts import store_zone
+from store_agent.sync.customer_tables import record_of
 
 log = logging.getLogger(__name__)
 
@@ -123,17 +121,8 @@ def cards_of(conn: sqlite3.Connection, customer_id: str) -> list[dict[str, Any]]
         (customer_id,))]
 
 
-def _store_zone(conn: sqlite3.Connection, store_code: str) -> ZoneInfo:
-    row = conn.execute("SELECT time_zone FROM store_info WHERE code = ?",
-                       (store_code,)).fetchone()
-    try:
-        return ZoneInfo(row[0]) if row and row[0] else ZoneInfo("UTC")
-    except (ValueError, KeyError):
-        return ZoneInfo("UTC")
-
-
 def alerts_for(conn: sqlite3.Connection, record: Mapping[str, Any], policy: RegistryPolicy,
-               active_cards: Iterable[str], now: datetime, zone: ZoneInfo) -> list[str]:
+               active_cards: Iterable[str], now: datetime, zone: tzinfo) -> list[str]:
     """The messages of the alerts matching this customer, in head office's order."""
     catalogue = customer_catalogue(policy)
     alerts = []
@@ -173,7 +162,7 @@ def view(conn: sqlite3.Connection, record: Mapping[str, Any], store_code: str,
                   erased=bool(record.get("erased")), pending_upstream=pending)
     if with_alerts:
         result["alerts"] = alerts_for(conn, record, policy, active, now,
-                                      _store_zone(conn, store_code))
+                                      store_zone(conn, store_code))
     return result
 
 

@@ -56,15 +56,16 @@ def effective_profile(conn: sqlite3.Connection, store_code: str) -> dict[str, An
 
 
 def store_zone(conn: sqlite3.Connection, store: str) -> dt.tzinfo:
-    """The store's time zone from its record; UTC until central has sent one (older
-    centrals send none) or if this machine does not know the zone."""
+    """The store's time zone from its record (its receipts' times, its customers' dates);
+    UTC until central has sent one (older centrals send none) or if this machine does not
+    know the zone."""
     row = conn.execute("SELECT time_zone FROM store_info WHERE code = ?", (store,)).fetchone()
     if row is None or not row[0]:
         return dt.UTC
     try:
         return ZoneInfo(str(row[0]))
     except (ZoneInfoNotFoundError, ValueError):
-        log.warning("unknown time zone %r in the store's record: receipts show UTC", row[0])
+        log.warning("unknown time zone %r in the store's record: UTC instead", row[0])
         return dt.UTC
 
 

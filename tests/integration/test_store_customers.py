@@ -268,3 +268,16 @@ def test_a_card_unknown_here_is_asked_of_central(store: LocalStore, central: Cen
                         clock=lambda: NOW)
     found = offline.find(mobile="+40 721 999 999")
     assert (found.customers, found.central) == ([], "unreachable")
+
+
+def test_alerts_take_today_in_the_stores_time_zone(store: LocalStore, central: Central) -> None:
+    young = "44444444-4444-4444-8444-444444444444"
+    central.send(("customer", young, customer(young, last_name="Rossi",
+                                              birth_date="2008-11-23")))
+    late = dt.datetime(2026, 11, 22, 23, 30, tzinfo=dt.UTC)  # 00:30 on the 23rd in Rome
+    service = Customers(store, STORE, CustomerSettings("IT", None), clock=lambda: late)
+    assert "Minor" in service.get(young)["alerts"]  # no zone from central yet: UTC, 17
+    with store.write() as conn:
+        conn.execute("INSERT INTO store_info (code, name, grp, active, time_zone) "
+                      "VALUES (?, 'Kiosk', NULL, 1, 'Europe/Rome')", (STORE,))
+    assert "Minor" not in service.get(young)["alerts"]  # 18 today in Rome
