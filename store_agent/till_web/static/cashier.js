@@ -34,8 +34,8 @@
 
   async function load() {
     try {
-      const response = await fetch("/pos/v1/cashiers", { headers: { Accept: "application/json" } });
-      if (response.ok) required = (await response.json()).required;
+      const { status, data } = await window.TesseraApi.call("GET", "/cashiers");
+      if (status === 200 && data) required = data.required;
     } catch (_) { /* the agent is down: the till says so; ask again later */ }
     show();
   }
@@ -44,14 +44,11 @@
     event.preventDefault();
     const body = { code: $("signin-code").value.trim(), pin: $("signin-pin").value };
     $("signin-pin").value = "";
-    let response;
+    let status, data;
     try {
-      response = await fetch("/pos/v1/cashiers/sign-in", {
-        method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify(body) });
+      ({ status, data } = await window.TesseraApi.call("POST", "/cashiers/sign-in", body));
     } catch (_) { $("signin-message").textContent = I18N.t("agent.down"); return; }
-    const data = await response.json().catch(() => null);
-    if (response.status === 200) {
+    if (status === 200) {
       current = data;
       sessionStorage.setItem(KEY, JSON.stringify(current));
       $("signin-message").textContent = "";
@@ -59,8 +56,8 @@
       show();
       window.dispatchEvent(new CustomEvent("tessera:cashier", { detail: current }));
     } else {
-      $("signin-message").textContent = response.status === 401 ? I18N.t("cashier.wrong")
-        : I18N.t("cashier.refused", { msg: (data && data.message) || response.status });
+      $("signin-message").textContent = status === 401 ? I18N.t("cashier.wrong")
+        : I18N.t("cashier.refused", { msg: (data && data.message) || status });
       $("signin-pin").focus();
     }
   }

@@ -3,7 +3,7 @@
 "use strict";
 (function () {
   const { t } = window.TesseraI18n;
-  const API = "/pos/v1/customers";
+  const API = "/customers";
   const $ = (id) => document.getElementById(id);
   const FIELDS = [
     ["first_name", "text"], ["last_name", "text"], ["mobile", "tel"], ["email", "email"],
@@ -15,17 +15,7 @@
 
   const state = { customer: null, form: null, editing: null };
 
-  async function call(method, path, body) {
-    const init = { method, headers: { Accept: "application/json" } };
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    const response = await fetch(API + path, init);
-    let data = null;
-    try { data = await response.json(); } catch (_) { data = null; }
-    return { status: response.status, data };
-  }
+  const call = (method, path, body) => window.TesseraApi.call(method, API + path, body);
 
   function fullName(c) {
     return [c.first_name, c.last_name].filter(Boolean).join(" ") || c.mobile || c.email || c.id;

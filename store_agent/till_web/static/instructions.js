@@ -40,10 +40,9 @@
       const key = item.id + ":" + (who || "");
       if (item.seen || reported.has(key)) continue;
       try {
-        const response = await fetch("/pos/v1/instructions/" + encodeURIComponent(item.id) + "/seen", {
-          method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
-          body: JSON.stringify({ cashier: who }) });
-        if (response.ok || response.status === 404) reported.add(key);
+        const { status } = await window.TesseraApi.call(
+          "POST", "/instructions/" + encodeURIComponent(item.id) + "/seen", { cashier: who });
+        if (status === 200 || status === 404) reported.add(key);
       } catch (_) { /* the agent is down: report on the next round */ }
     }
   }
@@ -60,10 +59,10 @@
     const who = cashier();
     let data;
     try {
-      const response = await fetch("/pos/v1/instructions" + (who ? "?cashier=" + encodeURIComponent(who) : ""),
-        { headers: { Accept: "application/json" } });
-      if (!response.ok) return;
-      data = await response.json();
+      const answer = await window.TesseraApi.call(
+        "GET", "/instructions" + (who ? "?cashier=" + encodeURIComponent(who) : ""));
+      if (answer.status !== 200 || !answer.data) return;
+      data = answer.data;
     } catch (_) { return; }
     show(data.instructions);
     sellerMessage = data.seller_message;

@@ -23,8 +23,8 @@
 
   async function load() {
     try {
-      const response = await fetch("/pos/v1/survey", { headers: { Accept: "application/json" } });
-      if (response.ok) survey = (await response.json()).survey;
+      const { status, data } = await window.TesseraApi.call("GET", "/survey");
+      if (status === 200 && data) survey = data.survey;
     } catch (_) { /* keep the one we had */ }
   }
 
@@ -68,10 +68,8 @@
     for (const [sale, answers] of Object.entries(unsent)) {
       let status = 0;
       try {
-        const response = await fetch("/pos/v1/sales/" + encodeURIComponent(sale) + "/survey", {
-          method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
-          body: JSON.stringify({ answers }) });
-        status = response.status;
+        ({ status } = await window.TesseraApi.call(
+          "POST", "/sales/" + encodeURIComponent(sale) + "/survey", { answers }));
       } catch (_) { continue; }  // the agent is down: keep them
       if (status !== 0 && status < 500) delete unsent[sale];
     }

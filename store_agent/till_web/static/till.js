@@ -3,7 +3,6 @@
 (function () {
   const { t } = window.TesseraI18n;
   const M = window.TesseraMoney;
-  const API = "/pos/v1";
   const PENDING = "tessera.pending-sale";
   const params = new URLSearchParams(location.search);
   const TILL = /^[A-Za-z0-9._-]{1,32}$/.test(params.get("till") || "") ? params.get("till") : "1";
@@ -28,17 +27,7 @@
 
   // -- talking to the agent ---------------------------------------------------------------
 
-  async function call(method, path, body) {
-    const init = { method, headers: { Accept: "application/json" } };
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    const response = await fetch(API + path, init);
-    let data = null;
-    try { data = await response.json(); } catch (_) { data = null; }
-    return { status: response.status, data };
-  }
+  const call = (method, path, body) => window.TesseraApi.call(method, path, body);
 
   function describe(data) {
     if (!data) return "?";
