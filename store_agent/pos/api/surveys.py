@@ -22,6 +22,7 @@ from marshmallow import Schema, fields, validate
 from store_agent.pos.api.blueprint import Blueprint
 from store_agent.pos.api.context import PosContext
 from store_agent.pos.api.errors import error
+from store_agent.pos.checkout import UnknownSale
 from store_agent.sync import outbox
 
 MAX_ANSWERS = 20
@@ -33,10 +34,6 @@ class SurveyRefused(ValueError):
 
 class SurveyConflict(ValueError):
     """The sale was answered before, with other answers."""
-
-
-class UnknownSale(LookupError):
-    pass
 
 
 def current(conn: sqlite3.Connection, store_code: str) -> dict[str, Any] | None:
@@ -151,8 +148,6 @@ def create_blueprint(pos: PosContext) -> Blueprint:
             try:
                 with store.write() as conn:
                     first = record(conn, store_code, sale_uuid, data["answers"], clock())
-            except UnknownSale as exc:
-                return error(404, str(exc))
             except SurveyConflict as exc:
                 return error(409, str(exc), {"answers": [str(exc)]})
             except SurveyRefused as exc:
