@@ -38,8 +38,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
+from rules.allocation import spread
 from rules.money import CENT, MAX_TOTAL, round_money
 from rules.multibuy import Run, best_pool, discounted_units
 from rules.policies import (
@@ -288,27 +289,6 @@ def _promotion_offer(work: Sequence[_Work], promotion: Promotion, now: dt.dateti
     return offer if offer.gain > 0 else None
 
 
-def _spread(amount: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
-    """Split ``amount`` (at most the sum of ``weights``) in proportion, to the cent.
-
-    Each part is first rounded down; the cents left go one by one to the largest
-    remainders (the first weight first on ties), so parts sum exactly to ``amount`` and
-    none exceeds its weight.
-    """
-    base = sum(weights, ZERO)
-    exact = [amount * w / base for w in weights]
-    parts = [e.quantize(CENT, rounding=ROUND_DOWN) for e in exact]
-    left = int((amount - sum(parts, ZERO)) / CENT)
-    order = sorted(range(len(parts)), key=lambda i: (-(exact[i] - parts[i]), i))
-    for i in order:
-        if left <= 0:
-            break
-        if parts[i] + CENT <= weights[i]:
-            parts[i] += CENT
-            left -= 1
-    return parts
-
-
 def _best_rule(rules: Sequence[SalesRule], product: Product,
                now: dt.datetime) -> SalesRule | None:
     best: SalesRule | None = None
@@ -410,7 +390,7 @@ def price_basket(lines: Sequence[BasketLine], catalogue: Mapping[str, Product],
         amount = min(voucher.amount, base)
         if amount <= 0:
             continue
-        for w, part in zip(eligible, _spread(amount, [w.amount for w in eligible]),
+        for w, part in zip(eligible, spread(amount, [w.amount for w in eligible], CENT),
                            strict=True):
             w.reduce("voucher", voucher.code, 0, part, f"voucher {voucher.code}")
 

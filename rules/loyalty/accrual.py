@@ -49,8 +49,8 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Literal
 
+from rules.allocation import spread
 from rules.loyalty.accrual_policy import AccrualPolicy, GridEntry
-from rules.loyalty.allocation import spread
 from rules.loyalty.errors import LoyaltyError
 from rules.money import CENT, round_money
 from rules.pricing import PricedLine, Product

@@ -1,4 +1,5 @@
-"""Splitting an amount (points or money) over lines, exactly and without order effects."""
+"""Splitting an amount (points or money) over lines, exactly and without order effects:
+the pricing engine's vouchers and loyalty's points and reductions."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ def spread(amount: Decimal, weights: Sequence[Decimal], unit: Decimal) -> list[D
     remainders, the earlier weight first on equal remainders (callers pass their lines in
     their natural key order, so the result never depends on scan order). Parts sum to
     ``amount`` exactly. Zero weights get nothing; all-zero weights get nothing at all.
+    When ``amount`` is at most the sum of the weights and each weight is a multiple of
+    ``unit`` (a voucher over line amounts), no part exceeds its weight.
     """
     base = sum(weights, ZERO)
     if base <= 0 or amount == 0:
