@@ -8,9 +8,21 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from marshmallow import Schema, ValidationError
+
 
 class WireError(ValueError):
     """A message that cannot be decoded or does not match its schema."""
+
+
+def load_checked(schema: Schema, data: Any, what: str) -> dict[str, Any]:
+    """``schema.load(data)``; a ValidationError becomes a WireError saying ``invalid {what}``
+    with marshmallow's messages (the one wording of every reader of the protocol)."""
+    try:
+        loaded: dict[str, Any] = schema.load(data)
+    except ValidationError as exc:
+        raise WireError(f"invalid {what}: {exc.messages}") from exc
+    return loaded
 
 
 def _default(value: object) -> object:

@@ -20,7 +20,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, missing, validate
 
-from protocol.encoding import WireError
+from protocol.encoding import load_checked
 from protocol.streams import (
     CATALOG,
     CUSTOMERS,
@@ -552,11 +552,7 @@ class Entity:
             loaded_fast = self._fast(data)
             if loaded_fast is not None:
                 return loaded_fast
-        try:
-            loaded: dict[str, Any] = self.schema.load(data)
-        except ValidationError as exc:
-            raise WireError(f"invalid {self.name} {key!r}: {exc.messages}") from exc
-        return loaded
+        return load_checked(self.schema, data, f"{self.name} {key!r}")
 
 
 class Registry:

@@ -11,7 +11,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from protocol import OLDEST_SUPPORTED_VERSION, PROTOCOL_VERSION, sale_body
-from protocol.encoding import WireError
+from protocol.encoding import WireError, load_checked
 from protocol.requests import ReplySchema, RequestSchema
 
 STREAM_RE = r"^[a-z][a-z0-9_-]*(@[gs]:[A-Za-z0-9_.-]+)?$"
@@ -362,11 +362,7 @@ def parse(message: dict[str, Any], *expected: str) -> dict[str, Any]:
     if isinstance(version, int) and version > PROTOCOL_VERSION + 1:
         raise WireError(f"protocol version {version} is too new (this side speaks "
                         f"{PROTOCOL_VERSION})")
-    try:
-        loaded: dict[str, Any] = _SCHEMAS[kind].load(message)
-    except ValidationError as exc:
-        raise WireError(f"invalid {kind} message: {exc.messages}") from exc
-    return loaded
+    return load_checked(_SCHEMAS[kind], message, f"{kind} message")
 
 
 FISCAL = FiscalEntrySchema()
@@ -374,11 +370,7 @@ FISCAL = FiscalEntrySchema()
 
 def parse_fiscal(body: dict[str, Any]) -> dict[str, Any]:
     """Validate the body of a fiscal entry."""
-    try:
-        loaded: dict[str, Any] = FISCAL.load(body)
-    except ValidationError as exc:
-        raise WireError(f"invalid fiscal entry: {exc.messages}") from exc
-    return loaded
+    return load_checked(FISCAL, body, "fiscal entry")
 
 
 CUSTOMER_EDIT = CustomerEditSchema()
@@ -386,11 +378,7 @@ CUSTOMER_EDIT = CustomerEditSchema()
 
 def parse_customer_edit(body: dict[str, Any]) -> dict[str, Any]:
     """Validate the body of a customer entry."""
-    try:
-        loaded: dict[str, Any] = CUSTOMER_EDIT.load(body)
-    except ValidationError as exc:
-        raise WireError(f"invalid customer entry: {exc.messages}") from exc
-    return loaded
+    return load_checked(CUSTOMER_EDIT, body, "customer entry")
 
 
 def parse_sale(body: dict[str, Any]) -> dict[str, Any]:
@@ -398,8 +386,4 @@ def parse_sale(body: dict[str, Any]) -> dict[str, Any]:
     fast = sale_body.read(body)  # the same result for well-formed sales, much sooner
     if fast is not None:
         return fast
-    try:
-        loaded: dict[str, Any] = SALE.load(body)
-    except ValidationError as exc:
-        raise WireError(f"invalid sale: {exc.messages}") from exc
-    return loaded
+    return load_checked(SALE, body, "sale")

@@ -22,7 +22,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from protocol import OLDEST_SUPPORTED_VERSION
-from protocol.encoding import WireError
+from protocol.encoding import WireError, load_checked
 
 STORE_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 MAX_TTL_MS = 120_000
@@ -101,22 +101,14 @@ def kind(name: str) -> RequestKind:
         raise UnknownRequestKind(f"unknown request kind {name!r}") from None
 
 
-def _load(schema: Schema, body: dict[str, Any], what: str) -> dict[str, Any]:
-    try:
-        loaded: dict[str, Any] = schema.load(body)
-    except ValidationError as exc:
-        raise WireError(f"invalid {what}: {exc.messages}") from exc
-    return loaded
-
-
 def read_request(name: str, body: dict[str, Any]) -> dict[str, Any]:
     """The validated body of a request of kind ``name``."""
-    return _load(kind(name).request, body, f"{name} request")
+    return load_checked(kind(name).request, body, f"{name} request")
 
 
 def read_reply(name: str, body: dict[str, Any]) -> dict[str, Any]:
     """The validated body of a reply to a request of kind ``name``."""
-    return _load(kind(name).reply, body, f"{name} reply")
+    return load_checked(kind(name).reply, body, f"{name} reply")
 
 
 def dump_reply(name: str, body: dict[str, Any]) -> dict[str, Any]:

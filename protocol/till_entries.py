@@ -6,11 +6,12 @@ reason (``protocol.upstream`` registers them as entry kinds).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
-from protocol.encoding import WireError
+from protocol.encoding import load_checked
 
 
 class SeenSchema(Schema):
@@ -74,13 +75,9 @@ ANSWER = AnswerSchema()
 FOOTFALL = FootfallSchema()
 
 
-def _reader(schema: Schema, what: str) -> Any:
+def _reader(schema: Schema, what: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     def read(body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            loaded: dict[str, Any] = schema.load(body)
-        except ValidationError as exc:
-            raise WireError(f"invalid {what} entry: {exc.messages}") from exc
-        return loaded
+        return load_checked(schema, body, f"{what} entry")
     return read
 
 
