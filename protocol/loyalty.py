@@ -10,12 +10,13 @@ the field (``accrual.threshold``, ``redemption.bands[1].ratio``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from rules.loyalty.accrual_policy import AccrualPolicy, GridEntry
 from rules.loyalty.errors import InvalidPolicy
 from rules.loyalty.redemption import GiftDiscount, MarkupBand, PointsValuePolicy
+from rules.money import MoneyError, to_decimal
 
 _ACCRUAL_DECIMALS = ("threshold", "step", "points_per_step", "bonus_points",
                      "voucher_multiplier")
@@ -29,12 +30,9 @@ def _decimal(value: Any, field: str) -> Decimal:
     if isinstance(value, bool) or isinstance(value, float):
         raise InvalidPolicy(field, f"must be a decimal string, not {value!r}")
     try:
-        result = Decimal(str(value)) if isinstance(value, int | str | Decimal) else None
-    except InvalidOperation:
-        result = None
-    if result is None or not result.is_finite():
-        raise InvalidPolicy(field, f"must be a decimal, not {value!r}")
-    return result
+        return to_decimal(value, field)
+    except MoneyError:
+        raise InvalidPolicy(field, f"must be a decimal, not {value!r}") from None
 
 
 def _optional(value: Any, field: str) -> Decimal | None:

@@ -104,6 +104,8 @@ def test_redemption_options_round_trip_through_the_wire() -> None:
 @pytest.mark.parametrize(("data", "field"), [
     pytest.param({"threshold": 1.5}, "accrual.threshold", id="float-refused"),
     pytest.param({"step": "abc"}, "accrual.step", id="not-a-decimal"),
+    pytest.param({"step": "NaN"}, "accrual.step", id="not-finite"),
+    pytest.param({"step": ["1"]}, "accrual.step", id="not-a-number-at-all"),
     pytest.param({"exclude_offers": "yes"}, "accrual.exclude_offers", id="not-a-flag"),
     pytest.param({"grid": [{"points_per_euro": "1"}]}, "accrual.grid[0]", id="grid-names-nothing"),
 ])
