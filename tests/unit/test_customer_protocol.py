@@ -9,9 +9,10 @@ import pytest
 
 from protocol import requests, upstream
 from protocol.encoding import WireError
-from protocol.entities import ENTITIES
+from protocol.entities import CUSTOMER_TEXT_FIELDS, ENTITIES, CustomerData
 from protocol.messages import SALE, parse_sale
 from protocol.streams import BUCKETS, CUSTOMERS
+from rules.customers.record import STANDARD_FIELDS, Kind
 
 CUSTOMER = "6f1c3c1e-1111-4222-8333-444455556666"
 EDIT = "6f1c3c1e-1111-4222-8333-444455556667"
@@ -22,6 +23,18 @@ def test_the_customer_entities_live_in_the_customers_bucket() -> None:
     assert {e.name for e in ENTITIES.in_bucket(CUSTOMERS)} == {
         "customer", "customer_card", "customer_field", "customer_policy", "customer_alert",
         "customer_redirect"}
+
+
+def test_the_customer_entity_carries_every_standard_field_of_the_record() -> None:
+    """Three lists name the record's fields (rules, the wire tuple, the schema): a field
+    added to the record and forgotten on the wire would silently never reach a store."""
+    consents = [n for n, spec in STANDARD_FIELDS.items() if spec.kind is Kind.CONSENT]
+    assert CUSTOMER_TEXT_FIELDS == tuple(n for n in STANDARD_FIELDS if n not in consents)
+    declared = CustomerData().fields
+    for name in (*CUSTOMER_TEXT_FIELDS, *consents):
+        assert name in declared
+    for name in consents:
+        assert f"{name}_at" in declared and f"{name}_store" in declared
 
 
 def test_a_customer_loads_with_its_aggregates_as_decimals() -> None:
