@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from rules.loyalty.accrual import Sale, SaleLine, accrue
 from rules.loyalty.accrual_policy import AccrualPolicy
-from rules.loyalty.errors import InvalidEntry, LedgerError
+from rules.loyalty.errors import InvalidEntry, InvalidPolicy, LedgerError
 from rules.loyalty.expiry import ExpiryPolicy, expiry_entries
 from rules.loyalty.ledger import (
     AlreadyReversed,
@@ -125,7 +125,7 @@ def test_expiry_oldest_points_first_as_an_entry() -> None:
     ledger = ledger.apply(due).ledger
     assert ledger.balance == 0
     assert expiry_entries(ledger, policy, T0.replace(year=2027)) == ()
-    with pytest.raises(Exception, match="days"):
+    with pytest.raises(InvalidPolicy, match="days"):
         ExpiryPolicy(0)
 
 
