@@ -253,6 +253,34 @@ class PaymentSchema(Schema):
     amount = fields.Decimal(required=True, as_string=True)
 
 
+class SaleGiftSchema(Schema):
+    """A loyalty gift taken in a sale: the sale line that is the gift and the points the
+    store spent on it (the store checked the customer's balance it knew, SPEC L3)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    line = fields.Integer(required=True, validate=validate.Range(min=0, max=9_999))
+    points = fields.Decimal(required=True, as_string=True,
+                            validate=validate.Range(min=0, min_inclusive=False))
+
+
+class SaleLoyaltySchema(Schema):
+    """The loyalty side of a sale (additive, protocol v1): the customer's profile and the
+    version of it the store priced and accrued with, the provisional points the store
+    printed on the receipt, and the gifts taken. Central recomputes the points at that
+    version and is authoritative; a difference is drift (SPEC L5)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    profile = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    profile_version = fields.Integer(required=True, validate=validate.Range(min=1))
+    points = fields.Decimal(as_string=True, load_default=None, allow_none=True)
+    gifts = fields.List(fields.Nested(SaleGiftSchema), load_default=list,
+                        validate=validate.Length(max=50))
+
+
 class SaleSchema(Schema):
     """Body of a ``sale`` outbox entry."""
 
@@ -274,6 +302,8 @@ class SaleSchema(Schema):
     cards = fields.List(fields.String(), load_default=list)
     # The customer the sale was made to (additive; a customer id, see ``customer`` entries).
     customer = fields.UUID(load_default=None, allow_none=True)
+    # The loyalty side of the sale (additive): see ``SaleLoyaltySchema``.
+    loyalty = fields.Nested(SaleLoyaltySchema, load_default=None, allow_none=True)
     streams = fields.Dict(keys=fields.String(), values=fields.Integer(), load_default=dict)
     versions = fields.Dict(keys=fields.String(), values=fields.Integer(), load_default=dict)
 

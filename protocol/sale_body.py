@@ -123,6 +123,8 @@ def _sale(data: dict[str, Any]) -> dict[str, Any]:
     lines = _list(_required(data, "lines"))
     if not lines:
         raise _Unusual
+    if data.get("loyalty") is not None:
+        raise _Unusual  # rarer and nested: the schema reads it
     return {
         "uuid": sale_uuid,
         "store": _text(_required(data, "store")),
@@ -137,6 +139,7 @@ def _sale(data: dict[str, Any]) -> dict[str, Any]:
         "discount": _optional_decimal(data, "discount"),
         "cards": [_text(c) for c in _list(data.get("cards", []))],
         "customer": customer,
+        "loyalty": None,
         "streams": _int_map(data.get("streams", {})),
         "versions": _int_map(data.get("versions", {})),
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -104,3 +105,20 @@ def test_parse_sale_still_explains_a_bad_sale() -> None:
     del body["total"]
     with pytest.raises(WireError, match="total"):
         parse_sale(body)
+
+
+def test_a_sale_with_loyalty_is_left_to_the_schema_which_reads_it() -> None:
+    body = well_formed()
+    body["loyalty"] = {"profile": "GOLD", "profile_version": 3, "points": "12.5",
+                       "gifts": [{"line": 0, "points": "150"}]}
+    assert sale_body.read(body) is None
+    loaded = schema(body)
+    assert loaded is not None
+    assert loaded["loyalty"] == {"profile": "GOLD", "profile_version": 3,
+                                 "points": Decimal("12.5"),
+                                 "gifts": [{"line": 0, "points": Decimal("150")}]}
+    for bad in ({"profile": "", "profile_version": 3},
+                {"profile": "GOLD", "profile_version": 0},
+                {"profile": "GOLD", "profile_version": 1, "gifts": [{"line": 0, "points": "0"}]},
+                {"profile": "GOLD", "profile_version": 1, "gifts": [{"line": -1, "points": "5"}]}):
+        assert schema({**body, "loyalty": bad}) is None, bad
