@@ -9,10 +9,12 @@ the field (``accrual.threshold``, ``redemption.bands[1].ratio``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from rules.loyalty.accrual import OFFER_KINDS, DocumentKind, Sale, SaleLine
 from rules.loyalty.accrual_policy import AccrualPolicy, GridEntry
 from rules.loyalty.errors import InvalidPolicy
 from rules.loyalty.redemption import GiftDiscount, MarkupBand, PointsValuePolicy
@@ -153,3 +155,45 @@ def redemption_to_wire(policy: PointsValuePolicy) -> dict[str, Any]:
             "discounts": [{"percent": str(d.percent),
                            "points_share": None if d.points_share is None
                            else str(d.points_share)} for d in policy.discounts]}
+
+
+@dataclass(frozen=True)
+class LineFacts:
+    """What accrual needs of a line's product that the sale body does not carry: its
+    categories (ancestors included, as the pricing context gives them), brand and "points
+    generated" (SPEC L2). Both sides read them from their copy of the catalogue."""
+
+    categories: tuple[str, ...] = ()
+    brand: str | None = None
+    product_points: Decimal | None = None
+
+
+def sale_for_accrual(document_id: str, lines: Sequence[Mapping[str, Any]],
+                     facts: Callable[[str], LineFacts], gift_lines: Iterable[int] = (),
+                     document: DocumentKind = "receipt") -> Sale:
+    """The sale as ``rules.loyalty.accrual`` sees it, from the lines of a sale body.
+
+    The store computes the provisional points of the receipt from the body it is about to
+    send, and central recomputes them from the body it ingested, both through this one
+    function, so the two agree for the same body, catalogue facts and profile version.
+    ``lines`` are loaded sale-body lines (``SaleLineSchema``; Decimals); a line's number
+    is its 0-based index; ``gift_lines`` are the indexes of the gifts taken.
+    """
+    gifts = set(gift_lines)
+    result = []
+    for number, line in enumerate(lines):
+        adjustments = line.get("adjustments") or ()
+        amount = to_decimal(line["amount"])
+        gross_value = line.get("gross")
+        gross = amount if gross_value is None else to_decimal(gross_value)
+        voucher = sum((to_decimal(a.get("amount", 0)) for a in adjustments
+                       if a.get("kind") == "voucher"), Decimal(0))
+        known = facts(str(line["sku"]))
+        result.append(SaleLine(
+            line=number, sku=str(line["sku"]), qty=to_decimal(line["qty"]), amount=amount,
+            gross=gross, voucher=voucher,
+            on_offer=any(a.get("kind") in OFFER_KINDS for a in adjustments),
+            excluded_by=line.get("excluded_by"), categories=known.categories,
+            brand=known.brand, product_points=known.product_points,
+            kind="gift" if number in gifts else "goods"))
+    return Sale(document_id, tuple(result), document)
