@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
+from rules.cards import VIP_MARK
 from rules.policies import (
     CardDiscount,
     Policies,
@@ -24,8 +25,6 @@ from rules.policies import (
     resolve_price,
 )
 from rules.pricing import Product, unit_of
-
-VIP_PREFIX = "#VIP#"
 
 
 class UnknownCard(ValueError):
@@ -158,7 +157,7 @@ def products_from(source: PricingSource, codes: Iterable[str],
 def card_discount(source: PricingSource, number: str, store: str, group: str | None,
                   now: dt.datetime) -> CardDiscount:
     """The discount a scanned card gives here; UnknownCard says why it gives none."""
-    if number.startswith(VIP_PREFIX):
+    if number.startswith(VIP_MARK):
         return vip_discount(number, source.vip_card(number), now)
     programme = None
     for code, first, last in source.partner_cards(number):

@@ -32,11 +32,11 @@ from central.services.policies import Problems, check_moment, check_percent, che
 from central.services.stores import get_store
 from central.tabular import Row
 from protocol.streams import ALL, PARTNERS
+from rules.cards import VIP_MARK, CardError, check_vip_code
 from rules.policies import applies_to_store, card_in_range
 
 BUCKET = PARTNERS
 CARD_NUMBER = re.compile(r"[A-Za-z0-9]{4,32}")
-VIP_CODE = re.compile(r"#VIP#[A-Za-z0-9]+")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 PHONE = re.compile(r"\+?[0-9][0-9 ()./-]*")
 CARD_COLUMNS = ("number", "first", "last", "holder")
@@ -489,9 +489,14 @@ def create_vip(session: Session, data: Mapping[str, Any],
                now: dt.datetime | None = None) -> VipCard:
     """A new ``#VIP#`` card: {code, customer, percent, valid_until (future), notify}."""
     code = data.get("code")
-    if not isinstance(code, str) or not VIP_CODE.fullmatch(code) or len(code) > 64:
+    try:
+        # The stores read VIP cards with the same check: a code central accepted and a till
+        # could not read would be a card nobody can use.
+        if not isinstance(code, str) or code != check_vip_code(code):
+            raise CardError("not a VIP code")
+    except CardError:
         raise Invalid("invalid VIP card",
-                      {"code": ["'#VIP#' followed by letters or digits, at most 64 in all"]})
+                      {"code": [f"'{VIP_MARK}' followed by 1 to 32 letters or digits"]}) from None
     if session.scalar(select(VipCard.id).where(VipCard.code == code)) is not None:
         raise Conflict(f"VIP card {code!r} already exists", {"code": ["already exists"]})
     card = VipCard(code=code, version=1)

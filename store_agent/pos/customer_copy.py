@@ -14,7 +14,7 @@ from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from rules.cards import CardError, CardKind, check_loyalty_card, check_vip_code
+from rules.cards import VIP_MARK, CardError, CardKind, check_loyalty_card, check_vip_code
 from rules.conditions import ConditionError
 from rules.customers.aggregates import Aggregates
 from rules.customers.alerts import (
@@ -194,7 +194,7 @@ def read_card_number(scanned: str) -> tuple[str, CardKind]:
     """A scanned card as stored: a chain card (13 digits, check digit), a VIP card, or a
     partner's number (CardError says what is wrong)."""
     text = scanned.strip()
-    if text.upper().startswith("#VIP#"):
+    if text.upper().startswith(VIP_MARK):
         return check_vip_code(text), CardKind.VIP
     compact = "".join(text.split())
     if compact.isdigit() and len(compact) == 13:

@@ -23,7 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from rules.cards import CardError, CardKind
+from rules.cards import VIP_MARK, CardError, CardKind
 from rules.customers.contact import ContactError, normalise_email, normalise_phone
 from rules.customers.record import (
     Consent,
@@ -142,7 +142,7 @@ class Customers:
         if "@" in text:
             return self.find(email=text)
         compact = re.sub(r"[\s().-]", "", text)
-        if text.upper().startswith("#VIP#") or (compact.isdigit() and len(compact) == 13):
+        if text.upper().startswith(VIP_MARK) or (compact.isdigit() and len(compact) == 13):
             try:
                 found = self.find(card=text)
             except CustomerInvalid:

@@ -665,6 +665,9 @@ def test_a_vip_card_reaches_every_store(world: FlaskClient, db: Database) -> Non
     pytest.param({"code": "VIP123"}, "code", "#VIP#", id="no-prefix"),
     pytest.param({"code": "#VIP#"}, "code", "", id="prefix-only"),
     pytest.param({"code": "#VIP#ana-1"}, "code", "", id="symbols"),
+    # A till reads at most 32 characters after the mark: a longer card would work nowhere.
+    pytest.param({"code": "#VIP#" + "A" * 33}, "code", "1 to 32", id="longer-than-a-till-reads"),
+    pytest.param({"code": " #VIP#ANA1"}, "code", "", id="padded"),
     pytest.param({"percent": "0"}, "percent", "0% VIP", id="rate-0"),
     pytest.param({"percent": "120"}, "percent", "", id="rate-over-100"),
     pytest.param({"valid_until": "2020-01-01T00:00:00+00:00"}, "valid_until", "future",
