@@ -1,10 +1,11 @@
 """The broker's URL (``mqtt://[user[:password]@]host[:port]`` or ``mqtts://...``), read the
-same way by central, the agent and enrolment."""
+same way by central, the agent and enrolment. User and password are percent-decoded, as in
+any URL: a password with ``@``, ``:`` or ``/`` is written ``%40``, ``%3A``, ``%2F``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 
 class BrokerUrlError(ValueError):
@@ -31,4 +32,5 @@ def parse_broker_url(value: str) -> BrokerUrl:
         raise BrokerUrlError(f"must look like mqtt://host:port, got {value!r}")
     tls = url.scheme == "mqtts"
     return BrokerUrl(host=url.hostname, port=port or (8883 if tls else 1883), tls=tls,
-                     username=url.username or None, password=url.password or None)
+                     username=unquote(url.username) if url.username else None,
+                     password=unquote(url.password) if url.password else None)

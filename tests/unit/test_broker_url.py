@@ -13,6 +13,8 @@ from transport.broker_url import BrokerUrl, BrokerUrlError, parse_broker_url
     ("mqtt://broker.local", BrokerUrl("broker.local", 1883, False)),
     ("mqtts://broker.local", BrokerUrl("broker.local", 8883, True)),
     ("mqtt://u:p@10.0.0.1:18830", BrokerUrl("10.0.0.1", 18830, False, "u", "p")),
+    # Credentials are percent-decoded, as in any URL (a password with "@", ":" or "%").
+    ("mqtt://store%2Dk1:p%40ss%3Aw%25rd@h", BrokerUrl("h", 1883, False, "store-k1", "p@ss:w%rd")),
 ])
 def test_good_urls(value: str, expected: BrokerUrl) -> None:
     assert parse_broker_url(value) == expected
