@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 TargetKind = Literal["all", "category", "brand", "family", "product"]
@@ -181,7 +181,13 @@ def _time(value: object) -> dt.datetime | None:
 def _decimal(value: object, what: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
         raise PolicyError(f"{what} must be a decimal string")
-    return Decimal(value)
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise PolicyError(f"{what} must be a decimal string, not {value!r}") from None
+    if not number.is_finite():
+        raise PolicyError(f"{what} must be a finite number, not {value!r}")
+    return number
 
 
 def target_from_wire(data: Mapping[str, object] | None) -> Target:
