@@ -102,6 +102,7 @@ class Stats:
     duplicated: int = 0
     reordered: int = 0
     blackholed: int = 0
+    delayed: int = 0
     dropped_topics: list[str] = field(default_factory=list)
 
 
@@ -217,6 +218,8 @@ class Connection:
                         continue
                     due = time.monotonic() + (fault.delay_ms / 1000.0
                                               if fault.mode == "delay" else 0.0)
+                    if fault.mode == "delay" and fault.delay_ms:
+                        stats.delayed += 1
                     queue.put_nowait((due, packet))
                     stats.forwarded += 1
                     if fault.mode == "duplicate" and fault.take(packet):

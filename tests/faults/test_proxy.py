@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import struct
 import threading
-import time
 from collections.abc import Callable, Iterator
 
 import paho.mqtt.client as mqtt
@@ -300,10 +299,10 @@ def test_delay_keeps_order(proxied: tuple[FaultProxy, Callable[..., Client]]) ->
     sub = client("sub", "t/#")
     pub = client("pub")
     proxy.delay(300, "sub", DOWN)
-    start = time.monotonic()
     pub.publish("t/x", MESSAGES)
     wait_until(lambda: sub.payloads() == MESSAGES, 5, what="delayed messages in order")
-    assert time.monotonic() - start >= 0.3
+    # Every message reached the subscriber through the delay (no clock in the assertion).
+    assert proxy.stats.delayed >= len(MESSAGES)
 
 
 def test_blackhole_is_half_open_until_keepalive(
