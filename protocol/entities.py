@@ -255,6 +255,15 @@ class CustomerCardData(_Data):
     active = fields.Boolean(required=True)
 
 
+class PointsBalanceData(_Data):
+    """A customer's points balance as central's ledger last had it (the sum of its
+    entries); the store spends offline against it (docs/protocol.md, offline spending)."""
+
+    customer = _uuid(required=True)
+    points = fields.Decimal(required=True)
+    updated_at = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
 class CustomerFieldData(_Data):
     """An extra question of head office's customer form (the record's ``extra.{code}``)."""
 
@@ -612,5 +621,6 @@ ENTITIES = Registry(
     Entity("customer_policy", CUSTOMERS, CustomerPolicyData(), ("scope",)),
     Entity("customer_alert", CUSTOMERS, CustomerAlertData(), ("code",)),
     Entity("customer_redirect", CUSTOMERS, CustomerRedirectData(), ("old",)),
+    Entity("points_balance", CUSTOMERS, PointsBalanceData(), ("customer",)),
 )
 """Every entity of this protocol version."""

@@ -254,6 +254,11 @@ CREATE TABLE IF NOT EXISTS survey_answers (
     Migration(12, "display content from head office", ("""
 CREATE TABLE IF NOT EXISTS display_content (store TEXT PRIMARY KEY, data TEXT NOT NULL);
 """,)),
+    # 13 is another feature's (numbers are re-chained when the branches meet).
+    Migration(14, "customers' points balances from central", ("""
+CREATE TABLE IF NOT EXISTS points_balances (
+    customer TEXT PRIMARY KEY, points TEXT NOT NULL, updated_at TEXT NOT NULL);
+""",)),
 )
 
 

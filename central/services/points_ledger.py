@@ -5,8 +5,9 @@ Entries are ``rules.loyalty.ledger`` entries stored one row each under their nat
 the same key with other content is refused (409), never overwritten. A customer's kept
 balance (``points_balances``) is updated with the entries in the same transaction, its row
 locked first so that two writers for one customer queue; :func:`check_balances` proves it
-equals the sum. Customers are UUID strings: the customers table comes with its own feature
-(no foreign key yet).
+equals the sum, and every change of it goes to the stores as the ``points_balance``
+entity (customers bucket) in that transaction too. Customers are UUID strings: the
+customers table comes with its own feature (no foreign key yet).
 
 Central is authoritative: :func:`record_sale` computes a sale's points itself with
 ``rules.loyalty`` at the profile version the store used.
@@ -26,8 +27,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from central.models.loyalty import PointsBalance, PointsEntry
+from central.services import changelog
 from central.services.errors import Conflict, Invalid, NotFound
 from central.services.loyalty_profiles import profile_at
+from protocol.entities import ENTITIES
+from protocol.streams import ALL
 from rules.loyalty.accrual import DocumentKind, Sale, SaleLine, accrue
 from rules.loyalty.accrual_policy import AccrualPolicy
 from rules.loyalty.errors import GiftRefused, InvalidEntry, LedgerError
@@ -44,6 +48,7 @@ from rules.loyalty.ledger import (
 from rules.loyalty.levels import check_one_gift
 
 ZERO = Decimal(0)
+POINTS_BALANCE = ENTITIES["points_balance"]
 MAX_ADJUSTMENT = Decimal(1_000_000)
 
 
@@ -112,8 +117,28 @@ def append(session: Session, customer: str, batch: Sequence[Entry], now: dt.date
                                 entries=PointsBalance.entries + len(applied.added),
                                 updated_at=now))
         session.expire(balance)
+        publish_balance(session, customer, balance.points, now)
     session.flush()
     return applied
+
+
+def balance_wire(customer: str, points: Decimal, at: dt.datetime) -> dict[str, object]:
+    """The ``points_balance`` entity (customers bucket): what every store spends against."""
+    return {"customer": customer, "points": points, "updated_at": at.isoformat()}
+
+
+def publish_balance(session: Session, customer: str, points: Decimal,
+                    at: dt.datetime) -> None:
+    """Send the customer's balance to every store, in the caller's transaction."""
+    changelog.record(session, POINTS_BALANCE.bucket, ALL, POINTS_BALANCE.name, customer,
+                     "upsert", balance_wire(customer, points, at))
+
+
+def forget_balance(session: Session, customer: str) -> None:
+    """The stores drop a customer's balance: a merged customer (the survivor's balance
+    travels with its own entries) or an erased one (no card finds it any more)."""
+    changelog.record(session, POINTS_BALANCE.bucket, ALL, POINTS_BALANCE.name, customer,
+                     "delete", None)
 
 
 @dataclass(frozen=True)

@@ -196,6 +196,9 @@ CUSTOMER_MAPPINGS = (
            "data": blob}),
     Table("customer_redirect", "customer_redirects", ("old",),
           {"old": _uuid("old"), "survivor": _uuid("survivor")}),
+    Table("points_balance", "points_balances", ("customer",),
+          {"customer": _uuid("customer"), "points": text("points"),
+           "updated_at": field_("updated_at")}),
 )
 
 

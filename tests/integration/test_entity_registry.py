@@ -32,6 +32,7 @@ from central.services import (
     loyalty_profiles,
     loyalty_programme,
     partners,
+    points_ledger,
     policies,
     prices,
     receipts,
@@ -155,6 +156,7 @@ def chain(clean_pg_db: Database) -> Database:
         second = customers.create(s, {"last_name": "Rosi", "birth_date": "1980-01-02"},
                                   now=NOW + dt.timedelta(minutes=1))
         customer_merges.merge(s, first.id, second.id, by="test")
+        points_ledger.adjust(s, first.id, Decimal("12"), "welcome", "test", NOW)
         gone = customers.create(s, {"last_name": "Bianchi"}, now=NOW)
         customer_merges.erase(s, gone.id, by="test")
         customer_queries.save_alert(s, {"code": "big", "position": 1, "message": "Big",
@@ -241,6 +243,8 @@ def test_everything_a_store_follows_round_trips_into_its_tables(chain: Database,
         # BREAD: cost 1.00, markup 110%: 35 points a euro.
         assert rows("SELECT profile, sku, points FROM points_values") == [
             ("BASE", "BREAD", "35.00")]
+        assert rows("SELECT points, updated_at FROM points_balances") == [
+            ("12.00", NOW.isoformat())]
     # The store reads them back as the rules take them, and lists the gifts for the till.
     [profile] = loyalty.profiles(replica.store)
     assert profile.default and profile.card_discount() is not None
