@@ -25,6 +25,22 @@ def _row(left: str, right: str, width: int = WIDTH) -> str:
     return f"{left[:room]:<{room}} {right}"
 
 
+def loyalty_lines(sale: Mapping[str, Any]) -> list[str]:
+    """The sale's points, for the receipt's trailer (none without a loyalty side): what it
+    earned (provisional: head office books the points), what a gift spent, and the balance
+    the store knew after it."""
+    side = sale.get("loyalty")
+    if not side:
+        return []
+    lines = [f"Points earned: {Decimal(side.get('points') or '0').normalize():f}"]
+    spent = sum((Decimal(g["points"]) for g in side.get("gifts") or ()), Decimal(0))
+    if spent:
+        lines.append(f"Points spent: {spent.normalize():f}")
+    if side.get("balance") is not None:
+        lines.append(f"Points balance: {Decimal(side['balance']).normalize():f}")
+    return lines
+
+
 def render_text(sale: Mapping[str, Any], profile: Mapping[str, Any],
                 store_name: str | None, zone: dt.tzinfo, width: int = WIDTH) -> list[str]:
     """The receipt as lines of at most ``width`` characters, times in the store's ``zone``."""
@@ -48,5 +64,8 @@ def render_text(sale: Mapping[str, Any], profile: Mapping[str, Any],
         lines.append(_row(str(payment["method"]).capitalize(), str(payment["amount"])))
     if Decimal(sale.get("change") or "0"):
         lines.append(_row("Change", str(sale["change"])))
+    points = loyalty_lines(sale)
+    if points:
+        lines += [""] + [line[:width] for line in points]
     footer = [line.center(width).rstrip() for line in profile.get("footer") or []]
     return lines + ([""] + footer if footer else [])

@@ -15,8 +15,11 @@ from decimal import Decimal
 from typing import Any
 
 from protocol.encoding import dumps
-from rules.pricing import BasketLine, PricedBasket, check_sellable, price_basket
+from rules.money import round_money
+from rules.pricing import BasketLine, PricedBasket, Product, check_sellable, price_basket
+from rules.receipt_text import loyalty_lines
 from store_agent.fiscal.fiscaliser import Fiscaliser
+from store_agent.pos import loyalty
 from store_agent.pos.cashiers import check_sale_cashier
 from store_agent.pos.catalogue import (
     load_products,
@@ -51,7 +54,9 @@ class SaleOutcome:
 def request_fingerprint(request: dict[str, Any]) -> str:
     """Hash of the canonical request, so equal requests match however they were spelled."""
     canonical = {
-        "lines": [{"code": line["code"], "qty": str(Decimal(line["qty"]).normalize())}
+        # "gift" only when set: older sales keep their fingerprint
+        "lines": [{"code": line["code"], "qty": str(Decimal(line["qty"]).normalize()),
+                   **({"gift": True} if line.get("gift") else {})}
                   for line in request["lines"]],
         "payments": [{"method": p["method"], "amount": str(Decimal(p["amount"]).normalize())}
                      for p in request.get("payments") or []],
@@ -85,21 +90,63 @@ def vat_parts(priced: PricedBasket) -> list[dict[str, str]]:
             for v in priced.vat]
 
 
+@dataclass(frozen=True)
+class Rung:
+    """A basket as the till rang it up: its view (lines in the request's order, totals,
+    VAT, versions), the engine's products and the indexes of its gift lines."""
+
+    view: dict[str, Any]
+    catalogue: dict[str, Product]
+    gifts: list[int]
+
+
+def gift_line(product: Product, code: str, qty: Decimal) -> dict[str, Any]:
+    """A loyalty gift line: the product at 0 (standard release), its price shown and taken
+    off by a ``gift`` adjustment, so the receipt says what the gift is worth (its version
+    and points are the sale's loyalty side's: :func:`_label_gifts`)."""
+    gross = round_money(product.price * qty)
+    return {"sku": product.sku, "barcode": None if code == product.sku else code,
+            "name": product.name, "qty": str(qty), "unit_price": str(product.price),
+            "gross": str(gross), "amount": "0.00", "vat_rate": str(product.vat_rate),
+            "excluded_by": None, "gift": True,
+            "adjustments": [{"kind": "gift", "code": product.sku,
+                             "version": 0, "amount": str(gross),
+                             "reason": "loyalty gift"}]}
+
+
 def _price(conn: sqlite3.Connection, store_code: str, request: dict[str, Any],
-           now: dt.datetime) -> tuple[PricedBasket, dict[str, int]]:
+           now: dt.datetime) -> tuple[Rung, dict[str, int]]:
     lines = basket_lines(request)
+    gifts = loyalty.check_gift_lines(request["lines"])
     inputs = pricing_inputs(conn, [line.code for line in lines], request.get("cards") or [],
                             store_code, now)
     check_sellable(lines, inputs.catalogue)
-    priced = price_basket(lines, inputs.catalogue, inputs.policies, inputs.cards, now=now)
-    return priced, stream_versions(conn)
+    paid = [line for i, line in enumerate(lines) if i not in gifts]
+    if paid:
+        view = basket_view(price_basket(paid, inputs.catalogue, inputs.policies, inputs.cards,
+                                        now=now))
+    else:  # nothing but a gift
+        view = {"lines": [], "total": "0.00", "discount": "0.00", "vat": [], "versions": {}}
+    priced = iter(view["lines"])
+    view["lines"] = [gift_line(inputs.catalogue[line.code], line.code, line.qty)
+                     if i in gifts else next(priced) for i, line in enumerate(lines)]
+    return Rung(view, inputs.catalogue, gifts), stream_versions(conn)
 
 
-def price(store: LocalStore, store_code: str, request: dict[str, Any],
-          now: dt.datetime) -> PricedBasket:
-    """Price a basket from the local copy (no write)."""
+def basket(store: LocalStore, store_code: str, request: dict[str, Any],
+           now: dt.datetime, *, with_loyalty: bool = True) -> dict[str, Any]:
+    """Price a basket from the local copy (no write); with a customer, its ``loyalty``
+    (the points it would earn, the gift checked as the sale would check it).
+    ``with_loyalty`` False: the prices only (the customer display)."""
     with store.read() as conn:
-        return _price(conn, store_code, request, now)[0]
+        rung, _streams = _price(conn, store_code, request, now)
+        if not with_loyalty:
+            return rung.view
+        customer = _customer(conn, request)
+        points = loyalty.sale_loyalty(conn, customer, "basket", rung.view["lines"],
+                                      rung.catalogue, rung.gifts)
+        _label_gifts(rung.view["lines"], points)
+        return {**rung.view, "loyalty": points}
 
 
 def price_now(store: LocalStore, store_code: str, code: str, now: dt.datetime) -> Decimal:
@@ -113,6 +160,22 @@ def basket_view(priced: PricedBasket) -> dict[str, Any]:
     return {"lines": priced_lines(priced), "total": str(priced.total),
             "discount": str(priced.discount), "vat": vat_parts(priced),
             "versions": dict(priced.versions)}
+
+
+def _label_gifts(lines: list[dict[str, Any]], points: dict[str, Any] | None) -> None:
+    for gift in (points or {}).get("gifts") or ():
+        adjustment = lines[gift["line"]]["adjustments"][0]
+        adjustment.update(version=points["profile_version"] if points else 0,
+                          reason=f"loyalty gift ({gift['points']} points)")
+
+
+def _customer(conn: sqlite3.Connection, request: dict[str, Any]) -> str | None:
+    if not request.get("customer"):
+        return None
+    customer = customer_for_sale(conn, str(request["customer"]))
+    if customer is None:
+        raise UnknownSaleCustomer(f"no customer {request['customer']} at this store")
+    return customer
 
 
 def has_sale(store: LocalStore, sale_uuid: str) -> bool:
@@ -135,16 +198,16 @@ def record_sale(store: LocalStore, store_code: str, request: dict[str, Any],
                 raise SaleConflict(f"sale {sale_uuid} already exists with other content")
             return SaleOutcome(sale=json.loads(existing["result"]), created=False)
         check_sale_cashier(conn, request.get("cashier"))
-        customer = None
-        if request.get("customer"):
-            customer = customer_for_sale(conn, str(request["customer"]))
-            if customer is None:
-                raise UnknownSaleCustomer(f"no customer {request['customer']} at this store")
-        priced, streams = _price(conn, store_code, request, now)
+        customer = _customer(conn, request)
+        rung, streams = _price(conn, store_code, request, now)
+        points = loyalty.sale_loyalty(conn, customer, sale_uuid, rung.view["lines"],
+                                      rung.catalogue, rung.gifts)
+        _label_gifts(rung.view["lines"], points)
+        total = Decimal(rung.view["total"])
         payments = request.get("payments") or []
         paid = sum((Decimal(p["amount"]) for p in payments), Decimal(0))
-        if payments and paid < priced.total:
-            raise PaymentShort(f"payments {paid} do not cover the total {priced.total}")
+        if payments and paid < total:
+            raise PaymentShort(f"payments {paid} do not cover the total {total}")
         number = int(store.get_meta(conn, "receipt_number") or "0") + 1
         store.set_meta(conn, "receipt_number", str(number))
         sale = {
@@ -154,18 +217,19 @@ def record_sale(store: LocalStore, store_code: str, request: dict[str, Any],
             "created_at": now.astimezone(dt.UTC).isoformat(),
             "till": request.get("till"),
             "cashier": request.get("cashier"),
-            **basket_view(priced),
+            **rung.view,
             "cards": list(request.get("cards") or []),
             **({"customer": customer} if customer else {}),
+            **({"loyalty": points} if points else {}),
             "streams": streams,
             "payments": [{"method": p["method"], "amount": str(p["amount"])} for p in payments],
-            "change": str(paid - priced.total) if payments else "0.00",
+            "change": str(paid - total) if payments else "0.00",
         }
         address = check_address(request.get("email"))
         profile = effective_profile(conn, store_code) if fiscal or address else None
         # The fiscal receipt, with head office's footer inside it (refuses unmapped VAT).
         receipt = None if fiscal is None or profile is None else fiscal.prepare(
-            sale, profile["footer"])
+            sale, [*loyalty_lines(sale), *profile["footer"]])
         body = dumps(sale).decode()
         conn.execute("INSERT INTO sales (uuid, number, request_hash, result, created_at) "
                      "VALUES (?, ?, ?, ?, ?)",

@@ -22,7 +22,6 @@ def create_blueprint(pos: PosContext) -> Blueprint:
         @blp.response(200, BasketOut)
         def post(self, data: dict[str, Any]) -> Any:
             """Price a basket (nothing is recorded)."""
-            priced = till.price(pos.store, pos.store_code, pos.normalise(data), pos.clock())
-            return till.basket_view(priced)
+            return till.basket(pos.store, pos.store_code, pos.normalise(data), pos.clock())
 
     return blp

@@ -137,7 +137,7 @@ def create_blueprint(pos: PosContext) -> Blueprint:
                 body = {"state": "idle", "lines": [], "total": "0.00", "discount": "0.00"}
             else:
                 request = normalise({"lines": data["lines"], "cards": data["cards"]})
-                priced = till.basket_view(till.price(store, store_code, request, clock()))
+                priced = till.basket(store, store_code, request, clock(), with_loyalty=False)
                 body = {"state": "open", "lines": _lines(priced["lines"]),
                         "total": priced["total"], "discount": priced["discount"]}
             return _render(hub.publish(data["till"], body))

@@ -18,6 +18,7 @@ from store_agent.pos import receipts, till
 from store_agent.pos.cashiers import UnknownCashier
 from store_agent.pos.checkout import NoReceiptPrinter, UnknownSale
 from store_agent.pos.display import TooManyTills
+from store_agent.pos.loyalty import GiftNotAllowed
 
 
 def error(status_code: int, message: str, errors: Any = None) -> Response:
@@ -64,6 +65,14 @@ def register(app: Flask) -> None:
 
     for exception, status, field in DOMAIN_ERRORS:
         app.register_error_handler(exception, handler(status, field))
+
+    @app.errorhandler(GiftNotAllowed)
+    def _gift(exc: GiftNotAllowed) -> Any:
+        # "lines.1.gift" nests as a schema error would: {"lines": {"1": {"gift": [...]}}}
+        errors: Any = [str(exc)]
+        for part in reversed(exc.field.split(".")):
+            errors = {part: errors}
+        return error(422, str(exc), errors)
 
     @app.errorhandler(ValidationError)
     def _validation(exc: ValidationError) -> Any:

@@ -18,10 +18,6 @@ class SaleIn(BasketIn):
                            validate=validate.Length(max=20))
     till = fields.String(validate=CODE, load_default=None)
     cashier = fields.String(validate=validate.Length(max=64), load_default=None)
-    customer = fields.String(load_default=None, allow_none=True,
-                             validate=validate.Length(min=1, max=64),
-                             metadata={"description": "the customer's id (an old, merged id "
-                                       "is recorded as its survivor)"})
     email = fields.Email(load_default=None, allow_none=True,
                          metadata={"description": "where to send the e-mail receipt, when the "
                                    "store's receipt profile sends them (the till asks the "

@@ -57,6 +57,11 @@ class LineIn(Schema):
     barcode = fields.String(validate=CODE)
     sku = fields.String(validate=CODE)
     qty = Quantity(load_default=Decimal(1))
+    gift = fields.Boolean(load_default=False, metadata={
+        "description": "this line is the loyalty gift the customer takes (one unit, at most "
+                       "one per sale, the sale's customer must be able to take it: see "
+                       "GET /pos/v1/customers/{id}/gifts); priced at 0, spends the gift's "
+                       "points, earns nothing"})
 
     @validates_schema
     def _some_code(self, data: dict[str, Any], **_: Any) -> None:
@@ -79,6 +84,11 @@ class BasketIn(Schema):
     cards = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
                         load_default=list, validate=validate.Length(max=5),
                         metadata={"description": "scanned partner, VIP or loyalty cards"})
+    customer = fields.String(load_default=None, allow_none=True,
+                             validate=validate.Length(min=1, max=64),
+                             metadata={"description": "the customer's id (an old, merged id "
+                                       "is recorded as its survivor); with it the answer "
+                                       "has the sale's loyalty side"})
 
 
 class AdjustmentOut(Schema):
@@ -100,6 +110,23 @@ class PricedLineOut(Schema):
     vat_rate = fields.String()
     excluded_by = fields.String(allow_none=True)
     adjustments = fields.List(fields.Nested(AdjustmentOut))
+    gift = fields.Boolean(metadata={"description": "a loyalty gift (absent: not one)"})
+
+
+class SaleGiftOut(Schema):
+    line = fields.Integer(metadata={"description": "0-based index of the gift's line"})
+    points = fields.String(metadata={"description": "the points the gift spends"})
+
+
+class LoyaltyOut(Schema):
+    profile = fields.String(metadata={"description": "the customer's loyalty profile"})
+    profile_version = fields.Integer()
+    points = fields.String(metadata={"description": "points earned (provisional: head "
+                                     "office books them)"})
+    gifts = fields.List(fields.Nested(SaleGiftOut))
+    balance = fields.String(metadata={"description": "the balance this store knows after "
+                                      "the sale (central's last balance with this store's "
+                                      "sales not yet acknowledged)"})
 
 
 class VatOut(Schema):
@@ -115,6 +142,9 @@ class BasketOut(Schema):
     discount = fields.String()
     vat = fields.List(fields.Nested(VatOut))
     versions = fields.Dict(keys=fields.String(), values=fields.Integer())
+    loyalty = fields.Nested(LoyaltyOut, allow_none=True, metadata={
+        "description": "the points of the sale (null or absent: no customer with a loyalty "
+                       "profile at this store)"})
 
 
 def normalise_lines(data: dict[str, Any], replica: Replica) -> dict[str, Any]:
@@ -138,7 +168,8 @@ def normalise_lines(data: dict[str, Any], replica: Replica) -> dict[str, Any]:
                                for key in given}
                 continue
         code = line.get("code") or line.get("barcode") or line.get("sku")
-        lines.append({"code": code, "qty": line["qty"]})
+        lines.append({"code": code, "qty": line["qty"],
+                      **({"gift": True} if line.get("gift") else {})})
     if problems:
         raise ValidationError({"lines": problems})
     return {**data, "lines": lines}
