@@ -159,11 +159,19 @@ def reprice(session: Session, sale: Sale, cache: LogCache | None = None) -> Sale
             if sku not in inputs.catalogue:
                 raise PricingError(f"product {sku!r} unknown at catalog version "
                                    f"{view.versions.get('catalog', 0)}")
+        # Loyalty gift lines are not the engine's: each is worth 0 (docs/protocol.md).
+        gifts = {int(g["line"]) for g in (body.get("loyalty") or {}).get("gifts") or ()}
+        paid = [(i, line) for i, line in enumerate(body["lines"]) if i not in gifts]
+        for index in sorted(gifts):
+            line = body["lines"][index]
+            if Decimal(line["amount"]) != 0:
+                problems.append({"line": index + 1, "sku": line["sku"],
+                                 "store_amount": line["amount"], "central_amount": "0.00"})
         priced = price_basket([BasketLine(code=line["sku"], qty=Decimal(line["qty"]))
-                               for line in body["lines"]], inputs.catalogue, inputs.policies,
-                               inputs.cards, now=now)
-        central_total = priced.total
-        for index, (theirs, ours) in enumerate(zip(body["lines"], priced.lines, strict=True)):
+                               for _i, line in paid], inputs.catalogue, inputs.policies,
+                              inputs.cards, now=now) if paid else None
+        central_total = Decimal("0.00") if priced is None else priced.total
+        for (index, theirs), ours in zip(paid, priced.lines if priced else (), strict=True):
             if Decimal(theirs["amount"]) != ours.amount:
                 problems.append({"line": index + 1, "sku": ours.sku,
                                  "store_amount": theirs["amount"],
@@ -171,8 +179,8 @@ def reprice(session: Session, sale: Sale, cache: LogCache | None = None) -> Sale
                                  "central_adjustments": [
                                      {"kind": a.kind, "code": a.code, "amount": str(a.amount)}
                                      for a in ours.adjustments]})
-        if priced.total != Decimal(body["total"]):
-            problems.append({"total": {"store": body["total"], "central": str(priced.total)}})
+        if central_total != Decimal(body["total"]):
+            problems.append({"total": {"store": body["total"], "central": str(central_total)}})
     except (PricingError, UnknownCard, KeyError, ValueError) as exc:
         problems.append({"error": f"central could not price the sale: {exc}"})
     if not problems:

@@ -15,7 +15,19 @@ from sqlalchemy import select
 from central.bridge.ingester import HANDLERS
 from central.db import Database
 from central.models import Sale, SaleDrift
-from central.services import catalog, changelog, partners, policies, repricing, stores, upstream
+from central.services import (
+    catalog,
+    changelog,
+    customers,
+    loyalty_profiles,
+    loyalty_programme,
+    partners,
+    points_ledger,
+    policies,
+    repricing,
+    stores,
+    upstream,
+)
 from protocol.streams import parse_stream
 from store_agent.pos import till
 from store_agent.sqlite_store import LocalStore
@@ -185,3 +197,29 @@ def test_a_sale_that_breaks_repricing_is_flagged_and_the_others_go_on(
     assert drift.sale_id == odd.id and drift.central_total is None
     assert "something nobody foresaw" in drift.details
     assert fine.id != drift.sale_id
+
+
+def test_a_loyalty_gift_line_is_worth_zero_to_central_too(
+        chain: tuple[Database, Replica]) -> None:
+    db, replica = chain
+    with db.transaction() as s:
+        loyalty_profiles.create_profile(s, "BASE", {
+            "description": "Standard", "default": True, "card_prefix": "29",
+            "discount_percent": Decimal(0),
+            "accrual": {"threshold": "1", "step": "1", "points_per_step": "1"}}, NOW)
+        loyalty_programme.put_level(s, "L1", Decimal("10"))
+        loyalty_programme.put_gift(s, "MILK", "L1")
+        ada = customers.create(s, {"last_name": "Ada"}, now=NOW).id
+        points_ledger.adjust(s, ada, Decimal("25"), "welcome", "test", NOW)
+    sync(db, replica, "kiosk-1")
+    request = {"uuid": str(uuid.uuid4()), "customer": ada,
+               "lines": [{"code": "BREAD", "qty": "1"}, {"code": "MILK", "qty": "1", "gift": True}]}
+    sale = sell_and_ingest(db, replica, request)
+    assert sale.total == Decimal("1.89")  # the bread, 10% off; the milk a gift at 0
+    assert drifts(db) == []
+    # A store that charged for its gift line drifts.
+    tampered = {**request, "uuid": str(uuid.uuid4())}
+    sell_and_ingest(db, replica, tampered, tamper={"MILK": "1.49"})
+    [drift] = drifts(db)
+    assert json.loads(drift.details)[0] == {"line": 2, "sku": "MILK", "store_amount": "1.49",
+                                            "central_amount": "0.00"}
