@@ -26,11 +26,14 @@
   function attach(customer) {
     state.customer = customer;
     render();
+    window.dispatchEvent(new CustomEvent("tessera:customer", { detail: customer }));
   }
 
   function clear() {
+    const had = state.customer !== null;
     state.customer = null;
     render();
+    if (had) window.dispatchEvent(new CustomEvent("tessera:customer", { detail: null }));
   }
 
   function render() {
@@ -48,6 +51,7 @@
     }
     $("btn-edit-customer").hidden = !c;
     $("btn-detach").hidden = !c;
+    $("btn-gifts").hidden = !c;
     $("cust-pending").hidden = !(c && c.pending_upstream);
     nudge(document.body.dataset.mode === "pay");
   }

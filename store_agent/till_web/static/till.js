@@ -60,7 +60,12 @@
   }
 
   function requestLines() {
-    return state.lines.map((l) => ({ code: l.code, qty: l.qty }));
+    return state.lines.map((l) => ({ code: l.code, qty: l.qty,
+                                     ...(l.gift ? { gift: true } : {}) }));
+  }
+
+  function customerId() {
+    return window.TesseraCustomers ? window.TesseraCustomers.id() : null;
   }
 
   /** Price the basket; on a refusal put back ``saved`` and say why. */
@@ -72,7 +77,9 @@
       return true;
     }
     const basket = { lines: requestLines(), cards: state.cards };
-    const { status, data } = await call("POST", "/baskets/price", basket);
+    const customer = customerId();
+    const { status, data } = await call("POST", "/baskets/price",
+                                        customer ? { ...basket, customer } : basket);
     if (status === 200) {
       state.priced = data;
       render();
@@ -102,7 +109,7 @@
     const saved = snapshot();
     if (found.status === 200) {
       const last = state.lines[state.lines.length - 1];
-      if (!qty && last && last.code === code && /^\d+$/.test(last.qty)) {
+      if (!qty && last && !last.gift && last.code === code && /^\d+$/.test(last.qty)) {
         last.qty = String(parseInt(last.qty, 10) + 1);
       } else {
         state.lines.push({ code, qty: qty || "1" });
@@ -134,6 +141,19 @@
     const ok = await reprice(saved);
     if (ok) say(t("card", { code }), "info");
     return ok;
+  }
+
+  /** Add the loyalty gift ``sku`` as its own line (the Gifts list, gifts.js). */
+  function addGift(sku) {
+    queue = queue.then(async () => {
+      if (state.mode !== "sell") return false;
+      const saved = snapshot();
+      state.lines.push({ code: sku, qty: "1", gift: true });
+      state.selected = state.lines.length - 1;
+      say("");
+      return reprice(saved);
+    }).catch((e) => say(String(e)));
+    return queue;
   }
 
   async function setQty(qty) {
@@ -302,6 +322,7 @@
       const row = body.insertRow();
       row.className = "line" + (i === state.selected ? " selected" : "");
       row.dataset.sku = line.sku;
+      if (line.gift) row.dataset.gift = "yes";
       if (i === state.selected) row.setAttribute("aria-selected", "true");
       cell(row, line.name, "name");
       cell(row, M.qty(line.qty), "num");
@@ -323,6 +344,9 @@
     $("cards").textContent = state.cards.map((c) => t("card", { code: c })).join(" · ");
     $("total").textContent = money(state.priced ? state.priced.total : "0.00");
     $("savings").textContent = money(state.priced ? state.priced.discount : "0.00");
+    const points = state.priced && state.priced.loyalty;
+    $("points-row").hidden = !points;
+    $("points").textContent = points ? M.qty(points.points) : "";
     const vat = $("vat").tBodies[0];
     vat.replaceChildren();
     for (const part of state.priced ? state.priced.vat : []) {
@@ -445,6 +469,19 @@
     scan.value = "";
     return text;
   }
+
+  window.TesseraTill = {
+    addGift,
+    giftInBasket: () => {
+      const gift = state.lines.find((l) => l.gift);
+      return gift ? gift.code : null;
+    },
+  };
+  // A customer attached or removed: the basket's points (and any gift) are priced again.
+  window.addEventListener("tessera:customer", () => {
+    if (state.mode !== "sell" || !state.lines.length) return;
+    queue = queue.then(() => reprice(null)).catch((e) => say(String(e)));
+  });
 
   document.addEventListener("DOMContentLoaded", () => {
     window.TesseraI18n.apply();
