@@ -124,10 +124,11 @@ def _unsent_sales(conn: sqlite3.Connection, customer: str) -> list[dict[str, Any
         "AND json_extract(body, '$.loyalty') IS NOT NULL ORDER BY seq", (customer,))]
 
 
-def pending_spends(conn: sqlite3.Connection, customer: str) -> tuple[Entry, ...]:
+def pending_spends(conn: sqlite3.Connection, customer: str,
+                   unsent: Sequence[Mapping[str, Any]] | None = None) -> tuple[Entry, ...]:
     """The spend entries of this store's sales central has not acknowledged yet."""
     entries = []
-    for body in _unsent_sales(conn, customer):
+    for body in _unsent_sales(conn, customer) if unsent is None else unsent:
         at = dt.datetime.fromisoformat(body["created_at"])
         for gift in body["loyalty"].get("gifts") or ():
             entries.append(spend_entry(body["uuid"], int(gift["line"]), customer,
@@ -139,9 +140,9 @@ def standing(conn: sqlite3.Connection, customer: str) -> Standing:
     row = conn.execute("SELECT points, updated_at FROM points_balances WHERE customer = ?",
                        (customer,)).fetchone()
     balance = ZERO if row is None else Decimal(row["points"])
-    spends = pending_spends(conn, customer)
-    earned = sum((Decimal(b["loyalty"].get("points") or "0")
-                  for b in _unsent_sales(conn, customer)), ZERO)
+    unsent = _unsent_sales(conn, customer)
+    spends = pending_spends(conn, customer, unsent)
+    earned = sum((Decimal(b["loyalty"].get("points") or "0") for b in unsent), ZERO)
     spent = sum((-e.points for e in spends), ZERO)
     return Standing(balance, None if row is None else row["updated_at"], spent, earned,
                     offline_allowance(balance, spends))
