@@ -228,3 +228,17 @@ def test_offline_a_store_spends_the_last_balance_less_its_own_unacknowledged_spe
     assert (earned["points"], earned["balance"]) == ("12", "2")
     central.balance(ADA, "15")
     assert sell(client, [{"code": "mug", "gift": True}], customer=ADA).status_code == 201
+
+
+def test_a_merged_customers_old_id_spends_the_survivors_balance(
+        client: FlaskClient, store: LocalStore, central: Central) -> None:
+    central.balance(BOB, "99")
+    # Head office merges Bob into Ada: the redirect, Bob's record and balance deleted.
+    central.send("customers", ("customer_redirect", BOB, {"old": BOB, "survivor": ADA}),
+                 ("customer", BOB, None), ("points_balance", BOB, None))
+    view = gifts(client, BOB)
+    assert (view["customer"], view["balance"]) == (ADA, "30")
+    sold = sell(client, [{"code": "mug", "gift": True}], customer=BOB).get_json()
+    assert (sold["customer"], sold["loyalty"]["balance"]) == (ADA, "20")
+    with store.read() as conn:
+        assert [r[0] for r in conn.execute("SELECT customer FROM points_balances")] == [ADA]
