@@ -166,3 +166,49 @@ def test_the_footer_head_office_set_is_printed_inside_the_receipt(tmp_path: Path
     assert fiscal.fiscalise(request["uuid"]).state == "done"
     [receipt] = closed(sim)
     assert receipt["texts"] == ["Grazie e arrivederci", "www.tessera.example"]
+
+
+def test_a_gift_and_the_points_are_printed_on_the_fiscal_receipt(tmp_path: Path,
+                                                                 sim: Sim) -> None:
+    from store_agent.pos import till
+
+    fiscal = fiscaliser(tmp_path, sim)
+    replica = Replica(fiscal.store)
+    ada = "11111111-1111-4111-8111-111111111111"
+    products = [{"sku": sku, "name": name, "category": None, "brand": None, "vat_rate": "9",
+                 "sale_price": price, "active": True, "barcodes": []}
+                for sku, name, price in (("BREAD", "White bread", "1.20"),
+                                         ("MUG", "Mug", "6.00"))]
+    accrual = {"threshold": "1", "step": "1", "points_per_step": "1"}
+    feeds: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
+        "catalog": [("product", p["sku"], p) for p in products],
+        "store-config": [("receipt_profile", "default", {
+            "scope": "default", "version": 1, "header": None, "logo_png": None,
+            "footer": ["Grazie"], "email": {"policy": "never", "sender": None,
+                                            "subject": None, "body": None,
+                                            "document_types": None}})],
+        "loyalty": [("loyalty_profile", "BASE", {
+            "code": "BASE", "description": "Base", "default": True, "card_prefix": "29",
+            "discount_percent": "0", "version": 1, "accrual": accrual, "redemption": {}}),
+            ("loyalty_level", "L1", {"code": "L1", "points": "10"}),
+            ("loyalty_gift", "MUG", {"sku": "MUG", "level": "L1", "points": None,
+                                     "level_points": "10"})],
+        "customers": [("customer", ada, {"id": ada, "last_name": "Ada"}),
+                      ("points_balance", ada, {"customer": ada, "points": "12",
+                                               "updated_at": "2026-11-22T09:00:00+00:00"})],
+    }
+    for stream, items in feeds.items():
+        replica.apply(messages.parse(messages.envelope(
+            "changes", stream=stream, log_epoch="e1",
+            changes=[{"version": i, "entity": e, "key": k, "op": "upsert", "data": d}
+                     for i, (e, k, d) in enumerate(items, start=1)])))
+    request = {"uuid": "6f1c7c2e-5f0e-4e43-9d43-0a4f3f1e2b12", "customer": ada,
+               "lines": [{"code": "BREAD", "qty": "2"}, {"code": "MUG", "qty": "1",
+                                                          "gift": True}]}
+    fiscal.ensure_ready()
+    till.record_sale(fiscal.store, "kiosk-1", request, dt.datetime.now(dt.UTC), fiscal=fiscal)
+    assert fiscal.fiscalise(request["uuid"]).state == "done"
+    [receipt] = closed(sim)
+    assert Decimal(receipt["amount"]) == Decimal("2.40")  # the mug is a gift at 0
+    assert receipt["texts"] == ["Points earned: 2", "Points spent: 10", "Points balance: 4",
+                                "Grazie"]
