@@ -97,6 +97,9 @@ def test_a_groups_content_is_set_by_rows_and_reaches_its_stores_page(
     assert effective(marketing, "kiosk-1") == "the content of group kiosks"
     assert post(marketing, "/display/groups/kiosks", {"action": "delete"})[0] == 303
     assert effective(marketing, "kiosk-1") == "the local folder"
+    # The page's notices are its own: a link cannot make it say something else.
+    page = marketing.get("/display/groups/kiosks?done=Call+0800+now").get_data(as_text=True)
+    assert "Call 0800 now" not in page and 'role="alert"' not in page
 
 
 @pytest.mark.parametrize(("row", "field", "reason"), [

@@ -113,7 +113,8 @@ def _edit_page(scope: str, code: str, rows: list[dict[str, Any]] | None = None,
 
 def _edit(scope: str, code: str) -> ResponseReturnValue:
     if request.method == "GET":
-        return _edit_page(scope, code, message=request.args.get("done"))
+        done = request.args.get("done")
+        return _edit_page(scope, code, message=done if done in ("saved", "removed") else None)
     db = db_session()
     action = request.form.get("action", "save")
     if action == "delete":
