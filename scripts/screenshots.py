@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VAR = ROOT / "var" / "screenshots"
 OUT = ROOT / "docs" / "screenshots"
 CENTRAL = "http://127.0.0.1:8000"
-PORTS = (8000, 8101, 8102, 18830)
+PORTS = (8000, 8001, 8101, 8102, 18830)
 CHROMIUM = "/usr/bin/chromium"
 STARTUP = 180.0
 

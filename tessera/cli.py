@@ -37,8 +37,8 @@ main.add_command(fleet)  # also at the top: `tessera fleet`
               help="Per-store broker logins as deployed: the stores are enrolled with "
                    "one-time codes, so enrolment, doctor and revocation can be rehearsed.")
 @click.option("--base-port", type=click.IntRange(1024, 65000), default=None,
-              help="Listen on seven ports from this one instead of the usual ones "
-                   "(18830, 18831, 8000, 8101, 8102, 4991, 4992).")
+              help="Listen on eight ports from this one instead of the usual ones "
+                   "(18830, 18831, 8000, 8101, 8102, 4991, 4992, 8001).")
 @click.pass_context
 def demo(ctx: click.Context, var_dir: str, fresh: bool, secure: bool,
          base_port: int | None) -> None:
@@ -46,7 +46,8 @@ def demo(ctx: click.Context, var_dir: str, fresh: bool, secure: bool,
 
     A part that stops leaves the others running; `tessera demo stop PART` and `tessera demo
     start PART` (from another terminal) stop and start one: broker, central, kiosk-1,
-    market, printer-kiosk-1, printer-market.
+    market, printer-kiosk-1, printer-market, media (the display pictures), counter-kiosk-1,
+    counter-market.
     """
     ctx.obj = var_dir
     if ctx.invoked_subcommand is not None:

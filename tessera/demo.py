@@ -48,16 +48,22 @@ class Ports:
     central: int = 8000
     agents: tuple[int, ...] = (8101, 8102)
     printers: tuple[int, ...] = (4991, 4992)
+    media: int = 8001  # the promotional pictures of the customer displays
 
     @classmethod
     def from_base(cls, base: int | None) -> Ports:
         if base is None:
             return cls()
-        return cls(base, base + 1, base + 2, (base + 3, base + 4), (base + 5, base + 6))
+        return cls(base, base + 1, base + 2, (base + 3, base + 4), (base + 5, base + 6),
+                   base + 7)
 
     @property
     def central_url(self) -> str:
         return f"http://127.0.0.1:{self.central}"
+
+    @property
+    def media_url(self) -> str:
+        return f"http://127.0.0.1:{self.media}"
 
     def agent(self, code: str) -> int:
         return self.agents[STORES.index(code)]
@@ -166,8 +172,9 @@ def provision_admin(central_env: dict[str, str], root: Path) -> Path:
     return path
 
 
-def load_demo_data(base: str, token: str) -> int:
-    """Create the demo master data through the REST API; existing rows are left alone."""
+def load_demo_data(base: str, token: str, media_url: str) -> int:
+    """Create the demo master data through the REST API; existing rows are left alone.
+    ``media_url``: where the demo's media server serves the promotional pictures."""
     created = 0
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
@@ -202,7 +209,29 @@ def load_demo_data(base: str, token: str) -> int:
             continue  # a later run: the entry is there already
         post("prices/", price)
     _head_office_to_tills(base, token, post)
+    for row in demo_data.CASHIERS:
+        post("cashiers/", row)
+    _display_content(base, token, media_url)
     return created
+
+
+def write_promotions(folder: Path) -> None:
+    """The promotional pictures, written at every start (small SVG files made here)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, headline, line, colour in demo_data.PROMOTIONS:
+        (folder / name).write_text(demo_data.promotion_svg(headline, line, colour))
+
+
+def _display_content(base: str, token: str, media_url: str) -> None:
+    """The kiosks group's customer displays show the pictures (unless already set: what
+    marketing changed in the console stays)."""
+    path = f"{base}/api/v1/display-content/group/{demo_data.DISPLAY_GROUP}"
+    status, _body = http_json("GET", path, token=token)
+    if status == 404:
+        status, body = http_json("PUT", path, {"items": demo_data.display_items(media_url)},
+                                 token=token)
+        if status != 200:
+            raise RuntimeError(f"demo data: display content -> {status} {body}")
 
 
 def _head_office_to_tills(base: str, token: str, post: Any) -> None:
@@ -310,7 +339,13 @@ def run_demo(var_dir: str, fresh: bool, secure: bool = False,
         if not wait_http(f"{central}/healthz", 30):
             raise RuntimeError(f"central did not answer; see {root / 'central.log'}")
         token = token_file.read_text().strip()
-        created = load_demo_data(central, token)
+        write_promotions(root / "media")
+        sup.add(Part("media", [Spec("media", [
+            sys.executable, "-m", "http.server", str(ports.media), "--bind", "127.0.0.1",
+            "--directory", str(root / "media")], base_env)]))
+        if not wait_port(ports.media, 15):
+            raise RuntimeError(f"the media server did not start; see {root / 'media.log'}")
+        created = load_demo_data(central, token, ports.media_url)
         for code in STORES:
             sup.add(Part(f"printer-{code}", [Spec(
                 f"printer-{code}", [sys.executable, "-m", "store_agent.fiscal.simulator",
@@ -381,10 +416,16 @@ def banner(root: Path, ports: Ports, created: int, token_file: Path, secure: boo
                    f"central's: {root / 'central.env'}")
     else:
         click.echo(f"  broker       mqtt://127.0.0.1:{ports.broker}")
+    cashiers = ", ".join(f"{c['code']} (PIN {c['pin']})" for c in demo_data.CASHIERS)
+    click.echo(f"  cashiers     at market's browser till http://127.0.0.1:"
+               f"{ports.agent('market')}/till/: {cashiers}; kiosk-1 has none")
+    click.echo(f"  display      http://127.0.0.1:{ports.agent('kiosk-1')}/display/ shows the "
+               f"kiosks' pictures from the media server {ports.media_url} (set at "
+               f"{central}/display), cached by the store")
     click.echo(f"  console      {central}/instructions (instructions to the tills, message to "
                f"the seller), {central}/surveys, {central}/footfall (people counters played "
                "by counter-kiosk-1 and counter-market)")
     click.echo("A part that stops leaves the rest running. From another terminal: "
                "tessera demo stop|start broker|central|kiosk-1|market|printer-kiosk-1|"
-               "printer-market; tessera demo status.")
+               "printer-market|media; tessera demo status.")
     click.echo("Ctrl-C stops everything.")

@@ -166,3 +166,37 @@ SURVEYS = [{"code": "welcome", "name": "Welcome survey", "questions": ["heard", 
 SURVEY_OF_STORE = {"kiosk-1": "welcome"}
 # The people counter at each store's door, played by `tessera agent counter-sim`.
 COUNTERS = {"kiosk-1": ("door-1", 12.0, 1), "market": ("entrance", 25.0, 2)}
+
+
+# -- The demo's cashiers and customer display content (SPEC S6, S8) -------------------------
+# market's till asks for a cashier (codes and PINs are printed in the demo's banner and the
+# README); kiosk-1 has none, so the README's curl sales there need no sign-in.
+CASHIERS = [
+    {"code": "maria", "name": "Maria Rossi", "pin": "2468", "stores": ["market"]},
+    {"code": "ion", "name": "Ion Popescu", "pin": "1357", "stores": ["market"]},
+]
+# Promotional pictures for the kiosks' customer displays: SVG written by the demo at every
+# start into var/demo/media and served there by its media server (nothing from the internet).
+DISPLAY_GROUP = "kiosks"
+DISPLAY_SECONDS = 8
+# (file name, headline, second line, background colour): the demo's own pricing.
+PROMOTIONS = [
+    ("dairy-month.svg", "Dairy month", "10% off milk, butter and yoghurt", "#1565c0"),
+    ("water-3-for-2.svg", "Mineral water 0.5 l", "3 for 2", "#00796b"),
+]
+
+
+def promotion_svg(headline: str, line: str, colour: str) -> str:
+    """A 1280x720 picture with two lines of text (the texts are the demo's own, no markup)."""
+    return ('<svg xmlns="http://www.w3.org/2000/svg" width="1280" height="720" '
+            'viewBox="0 0 1280 720">'
+            f'<rect width="1280" height="720" fill="{colour}"/>'
+            '<g fill="#fff" font-family="DejaVu Sans, sans-serif" text-anchor="middle">'
+            f'<text x="640" y="330" font-size="96" font-weight="bold">{headline}</text>'
+            f'<text x="640" y="450" font-size="64">{line}</text></g></svg>\n')
+
+
+def display_items(media_url: str) -> list[dict[str, Any]]:
+    """The kiosks group's display content: the pictures at the demo's media server."""
+    return [{"kind": "image", "src": f"{media_url}/{name}", "seconds": DISPLAY_SECONDS}
+            for name, *_ in PROMOTIONS]

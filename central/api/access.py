@@ -82,6 +82,7 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "console-instructions": writes_by(MARKETING),
     # the customer displays' promotional content: marketing
     "display-content": writes_by(MARKETING),
+    "console-display": writes_by(MARKETING),
     # in-store surveys: marketing
     "survey-questions": writes_by(MARKETING),
     "surveys": writes_by(MARKETING),

@@ -18,6 +18,7 @@ from central.console.catalogue import catalogue_bp
 from central.console.catalogue.references import references_bp
 from central.console.customers import customers_bp
 from central.console.discounts import discounts_bp
+from central.console.display import display_bp
 from central.console.fleet import fleet_bp
 from central.console.footfall import footfall_bp
 from central.console.instructions import instructions_bp
@@ -32,7 +33,7 @@ from central.console.users import users_bp
 # Every page blueprint, in one list (the access table names each of them).
 BLUEPRINTS = (auth_bp, fleet_bp, stores_bp, catalogue_bp, references_bp, prices_bp, sales_bp,
               customers_bp, users_bp, cashiers_bp, loyalty_bp, points_bp, instructions_bp,
-              footfall_bp, surveys_bp, discounts_bp, receipts_bp)
+              footfall_bp, surveys_bp, discounts_bp, receipts_bp, display_bp)
 
 
 def init_app(app: Flask) -> None:

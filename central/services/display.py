@@ -28,6 +28,15 @@ KINDS = ("image", "video", "url")
 MAX_ITEMS = 100
 
 
+class InvalidItem(Invalid):
+    """One item refused: which one (from 1), which of its fields, and why (so a form can
+    show the reason beside the field; the API answers with the message as before)."""
+
+    def __init__(self, number: int, field: str, reason: str) -> None:
+        super().__init__(f"item {number}: {reason}", {"items": [f"item {number}: {field}"]})
+        self.number, self.field, self.reason = number, field, reason
+
+
 def check_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if len(items) > MAX_ITEMS:
         raise Invalid(f"at most {MAX_ITEMS} items", {"items": [f"at most {MAX_ITEMS}"]})
@@ -35,14 +44,11 @@ def check_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for number, item in enumerate(items, 1):
         kind, src, seconds = item.get("kind"), str(item.get("src") or ""), item.get("seconds")
         if kind not in KINDS:
-            raise Invalid(f"item {number}: kind is image, video or url",
-                          {"items": [f"item {number}: kind"]})
+            raise InvalidItem(number, "kind", "kind is image, video or url")
         if not src.startswith(("http://", "https://")) or len(src) > 2000:
-            raise Invalid(f"item {number}: src must be an http(s) URL",
-                          {"items": [f"item {number}: src"]})
+            raise InvalidItem(number, "src", "src must be an http(s) URL")
         if seconds is not None and not (isinstance(seconds, int) and 1 <= seconds <= 3600):
-            raise Invalid(f"item {number}: seconds is 1 to 3600",
-                          {"items": [f"item {number}: seconds"]})
+            raise InvalidItem(number, "seconds", "seconds is 1 to 3600")
         found.append({"kind": kind, "src": src,
                       "seconds": None if kind == "video" else seconds or 10})
     return found
@@ -53,26 +59,35 @@ def _row(session: Session, scope: str, code: str) -> DisplayContent | None:
                                                        DisplayContent.code == code))
 
 
-def _effective(session: Session, store: Store) -> tuple[str, list[dict[str, Any]]] | None:
-    own = _row(session, "store", store.code)
+def every_content(session: Session) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Every scope's own items, by (scope, code): one query for a whole overview."""
+    return {(row.scope, row.code): json.loads(row.items)
+            for row in session.scalars(select(DisplayContent))}
+
+
+def effective_in(contents: dict[tuple[str, str], list[dict[str, Any]]],
+                 store: Store) -> tuple[str, str, list[dict[str, Any]]] | None:
+    """What ``store``'s displays show, from ``every_content``: (scope, code, items) of the
+    store's own content, else its group's; None: its local folder."""
+    own = contents.get(("store", store.code))
     if own is not None:
-        return f"store {store.code}", json.loads(own.items)
-    if store.group is not None:
-        shared = _row(session, "group", store.group.code)
-        if shared is not None:
-            return f"group {store.group.code}", json.loads(shared.items)
+        return "store", store.code, own
+    if store.group is not None and ("group", store.group.code) in contents:
+        return "group", store.group.code, contents[("group", store.group.code)]
     return None
 
 
 def _publish(session: Session, stores: list[Store]) -> None:
+    contents = every_content(session)
     for store in stores:
-        found = _effective(session, store)
+        found = effective_in(contents, store)
         scope = Scope("store", store.code)
         if found is None:
             changelog.record(session, BUCKET, scope, ENTITY, store.code, "delete", None)
         else:
             changelog.record(session, BUCKET, scope, ENTITY, store.code, "upsert",
-                             {"store": store.code, "source": found[0], "items": found[1]})
+                             {"store": store.code, "source": f"{found[0]} {found[1]}",
+                              "items": found[2]})
 
 
 def _concerned(session: Session, scope: str, code: str) -> list[Store]:

@@ -75,3 +75,19 @@ class ProductsPage(ConsolePage):
 
     def search(self, text: str, field: str = "Search") -> None:
         self.page.get_by_label(field).fill(text)
+
+
+class DisplayPage(ConsolePage):
+    """The customer display page: a group's or store's items, row by row."""
+
+    def item(self, number: int) -> Locator:
+        return self.page.get_by_role("group", name=f"Item {number}")
+
+    def fill_item(self, number: int, kind: str, address: str, seconds: str = "") -> None:
+        row = self.item(number)
+        row.get_by_label("Kind").select_option(label=kind)
+        row.get_by_label("Address").fill(address)
+        row.get_by_label("Seconds").fill(seconds)
+
+    def effective_of(self, store: str) -> Locator:
+        return self.page.locator(f'tr[data-store="{store}"] [data-effective]')

@@ -28,7 +28,7 @@ BREAD, CIGARETTES = "SKU-0001", "SKU-0022"
 UNION_CARD = "9640000012345"
 
 
-def free_block(size: int = 7) -> int:
+def free_block(size: int = 8) -> int:
     """A first port from which ``size`` consecutive ports are free."""
     for _ in range(50):
         base = free_port()
@@ -150,7 +150,7 @@ def test_stopping_the_broker_leaves_the_demo_running_and_a_sale_arrives_once(
     till = demo.till("kiosk-1")
     every = set(demo.parts())
     assert every == {"broker", "central", "kiosk-1", "market", "printer-kiosk-1",
-                     "printer-market", "counter-kiosk-1", "counter-market"}
+                     "printer-market", "counter-kiosk-1", "counter-market", "media"}
     assert set(demo.parts().values()) == {"running"}
 
     demo.control("stop", "broker")
@@ -293,3 +293,57 @@ def test_the_demo_tills_get_head_offices_instruction_survey_and_count_visits(
                               timeout=10).json()
         return int(report["total"]["visits"])
     wait_until(lambda: visits() > 0, 90, interval=1, what="the counters' visits at central")
+
+
+def test_a_demo_cashier_sells_at_market_and_the_kiosks_display_shows_the_demo_pictures(
+        demo: Demo) -> None:
+    # market has the two cashiers of the banner; kiosk-1 none (the README's curl sells there).
+    market = demo.till("market")
+    wait_until(lambda: len(requests.get(f"{market}/cashiers", timeout=10).json()[
+        "cashiers"]) == 2, 60, what="the demo cashiers at market")
+    assert requests.get(f"{demo.till('kiosk-1')}/cashiers", timeout=10).json() == {
+        "required": False, "cashiers": []}
+    output = (demo.root.parent / "demo.out").read_text()
+    assert "maria (PIN 2468)" in output and "ion (PIN 1357)" in output
+    wrong = requests.post(f"{market}/cashiers/sign-in", json={"code": "maria", "pin": "1357"},
+                          timeout=10)
+    assert wrong.status_code == 401
+    signed = expect(requests.post(f"{market}/cashiers/sign-in",
+                                  json={"code": "maria", "pin": "2468"}, timeout=10), 200)
+    assert signed == {"code": "maria", "name": "Maria Rossi"}
+    nobody = {"uuid": str(uuid.uuid4()), "lines": [{"code": BREAD, "qty": "1"}],
+              "payments": [{"method": "cash", "amount": "5"}]}
+    expect(requests.post(f"{market}/sales", json=nobody, timeout=30), 422)
+    sale = expect(requests.post(f"{market}/sales", json={**nobody, "cashier": "maria"},
+                                timeout=30), 201)
+    wait_until(lambda: demo.sales_at_central("market"), 60, what="market's sale at central")
+    assert [(s["uuid"], s["cashier"]) for s in demo.sales_at_central("market")] == [
+        (sale["uuid"], "maria")]
+
+    # kiosk-1 (group kiosks) shows the demo's pictures, downloaded once from the demo's
+    # media server and served from the store's cache, also with the media server stopped.
+    kiosk = demo.till("kiosk-1")
+
+    def cached() -> list[dict[str, Any]]:
+        content = requests.get(f"{kiosk}/display/content", timeout=10).json()
+        return content["items"] if content["source"] == "head office" and len(
+            content["items"]) == 2 else []
+    items: Any = wait_until(cached, 60, interval=0.5, what="the demo pictures cached at kiosk-1")
+    assert [(i["kind"], i["seconds"]) for i in items] == [("image", 8), ("image", 8)]
+    agent = kiosk.removesuffix("/pos/v1")
+    assert requests.get(f"{agent}/display/", timeout=10).status_code == 200
+    demo.control("stop", "media")
+    for item in items:
+        assert item["src"].startswith("/pos/v1/display/cache/")
+        picture = requests.get(agent + item["src"], timeout=10)
+        assert picture.status_code == 200, item
+        assert picture.headers["Content-Type"].startswith("image/svg+xml")
+        assert b"<svg" in picture.content
+    texts = b"".join(requests.get(agent + i["src"], timeout=10).content for i in items)
+    assert b"Dairy month" in texts and b"3 for 2" in texts
+    served = (demo.root / "media.log").read_text()
+    for name in ("dairy-month.svg", "water-3-for-2.svg"):
+        assert served.count(f"GET /{name} ") == 1, served  # downloaded once
+    # market (no group) keeps its local folder.
+    assert requests.get(f"{market}/display/content", timeout=10).json()[
+        "source"].startswith("local folder")

@@ -279,6 +279,7 @@ def test_every_page_has_an_access_entry(app: Flask) -> None:
 def test_every_page_route_with_every_role_and_none(app: Flask, clean_pg_db: Database) -> None:
     with clean_pg_db.transaction() as session:
         stores.create_store(session, "kiosk-1", "Kiosk")
+        stores.create_group(session, "kiosk-1", "Kiosks")  # the display page of a group
         catalog.create_product(session, {"sku": "SKU-1", "name": "Tea", "vat_rate": Decimal(
             "10"), "sale_price": Decimal("2.50"), "barcodes": ["4006381333931"]})
         loyalty_profiles.create_profile(session, "kiosk-1", {
@@ -302,6 +303,8 @@ def test_every_page_route_with_every_role_and_none(app: Flask, clean_pg_db: Data
                               "customer_id": someone, "customer": someone,
                               "instruction_id": str(note.id), "scope": "kiosk-1"})
     assert len(routes) >= 3
+    assert {"/display", "/display/stores/kiosk-1", "/display/groups/kiosk-1"} <= {
+        url for url, _endpoint in routes}
     anonymous = app.test_client()
     for url, _endpoint in routes:
         with anonymous.get(url) as response:
