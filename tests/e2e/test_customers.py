@@ -80,6 +80,17 @@ def test_customers_made_offline_at_two_stores_are_merged_and_found_everywhere(
     assert survivor in (id_a, id_b)
     assert {c["number"] for c in merged["cards"] if c["active"]} == {CARD_X, CARD_Y}
     assert merged["customer"]["visits"] == 2
+    assert (merged["customer"]["total_spend"], merged["customer"]["average_basket"]) == (
+        "6.30", "3.15")
+    exported = expect(network.central.get(f"/api/v1/customers/{survivor}/export"), 200)
+    assert sorted((s["sale"], s["total"]) for s in exported["sales"]) == sorted(
+        [(sale_a["uuid"], "2.10"), (sale_b["uuid"], "4.20")])
+    [loser] = {id_a, id_b} - {survivor}
+    assert exported["merged_from"] == [loser]
+    assert [m["by"] for m in exported["audit"]] == ["e2e-admin"]
+    assert (at_central(network, loser) or {}).get("id") == survivor
+    assert not any({p["a"], p["b"]} == {id_a, id_b}
+                   for p in expect(network.central.get("/api/v1/customers/duplicates"), 200))
 
     for agent in (store_a, store_b):
         network.wait(lambda agent=agent: found(agent, card=CARD_X) == [survivor]
@@ -87,8 +98,10 @@ def test_customers_made_offline_at_two_stores_are_merged_and_found_everywhere(
                      and recalled(agent, id_a) == survivor
                      and recalled(agent, id_b) == survivor, SYNC,
                      f"{agent.name} finding the survivor by both cards and both old ids")
-    old = {id_a, id_b} - {survivor}
-    sold = expect(store_a.sell([(ean13(1), "1")], customer=old.pop()), 201)
+        network.wait(lambda agent=agent: (lambda c: (c["visits"], c["total_spend"]))(
+            agent.http.get(f"/pos/v1/customers/{survivor}").json()) == (2, "6.30"), SYNC,
+            f"{agent.name} holding the survivor's aggregates")
+    sold = expect(store_a.sell([(ean13(1), "1")], customer=loser), 201)
     assert sold["customer"] == survivor
 
 
