@@ -155,12 +155,16 @@ def _lock_or_create(session: Session, customer_id: str) -> tuple[Customer, bool]
     return customer, created is not None
 
 
+class CardKindError(CardError):
+    """A card of a kind that does not exist (the error names the card's ``kind``)."""
+
+
 def _check_card(link: Mapping[str, Any]) -> CardLink:
     number, kind = str(link.get("number") or ""), link.get("kind") or "loyalty"
     try:
         card_kind = CardKind(kind)
-    except ValueError:
-        raise CardError(f"a card is loyalty, partner or vip, not {kind!r}") from None
+    except (ValueError, TypeError):
+        raise CardKindError(f"a card is loyalty, partner or vip, not {kind!r}") from None
     if card_kind is CardKind.LOYALTY:
         number = check_loyalty_card(number)
     elif card_kind is CardKind.VIP:
@@ -190,6 +194,8 @@ def apply_edit(session: Session, customer_id: str, changes: Mapping[str, Any], *
     for i, given in enumerate(add_cards):
         try:
             links.append(_check_card(given))
+        except CardKindError as exc:
+            problems[f"cards[{i}].kind"] = [str(exc)]
         except CardError as exc:
             problems[f"cards[{i}].number"] = [str(exc)]
     target = resolve(session, customer_id)

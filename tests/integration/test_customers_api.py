@@ -66,6 +66,51 @@ def test_bad_customer_input_is_a_422_naming_the_field_and_nothing_changes(
     assert held(db) == before
 
 
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("", {"email": "ana@@example"}, "email"),
+    ("", {"email": "ana@example.com", "mobile": "12"}, "mobile"),
+    ("", {"city": "Roma", "extra.colour": "red"}, "extra.colour"),
+    ("", {"city": "Roma", "extra.shoe_size": "big"}, "extra.shoe_size"),
+    ("", {"city": "Roma", "cards": [{"number": misread(2)}]}, "cards[0].number"),
+    ("", {"last_name": None}, "last_name"),
+    ("/cards", {"number": misread(2)}, "cards[0].number"),
+    ("/cards", {"number": card(2), "kind": "gold"}, "cards[0].kind"),
+])
+def test_bad_input_to_a_known_customer_is_a_422_naming_the_field_and_it_stays_as_it_was(
+        client: FlaskClient, db: Database, path: str, body: dict[str, Any],
+        field: str) -> None:
+    ok(client.post(f"{API}/customer-fields/", json={"code": "shoe_size", "label": "Shoe size",
+                                                    "kind": "number"}), 201)
+    ok(client.put(f"{API}/customer-fields/mandatory", json={"fields": ["last_name"]}))
+    ana = ok(client.post(f"{API}/customers/", json={
+        "first_name": "Ana", "last_name": "Rossi", "email": "ana@example.it",
+        "mobile": "+393331234567", "extra.shoe_size": "38",
+        "cards": [{"number": card(1)}]}), 201)
+    before = held(db), ok(client.get(f"{API}/customers/{ana['id']}/export"))
+    send = client.post if path else client.patch
+    response = send(f"{API}/customers/{ana['id']}{path}", json=body)
+    assert response.status_code == 422, response.get_json()
+    assert field in response.get_json()["errors"], response.get_json()
+    assert (held(db), ok(client.get(f"{API}/customers/{ana['id']}/export"))) == before
+
+
+def test_an_alert_changed_to_a_condition_that_does_not_parse_keeps_its_old_one(
+        client: FlaskClient, db: Database) -> None:
+    alert = {"code": "big", "position": 1, "message": "Thank them",
+             "condition": "total_spend >= 1000"}
+    ok(client.post(f"{API}/customer-alerts/", json=alert), 201)
+    before = held(db), ok(client.get(f"{API}/customer-alerts/"))
+    for condition in ("total_spend >= ", "shoe_size = 3", "email is", "1000 <= total_spend",
+                      "__import__('os')"):
+        response = client.post(f"{API}/customer-alerts/", json={**alert,
+                                                                "condition": condition})
+        assert response.status_code == 422, (condition, response.get_json())
+        assert "condition" in response.get_json()["errors"], condition
+    assert (held(db), ok(client.get(f"{API}/customer-alerts/"))) == before
+    preview = client.post(f"{API}/customer-alerts/preview", json={"condition": "visits >>"})
+    assert preview.status_code == 422 and "condition" in preview.get_json()["errors"]
+
+
 def test_an_alert_that_does_not_parse_is_a_422_naming_the_condition(client: FlaskClient,
                                                                     db: Database) -> None:
     before = held(db)
