@@ -17,6 +17,7 @@ from central.app import create_app
 from central.db import Database
 from central.models import Change, Customer
 from central.services import auth
+from rules.cards import loyalty_card_number
 from tests.integration.test_customers import card, misread
 from tests.support import api_token, authorize
 
@@ -218,3 +219,30 @@ def test_the_registration_form_and_a_card_print_as_pdf(client: FlaskClient) -> N
     assert printed.status_code == 200 and printed.data.startswith(b"%PDF")
     other = client.get(f"{API}/customers/{ana['id']}/card.pdf?number={card(4)}")
     assert other.status_code == 422 and "number" in other.get_json()["errors"]
+
+
+def test_a_new_card_holder_joins_the_profile_of_the_cards_prefix(client: FlaskClient) -> None:
+    """SPEC L1: the prefix (main or alternative) of a customer's first chain card says
+    which loyalty profile the customer joins; without one, the default profile."""
+    for code, prefix, default in (("BASE", "299", True), ("GOLD", "2981", False)):
+        ok(client.post(f"{API}/loyalty/profiles/", json={
+            "code": code, "description": code.title(), "card_prefix": prefix,
+            "default": default, "alternative_prefixes": ["2982"] if code == "GOLD" else []}),
+           201)
+    early = ok(client.post(f"{API}/customers/", json={"last_name": "Presto"}), 201)
+    gold = ok(client.post(f"{API}/customers/", json={
+        "last_name": "Oro", "cards": [{"number": loyalty_card_number("2982", 5)}]}), 201)
+    assert gold["customer"]["profile"] == "GOLD"
+    # merged into a customer made earlier without a card: the survivor is a member now
+    merged = ok(client.post(f"{API}/customers/merge", json={"a": gold["id"],
+                                                             "b": early["id"]}))
+    assert (merged["id"], merged["customer"]["profile"]) == (early["id"], "GOLD")
+    plain = ok(client.post(f"{API}/customers/", json={"last_name": "Piano"}), 201)
+    assert plain["customer"]["profile"] is None
+    carded = ok(client.post(f"{API}/customers/{plain['id']}/cards",
+                            json={"number": card(3)}), 201)
+    assert carded["customer"]["profile"] == "BASE"
+    # a later card of another profile does not move a member
+    moved = ok(client.post(f"{API}/customers/{plain['id']}/cards",
+                           json={"number": loyalty_card_number("2981", 9)}), 201)
+    assert moved["customer"]["profile"] == "BASE"
