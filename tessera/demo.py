@@ -202,7 +202,23 @@ def load_demo_data(base: str, token: str) -> int:
             continue  # a later run: the entry is there already
         post("prices/", price)
     _head_office_to_tills(base, token, post)
+    _customers(base, token, post)
     return created
+
+
+def _customers(base: str, token: str, post: Any) -> None:
+    """The Club profile, the extra question, mandatory fields, alerts and a few members."""
+    post("loyalty/profiles/", demo_data.LOYALTY_PROFILE)
+    for row in demo_data.CUSTOMER_FIELDS:
+        post("customer-fields/", row)
+    status, body = http_json("PUT", f"{base}/api/v1/customer-fields/mandatory",
+                             {"fields": demo_data.MANDATORY_FIELDS}, token=token)
+    if status != 200:
+        raise RuntimeError(f"demo data: mandatory customer fields -> {status} {body}")
+    for row in demo_data.CUSTOMER_ALERTS:
+        post("customer-alerts/", row)
+    for row in demo_data.customers():
+        post("customers/", row)
 
 
 def _head_office_to_tills(base: str, token: str, post: Any) -> None:
