@@ -183,6 +183,36 @@ def test_a_list_exports_to_excel_with_a_formula_name_as_text(client: FlaskClient
     assert "'=HYPERLINK(1)" in text and "Bob" not in text
 
 
+def test_a_multi_criteria_list_exports_to_excel_with_exactly_its_rows(
+        client: FlaskClient) -> None:
+    people = [("=HYPERLINK(1)", "75017", "+393331230001", 2),
+              ("Bob", "00100", "+393331230002", 3), ("Carla", "75017", None, 4),
+              ("Dario", "75017", "+393331230003", None), ("@SUM(A1)", "75017", "+393331230004", 5)]
+    for first, postcode, mobile, serial in people:
+        ok(client.post(f"{API}/customers/", json={
+            "first_name": first, "last_name": "X", "postcode": postcode, "mobile": mobile,
+            "cards": [{"number": card(serial)}] if serial else []}), 201)
+    criteria = {"match": "all", "criteria": [
+        {"field": "postcode", "operator": "equals", "value": "75017"},
+        {"field": "has_phone", "operator": "is_true"},
+        {"field": "has_card", "operator": "is_true"}]}
+    assert ok(client.post(f"{API}/customer-lists/count", json=criteria)) == {"count": 2}
+    book = client.post(f"{API}/customer-lists/export?format=xlsx", json=criteria)
+    assert book.status_code == 200
+    sheet = load_workbook(io.BytesIO(book.data)).active
+    header, *rows = list(sheet.iter_rows(values_only=True))
+    first = header.index("first_name")
+    assert sorted(r[first] for r in rows) == ["=HYPERLINK(1)", "@SUM(A1)"]
+    assert all(sheet.cell(row=i, column=first + 1).data_type == "s" for i in (2, 3))
+    either = {"match": "any", "criteria": [
+        {"field": "postcode", "operator": "equals", "value": "00100"},
+        {"field": "has_card", "operator": "is_false"}]}
+    book = client.post(f"{API}/customer-lists/export?format=xlsx", json=either)
+    header, *rows = list(load_workbook(io.BytesIO(book.data)).active.iter_rows(
+        values_only=True))
+    assert sorted(r[first] for r in rows) == ["Bob", "Dario"]
+
+
 def test_an_alert_is_saved_with_its_preview_count(client: FlaskClient) -> None:
     ok(client.post(f"{API}/customers/", json={"first_name": "Ana"}), 201)
     saved = ok(client.post(f"{API}/customer-alerts/", json={
