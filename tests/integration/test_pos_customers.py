@@ -126,3 +126,16 @@ def test_bad_input_to_a_customer_held_here_is_a_422_naming_the_field_and_it_stay
     with store.read() as conn:
         assert conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
         assert conn.execute("SELECT COUNT(*) FROM customer_local_edits").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ({"email": "jm@@example"}, "email"), ({"email": "jm@"}, "email"),
+    ({"mobile": "12"}, "mobile"), ({"mobile": "+39 abc"}, "mobile"),
+    ({"card": "2990000000013"}, "card"), ({"card": "!"}, "card"), ({"q": " "}, "q"),
+])
+def test_a_malformed_lookup_is_a_422_naming_the_field(client: FlaskClient,
+                                                     query: dict[str, str],
+                                                     field: str) -> None:
+    answer = client.get("/pos/v1/customers", query_string=query)
+    assert answer.status_code == 422, answer.get_json()
+    assert field in answer.get_json()["errors"], answer.get_json()
