@@ -212,6 +212,7 @@ def load_demo_data(base: str, token: str, media_url: str) -> int:
     for row in demo_data.CASHIERS:
         post("cashiers/", row)
     _display_content(base, token, media_url)
+    _customers(base, token, post)
     return created
 
 
@@ -232,6 +233,21 @@ def _display_content(base: str, token: str, media_url: str) -> None:
                                  token=token)
         if status != 200:
             raise RuntimeError(f"demo data: display content -> {status} {body}")
+
+
+def _customers(base: str, token: str, post: Any) -> None:
+    """The Club profile, the extra question, mandatory fields, alerts and a few members."""
+    post("loyalty/profiles/", demo_data.LOYALTY_PROFILE)
+    for row in demo_data.CUSTOMER_FIELDS:
+        post("customer-fields/", row)
+    status, body = http_json("PUT", f"{base}/api/v1/customer-fields/mandatory",
+                             {"fields": demo_data.MANDATORY_FIELDS}, token=token)
+    if status != 200:
+        raise RuntimeError(f"demo data: mandatory customer fields -> {status} {body}")
+    for row in demo_data.CUSTOMER_ALERTS:
+        post("customer-alerts/", row)
+    for row in demo_data.customers():
+        post("customers/", row)
 
 
 def _head_office_to_tills(base: str, token: str, post: Any) -> None:

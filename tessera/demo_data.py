@@ -168,6 +168,43 @@ SURVEY_OF_STORE = {"kiosk-1": "welcome"}
 COUNTERS = {"kiosk-1": ("door-1", 12.0, 1), "market": ("entrance", 25.0, 2)}
 
 
+# -- customers (issue 15): a loyalty profile, head office's questions and alerts, members ----
+# The chain's cards: EAN-13 under the profile's prefix, with their check digit.
+LOYALTY_PROFILE = {"code": "club", "description": "Tessera Club", "card_prefix": "2990",
+                   "default": True}
+CUSTOMER_FIELDS = [{"code": "newspaper", "label": "Favourite newspaper", "kind": "choice",
+                    "choices": ["Daily", "Weekly", "None"], "position": 1}]
+MANDATORY_FIELDS = ["last_name"]
+# Giulia (the first card) matches both, in this order; the others match neither.
+CUSTOMER_ALERTS = [
+    {"code": "sms-consent", "position": 1, "condition": "consent_sms is empty",
+     "message": "Ask for consent to SMS offers"},
+    {"code": "no-email", "position": 2, "condition": "email is empty",
+     "message": "Ask for an e-mail address for the receipts"},
+]
+
+
+def customers() -> list[dict[str, Any]]:
+    """The demo's members, each with a Club card (a re-run finds the card taken: 409)."""
+    return [
+        {"first_name": "Giulia", "last_name": "Bianchi", "mobile": "+393471234501",
+         "observation": "Collects the weekly magazine on Fridays: keep one aside",
+         "extra.newspaper": "Weekly", "home_store": "kiosk-1",
+         "cards": [{"number": club_card(1)}]},
+        {"first_name": "Jürgen", "last_name": "Müller", "mobile": "+393471234502",
+         "email": "jurgen.muller@example.com", "consent_sms": True,
+         "home_store": "market", "cards": [{"number": club_card(2)}]},
+        {"first_name": "Ștefan", "last_name": "Popescu", "email": "stefan@example.ro",
+         "consent_sms": True, "extra.newspaper": "Daily",
+         "cards": [{"number": club_card(3)}]},
+    ]
+
+
+def club_card(serial: int) -> str:
+    body = f"{LOYALTY_PROFILE['card_prefix']}{serial:08d}"
+    return ean13(body)
+
+
 # -- The demo's cashiers and customer display content (SPEC S6, S8) -------------------------
 # market's till asks for a cashier (codes and PINs are printed in the demo's banner and the
 # README); kiosk-1 has none, so the README's curl sales there need no sign-in.

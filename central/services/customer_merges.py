@@ -68,6 +68,7 @@ def merge(session: Session, a: str, b: str, *, by: str, reason: str = "confirmed
                          {"old": old, "survivor": survivor.id})
     changelog.record(session, BUCKET, ALL, "customer", loser.id, "delete", None)
     session.add(CustomerMerge(survivor=survivor.id, merged=loser.id, by=by, reason=reason))
+    survivor.profile = survivor.profile or loser.profile  # a member stays one
     session.delete(loser)
     session.flush()
     refresh(session, survivor)

@@ -34,10 +34,17 @@ from central.models import (
     CustomerSale,
     Store,
 )
+from central.services import loyalty_profiles
 from central.services.customer_fields import policy
 from central.services.customer_fold import encode, redact, refresh, state_of
 from central.services.errors import Conflict, Invalid, NotFound
-from rules.cards import CardError, CardKind, check_loyalty_card, check_vip_code
+from rules.cards import (
+    CardError,
+    CardKind,
+    check_loyalty_card,
+    check_vip_code,
+    profile_for_new_card,
+)
 from rules.customers.contact import (
     ContactError,
     email_key,
@@ -155,12 +162,16 @@ def _lock_or_create(session: Session, customer_id: str) -> tuple[Customer, bool]
     return customer, created is not None
 
 
+class CardKindError(CardError):
+    """A card of a kind that does not exist (the error names the card's ``kind``)."""
+
+
 def _check_card(link: Mapping[str, Any]) -> CardLink:
     number, kind = str(link.get("number") or ""), link.get("kind") or "loyalty"
     try:
         card_kind = CardKind(kind)
-    except ValueError:
-        raise CardError(f"a card is loyalty, partner or vip, not {kind!r}") from None
+    except (ValueError, TypeError):
+        raise CardKindError(f"a card is loyalty, partner or vip, not {kind!r}") from None
     if card_kind is CardKind.LOYALTY:
         number = check_loyalty_card(number)
     elif card_kind is CardKind.VIP:
@@ -168,6 +179,17 @@ def _check_card(link: Mapping[str, Any]) -> CardLink:
     elif not number.strip():
         raise CardError("a partner card has a number")
     return CardLink(number.strip(), card_kind)
+
+
+def _profile_for(session: Session, numbers: list[str]) -> str | None:
+    """The loyalty profile a new holder of these chain cards joins (SPEC L1: by the
+    first card's prefix, else the default profile); None without a card or a profile."""
+    if not numbers:
+        return None
+    profiles = [loyalty_profiles.rules_profile(row)
+                for row in loyalty_profiles.list_profiles(session)]
+    found = profile_for_new_card(numbers[0], profiles)
+    return None if found is None else found.code
 
 
 def apply_edit(session: Session, customer_id: str, changes: Mapping[str, Any], *,
@@ -190,6 +212,8 @@ def apply_edit(session: Session, customer_id: str, changes: Mapping[str, Any], *
     for i, given in enumerate(add_cards):
         try:
             links.append(_check_card(given))
+        except CardKindError as exc:
+            problems[f"cards[{i}].kind"] = [str(exc)]
         except CardError as exc:
             problems[f"cards[{i}].number"] = [str(exc)]
     target = resolve(session, customer_id)
@@ -216,6 +240,9 @@ def apply_edit(session: Session, customer_id: str, changes: Mapping[str, Any], *
                 raise Conflict(f"card {link.number} belongs to another customer",
                                {"cards": [f"{link.number} belongs to customer {holder}"]})
             taken.append(holder)
+    if customer.profile is None and not customer.erased_stamp:
+        customer.profile = _profile_for(session, [c.number for c in links
+                                                  if c.kind is CardKind.LOYALTY])
     encoded = {k: encode(v) for k, v in clean.items()}
     redacted: list[str] = []
     if customer.erased_stamp:

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import requests
 
+from tessera import demo_data
 from tests.e2e.harness import ROOT, TESSERA, expect
 from tests.support import free_port, wait_until
 
@@ -347,3 +348,33 @@ def test_a_demo_cashier_sells_at_market_and_the_kiosks_display_shows_the_demo_pi
     # market (no group) keeps its local folder.
     assert requests.get(f"{market}/display/content", timeout=10).json()[
         "source"].startswith("local folder")
+
+
+def test_a_demo_member_is_found_at_both_tills_by_card_with_the_observation_and_alerts(
+        demo: Demo) -> None:
+    giulia = demo_data.club_card(1)
+
+    def by_card(store: str) -> list[dict[str, Any]]:
+        answer = requests.get(f"{demo.till(store)}/customers", params={"card": giulia},
+                              timeout=10)
+        return list(answer.json()["customers"]) if answer.status_code == 200 else []
+
+    for store in ("kiosk-1", "market"):
+        wait_until(lambda store=store: by_card(store), 60, interval=0.5,
+                   what=f"Giulia's card at {store}")
+        [member] = by_card(store)
+        assert (member["first_name"], member["last_name"]) == ("Giulia", "Bianchi")
+        assert member["profile"] == "club"
+        assert member["observation"].startswith("Collects the weekly magazine")
+        assert member["alerts"] == ["Ask for consent to SMS offers",
+                                    "Ask for an e-mail address for the receipts"]
+        assert member["extra"] == {"newspaper": "Weekly"}
+    form = expect(requests.get(f"{demo.till('kiosk-1')}/customers/form", timeout=10), 200)
+    assert form["mandatory"] == ["last_name"]
+    assert [q["field"] for q in form["questions"]] == ["extra.newspaper"]
+    [stefan] = expect(requests.get(f"{demo.till('market')}/customers",
+                                   params={"name": "stefan"}, timeout=10), 200)["customers"]
+    assert stefan["cards"][0]["number"] == demo_data.club_card(3)
+    missing = requests.post(f"{demo.till('kiosk-1')}/customers",
+                            json={"fields": {"first_name": "Ann"}}, timeout=10)
+    assert missing.status_code == 422 and "last_name" in missing.json()["errors"]

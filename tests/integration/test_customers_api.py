@@ -17,6 +17,7 @@ from central.app import create_app
 from central.db import Database
 from central.models import Change, Customer
 from central.services import auth
+from rules.cards import loyalty_card_number
 from tests.integration.test_customers import card, misread
 from tests.support import api_token, authorize
 
@@ -64,6 +65,51 @@ def test_bad_customer_input_is_a_422_naming_the_field_and_nothing_changes(
     assert response.status_code == 422, response.get_json()
     assert field in response.get_json()["errors"]
     assert held(db) == before
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("", {"email": "ana@@example"}, "email"),
+    ("", {"email": "ana@example.com", "mobile": "12"}, "mobile"),
+    ("", {"city": "Roma", "extra.colour": "red"}, "extra.colour"),
+    ("", {"city": "Roma", "extra.shoe_size": "big"}, "extra.shoe_size"),
+    ("", {"city": "Roma", "cards": [{"number": misread(2)}]}, "cards[0].number"),
+    ("", {"last_name": None}, "last_name"),
+    ("/cards", {"number": misread(2)}, "cards[0].number"),
+    ("/cards", {"number": card(2), "kind": "gold"}, "cards[0].kind"),
+])
+def test_bad_input_to_a_known_customer_is_a_422_naming_the_field_and_it_stays_as_it_was(
+        client: FlaskClient, db: Database, path: str, body: dict[str, Any],
+        field: str) -> None:
+    ok(client.post(f"{API}/customer-fields/", json={"code": "shoe_size", "label": "Shoe size",
+                                                    "kind": "number"}), 201)
+    ok(client.put(f"{API}/customer-fields/mandatory", json={"fields": ["last_name"]}))
+    ana = ok(client.post(f"{API}/customers/", json={
+        "first_name": "Ana", "last_name": "Rossi", "email": "ana@example.it",
+        "mobile": "+393331234567", "extra.shoe_size": "38",
+        "cards": [{"number": card(1)}]}), 201)
+    before = held(db), ok(client.get(f"{API}/customers/{ana['id']}/export"))
+    send = client.post if path else client.patch
+    response = send(f"{API}/customers/{ana['id']}{path}", json=body)
+    assert response.status_code == 422, response.get_json()
+    assert field in response.get_json()["errors"], response.get_json()
+    assert (held(db), ok(client.get(f"{API}/customers/{ana['id']}/export"))) == before
+
+
+def test_an_alert_changed_to_a_condition_that_does_not_parse_keeps_its_old_one(
+        client: FlaskClient, db: Database) -> None:
+    alert = {"code": "big", "position": 1, "message": "Thank them",
+             "condition": "total_spend >= 1000"}
+    ok(client.post(f"{API}/customer-alerts/", json=alert), 201)
+    before = held(db), ok(client.get(f"{API}/customer-alerts/"))
+    for condition in ("total_spend >= ", "shoe_size = 3", "email is", "1000 <= total_spend",
+                      "__import__('os')"):
+        response = client.post(f"{API}/customer-alerts/", json={**alert,
+                                                                "condition": condition})
+        assert response.status_code == 422, (condition, response.get_json())
+        assert "condition" in response.get_json()["errors"], condition
+    assert (held(db), ok(client.get(f"{API}/customer-alerts/"))) == before
+    preview = client.post(f"{API}/customer-alerts/preview", json={"condition": "visits >>"})
+    assert preview.status_code == 422 and "condition" in preview.get_json()["errors"]
 
 
 def test_an_alert_that_does_not_parse_is_a_422_naming_the_condition(client: FlaskClient,
@@ -137,6 +183,36 @@ def test_a_list_exports_to_excel_with_a_formula_name_as_text(client: FlaskClient
     assert "'=HYPERLINK(1)" in text and "Bob" not in text
 
 
+def test_a_multi_criteria_list_exports_to_excel_with_exactly_its_rows(
+        client: FlaskClient) -> None:
+    people = [("=HYPERLINK(1)", "75017", "+393331230001", 2),
+              ("Bob", "00100", "+393331230002", 3), ("Carla", "75017", None, 4),
+              ("Dario", "75017", "+393331230003", None), ("@SUM(A1)", "75017", "+393331230004", 5)]
+    for first, postcode, mobile, serial in people:
+        ok(client.post(f"{API}/customers/", json={
+            "first_name": first, "last_name": "X", "postcode": postcode, "mobile": mobile,
+            "cards": [{"number": card(serial)}] if serial else []}), 201)
+    criteria = {"match": "all", "criteria": [
+        {"field": "postcode", "operator": "equals", "value": "75017"},
+        {"field": "has_phone", "operator": "is_true"},
+        {"field": "has_card", "operator": "is_true"}]}
+    assert ok(client.post(f"{API}/customer-lists/count", json=criteria)) == {"count": 2}
+    book = client.post(f"{API}/customer-lists/export?format=xlsx", json=criteria)
+    assert book.status_code == 200
+    sheet = load_workbook(io.BytesIO(book.data)).active
+    header, *rows = list(sheet.iter_rows(values_only=True))
+    first = header.index("first_name")
+    assert sorted(r[first] for r in rows) == ["=HYPERLINK(1)", "@SUM(A1)"]
+    assert all(sheet.cell(row=i, column=first + 1).data_type == "s" for i in (2, 3))
+    either = {"match": "any", "criteria": [
+        {"field": "postcode", "operator": "equals", "value": "00100"},
+        {"field": "has_card", "operator": "is_false"}]}
+    book = client.post(f"{API}/customer-lists/export?format=xlsx", json=either)
+    header, *rows = list(load_workbook(io.BytesIO(book.data)).active.iter_rows(
+        values_only=True))
+    assert sorted(r[first] for r in rows) == ["Bob", "Dario"]
+
+
 def test_an_alert_is_saved_with_its_preview_count(client: FlaskClient) -> None:
     ok(client.post(f"{API}/customers/", json={"first_name": "Ana"}), 201)
     saved = ok(client.post(f"{API}/customer-alerts/", json={
@@ -173,3 +249,30 @@ def test_the_registration_form_and_a_card_print_as_pdf(client: FlaskClient) -> N
     assert printed.status_code == 200 and printed.data.startswith(b"%PDF")
     other = client.get(f"{API}/customers/{ana['id']}/card.pdf?number={card(4)}")
     assert other.status_code == 422 and "number" in other.get_json()["errors"]
+
+
+def test_a_new_card_holder_joins_the_profile_of_the_cards_prefix(client: FlaskClient) -> None:
+    """SPEC L1: the prefix (main or alternative) of a customer's first chain card says
+    which loyalty profile the customer joins; without one, the default profile."""
+    for code, prefix, default in (("BASE", "299", True), ("GOLD", "2981", False)):
+        ok(client.post(f"{API}/loyalty/profiles/", json={
+            "code": code, "description": code.title(), "card_prefix": prefix,
+            "default": default, "alternative_prefixes": ["2982"] if code == "GOLD" else []}),
+           201)
+    early = ok(client.post(f"{API}/customers/", json={"last_name": "Presto"}), 201)
+    gold = ok(client.post(f"{API}/customers/", json={
+        "last_name": "Oro", "cards": [{"number": loyalty_card_number("2982", 5)}]}), 201)
+    assert gold["customer"]["profile"] == "GOLD"
+    # merged into a customer made earlier without a card: the survivor is a member now
+    merged = ok(client.post(f"{API}/customers/merge", json={"a": gold["id"],
+                                                             "b": early["id"]}))
+    assert (merged["id"], merged["customer"]["profile"]) == (early["id"], "GOLD")
+    plain = ok(client.post(f"{API}/customers/", json={"last_name": "Piano"}), 201)
+    assert plain["customer"]["profile"] is None
+    carded = ok(client.post(f"{API}/customers/{plain['id']}/cards",
+                            json={"number": card(3)}), 201)
+    assert carded["customer"]["profile"] == "BASE"
+    # a later card of another profile does not move a member
+    moved = ok(client.post(f"{API}/customers/{plain['id']}/cards",
+                           json={"number": loyalty_card_number("2981", 9)}), 201)
+    assert moved["customer"]["profile"] == "BASE"

@@ -104,3 +104,38 @@ def test_a_sale_names_a_customer_known_here(client: FlaskClient,
     sold = client.post("/pos/v1/sales", json={"uuid": str(uuid.uuid4()), "lines": line,
                                               "customer": STEFAN})
     assert sold.status_code == 201 and sold.get_json()["customer"] == MULLER
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"fields": {"email": "jm@@example"}}, "email"),
+    ({"fields": {"city": "Bari", "mobile": "12"}}, "mobile"),
+    ({"fields": {"city": "Bari", "extra.colour": "red"}}, "extra.colour"),
+    ({"fields": {"city": "Bari", "extra.shoe_size": "big"}}, "extra.shoe_size"),
+    ({"fields": {"city": "Bari"}, "cards": ["2990000000013"]}, "cards.0"),
+    ({"fields": {"mobile": None}}, "mobile"),
+    ({"fields": {"city": "Bari"}, "retire_cards": "not a list"}, "retire_cards"),
+])
+def test_bad_input_to_a_customer_held_here_is_a_422_naming_the_field_and_it_stays_as_it_was(
+        client: FlaskClient, store: LocalStore, body: dict[str, Any],  # noqa: F811
+        field: str) -> None:
+    before = client.get(f"/pos/v1/customers/{MULLER}").get_json()
+    answer = client.patch(f"/pos/v1/customers/{MULLER}", json=body)
+    assert answer.status_code == 422, answer.get_json()
+    assert field in answer.get_json()["errors"], answer.get_json()
+    assert client.get(f"/pos/v1/customers/{MULLER}").get_json() == before
+    with store.read() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
+        assert conn.execute("SELECT COUNT(*) FROM customer_local_edits").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ({"email": "jm@@example"}, "email"), ({"email": "jm@"}, "email"),
+    ({"mobile": "12"}, "mobile"), ({"mobile": "+39 abc"}, "mobile"),
+    ({"card": "2990000000013"}, "card"), ({"card": "!"}, "card"), ({"q": " "}, "q"),
+])
+def test_a_malformed_lookup_is_a_422_naming_the_field(client: FlaskClient,
+                                                     query: dict[str, str],
+                                                     field: str) -> None:
+    answer = client.get("/pos/v1/customers", query_string=query)
+    assert answer.status_code == 422, answer.get_json()
+    assert field in answer.get_json()["errors"], answer.get_json()
