@@ -206,8 +206,12 @@ class Customers:
             return Found([], by, central="unreachable")
         with self.store.write() as conn:
             for card in reply.get("cards") or ():
-                conn.execute("INSERT OR REPLACE INTO customer_cards (number, customer, kind, "
-                             "active) VALUES (?, ?, ?, ?)", (card["number"],
+                # An upsert, not a replace: the row keeps central's entry hash of the card
+                # if the stream brought it (replica_tables.Table.hash_column).
+                conn.execute("INSERT INTO customer_cards (number, customer, kind, active) "
+                             "VALUES (?, ?, ?, ?) ON CONFLICT (number) DO UPDATE SET "
+                             "customer = excluded.customer, kind = excluded.kind, "
+                             "active = excluded.active", (card["number"],
                                                              str(card["customer"]),
                                                              card["kind"],
                                                              int(card["active"])))

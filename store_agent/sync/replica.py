@@ -83,14 +83,32 @@ def _leave_other_groups(conn: sqlite3.Connection, layout: Layout, group: str | N
         conn.execute("DELETE FROM streams WHERE stream = ?", (stream,))
 
 
-def _track(conn: sqlite3.Connection, stream: str, entity: str, key: str, op: str,
-           data: dict[str, Any] | None) -> list[int]:
-    """Keep the entry's hash for the stream checksum; returns the hashes to toggle."""
+def _track(conn: sqlite3.Connection, layout: Layout, stream: str, entity: str, key: str,
+           op: str, data: dict[str, Any] | None) -> list[int]:
+    """Apply one change and keep the entry's hash for the stream checksum; returns the hashes
+    to toggle (the entry's old one, if it had one, and its new one).
+
+    The hash is kept in ``entry_hashes``, or in the entity's own row where its table says so
+    (customers and their cards: replica_tables.Table.hash_column).
+    """
+    known, table = layout.entities.get(entity), layout.tables.get(entity)
     toggles = []
+    if known is not None and table is not None and table.hash_column is not None:
+        parts = known.key_parts(key)
+        old = table.stored_hash(conn, parts)
+        if old is not None:
+            toggles.append(old)
+        _apply_one(conn, layout, stream, entity, key, op, data)
+        if op != "delete" and data is not None:
+            value = entry_hash(entity, key, data)
+            toggles.append(value)
+            table.keep_hash(conn, parts, value)
+        return toggles
     row = conn.execute("SELECT hash FROM entry_hashes WHERE stream = ? AND entity = ? AND "
                        "key = ?", (stream, entity, key)).fetchone()
     if row is not None:
         toggles.append(int(row[0], 16))
+    _apply_one(conn, layout, stream, entity, key, op, data)
     if op == "delete" or data is None:
         conn.execute("DELETE FROM entry_hashes WHERE stream = ? AND entity = ? AND key = ?",
                      (stream, entity, key))
@@ -109,10 +127,8 @@ def _drain(conn: sqlite3.Connection, layout: Layout, stream: str, held: dict[int
     applied = 0
     while version + 1 in held:
         change = held.pop(version + 1)
-        _apply_one(conn, layout, stream, change["entity"], change["key"], change["op"],
-                   change.get("data"))
-        checksum = combine(checksum, *_track(conn, stream, change["entity"], change["key"],
-                                             change["op"], change.get("data")))
+        checksum = combine(checksum, *_track(conn, layout, stream, change["entity"],
+                                             change["key"], change["op"], change.get("data")))
         version += 1
         applied += 1
     conn.execute("INSERT INTO streams (stream, version, checksum) VALUES (?, ?, ?) "
@@ -248,11 +264,9 @@ class Replica:
             for (body,) in conn.execute("SELECT body FROM snapshot_parts WHERE stream = ? AND "
                                         "snapshot = ? ORDER BY part", (stream, snapshot)):
                 for entry in json.loads(body, parse_float=Decimal)["entries"]:
-                    _apply_one(conn, self.layout, stream, entry["entity"], entry["key"], "upsert",
-                               entry["data"])
-                    checksum = combine(checksum, *_track(conn, stream, entry["entity"],
-                                                         entry["key"], "upsert",
-                                                         entry["data"]))
+                    checksum = combine(checksum, *_track(conn, self.layout, stream,
+                                                         entry["entity"], entry["key"],
+                                                         "upsert", entry["data"]))
                     applied += 1
             expected = message.get("checksum")
             if expected and expected != checksum:

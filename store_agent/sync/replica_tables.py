@@ -16,7 +16,7 @@ from typing import Any
 from protocol.encoding import dumps
 from protocol.streams import Scope
 from rules.pricing import unit_of
-from store_agent.sync import customer_tables
+from store_agent.sync import customer_tables, row_hash
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,9 @@ class Table:
     """Other tables this mapping fills (a product's barcodes): wiped with it."""
     names_group: bool = False
     """The row is the store's own record: its ``group`` says which group streams to follow."""
+    hash_column: str | None = None
+    """The column holding central's entry hash of the row (store_agent.sync.row_hash), for
+    entities a store holds by the million; None: the hash is kept in ``entry_hashes``."""
 
     def upsert(self, conn: sqlite3.Connection, stream: str, data: Row, raw: Row) -> None:
         values = {name: value(data, raw) for name, value in self.columns.items()}
@@ -71,6 +74,23 @@ class Table:
                      tuple(where.values()))
         if self.after_delete is not None:
             self.after_delete(conn, parts)
+
+    def _where(self, parts: dict[str, str | None]) -> tuple[str, tuple[Any, ...]]:
+        values = tuple(p or "" for p in parts.values())
+        return " AND ".join(f"{c} = ?" for c in self.key_columns), values
+
+    def stored_hash(self, conn: sqlite3.Connection, parts: dict[str, str | None]) -> int | None:
+        """Central's entry hash held in the row of ``parts`` (None: no row, or not central's)."""
+        clause, values = self._where(parts)
+        row = conn.execute(f"SELECT {self.hash_column} FROM {self.name} "  # noqa: S608
+                           f"WHERE {clause}", values).fetchone()
+        return None if row is None or row[0] is None else row_hash.from_row(int(row[0]))
+
+    def keep_hash(self, conn: sqlite3.Connection, parts: dict[str, str | None],
+                  value: int) -> None:
+        clause, values = self._where(parts)
+        conn.execute(f"UPDATE {self.name} SET {self.hash_column} = ? "  # noqa: S608
+                     f"WHERE {clause}", (row_hash.to_row(value), *values))
 
     def wipe(self, conn: sqlite3.Connection, stream: str, scope: Scope) -> None:
         if self.stream_column:
@@ -182,10 +202,12 @@ def _uuid(name: str) -> Callable[[Row, Row], Any]:
 
 
 CUSTOMER_MAPPINGS = (
-    _Customers("customer", "customers", ("id",), {}, also=("customer_names",)),
+    _Customers("customer", "customers", ("id",), {}, also=("customer_names",),
+               hash_column="entry_hash"),
     _CustomerCards("customer_card", "customer_cards", ("number",),
                    {"number": field_("number"), "customer": _uuid("customer"),
-                    "kind": field_("kind"), "active": flag("active")}),
+                    "kind": field_("kind"), "active": flag("active")},
+                   hash_column="entry_hash"),
     Table("customer_field", "customer_fields", ("code",),
           {"code": field_("code"), "position": field_("position"), "active": flag("active"),
            "data": blob}),
@@ -259,7 +281,10 @@ TABLES = Tables(
 )
 """The agent table of every entity in protocol.entities.ENTITIES."""
 
-BOOKKEEPING_TABLES = ("snapshot_parts", "entry_hashes", "streams")
+STAGING_TABLES = ("customers_staging", "customer_names_staging", "customer_cards_staging")
+"""A customers snapshot being collected (store_agent.sync.customer_snapshot)."""
+
+BOOKKEEPING_TABLES = ("snapshot_parts", "entry_hashes", "streams", *STAGING_TABLES)
 """Replica tables that are not an entity's: emptied with the rest on a new log epoch."""
 
 REPLICA_TABLES = (*TABLES.names(), *BOOKKEEPING_TABLES)

@@ -11,12 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol import messages
+from protocol.checksum import entry_hash
 from protocol.encoding import WireError, dumps
 from protocol.entities import ENTITIES
 from protocol.streams import parse_stream
 from store_agent.sqlite_store import REPLICA_TABLES, LocalStore
 from store_agent.sync.replica import Replica
 from store_agent.sync.replica_tables import TABLES
+from store_agent.sync.row_hash import to_row
 
 EPOCH_A = "a" * 32
 EPOCH_B = "b" * 32
@@ -83,6 +85,8 @@ CUSTOMER: dict[str, Any] = {"id": "11111111-1111-4111-8111-111111111111",
                             "first_name": "Jürgen", "last_name": "Müller",
                             "mobile": "+393471234567", "email": "jm@Example.com",
                             "extra": {}, "stamps": {}}
+CARD: dict[str, Any] = {"number": "2990000000019", "customer": CUSTOMER["id"], "kind": "loyalty",
+                        "active": True}
 
 SAMPLES: dict[str, tuple[str, dict[str, Any], str, dict[str, list[tuple[Any, ...]]]]] = {
     "category": ("catalog", {"code": "food", "name": "Food", "parent": None, "active": True},
@@ -178,12 +182,15 @@ SAMPLES: dict[str, tuple[str, dict[str, Any], str, dict[str, list[tuple[Any, ...
                                  "ratio": "30.00", "profile_version": 2}, "BASE|A",
                      {"points_values": [("BASE", "A", "64.00")]}),
     "customer": ("customers", CUSTOMER, CUSTOMER["id"], {
+        # Central's entry hash sits in the row (migration 13), as SQLite's signed integer.
         "customers": [(1, CUSTOMER["id"], "+393471234567", "jm@example.com", 0,
+                       to_row(entry_hash("customer", CUSTOMER["id"], CUSTOMER)),
                        dumps({k: v for k, v in CUSTOMER.items() if v != {}}).decode())],
         "customer_names": [("jurgen muller",)]}),
-    "customer_card": ("customers", {"number": "2990000000019", "customer": CUSTOMER["id"],
-                                    "kind": "loyalty", "active": True}, "2990000000019",
-                      {"customer_cards": [("2990000000019", CUSTOMER["id"], "loyalty", 1)]}),
+    "customer_card": ("customers", CARD, "2990000000019",
+                      {"customer_cards": [("2990000000019", CUSTOMER["id"], "loyalty", 1,
+                                           to_row(entry_hash("customer_card", "2990000000019",
+                                                             CARD)))]}),
     "customer_field": ("customers", {"code": "shoe", "label": "Shoe size", "kind": "number",
                                      "choices": [], "position": 2, "active": True}, "shoe",
                        {"customer_fields": [(
