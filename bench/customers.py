@@ -1,9 +1,12 @@
 """The store's copy of the chain's customers at scale (issue 15): bootstrap, size, lookups.
 
 A real agent database (migrations, replica, store service) takes a snapshot of ``count``
-customers with one loyalty card each through ``Replica.apply_snapshot`` in 500-entry parts,
-as central sends it; then the till's lookups run through ``store_agent.pos.customers``:
-card, mobile, name (one or two folded prefixes). Targets (issue 15, 1M customers):
+customers with one loyalty card each, in parts of 500 customers (1,000 entries, central's
+largest part) encoded as central sends them; the bootstrap time is the store's side, from a
+part's bytes (JSON decode, message parse, ``Replica.apply_snapshot``) to its commit, summed
+(``wall_s`` adds the making and encoding of the parts, central's work). Then the till's
+lookups run through ``store_agent.pos.customers``: card, mobile, name (one or two folded
+prefixes). Targets (issue 15, 1M customers):
 bootstrap ≤ 60 s, database ≤ 500 MB, card or phone ≤ 5 ms p99, name search ≤ 50 ms p99.
 
 ``python -m bench.customers --count 1000000`` runs it alone; ``make bench`` includes it.
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol import messages
+from protocol.encoding import dumps, loads
 from rules.cards import loyalty_card_number
 from store_agent.pos.customers import Customers
 from store_agent.settings import CustomerSettings
@@ -81,6 +85,7 @@ def run(count: int, lookups: int = 2_000, directory: Path | None = None) -> dict
     rng = random.Random(15)
     records: list[dict[str, Any]] = []
     started = time.perf_counter()
+    store_side = 0.0
     parts = -(-count // PART)
     snapshot = uuid.uuid4().hex
     for part in range(parts):
@@ -91,10 +96,15 @@ def run(count: int, lookups: int = 2_000, directory: Path | None = None) -> dict
             entries.append({"entity": "customer_card", "key": card["number"], "data": card})
             if i % max(1, count // lookups) == 0:
                 records.append(record)
-        replica.apply_snapshot(messages.parse(messages.envelope(
+        # Central's side (making the records, encoding the part) is not the store's time:
+        # the store's is from the part's bytes, as MQTT hands them over, to its commit.
+        payload = dumps(messages.envelope(
             "snapshot", stream="customers", log_epoch="bench", snapshot=snapshot,
-            version=1, part=part + 1, parts=parts, entries=entries)))
-    bootstrap = time.perf_counter() - started
+            version=1, part=part + 1, parts=parts, entries=entries))
+        t0 = time.perf_counter()
+        replica.apply_snapshot(messages.parse(loads(payload), "changes", "snapshot"))
+        store_side += time.perf_counter() - t0
+    wall = time.perf_counter() - started
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     conn = store.connection()
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -124,8 +134,9 @@ def run(count: int, lookups: int = 2_000, directory: Path | None = None) -> dict
         name_t.append(time.perf_counter() - t0)
         name_hits += bool(found.customers)
     store.close()
-    result = {"customers": count, "bootstrap_s": round(bootstrap, 1),
-              "customers_per_s": round(count / bootstrap), "db_mb": round(size_mb, 1),
+    result = {"customers": count, "bootstrap_s": round(store_side, 1),
+              "customers_per_s": round(count / store_side), "wall_s": round(wall, 1),
+              "db_mb": round(size_mb, 1),
               "db_free_mb": round(free_mb, 1),
               "peak_rss_mb": round(peak_rss_mb, 1),
               "card": _percentiles(card_t), "mobile": _percentiles(mobile_t),

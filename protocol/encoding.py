@@ -54,18 +54,17 @@ class JSONError(WireError):
 
 
 def _depth_within(value: Any, limit: int) -> bool:
+    # Only containers go on the stack: a snapshot part is a thousand records of plain values.
+    if not isinstance(value, dict | list):
+        return True
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
         if depth > limit:
             return False
-        stack.extend((child, depth + 1) for child in children)
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children
+                     if isinstance(child, dict | list))
     return True
 
 

@@ -76,6 +76,34 @@ class SnapshotEntrySchema(Schema):
     data = fields.Dict(required=True)
 
 
+class _SnapshotEntries(fields.List):
+    """``entries`` of a snapshot: what the nested schema loads, sooner for the plain entries
+    central sends (a million customers are two million entries: marshmallow's nesting alone
+    took three times what applying them takes); anything else goes to the nested schema,
+    which words the error."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(fields.Nested(SnapshotEntrySchema), **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any,
+                     **kwargs: Any) -> list[Any]:
+        if type(value) is list:
+            entries = []
+            for entry in value:
+                if type(entry) is not dict:
+                    break
+                entity, key, body = entry.get("entity"), entry.get("key"), entry.get("data")
+                if (type(entity) is not str or not 1 <= len(entity) <= 64
+                        or type(key) is not str or not 1 <= len(key) <= 200
+                        or type(body) is not dict):
+                    break
+                entries.append({"entity": entity, "key": key, "data": body})
+            else:
+                return entries
+        loaded: list[Any] = super()._deserialize(value, attr, data, **kwargs)
+        return loaded
+
+
 class SnapshotSchema(_Base):
     """``snapshot``: one part of a stream's whole state at ``version``, central to one store.
 
@@ -89,7 +117,7 @@ class SnapshotSchema(_Base):
     version = fields.Integer(required=True, validate=validate.Range(min=0))
     part = fields.Integer(required=True, validate=validate.Range(min=1))
     parts = fields.Integer(required=True, validate=validate.Range(min=1))
-    entries = fields.List(fields.Nested(SnapshotEntrySchema), required=True)
+    entries = _SnapshotEntries(required=True)
     # protocol.checksum of the stream at ``version``: the store checks what it swapped in.
     checksum = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9a-f]{16}$"))
 

@@ -46,23 +46,31 @@ def record_of(conn: sqlite3.Connection, customer_id: str) -> dict[str, Any] | No
     return None if row is None else dict(json.loads(row[0]))
 
 
-def write_record(conn: sqlite3.Connection, record: Mapping[str, Any]) -> None:
-    """Store one customer's record (wire form) with its lookup columns and name key."""
+def record_row(record: Mapping[str, Any]) -> tuple[str, str | None, str | None, int, str, str]:
+    """One customer's record (wire form) as its ``customers`` row: (id, mobile, e-mail key,
+    erased, data) and its folded name key for ``customer_names`` (empty: none). Blank
+    fields are left out of ``data`` (a reader's .get gives None): a million customers' worth.
+    """
     customer_id = str(record["id"])
     email = record.get("email")
-    # Blank fields are left out (a reader's .get gives None): a million customers' worth.
     kept = {k: v for k, v in record.items() if v is not None and v != {} and v != ""}
+    kept["id"] = customer_id
+    return (customer_id, record.get("mobile") or None,
+            email_key(email) if isinstance(email, str) and email else None,
+            int(bool(record.get("erased"))), dumps(kept).decode(),
+            search_key(record.get("first_name"), record.get("last_name")))
+
+
+def write_record(conn: sqlite3.Connection, record: Mapping[str, Any]) -> None:
+    """Store one customer's record (wire form) with its lookup columns and name key; the
+    row keeps central's entry hash (``entry_hash``) if it had one."""
+    customer_id, mobile, key_of_email, erased, data, key = record_row(record)
     n = conn.execute(
         "INSERT INTO customers (id, mobile, email_key, erased, data) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET mobile = excluded.mobile, "
         "email_key = excluded.email_key, erased = excluded.erased, data = excluded.data "
-        "RETURNING n",
-        (customer_id, record.get("mobile") or None,
-         email_key(email) if isinstance(email, str) and email else None,
-         int(bool(record.get("erased"))), dumps({**kept, "id": customer_id}).decode()
-         )).fetchone()[0]
+        "RETURNING n", (customer_id, mobile, key_of_email, erased, data)).fetchone()[0]
     conn.execute("DELETE FROM customer_names WHERE rowid = ?", (n,))
-    key = search_key(record.get("first_name"), record.get("last_name"))
     if key:
         conn.execute("INSERT INTO customer_names (rowid, key) VALUES (?, ?)", (n, key))
 
@@ -160,5 +168,10 @@ def wipe_customers(conn: sqlite3.Connection) -> None:
 
 def wipe_cards(conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM customer_cards")
+    replay_cards(conn)
+
+
+def replay_cards(conn: sqlite3.Connection) -> None:
+    """Lay the cards of this store's pending edits over what central sent."""
     for edit in pending_edits(conn):
         apply_cards(conn, edit)
