@@ -206,7 +206,8 @@ ALTER TABLE entry_hashes_new RENAME TO entry_hashes;
 # at central, outside the stream), and a customers snapshot is staged part by part in
 # tables of the same shape that the swap renames into place (store_agent.sync.
 # customer_snapshot). The id's uniqueness becomes an index of its own so that the staged
-# rows go in with no index to maintain, and the swap builds the indexes once.
+# rows go in with no index to maintain, and the swap builds the indexes once. The name index
+# keeps no column sizes (only a ranking would read them; the till lists matches as found).
 CUSTOMER_ROW_HASHES = """
 CREATE TABLE customers_new (
     n INTEGER PRIMARY KEY, id TEXT NOT NULL, mobile TEXT, email_key TEXT,
@@ -220,6 +221,11 @@ ALTER TABLE customers_new RENAME TO customers;
 CREATE UNIQUE INDEX customers_id ON customers (id);
 CREATE INDEX customers_mobile ON customers (mobile) WHERE mobile IS NOT NULL;
 CREATE INDEX customers_email ON customers (email_key) WHERE email_key IS NOT NULL;
+CREATE VIRTUAL TABLE customer_names_new USING fts5(
+    key, tokenize = 'ascii', prefix = '2 3', detail = none, columnsize = 0);
+INSERT INTO customer_names_new (rowid, key) SELECT rowid, key FROM customer_names;
+DROP TABLE customer_names;
+ALTER TABLE customer_names_new RENAME TO customer_names;
 ALTER TABLE customer_cards ADD COLUMN entry_hash INTEGER;
 UPDATE customer_cards SET entry_hash = (
     SELECT agent_hash_row(h.hash) FROM entry_hashes h WHERE h.stream = 'customers'
@@ -229,7 +235,7 @@ CREATE TABLE customers_staging (
     n INTEGER PRIMARY KEY, id TEXT NOT NULL, mobile TEXT, email_key TEXT,
     erased INTEGER NOT NULL DEFAULT 0, entry_hash INTEGER, data TEXT NOT NULL);
 CREATE VIRTUAL TABLE customer_names_staging USING fts5(
-    key, tokenize = 'ascii', prefix = '2 3', detail = none);
+    key, tokenize = 'ascii', prefix = '2 3', detail = none, columnsize = 0);
 CREATE TABLE customer_cards_staging (
     number TEXT PRIMARY KEY, customer TEXT NOT NULL, kind TEXT NOT NULL,
     active INTEGER NOT NULL, entry_hash INTEGER) WITHOUT ROWID;

@@ -36,7 +36,7 @@ from rules.customers.record import (
     RegistryPolicy,
 )
 from store_agent.pos.receipts import store_zone
-from store_agent.sync.customer_tables import record_of
+from store_agent.sync.customer_tables import RECORD, record_from, record_of
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,8 @@ def by_card(conn: sqlite3.Connection, number: str) -> dict[str, Any] | None:
 
 
 def records(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
-    return [dict(json.loads(r[0])) for r in conn.execute(sql, params)]
+    """The records a query selecting customer_tables.RECORD finds."""
+    return [record_from(r) for r in conn.execute(sql, params)]
 
 
 def name_query(text: str) -> str | None:
@@ -186,7 +187,8 @@ def by_name(conn: sqlite3.Connection, text: str, limit: int) -> list[dict[str, A
     query = name_query(text)
     if query is None:
         return []
-    return records(conn, "SELECT c.data FROM customer_names f JOIN customers c ON c.n = f.rowid "
+    return records(conn, f"SELECT {RECORD} FROM customer_names f JOIN customers c "  # noqa: S608
+                 "ON c.n = f.rowid "
                  "WHERE customer_names MATCH ? AND c.erased = 0 LIMIT ?", (query, limit))
 
 

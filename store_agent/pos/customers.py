@@ -46,6 +46,7 @@ from store_agent.settings import CustomerSettings
 from store_agent.sqlite_store import LocalStore
 from store_agent.sync import outbox
 from store_agent.sync.customer_tables import (
+    RECORD,
     apply_cards,
     forget_confirmed,
     overlay,
@@ -185,8 +186,8 @@ class Customers:
     def _many(self, by: str, body: dict[str, Any], now: datetime, where: str,
               value: str) -> Found:
         with self.store.read() as conn:
-            rows = records(conn, f"SELECT data FROM customers WHERE {where} AND erased = 0 "  # noqa: S608
-                         "ORDER BY id LIMIT ?", (value, SEARCH_LIMIT))
+            rows = records(conn, f"SELECT {RECORD} FROM customers c WHERE {where} "  # noqa: S608
+                           "AND erased = 0 ORDER BY id LIMIT ?", (value, SEARCH_LIMIT))
             if rows:
                 return Found([view(conn, r, self.store_code, now) for r in rows], by)
         return self._central(by, body, now, None)

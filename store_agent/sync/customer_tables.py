@@ -41,24 +41,48 @@ def format_stamp(stamp: Mapping[str, str]) -> str:
     return f"{stamp['at']}|{stamp['store']}|{stamp['edit_id']}"
 
 
+RECORD = "c.id, c.mobile, c.email_key, c.data"
+"""The columns :func:`record_from` reads, of ``customers c``."""
+
+
+def record_from(row: tuple[Any, ...] | sqlite3.Row) -> dict[str, Any]:
+    """A customer's record (wire form, blank fields left out) from its :data:`RECORD`
+    columns: ``data`` without what the row's columns hold already (:func:`record_row`)."""
+    record: dict[str, Any] = json.loads(row[3])
+    record["id"] = row[0]
+    if row[1] is not None and "mobile" not in record:
+        record["mobile"] = row[1]
+    if row[2] is not None and "email" not in record:
+        record["email"] = row[2]
+    return record
+
+
 def record_of(conn: sqlite3.Connection, customer_id: str) -> dict[str, Any] | None:
-    row = conn.execute("SELECT data FROM customers WHERE id = ?", (customer_id,)).fetchone()
-    return None if row is None else dict(json.loads(row[0]))
+    row = conn.execute(f"SELECT {RECORD} FROM customers c WHERE c.id = ?",  # noqa: S608
+                       (customer_id,)).fetchone()
+    return None if row is None else record_from(row)
 
 
 def record_row(record: Mapping[str, Any]) -> tuple[str, str | None, str | None, int, str, str]:
     """One customer's record (wire form) as its ``customers`` row: (id, mobile, e-mail key,
-    erased, data) and its folded name key for ``customer_names`` (empty: none). Blank
-    fields are left out of ``data`` (a reader's .get gives None): a million customers' worth.
+    erased, data) and its folded name key for ``customer_names`` (empty: none).
+
+    ``data`` leaves out, a million customers' worth: blank fields (a reader's .get gives
+    None), the id, and the mobile and e-mail where the row's columns hold them as they are
+    (:func:`record_from` puts them back).
     """
     customer_id = str(record["id"])
     email = record.get("email")
+    mobile = record.get("mobile") or None
+    key_of_email = email_key(email) if isinstance(email, str) and email else None
     kept = {k: v for k, v in record.items() if v is not None and v != {} and v != ""}
-    kept["id"] = customer_id
-    return (customer_id, record.get("mobile") or None,
-            email_key(email) if isinstance(email, str) and email else None,
-            int(bool(record.get("erased"))), dumps(kept).decode(),
-            search_key(record.get("first_name"), record.get("last_name")))
+    kept.pop("id", None)
+    if mobile is not None and kept.get("mobile") == mobile:
+        del kept["mobile"]
+    if key_of_email is not None and kept.get("email") == key_of_email:
+        del kept["email"]
+    return (customer_id, mobile, key_of_email, int(bool(record.get("erased"))),
+            dumps(kept).decode(), search_key(record.get("first_name"), record.get("last_name")))
 
 
 def write_record(conn: sqlite3.Connection, record: Mapping[str, Any]) -> None:
