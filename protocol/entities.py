@@ -367,17 +367,43 @@ class _Fallback(Exception):
     """The fast path cannot decide: marshmallow loads the data (and words the error)."""
 
 
+def _fast_check(validator: Callable[[Any], Any]) -> Callable[[Any], bool]:
+    """``validator`` as a test that is True when it passes: the usual ones (length, pattern,
+    choice) inline, as marshmallow checks them; any other is called."""
+    if type(validator) is validate.Length and validator.equal is None:
+        low, high = validator.min, validator.max
+        return lambda value: ((low is None or len(value) >= low)
+                              and (high is None or len(value) <= high))
+    if type(validator) is validate.Regexp:
+        match = validator.regex.match
+        return lambda value: type(value) is str and match(value) is not None
+    if type(validator) is validate.OneOf:
+        try:
+            choices = frozenset(validator.choices)
+        except TypeError:
+            pass
+        else:
+            return lambda value: value in choices
+
+    def called(value: Any) -> bool:
+        validator(value)
+        return True
+    return called
+
+
 def _fast_field(field: fields.Field[Any]) -> Callable[[Any], Any] | None:
     """A converter doing what ``field`` does for the plain values central sends (str, bool,
     int, lists of str), raising _Fallback for anything else; None if unsupported."""
-    validators = tuple(field.validators)
+    checks = tuple(_fast_check(validator) for validator in field.validators)
 
     def checked(value: Any) -> Any:
-        for validator in validators:
+        for check in checks:
             try:
-                validator(value)
-            except ValidationError:
-                raise _Fallback from None
+                passed = check(value)
+            except (ValidationError, TypeError):
+                passed = False
+            if not passed:
+                raise _Fallback
         return value
 
     if isinstance(field, fields.String):

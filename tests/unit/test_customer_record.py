@@ -6,9 +6,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from rules.customers.contact import (
     ContactError,
+    fold,
     name_matches,
     normalise_email,
     normalise_phone,
@@ -73,6 +76,12 @@ def test_emails_are_normalised_without_dns() -> None:
 ])
 def test_names_fold_to_one_search_key(a: str, b: str) -> None:
     assert search_key(a) == search_key(b)
+
+
+@given(st.lists(st.text(), max_size=3))
+@example(["D' Amico", "a \u0301b", "x\u00a0y ¼ ˜z"])
+def test_names_folded_word_by_word_fold_as_the_whole_text(parts: list[str]) -> None:
+    assert search_key(*parts) == fold(" ".join(p for p in parts if p))
 
 
 def test_name_search_finds_by_word_prefixes_in_any_order() -> None:
