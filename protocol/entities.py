@@ -13,6 +13,7 @@ central may send what this agent does not know yet: the stream still advances).
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -375,8 +376,8 @@ def _fast_check(validator: Callable[[Any], Any]) -> Callable[[Any], bool]:
         return lambda value: ((low is None or len(value) >= low)
                               and (high is None or len(value) <= high))
     if type(validator) is validate.Regexp:
-        match = validator.regex.match
-        return lambda value: type(value) is str and match(value) is not None
+        pattern: re.Pattern[str] = validator.regex  # type: ignore[assignment]
+        return lambda value: type(value) is str and pattern.match(value) is not None
     if type(validator) is validate.OneOf:
         try:
             choices = frozenset(validator.choices)

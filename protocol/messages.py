@@ -76,7 +76,7 @@ class SnapshotEntrySchema(Schema):
     data = fields.Dict(required=True)
 
 
-class _SnapshotEntries(fields.List):
+class _SnapshotEntries(fields.List):  # type: ignore[type-arg]
     """``entries`` of a snapshot: what the nested schema loads, sooner for the plain entries
     central sends (a million customers are two million entries: marshmallow's nesting alone
     took three times what applying them takes); anything else goes to the nested schema,

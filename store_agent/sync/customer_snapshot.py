@@ -137,8 +137,11 @@ def swap(conn: sqlite3.Connection, stream: str, snapshot: str
     except sqlite3.IntegrityError as exc:
         raise BadPart(f"snapshot {snapshot} of {stream} refused: {exc} (an id twice)") from exc
     for name, staged in SWAPPED:
-        conn.execute(_TABLE_NAME.sub(lambda m, s=staged: f"{m.group(1)}{s}", tables[name],
-                                     count=1))
+        sql = str(tables[name])
+        head = _TABLE_NAME.match(sql)
+        if head is None:
+            raise AssertionError(f"the schema of {name} does not begin as a table's: {sql!r}")
+        conn.execute(f"{head.group(1)}{staged}{sql[head.end():]}")
     customer_tables.replay_local(conn)
     customer_tables.replay_cards(conn)
     return checksum, others
