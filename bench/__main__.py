@@ -15,7 +15,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import console, customers, raw, report, scenarios, seed, store_probe, tabular
+from bench import (
+    console,
+    customer_lists,
+    customers,
+    raw,
+    report,
+    scenarios,
+    seed,
+    store_probe,
+    tabular,
+)
 from bench.environment import World
 from bench.fleet import Fleet
 from protocol import topics
@@ -24,7 +34,7 @@ from tests.support import wait_until
 DEFAULT_STALL = 5.0  # TESSERA_STALL_TIMEOUT's default
 LONG_STALL = 600.0
 ALL = ("raw", "ingest", "fanout", "bootstrap", "catchup", "agent", "tabular", "import",
-       "customers", "console")
+       "customers", "customer_lists", "console")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -62,14 +72,14 @@ def sizes(args: argparse.Namespace) -> dict[str, Any]:
         return {"raw_seconds": 1.5, "outbox_depth": 200, "ingest_window": 4.0, "fanout_samples": 3,
                 "fanout_spacing": 0.1, "products": 2_000, "offline_changes": 1_000,
                 "idle_seconds": 2.0, "fleet_products": 10, "tabular_rows": 20_000,
-                "import_rows": 1_000, "customers": 5_000, "console_products": 2_000,
-                "console_sales": 4_000}
+                "import_rows": 1_000, "customers": 5_000, "customer_lists": 5_000,
+                "console_products": 2_000, "console_sales": 4_000}
     return {"raw_seconds": 5.0, "ingest_window": 30.0,
             "outbox_depth": min(2_500, max(300, math.ceil(30_000 / args.stores))),
             "fanout_samples": 20, "fanout_spacing": 0.3, "products": 100_000,
             "offline_changes": 50_000, "idle_seconds": 30.0, "fleet_products": 20,
             "tabular_rows": 200_000, "import_rows": 20_000, "customers": 1_000_000,
-            "console_products": 100_000, "console_sales": 200_000}
+            "customer_lists": 1_000_000, "console_products": 100_000, "console_sales": 200_000}
 
 
 def fleet_processes(stores: int) -> int:
@@ -171,12 +181,16 @@ def main(argv: list[str] | None = None) -> int:
                 log("import: %d partner member rows through the import runner, twice",
                     size["import_rows"])
                 results["import"] = tabular.run_import(world.db, size["import_rows"])
+            if "customer_lists" in args.only:
+                log("customer_lists: central counts %d customers with five criteria",
+                    size["customer_lists"])
+                results["customer_lists"] = customer_lists.run(size["customer_lists"])
             if "console" in args.only:
                 log("console: product list (%d products) and sales list (%d sales) render",
                     size["console_products"], size["console_sales"])
                 results["console"] = console.run(size["console_products"],
                                                  size["console_sales"])
-            if not args.only - {"tabular", "import", "customers", "console"}:
+            if not args.only - {"tabular", "import", "customers", "customer_lists", "console"}:
                 ok = True
                 return 0
             world.start_central()
