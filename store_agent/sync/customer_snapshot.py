@@ -136,6 +136,9 @@ def swap(conn: sqlite3.Connection, stream: str, snapshot: str
             conn.execute(sql)
     except sqlite3.IntegrityError as exc:
         raise BadPart(f"snapshot {snapshot} of {stream} refused: {exc} (an id twice)") from exc
+    # Staged part by part, the name index is a pile of small segments (one per part's
+    # commit, merged only a few at a time): a prefix query reads them all. One merge now.
+    conn.execute("INSERT INTO customer_names (customer_names) VALUES ('optimize')")
     for name, staged in SWAPPED:
         sql = str(tables[name])
         head = _TABLE_NAME.match(sql)
