@@ -111,5 +111,10 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
         return {"status": "ok", "broker_connected": state["broker_connected"],
                 "outbox_pending": state["outbox_pending"]}
 
+    @app.teardown_request
+    def release_memory(_exc: BaseException | None) -> None:
+        # A request thread waits for the next request; its connection need not hold pages.
+        store.release_memory()
+
     errors.register(app)
     return app
