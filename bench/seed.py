@@ -20,7 +20,7 @@ import psycopg
 from sqlalchemy import select
 
 from central.db import Database
-from central.models import Change
+from central.models import Category, Change
 from central.services import catalog, prices, stores
 from protocol.checksum import combine, entry_hash
 from protocol.streams import CATALOG
@@ -68,6 +68,9 @@ def change_price(db: Database, product: str, price: Decimal) -> float:
 def _template(db: Database, n: int) -> dict[str, Any]:
     """The change data the service writes for one product, made by the service itself."""
     with db.transaction() as session:
+        # `--only bootstrap,catchup,agent` runs no fleet, whose catalogue made the category.
+        if session.scalar(select(Category.id).where(Category.code == BENCH_CATEGORY)) is None:
+            catalog.create_category(session, BENCH_CATEGORY, "Bench")
         catalog.create_product(session, {
             "sku": sku(n), "name": f"Bench product {n}", "category": BENCH_CATEGORY,
             "vat_rate": Decimal("20"), "sale_price": Decimal("2.50"), "barcodes": [ean13(n)]})

@@ -408,12 +408,26 @@ def _fast_field(field: fields.Field[Any]) -> Callable[[Any], Any] | None:
         return value
 
     if isinstance(field, fields.String):
+        if not validators:  # most of a product's fields: one call per field, not two
+            def plain_string(value: Any) -> Any:
+                if type(value) is not str:
+                    raise _Fallback
+                return value
+            return plain_string
+
         def string(value: Any) -> Any:
             if type(value) is not str:
                 raise _Fallback
             return checked(value)
         return string
     if isinstance(field, fields.Boolean):
+        if not validators:
+            def plain_boolean(value: Any) -> Any:
+                if value is not True and value is not False:
+                    raise _Fallback
+                return value
+            return plain_boolean
+
         def boolean(value: Any) -> Any:
             if value is not True and value is not False:
                 raise _Fallback
@@ -424,15 +438,18 @@ def _fast_field(field: fields.Field[Any]) -> Callable[[Any], Any] | None:
             return None
 
         def number(value: Any) -> Any:
-            if type(value) is not str and not isinstance(value, Decimal):
+            if type(value) is Decimal:
+                result = value  # what Decimal(str(value)) gives: the wire's are read as such
+            elif type(value) is str or isinstance(value, Decimal):
+                try:
+                    result = Decimal(str(value))
+                except InvalidOperation:
+                    raise _Fallback from None
+            else:
                 raise _Fallback
-            try:
-                result = Decimal(str(value))
-            except InvalidOperation:
-                raise _Fallback from None
             if not result.is_finite():
                 raise _Fallback
-            return checked(result)
+            return checked(result) if validators else result
         return number
     if isinstance(field, fields.Integer):
         if field.strict:

@@ -12,8 +12,9 @@ import re
 import unicodedata
 from functools import lru_cache
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
+# phonenumbers and email_validator are imported where they are used: a store agent holds
+# this module from its start, and a till that never takes a phone or an address need not
+# carry their ~2 MB.
 
 
 class ContactError(ValueError):
@@ -28,6 +29,8 @@ class ContactError(ValueError):
 def normalise_phone(raw: str, default_region: str, field: str = "mobile") -> str:
     """``raw`` in E.164 (``+393471234567``); a number without ``+`` is read in
     ``default_region`` (ISO 3166 alpha-2, the store's country)."""
+    import phonenumbers
+
     text = raw.strip()
     if not text:
         raise ContactError(field, "is empty")
@@ -43,6 +46,8 @@ def normalise_phone(raw: str, default_region: str, field: str = "mobile") -> str
 
 def normalise_email(raw: str, field: str = "email") -> str:
     """The address as email-validator normalises it (domain lower-cased, Unicode NFC)."""
+    from email_validator import EmailNotValidError, validate_email
+
     text = raw.strip()
     if not text:
         raise ContactError(field, "is empty")

@@ -17,8 +17,6 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Literal
 
-import phonenumbers
-
 from rules.customers.contact import ContactError, normalise_email, normalise_phone
 
 
@@ -207,6 +205,8 @@ def _read(spec: FieldSpec, raw: object, region: str, at: datetime, store: str) -
                 return choice
         raise ValueError(f"is one of {', '.join(spec.choices)}, not {text!r}")
     if spec.kind is Kind.COUNTRY:
+        import phonenumbers  # not at the top: see rules.customers.contact
+
         if text.upper() not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"{text!r} is not an ISO country code (IT, RO, FR...)")
         return text.upper()

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import click
-import requests
 
 BATCH = 500
 
@@ -48,6 +47,8 @@ def reading(seed: str, start: dt.datetime, minutes: int, mean: float) -> dict[st
 
 def push(url: str, counter: str, batch: list[dict[str, Any]], timeout: float) -> dict[str, Any]:
     """One push; the agent's answer (raises click.ClickException on a refusal)."""
+    import requests  # here, not at the top: `tessera` imports this module for every command
+
     response = requests.post(url, json={"counter": counter, "readings": batch},
                              timeout=timeout)
     if response.status_code != 200:
@@ -79,6 +80,8 @@ def counter_sim(agent_url: str, counter: str, minutes: int, intervals: int, mean
 
     Prints one JSON line per push: readings sent, accepted, duplicates, people in and out.
     """
+    import requests
+
     url = agent_url.rstrip("/") + "/pos/v1/footfall"
     rng_seed = f"{seed}|{counter}"
     end = _floor(end_at or dt.datetime.now(dt.UTC), minutes)

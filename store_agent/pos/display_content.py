@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-
 from store_agent.pos.display import IMAGE_SUFFIXES, VIDEO_SUFFIXES, MediaItem
 from store_agent.sqlite_store import LocalStore
 
@@ -52,6 +50,8 @@ class MediaCache:
 
     def fetch(self, src: str, kind: str) -> None:
         """Download one file (to a temporary name, renamed when complete)."""
+        import requests  # only a store whose head office sends media needs it (~5 MB)
+
         self.folder.mkdir(parents=True, exist_ok=True)
         target = self.folder / cache_name(src, kind)
         partial = target.with_name(target.name + ".part")
@@ -75,6 +75,8 @@ class MediaCache:
             self._running = True
 
         def run() -> None:
+            import requests
+
             try:
                 for src, kind in missing:
                     try:

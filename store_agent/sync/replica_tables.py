@@ -11,6 +11,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from protocol.encoding import dumps
@@ -53,14 +54,18 @@ class Table:
     """The column holding central's entry hash of the row (store_agent.sync.row_hash), for
     entities a store holds by the million; None: the hash is kept in ``entry_hashes``."""
 
+    @cached_property
+    def _upsert_sql(self) -> str:
+        # Made once per table: a snapshot upserts every product through here.
+        names = [*self.columns, *([self.stream_column] if self.stream_column else [])]
+        return (f"INSERT OR REPLACE INTO {self.name} ({', '.join(names)}) "  # noqa: S608
+                f"VALUES ({', '.join('?' * len(names))})")
+
     def upsert(self, conn: sqlite3.Connection, stream: str, data: Row, raw: Row) -> None:
-        values = {name: value(data, raw) for name, value in self.columns.items()}
+        values = [value(data, raw) for value in self.columns.values()]
         if self.stream_column:
-            values[self.stream_column] = stream
-        names = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
-        conn.execute(f"INSERT OR REPLACE INTO {self.name} ({names}) "  # noqa: S608
-                     f"VALUES ({marks})", tuple(values.values()))
+            values.append(stream)
+        conn.execute(self._upsert_sql, values)
         if self.after_upsert is not None:
             self.after_upsert(conn, data)
 

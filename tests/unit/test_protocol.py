@@ -312,3 +312,25 @@ def test_a_request_and_its_reply_round_trip() -> None:
                         "request": "clock", "ttl_ms": 0}, "request")
     with pytest.raises(WireError, match="unknown request kind 'hold'"):
         requests.read_request("hold", {})
+
+
+
+@pytest.mark.parametrize("outer", ["array", "object"])
+def test_json_nesting_is_refused_one_level_past_the_limit(outer: str) -> None:
+    from protocol.encoding import MAX_DEPTH, JSONError, decode_json
+
+    def nested(levels: int) -> str:
+        """``levels`` containers, arrays and objects in turn, around one leaf."""
+        text = '"leaf"'
+        for level in range(levels):
+            # the last one made is the outermost: it is of the ``outer`` kind
+            array = ((levels - 1 - level) % 2 == 0) == (outer == "array")
+            text = f"[{text}, 1]" if array else f'{{"k": {text}, "n": null}}'
+        return text
+
+    assert nested(3).startswith("[" if outer == "array" else "{")
+    assert decode_json(nested(MAX_DEPTH)) is not None
+    with pytest.raises(JSONError, match="nested deeper than"):
+        decode_json(nested(MAX_DEPTH + 1))
+    assert decode_json('"a scalar at the top"') == "a scalar at the top"
+    assert decode_json('[1, "x", null, {"a": [true]}]') == [1, "x", None, {"a": [True]}]

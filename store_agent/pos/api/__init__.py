@@ -47,6 +47,8 @@ from store_agent.sync.replica import Replica
 
 # The largest request of the till (a sale of 500 lines is about 40 KB); above it: 413.
 MAX_BODY = 1024 * 1024
+# Page cache of each request thread's SQLite connection, in KiB.
+REQUEST_CACHE_KIB = 256
 
 
 class _JSON(DefaultJSONProvider):
@@ -110,6 +112,10 @@ def create_app(store: LocalStore, replica: Replica, store_code: str,
         state = status()
         return {"status": "ok", "broker_connected": state["broker_connected"],
                 "outbox_pending": state["outbox_pending"]}
+
+    @app.before_request
+    def small_cache() -> None:
+        store.limit_cache(REQUEST_CACHE_KIB)  # one per request thread (16): see limit_cache
 
     errors.register(app)
     return app
