@@ -111,9 +111,14 @@ def test_switching_to_italian(page: Page, console: Network) -> None:
     expect(page.get_by_role("heading", name="Rete")).to_be_visible()
     expect(page.get_by_role("button", name="Esci")).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "it")
+    menu = page.get_by_role("navigation")
+    for label in ("Cassieri", "Fedeltà", "Istruzioni", "Affluenza", "Sondaggi"):
+        expect(menu.get_by_role("link", name=label, exact=True)).to_be_visible()
+    page.goto(f"{console.central.base}/instructions")
+    expect(page.get_by_role("heading", name="Istruzioni alle casse")).to_be_visible()
     ConsolePage(page, console.central.base).choose_language("English", field="Lingua",
                                                         button="Cambia lingua")
-    expect(fleet.heading("Fleet")).to_be_visible()
+    expect(page.get_by_role("heading", name="Instructions to tills")).to_be_visible()
 
 
 def test_a_product_made_in_the_console_is_sold_at_the_store(

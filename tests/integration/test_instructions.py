@@ -27,6 +27,7 @@ from protocol.entities import ENTITIES
 from store_agent.pos.api import create_app as create_pos_app
 from store_agent.sqlite_store import LocalStore
 from store_agent.sync.replica import Replica
+from tests.integration.test_console import csrf, make_user, sign_in
 from tests.support import api_token, authorize
 
 pytestmark = pytest.mark.integration
@@ -229,3 +230,29 @@ def test_the_message_to_the_seller_reaches_the_till(
                          json={"text": ""}).get_json()["text"] is None
     to_agent(agent, central_db)
     assert pos.get("/pos/v1/instructions").get_json()["seller_message"] is None
+
+
+def test_the_instruction_page_shows_only_its_own_notices(
+        marketing: FlaskClient, central_db: Database) -> None:
+    made = marketing.post("/api/v1/instructions/", json={
+        "text": "Inventory on Sunday", "stores": ["kiosk-1"]}).get_json()
+    make_user(central_db, "mara", MARKETING)
+    console = sign_in(create_app({"DATABASE": central_db, "TESTING": True,
+                                  "SECRET_KEY": "test-secret"}).test_client(), "mara")
+
+    def page(done: str) -> str:
+        answer = console.get(f"/instructions/{made['id']}", query_string={"done": done})
+        assert answer.status_code == 200
+        return answer.get_data(as_text=True)
+
+    assert "Copied: this is the new instruction." in page("copied")
+    assert "Withdrawn." in page("end")
+    # A link cannot make the page say something else, as a notice or as an error.
+    crafted = page("Your account is blocked: call 0800 123 456")
+    # (the language form's return address carries the link URL-encoded, never as text)
+    assert "call 0800 123 456" not in crafted and 'role="alert"' not in crafted
+    assert 'role="status"' not in crafted
+    console.post("/language", data={"language": "it", "next": "/instructions",
+                                    "csrf_token": csrf(console, "/instructions")})
+    assert "Copiata: questa è la nuova istruzione." in page("copied")
+    assert "Ritirata." in page("end")

@@ -18,6 +18,9 @@ from central.transactions import db_session
 instructions_bp = page_blueprint("instructions", __name__)
 
 PAGE_SIZE = 50
+# The page's own notices, named by the link it redirects to after an action (?done=): any
+# other text there is ignored, so a crafted link cannot make the page say something else.
+NOTICES = ("copied", "end")
 
 
 def _when(name: str) -> dt.datetime | None:
@@ -100,7 +103,8 @@ def _page(instruction_id: int, status: int = 200, errors: dict[str, list[str]] |
 @instructions_bp.route("/instructions/<int:instruction_id>", methods=["GET", "POST"])
 def instruction(instruction_id: int) -> ResponseReturnValue:
     if request.method == "GET":
-        return _page(instruction_id, message=request.args.get("done"))
+        done = request.args.get("done")
+        return _page(instruction_id, message=done if done in NOTICES else None)
     db = db_session()
     action = request.form.get("action", "")
     try:
