@@ -30,6 +30,17 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def central_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The e2e networks' central database, prepared by the CLI once per test process and
+    copied for each network (tests/e2e/harness.py CentralTemplate)."""
+    from tests.e2e.harness import CentralTemplate
+
+    template = CentralTemplate(tmp_path_factory.mktemp("central-template-cli"))
+    yield template
+    template.drop()
+
+
+@pytest.fixture(scope="session")
 def pg_db(pg_url: str) -> Iterator[Database]:
     db = Database(pg_url)
     yield db

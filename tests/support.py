@@ -101,12 +101,16 @@ def admin_url() -> str:
     return os.environ.get("TESSERA_TEST_DATABASE_URL", DEFAULT_PG)
 
 
-def create_database(prefix: str = "tessera_test") -> str:
-    """Create a fresh PostgreSQL database and return its SQLAlchemy URL."""
+def create_database(prefix: str = "tessera_test", template: str | None = None) -> str:
+    """Create a fresh PostgreSQL database and return its SQLAlchemy URL; with ``template``
+    (a database URL), a copy of that database, which nobody may be connected to."""
     base = admin_url()
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template.rpartition("/")[2]))
     with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn.execute(create)
     head, _, _ = base.rpartition("/")
     return f"{head}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
 
