@@ -11,11 +11,19 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings
 
 from central import migrate
 from central.db import Database
 from central.models import Base
 from tests.support import Broker, api_token, authorize, create_database, drop_database
+
+# No time limit per Hypothesis example: a test asserts what the code does, not how fast (house
+# rule; `make bench` measures speed), and on a loaded machine running the suite in parallel an
+# example over the default 200 ms deadline would fail a correct test. Every other setting,
+# the number of examples first, stays as each test chose it.
+settings.register_profile("tessera", deadline=None)
+settings.load_profile("tessera")
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,9 @@ import pytest
 from store_agent.migrations import MIGRATIONS
 from tests.e2e.harness import ROOT, Agent, Network, ean13, expect
 
-pytestmark = pytest.mark.e2e
+# One worker for every test that adds a git worktree: concurrent `git worktree add`s of one
+# repository race on its administrative files.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("git-worktree")]
 
 # The last commit before checksums, snapshots, epochs forks and one-batch flow control.
 EARLIER_AGENT = "bdaaa40"
