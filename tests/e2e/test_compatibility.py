@@ -22,9 +22,7 @@ import pytest
 from store_agent.migrations import MIGRATIONS
 from tests.e2e.harness import ROOT, Agent, Network, ean13, expect
 
-# One worker for every test that adds a git worktree: concurrent `git worktree add`s of one
-# repository race on its administrative files.
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("git-worktree")]
+pytestmark = pytest.mark.e2e
 
 # The last commit before checksums, snapshots, epochs forks and one-batch flow control.
 EARLIER_AGENT = "bdaaa40"
