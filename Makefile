@@ -18,6 +18,15 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 # 1: pytest finding no test at all (exit 5) counts as success (.ci/run sets this)
 ALLOW_NO_TESTS ?= 0
+# pytest-xdist workers for 'make test': twice the cores (the tests mostly wait on brokers,
+# subprocesses and polling), at most 4; 0 runs the suite in this one process.
+TESSERA_TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); \
+	echo $$(( 2 * n < 4 ? 2 * n : 4 )))
+ifeq ($(strip $(TESSERA_TEST_WORKERS)),0)
+XDIST_ARGS :=
+else
+XDIST_ARGS := -n $(TESSERA_TEST_WORKERS) --dist loadgroup
+endif
 
 .PHONY: help bootstrap demo test lint bench screenshots clean
 
@@ -28,6 +37,7 @@ help: ## list the targets
 		| awk 'BEGIN { FS = ":.*## " } { printf "  %-10s %s\n", $$1, $$2 }'
 	@echo
 	@echo "  PYTEST_ARGS='...'  extra pytest arguments for 'make test'"
+	@echo "  TESSERA_TEST_WORKERS=N  parallel test processes (default min(4, 2 x cores); 0: one)"
 	@echo "  DEMO_ARGS='...'    options of 'tessera demo', e.g. DEMO_ARGS=--secure"
 
 bootstrap: ## create .venv, install the project and the Debian packages it needs
@@ -39,7 +49,7 @@ demo: ## run broker, central and the stores kiosk-1 and market with demo data un
 
 test: ## the whole test suite (real PostgreSQL on 127.0.0.1:5432, private Mosquitto brokers)
 	@$(BOOTSTRAP) --with-postgres --with-browser
-	@status=0; $(PYTHON) -m pytest $(PYTEST_ARGS) || status=$$?; \
+	@status=0; $(PYTHON) -m pytest $(XDIST_ARGS) $(PYTEST_ARGS) || status=$$?; \
 	if [ "$$status" -eq 5 ] && [ "$(ALLOW_NO_TESTS)" = 1 ]; then status=0; fi; \
 	exit "$$status"
 

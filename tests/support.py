@@ -22,10 +22,86 @@ from central.db import Database
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
-def free_port() -> int:
+# --- ports -----------------------------------------------------------------------------------
+# A port found free by binding it and closing the socket is only free until someone else takes
+# it: another pytest worker asking the kernel for "any port" (bind to 0) may be handed the very
+# same one before our broker or server binds it. So every test process reserves a block of its
+# own below the kernel's ephemeral range (where neither bind-to-0 nor outgoing connections ever
+# land) and hands out ports from that block only. The block is claimed with an exclusive lock on
+# a file under the temporary directory, held for the process's life, so the workers of one run
+# and of concurrent runs on the same machine never share a block. The kernel's own choice stays
+# as the fallback when there is no room below its range or every block is taken.
+
+PORT_BLOCK = 500
+PORT_AREA_START = 15000
+_port_block: tuple[int, int] | None = None  # (first, next offset) of this process's block
+_port_lock: object = None  # the open lock file; kept open, the lock lasts as long
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+def _claim_block() -> tuple[int, int] | None:
+    global _port_lock
+    import fcntl
+    import tempfile
+
+    locks = Path(tempfile.gettempdir()) / "tessera-test-ports"
+    locks.mkdir(exist_ok=True)
+    for first in range(PORT_AREA_START, _ephemeral_low() - PORT_BLOCK + 1, PORT_BLOCK):
+        handle = open(locks / f"{first}.lock", "a")  # noqa: SIM115 - held until exit
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        _port_lock = handle
+        return (first, 0)
+    return None
+
+
+def _bindable(port: int) -> bool:
+    # No SO_REUSEADDR: a port with connections still in TIME_WAIT counts as taken too.
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports(count: int = 1) -> int:
+    """The first of ``count`` consecutive loopback ports, free now and not handed out by any
+    other test process (see above); ``free_port`` for one."""
+    global _port_block
+    if _port_block is None:
+        _port_block = _claim_block() or (0, 0)
+    first, offset = _port_block
+    if first:
+        for _ in range(PORT_BLOCK):
+            if offset + count > PORT_BLOCK:
+                offset = 0  # wrap: ports handed out long ago are checked again below
+            start = first + offset
+            offset += count
+            if all(_bindable(port) for port in range(start, start + count)):
+                _port_block = (first, offset)
+                return start
+    for _ in range(50):  # no block of our own: the kernel's choice, as before
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            start = int(sock.getsockname()[1])
+        if start + count <= 65535 and all(_bindable(port)
+                                          for port in range(start + 1, start + count)):
+            return start
+    raise AssertionError(f"no {count} consecutive free ports")
+
+
+def free_port() -> int:
+    return free_ports(1)
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.05,
@@ -101,12 +177,16 @@ def admin_url() -> str:
     return os.environ.get("TESSERA_TEST_DATABASE_URL", DEFAULT_PG)
 
 
-def create_database(prefix: str = "tessera_test") -> str:
-    """Create a fresh PostgreSQL database and return its SQLAlchemy URL."""
+def create_database(prefix: str = "tessera_test", template: str | None = None) -> str:
+    """Create a fresh PostgreSQL database and return its SQLAlchemy URL; with ``template``
+    (a database URL), a copy of that database, which nobody may be connected to."""
     base = admin_url()
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template.rpartition("/")[2]))
     with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn.execute(create)
     head, _, _ = base.rpartition("/")
     return f"{head}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
 

@@ -6,6 +6,7 @@ whose .mo is missing or older than its .po; a catalogue with errors fails loudly
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -28,7 +29,7 @@ def compile_all(root: Path = TRANSLATIONS, force: bool = False) -> list[Path]:
                     for message, errors in catalog.check() for error in errors]
         if problems:
             raise SystemExit("\n".join(problems))
-        tmp = mo_path.with_suffix(".mo.tmp")
+        tmp = mo_path.with_suffix(f".mo.{os.getpid()}.tmp")  # parallel test workers compile too
         with tmp.open("wb") as mo_file:
             write_mo(mo_file, catalog)
         tmp.replace(mo_path)

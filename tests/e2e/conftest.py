@@ -7,20 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import Network, RestartableBroker
+from tests.e2e.harness import CentralTemplate, Network, RestartableBroker
 
 NETWORK = pytest.StashKey[Network]()
 
 
 @pytest.fixture
-def network(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Network]:
+def network(request: pytest.FixtureRequest, tmp_path: Path,
+            central_template: CentralTemplate) -> Iterator[Network]:
     """A private broker and a freshly migrated central database; the test starts the rest."""
     broker = RestartableBroker(tmp_path)
     net = Network(tmp_path, broker)
     request.node.stash[NETWORK] = net
     try:
         broker.start()
-        net.create_database()
+        net.create_database(central_template)
         yield net
     finally:
         try:

@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import os
 import signal
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -21,33 +20,12 @@ import requests
 
 from tessera import demo_data
 from tests.e2e.harness import ROOT, TESSERA, expect
-from tests.support import free_port, wait_until
+from tests.support import free_port, free_ports, wait_until
 
 pytestmark = pytest.mark.e2e
 
 BREAD, CIGARETTES = "SKU-0001", "SKU-0022"
 UNION_CARD = "9640000012345"
-
-
-def free_block(size: int = 8) -> int:
-    """A first port from which ``size`` consecutive ports are free."""
-    for _ in range(50):
-        base = free_port()
-        if base + size >= 65000:
-            continue
-        socks = []
-        try:
-            for port in range(base, base + size):
-                sock = socket.socket()
-                socks.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-    raise AssertionError("no block of free ports")
 
 
 @dataclass
@@ -102,7 +80,7 @@ class Demo:
 
 
 def start_demo(tmp_path: Path, *options: str) -> Iterator[Demo]:
-    base = free_block()
+    base = free_ports(8)  # the demo's ports are --base-port and the seven after it
     root = tmp_path / "demo"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
     env["PYTHONUNBUFFERED"] = "1"

@@ -11,7 +11,7 @@ import pytest
 
 from tests.e2e.conftest import NETWORK
 from tests.e2e.conftest import pytest_runtest_makereport as e2e_makereport
-from tests.e2e.harness import RestartableBroker
+from tests.e2e.harness import CentralTemplate, RestartableBroker
 from tests.faults.proxy import FaultProxy
 from tests.faults.scenario import FaultNetwork
 
@@ -26,8 +26,8 @@ def broker_config() -> str:
 
 
 @pytest.fixture
-def faulty(request: pytest.FixtureRequest, tmp_path: Path,
-           broker_config: str) -> Iterator[FaultNetwork]:
+def faulty(request: pytest.FixtureRequest, tmp_path: Path, broker_config: str,
+           central_template: CentralTemplate) -> Iterator[FaultNetwork]:
     """Broker, proxy and a migrated central database; the test starts central and stores."""
     broker = RestartableBroker(tmp_path, extra_config=broker_config.replace(
         "{workdir}", str(tmp_path)))
@@ -38,7 +38,7 @@ def faulty(request: pytest.FixtureRequest, tmp_path: Path,
         broker.start()
         proxy.start()
         net.base_env["TESSERA_BROKER_URL"] = proxy.url
-        net.create_database()
+        net.create_database(central_template)
         yield net
     finally:
         try:
