@@ -18,10 +18,11 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 # 1: pytest finding no test at all (exit 5) counts as success (.ci/run sets this)
 ALLOW_NO_TESTS ?= 0
-# pytest-xdist workers for 'make test': twice the cores (the tests mostly wait on brokers,
-# subprocesses and polling), at most 4; 0 runs the suite in this one process.
-TESSERA_TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); \
-	echo $$(( 2 * n < 4 ? 2 * n : 4 )))
+# pytest-xdist workers for 'make test'; 0 (the default) runs the suite in one process. The
+# fixtures are parallel-safe (own databases, locked port blocks), but on 2 cores the e2e
+# networks' own deadlines (the demo's 30 s for central, compaction) are missed under -n 3,
+# so CI stays serial until those tests are made independent of the load.
+TESSERA_TEST_WORKERS ?= 0
 ifeq ($(strip $(TESSERA_TEST_WORKERS)),0)
 XDIST_ARGS :=
 else
@@ -37,7 +38,7 @@ help: ## list the targets
 		| awk 'BEGIN { FS = ":.*## " } { printf "  %-10s %s\n", $$1, $$2 }'
 	@echo
 	@echo "  PYTEST_ARGS='...'  extra pytest arguments for 'make test'"
-	@echo "  TESSERA_TEST_WORKERS=N  parallel test processes (default min(4, 2 x cores); 0: one)"
+	@echo "  TESSERA_TEST_WORKERS=N  parallel test processes (default 0: one process)"
 	@echo "  DEMO_ARGS='...'    options of 'tessera demo', e.g. DEMO_ARGS=--secure"
 
 bootstrap: ## create .venv, install the project and the Debian packages it needs

@@ -408,7 +408,7 @@ def _fast_field(field: fields.Field[Any]) -> Callable[[Any], Any] | None:
         return value
 
     if isinstance(field, fields.String):
-        if not validators:  # most of a product's fields: one call per field, not two
+        if not checks:  # most of a product's fields: one call per field, not two
             def plain_string(value: Any) -> Any:
                 if type(value) is not str:
                     raise _Fallback
@@ -421,7 +421,7 @@ def _fast_field(field: fields.Field[Any]) -> Callable[[Any], Any] | None:
             return checked(value)
         return string
     if isinstance(field, fields.Boolean):
-        if not validators:
+        if not checks:
             def plain_boolean(value: Any) -> Any:
                 if value is not True and value is not False:
                     raise _Fallback
@@ -449,7 +449,7 @@ def _fast_field(field: fields.Field[Any]) -> Callable[[Any], Any] | None:
                 raise _Fallback
             if not result.is_finite():
                 raise _Fallback
-            return checked(result) if validators else result
+            return checked(result) if checks else result
         return number
     if isinstance(field, fields.Integer):
         if field.strict:
