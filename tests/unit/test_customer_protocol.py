@@ -22,7 +22,7 @@ def test_the_customer_entities_live_in_the_customers_bucket() -> None:
     assert CUSTOMERS in BUCKETS
     assert {e.name for e in ENTITIES.in_bucket(CUSTOMERS)} == {
         "customer", "customer_card", "customer_field", "customer_policy", "customer_alert",
-        "customer_redirect"}
+        "customer_redirect", "points_balance"}
 
 
 def test_the_customer_entity_carries_every_standard_field_of_the_record() -> None:

@@ -94,7 +94,7 @@ def test_keys_are_the_key_fields_joined_and_split_back(name: str, data: dict[str
 def test_an_entity_is_registered_once() -> None:
     with pytest.raises(ValueError, match="twice"):
         Registry(ENTITIES["brand"], ENTITIES["brand"])
-    assert len(ENTITIES.with_()) == len(ENTITIES) == 26
+    assert len(ENTITIES.with_()) == len(ENTITIES) == 27
 
 
 def test_what_central_sends_takes_the_fast_path() -> None:

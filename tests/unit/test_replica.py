@@ -211,6 +211,10 @@ SAMPLES: dict[str, tuple[str, dict[str, Any], str, dict[str, list[tuple[Any, ...
                                         "survivor": "22222222-2222-4222-8222-222222222222"},
                           CUSTOMER["id"], {"customer_redirects": [(
                               CUSTOMER["id"], "22222222-2222-4222-8222-222222222222")]}),
+    "points_balance": ("customers", {"customer": CUSTOMER["id"], "points": "120.50",
+                                     "updated_at": "2026-11-22T08:00:00+00:00"},
+                       CUSTOMER["id"], {"points_balances": [
+                           (CUSTOMER["id"], "120.50", "2026-11-22T08:00:00+00:00")]}),
 }
 
 
