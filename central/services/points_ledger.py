@@ -32,7 +32,7 @@ from central.services.errors import Conflict, Invalid, NotFound
 from central.services.loyalty_profiles import profile_at
 from protocol.entities import ENTITIES
 from protocol.streams import ALL
-from rules.loyalty.accrual import DocumentKind, Sale, SaleLine, accrue
+from rules.loyalty.accrual import Accrual, DocumentKind, Sale, SaleLine, accrue
 from rules.loyalty.accrual_policy import AccrualPolicy
 from rules.loyalty.errors import GiftRefused, InvalidEntry, LedgerError
 from rules.loyalty.ledger import (
@@ -44,6 +44,7 @@ from rules.loyalty.ledger import (
     earn_entries,
     reverse_sale_lines,
     spend_entry,
+    transfer_entries,
 )
 from rules.loyalty.levels import check_one_gift
 
@@ -154,6 +155,15 @@ def sale_entries(customer: str, sale_uuid: str, store: str, lines: Sequence[Sale
                  gifts: Sequence[GiftSpend] = (),
                  document: DocumentKind = "receipt") -> tuple[Entry, ...]:
     """The earn and spend entries of one sale, computed by the rules (central decides)."""
+    return sale_points(customer, sale_uuid, store, lines, at, policy, profile_version,
+                       gifts, document)[1]
+
+
+def sale_points(customer: str, sale_uuid: str, store: str, lines: Sequence[SaleLine],
+                at: dt.datetime, policy: AccrualPolicy, profile_version: int,
+                gifts: Sequence[GiftSpend] = (),
+                document: DocumentKind = "receipt") -> tuple[Accrual, tuple[Entry, ...]]:
+    """The sale's accrual (its points, booked or not) and its earn and spend entries."""
     gift_lines = {g.line for g in gifts}
     known = {line.line for line in lines}
     for gift in gifts:
@@ -173,7 +183,7 @@ def sale_entries(customer: str, sale_uuid: str, store: str, lines: Sequence[Sale
     for gift in gifts:
         entries.append(spend_entry(sale_uuid, gift.line, customer, gift.points, at,
                                    store=store, profile_version=profile_version))
-    return tuple(entries)
+    return accrual, tuple(entries)
 
 
 def record_sale(session: Session, customer: str, sale_uuid: str, store: str,
@@ -199,16 +209,57 @@ def reverse_lines(session: Session, customer: str, sale_uuid: str, return_uuid: 
                   returned: Sequence[tuple[int, int]], at: dt.datetime, store: str,
                   now: dt.datetime) -> Applied:
     """Give back exactly the points of the sale lines returned (pairs of return line, sale
-    line): every earn and spend of those lines reversed once, never recomputed."""
+    line): every earn and spend of those lines reversed once, never recomputed.
+
+    ``customer`` is where the return's points go now (a merged customer's survivor). When
+    the sale's entries are in another ledger (the customer it was made to, merged since),
+    the reversals are written there, next to what they reverse, and their net moves to
+    ``customer`` by a transfer keyed by the return: the survivor's balance is right, both
+    ledgers stay append-only."""
     customer = check_customer(customer)
-    balance = _lock_balance(session, customer, now)
-    del balance  # locked before the ledger is read: reversals of one customer queue
+    holder = session.scalar(select(PointsEntry.customer_id).where(
+        PointsEntry.document == sale_uuid, PointsEntry.kind.in_(("earn", "spend")),
+        PointsEntry.customer_id != customer).limit(1))
+    if holder is not None and session.scalar(select(PointsEntry.id).where(
+            PointsEntry.document == sale_uuid, PointsEntry.customer_id == customer,
+            PointsEntry.kind.in_(("earn", "spend"))).limit(1)) is not None:
+        holder = None  # the sale is in the customer's own ledger
+    owner = holder or customer
+    for name in sorted({owner, customer}):  # one lock order for every writer
+        _lock_balance(session, name, now)  # before the ledger is read: reversals queue
     try:
-        batch = reverse_sale_lines(ledger(session, customer), sale_uuid, return_uuid,
+        batch = reverse_sale_lines(ledger(session, owner), sale_uuid, return_uuid,
                                    returned, at, store=store)
     except LedgerError as exc:
         raise Invalid(str(exc), {"lines": [str(exc)]}) from exc
-    return append(session, customer, batch, now)
+    applied = append(session, owner, batch, now)
+    net = sum((e.points for e in batch), ZERO)
+    if owner != customer and net != 0:
+        out, into = transfer_entries(f"return:{return_uuid}", owner, customer, net, now,
+                                     reason=f"return {return_uuid} of a merged customer's "
+                                            "sale")
+        append(session, owner, (out,), now)
+        append(session, customer, (into,), now)
+    return applied
+
+
+def transfer_balance(session: Session, source: str, target: str, document: str,
+                     reason: str, now: dt.datetime) -> Decimal:
+    """Move ``source``'s whole balance (negative too) into ``target``'s ledger: a transfer
+    out of one and into the other, both keyed by ``document`` (a merge), so doing it
+    again moves nothing more. Returns the points moved."""
+    source, target = check_customer(source), check_customer(target)
+    for name in sorted({source, target}):
+        _lock_balance(session, name, now)
+    points = balance(session, source)
+    if points == 0:
+        return ZERO
+    out, into = transfer_entries(document, source, target, points, now, reason=reason)
+    if ledger(session, target).get(into.key) is not None:
+        return ZERO  # moved already: the source's balance is what came after
+    for name, entry in sorted(((source, out), (target, into)), key=lambda pair: pair[0]):
+        append(session, name, (entry,), now)
+    return points
 
 
 def adjust(session: Session, customer: str, points: Decimal, reason: str, author: str,
