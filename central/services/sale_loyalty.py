@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -189,23 +189,3 @@ def record_sales(session: Session, store: Store, sales: Sequence[Mapping[str, An
         session.execute(insert(PointsDrift).on_conflict_do_nothing(
             index_elements=["sale_uuid"]), problems)
     return recorded
-
-
-def list_drift(session: Session, *, store: str | None = None, customer: str | None = None,
-               kind: str | None = None, limit: int = 50,
-               offset: int = 0) -> tuple[list[PointsDrift], int]:
-    """Points drift, newest first, with the total the filters select."""
-    query = select(PointsDrift)
-    if store:
-        query = query.where(PointsDrift.store == store)
-    if customer:
-        query = query.where(PointsDrift.customer_id == customer)
-    if kind:
-        query = query.where(PointsDrift.kind == kind)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(PointsDrift.id.desc()).offset(offset).limit(limit))
-    return list(rows), int(total)
-
-
-def drift_of_sale(session: Session, sale_uuid: str) -> PointsDrift | None:
-    return session.scalar(select(PointsDrift).where(PointsDrift.sale_uuid == sale_uuid))
