@@ -7,6 +7,7 @@ the points of its lines."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -28,6 +29,8 @@ from central.services import (
 )
 from tests.integration.test_customers import edit_entry, ingest
 from tests.integration.test_ingest import EPOCH_A, EPOCH_B, STORE, batch, sale
+from tests.integration.test_mqtt_bad_input import waiting_on_a_lock
+from tests.support import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -278,3 +281,31 @@ def test_a_return_of_a_merged_customers_sale_reaches_the_survivor(db: Database) 
 def _merge_id(db: Database) -> int:
     with db.sessions() as session:
         return session.scalars(select(CustomerMerge.id)).one()
+
+
+def test_a_sale_ingested_while_its_customer_is_being_merged_reaches_the_survivor(
+        db: Database) -> None:
+    """A batch naming the merged id waits on the customer's row lock (aggregates come
+    before points in the sale handler), so it reads the redirect and books on the
+    survivor: no points stranded on the merged id."""
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    ingest(db, batch(edit_entry(1, a, {"first_name": "Ana"}),
+                     edit_entry(2, b, {"city": "X"}, at=LATER),
+                     loyal_sale(3, b, line("BREAD", "10.00"), points="10")))
+    outcome: list[object] = []
+
+    def late_sale() -> None:
+        try:
+            outcome.append(ingest(db, batch(loyal_sale(4, b, line("BREAD", "20.00"),
+                                                       points="20"))).applied)
+        except Exception as exc:  # noqa: BLE001 - the failure is the finding
+            outcome.append(exc)
+
+    with db.transaction() as session:
+        customer_merges.merge(session, a, b, by="alice")
+        thread = threading.Thread(target=late_sale)
+        thread.start()
+        wait_until(lambda: waiting_on_a_lock(db), 10, what="the sale waiting for the merge")
+    thread.join(10)
+    assert outcome == [1]
+    assert (balance(db, a), balance(db, b)) == (30, 0)
