@@ -135,6 +135,8 @@ class SaleHandler:
         inserted = _record_sales(session, store, epoch, items)
         new = [sale for _entry, sale in items if str(sale["uuid"]) in inserted]
         customers.record_sales(session, new)
+        # After the aggregates, which lock each named customer's row: a merge of that
+        # customer is then committed (its redirect seen) or waits for this batch.
         sale_loyalty.record_sales(session, store, new)
         return Recorded(applied=len(inserted), duplicates=len(items) - len(inserted))
 
