@@ -18,17 +18,19 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import insert as sqlalchemy_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from central.models.loyalty import PointsBalance, PointsEntry
 from central.services import changelog
-from central.services.errors import Conflict, Invalid, NotFound
+from central.services.errors import Conflict, Invalid, NotFound, ServiceError
 from central.services.loyalty_profiles import profile_at
 from protocol.entities import ENTITIES
 from protocol.streams import ALL
@@ -140,6 +142,77 @@ def forget_balance(session: Session, customer: str) -> None:
     travels with its own entries) or an erased one (no card finds it any more)."""
     changelog.record(session, POINTS_BALANCE.bucket, ALL, POINTS_BALANCE.name, customer,
                      "delete", None)
+
+
+_ENTRY_COLUMNS = tuple(c.key for c in PointsEntry.__table__.columns
+                       if c.key not in ("id", "recorded_at"))
+
+
+def append_many(session: Session, batches: Mapping[str, Sequence[Entry]],
+                now: dt.datetime) -> dict[str, Applied | ServiceError]:
+    """:func:`append` for many customers in a few statements (ingest: a batch of sales).
+
+    Each customer's batch is all or nothing as with ``append``; a refused one is answered
+    with its error and the others are written. Only entries that name no other entry
+    (earns, spends, transfers) come here: their duplicates and conflicts are decided by
+    the entries of the same documents, so only those are read, not whole ledgers.
+    """
+    customers = sorted(c for c, batch in batches.items() if batch)
+    if not customers:
+        return {}
+    if any(e.refers_to is not None for c in customers for e in batches[c]):
+        raise ValueError("append_many takes entries that name no other entry")
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(PointsBalance).values(
+        [{"customer_id": c, "points": ZERO, "entries": 0, "updated_at": now}
+         for c in customers]).on_conflict_do_nothing(index_elements=["customer_id"]))
+    session.execute(select(PointsBalance.customer_id).where(
+        PointsBalance.customer_id.in_(customers)).order_by(PointsBalance.customer_id)
+        .with_for_update())  # one lock order for every writer
+    documents = sorted({e.document for c in customers for e in batches[c]})
+    known: dict[str, list[Entry]] = {}
+    for row in session.scalars(select(PointsEntry).where(
+            PointsEntry.customer_id.in_(customers), PointsEntry.document.in_(documents))
+            .order_by(PointsEntry.id)):
+        known.setdefault(row.customer_id, []).append(_entry(row))
+    results: dict[str, Applied | ServiceError] = {}
+    rows: list[dict[str, object]] = []
+    sums: list[dict[str, object]] = []
+    for customer in customers:
+        try:
+            applied = Ledger(customer, tuple(known.get(customer, ()))).apply(batches[customer])
+        except ConflictingEntry as exc:
+            results[customer] = Conflict(str(exc), {"entries": [str(exc)]})
+            continue
+        except LedgerError as exc:
+            results[customer] = Invalid(str(exc), {"entries": [str(exc)]})
+            continue
+        results[customer] = applied
+        if applied.added:
+            rows += [{column: getattr(row, column) for column in _ENTRY_COLUMNS}
+                     | {"recorded_at": now}
+                     for row in (_row(entry, None) for entry in applied.added)]
+            sums.append({"b_customer": customer, "b_entries": len(applied.added),
+                         "b_points": sum((e.points for e in applied.added), ZERO)})
+    if rows:
+        session.execute(sqlalchemy_insert(PointsEntry), rows)
+        table = cast(Table, PointsBalance.__table__)
+        session.execute(table.update().where(table.c.customer_id == bindparam("b_customer"))
+                        .values(points=table.c.points + bindparam("b_points",
+                                                                  type_=table.c.points.type),
+                                entries=table.c.entries + bindparam("b_entries"),
+                                updated_at=now), sums)
+        for held in list(session.identity_map.values()):
+            if isinstance(held, PointsBalance):
+                session.expire(held)  # their kept points changed underneath
+        changed = [row["b_customer"] for row in sums]
+        for customer, points in session.execute(
+                select(PointsBalance.customer_id, PointsBalance.points)
+                .where(PointsBalance.customer_id.in_(changed))
+                .order_by(PointsBalance.customer_id)):
+            publish_balance(session, customer, points, now)
+    return results
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ For each such sale central rebuilds the accrual's sale from the body with
 facts of the catalogue version the store had (the change log, as re-pricing reads it), and
 computes the points with the profile at the version the store used. The entries go to the
 ledger of the sale's customer, or of its survivor if it was merged, in one append per
-customer of the batch. Central's figure is authoritative: a difference from the store's
+customer of the batch (``points_ledger.append_many``: a few statements per batch).
+Central's figure is authoritative: a difference from the store's
 provisional ``points`` is a ``points_drifts`` row ("difference"), never an overwrite. A
 sale whose loyalty cannot be recorded (unknown profile version, a bad gift line, no
 customer) keeps its sale row and body and gets an "unrecorded" row with the reason: the
@@ -159,15 +160,13 @@ def record_sales(session: Session, store: Store, sales: Sequence[Mapping[str, An
             continue
         by_customer.setdefault(customer, []).append(_Pending(row, entries, accrual.total))
     recorded = 0
-    # One append per customer, in id order (the order every writer locks balances in).
+    results = points_ledger.append_many(
+        session, {c: [e for p in pending for e in p.entries] for c, pending in by_customer.items()},
+        now)
     for customer in sorted(by_customer):
         pending = by_customer[customer]
-        try:
-            points_ledger.append(session, customer, [e for p in pending for e in p.entries],
-                                 now)
-            done = pending
-        except ServiceError:
-            done = []  # one sale spoils the batch: find it, record the others
+        if isinstance(results.get(customer), ServiceError):
+            done = []  # one sale spoils the customer's batch: find it, record the others
             for item in pending:
                 try:
                     points_ledger.append(session, customer, item.entries, now)
@@ -175,6 +174,8 @@ def record_sales(session: Session, store: Store, sales: Sequence[Mapping[str, An
                 except ServiceError as exc:
                     problems.append({**item.drift, "kind": "unrecorded",
                                      "reason": _reason(exc)})
+        else:
+            done = pending
         recorded += len(done)
         for item in done:
             store_points = item.drift["store_points"]
