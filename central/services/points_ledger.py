@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from central.models.loyalty import PointsBalance, PointsEntry
 from central.services import changelog
+from central.services.customers import resolve
 from central.services.errors import Conflict, Invalid, NotFound, ServiceError
 from central.services.loyalty_profiles import profile_at
 from protocol.entities import ENTITIES
@@ -290,13 +291,16 @@ def reverse_lines(session: Session, customer: str, sale_uuid: str, return_uuid: 
     ``customer`` by a transfer keyed by the return: the survivor's balance is right, both
     ledgers stay append-only."""
     customer = check_customer(customer)
-    holder = session.scalar(select(PointsEntry.customer_id).where(
-        PointsEntry.document == sale_uuid, PointsEntry.kind.in_(("earn", "spend")),
-        PointsEntry.customer_id != customer).limit(1))
-    if holder is not None and session.scalar(select(PointsEntry.id).where(
+    holder = None
+    if session.scalar(select(PointsEntry.id).where(
             PointsEntry.document == sale_uuid, PointsEntry.customer_id == customer,
-            PointsEntry.kind.in_(("earn", "spend"))).limit(1)) is not None:
-        holder = None  # the sale is in the customer's own ledger
+            PointsEntry.kind.in_(("earn", "spend"))).limit(1)) is None:
+        # Not in the customer's own ledger: in that of a customer merged into it?
+        holder = next((other for other in session.scalars(
+            select(PointsEntry.customer_id).where(
+                PointsEntry.document == sale_uuid, PointsEntry.customer_id != customer,
+                PointsEntry.kind.in_(("earn", "spend"))).distinct())
+            if resolve(session, other) == customer), None)
     owner = holder or customer
     for name in sorted({owner, customer}):  # one lock order for every writer
         _lock_balance(session, name, now)  # before the ledger is read: reversals queue
