@@ -1,14 +1,14 @@
 """loyalty at ingest (issue 16): points drift of ingested sales, and the points a merge moved
 
-Revision ID: 0024_loyalty_at_ingest
-Revises: 0023_user_language
+Revision ID: 0025_loyalty_at_ingest
+Revises: 0024_customer_list_indexes
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0024_loyalty_at_ingest"
-down_revision = "0023_user_language"
+revision = "0025_loyalty_at_ingest"
+down_revision = "0024_customer_list_indexes"
 branch_labels = None
 depends_on = None
 
