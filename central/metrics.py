@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from central.models import ParkedEntry, Sale, SaleDrift, Store
+from central.models import ParkedEntry, PointsDrift, Sale, SaleDrift, Store
 from central.services import changelog, fleet
 
 HELP = {
@@ -33,6 +33,9 @@ HELP = {
     "tessera_parked_entries_total": ("counter", "Upstream messages or entries central "
                                      "could not apply (kept for an operator)."),
     "tessera_sale_drift_total": ("counter", "Sales central priced differently."),
+    "tessera_points_drift_total": ("counter", "Sales whose points central computed otherwise "
+                                   "than the store (kind=difference) or could not record "
+                                   "(kind=unrecorded)."),
     "tessera_sales_awaiting_repricing": ("gauge", "Sales not yet priced again at central."),
 }
 
@@ -75,6 +78,10 @@ def collect(session: Session, now: dt.datetime) -> Iterable[str]:
                   session.scalar(select(func.count()).select_from(ParkedEntry)) or 0)
     yield _sample("tessera_sale_drift_total",
                   session.scalar(select(func.count()).select_from(SaleDrift)) or 0)
+    kinds = dict(session.execute(select(PointsDrift.kind, func.count())
+                                 .group_by(PointsDrift.kind)).all())
+    for kind in ("difference", "unrecorded"):
+        yield _sample("tessera_points_drift_total", kinds.get(kind, 0), kind=kind)
     yield _sample("tessera_sales_awaiting_repricing",
                   session.scalar(select(func.count()).select_from(Sale)
                                  .where(Sale.repriced.is_(False))) or 0)

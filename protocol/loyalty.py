@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from rules.context import ancestors
 from rules.loyalty.accrual import OFFER_KINDS, DocumentKind, Sale, SaleLine
 from rules.loyalty.accrual_policy import AccrualPolicy, GridEntry
 from rules.loyalty.errors import InvalidPolicy
@@ -166,6 +167,19 @@ class LineFacts:
     categories: tuple[str, ...] = ()
     brand: str | None = None
     product_points: Decimal | None = None
+
+
+def facts_from_product(product: Mapping[str, Any] | None,
+                       parents: Mapping[str, str | None]) -> LineFacts:
+    """A line's facts from its product's catalogue row (wire form) and the category tree,
+    as either side reads them from its copy of the ``catalog`` stream: the category with
+    its ancestors (``rules.context.ancestors``, as the pricing context builds them) and
+    the brand. The catalogue carries no "points generated" field yet, so a product never
+    brings its own points (a profile with ``points_from_products`` earns nothing)."""
+    if product is None:
+        return LineFacts()
+    return LineFacts(categories=ancestors(product.get("category"), parents),
+                     brand=product.get("brand") or None)
 
 
 def sale_for_accrual(document_id: str, lines: Sequence[Mapping[str, Any]],

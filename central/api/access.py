@@ -100,6 +100,7 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "loyalty-levels": writes_by(MARKETING),
     "loyalty-gifts": writes_by(MARKETING),
     "loyalty-points-values": writes_by(MARKETING),
+    "loyalty-reports": writes_by(),  # read-only: drift and overspends
     # a customer's points: customer service adjusts them (with a reason)
     "customer-points": writes_by(CUSTOMER_SERVICE),
     # the customer registry: customer service keeps records, marketing alerts and lists

@@ -15,6 +15,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from central.api.access import now, principal
+from central.api.loyalty_report_views import reports_blp
 from central.api.requests import Blueprint
 from central.api.schemas import Rate
 from central.services import (
@@ -342,4 +343,5 @@ class Adjustments(MethodView):
         return entry_wire(row)
 
 
-LOYALTY_BLUEPRINTS = (profiles_blp, levels_blp, gifts_blp, values_blp, points_blp)
+LOYALTY_BLUEPRINTS = (profiles_blp, levels_blp, gifts_blp, values_blp, reports_blp,
+                      points_blp)

@@ -34,6 +34,7 @@ from central.models.loyalty import (
     LoyaltyProfileRow,
     LoyaltyProfileVersion,
     PointsBalance,
+    PointsDrift,
     PointsEntry,
     ProductPointsValue,
 )
@@ -110,6 +111,7 @@ __all__ = [
     "LoyaltyLevel",
     "LoyaltyGift",
     "ProductPointsValue",
+    "PointsDrift",
     "PointsEntry",
     "PointsBalance",
     "Instruction",

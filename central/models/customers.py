@@ -90,6 +90,8 @@ class CustomerMerge(Base):
     by: Mapped[str] = mapped_column(String(80))
     reason: Mapped[str] = mapped_column(String(200))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The merged customer's points balance moved to the survivor (null: none to move).
+    points_moved: Mapped[Decimal | None] = mapped_column(MONEY)
 
 
 class CustomerSale(Base):

@@ -133,3 +133,28 @@ class PointsBalance(Base):
     points: Mapped[Decimal] = mapped_column(POINTS, default=Decimal(0))
     entries: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PointsDrift(Base):
+    """A sale whose loyalty central could not take as the store sent it (SPEC L5).
+
+    ``kind`` "difference": central's points (``central_points``, in the ledger) differ
+    from the store's provisional ones (``store_points``, printed on the receipt); never
+    overwritten, only shown. ``kind`` "unrecorded": central could not record the sale's
+    points at all (unknown profile version, a bad gift line...); ``reason`` says why, the
+    sale itself is kept with its body, so nothing is lost.
+    """
+
+    __tablename__ = "points_drifts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sale_uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    store: Mapped[str] = mapped_column(String(64), index=True)
+    customer_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    profile_code: Mapped[str | None] = mapped_column(String(32))
+    profile_version: Mapped[int | None] = mapped_column(Integer)
+    store_points: Mapped[Decimal | None] = mapped_column(POINTS)
+    central_points: Mapped[Decimal | None] = mapped_column(POINTS)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    sold_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    detected_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

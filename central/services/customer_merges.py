@@ -21,7 +21,7 @@ from central.models import (
     CustomerRedirect,
     CustomerSale,
 )
-from central.services import changelog
+from central.services import changelog, points_ledger
 from central.services.customer_fields import BUCKET
 from central.services.customer_fold import card_wire, iso, redact, refresh, stamp_text, state_of
 from central.services.customers import CENTRAL, cards_of, get, wire
@@ -67,7 +67,16 @@ def merge(session: Session, a: str, b: str, *, by: str, reason: str = "confirmed
         changelog.record(session, BUCKET, ALL, "customer_redirect", old, "upsert",
                          {"old": old, "survivor": survivor.id})
     changelog.record(session, BUCKET, ALL, "customer", loser.id, "delete", None)
-    session.add(CustomerMerge(survivor=survivor.id, merged=loser.id, by=by, reason=reason))
+    audit = CustomerMerge(survivor=survivor.id, merged=loser.id, by=by, reason=reason)
+    session.add(audit)
+    session.flush()
+    # One usable balance: the merged customer's points move to the survivor's ledger by a
+    # transfer keyed by this merge (append-only; the old entries stay where they were).
+    moved = points_ledger.transfer_balance(
+        session, loser.id, survivor.id, f"merge:{audit.id}",
+        f"customer {loser.id} merged into {survivor.id}", dt.datetime.now(dt.UTC))
+    audit.points_moved = moved if moved else None
+    points_ledger.forget_balance(session, loser.id)  # the stores find the survivor's
     survivor.profile = survivor.profile or loser.profile  # a member stays one
     session.delete(loser)
     session.flush()
@@ -121,7 +130,8 @@ def export(session: Session, customer_id: str) -> dict[str, Any]:
                    "kind": s.kind} for s in sales],
         "merged_from": sorted(session.scalars(select(CustomerRedirect.old).where(
             CustomerRedirect.survivor == customer.id))),
-        "audit": [{"merged": m.merged, "by": m.by, "reason": m.reason, "at": iso(m.at)}
+        "audit": [{"merged": m.merged, "by": m.by, "reason": m.reason, "at": iso(m.at),
+                   "points_moved": None if m.points_moved is None else str(m.points_moved)}
                   for m in merges],
     }
 

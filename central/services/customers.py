@@ -98,6 +98,25 @@ def resolve(session: Session, customer_id: str) -> str:
         customer_id = survivor
 
 
+def resolve_many(session: Session, customer_ids: Iterable[str]) -> dict[str, str]:
+    """``resolve`` for many ids at once: one query per link of the longest redirect chain
+    (usually one), not one per id; every id maps to where it lives now."""
+    where = {i: i for i in customer_ids}
+    pending = set(where.values())
+    seen: dict[str, set[str]] = {i: {i} for i in where}
+    while pending:
+        links = dict(session.execute(select(CustomerRedirect.old, CustomerRedirect.survivor)
+                                     .where(CustomerRedirect.old.in_(sorted(pending)))).all())
+        pending = set()
+        for first, now in where.items():
+            survivor = links.get(now)
+            if survivor is not None and survivor not in seen[first]:
+                seen[first].add(survivor)
+                where[first] = survivor
+                pending.add(survivor)
+    return where
+
+
 def get(session: Session, customer_id: str, *, lock: bool = False) -> Customer:
     try:
         customer_id = str(uuidlib.UUID(customer_id))
@@ -332,13 +351,15 @@ def list_customers(session: Session, page_no: int, size: int, *, q: str | None =
 def record_sales(session: Session, sales: Iterable[Mapping[str, Any]]) -> None:
     """Add newly ingested sales that name a customer to its aggregates (once per sale id;
     a return, a negative total, subtracts). A customer not known yet gets them on arrival."""
+    named = [sale for sale in sales if sale.get("customer") is not None]
+    if not named:
+        return
+    survivors = resolve_many(session, {str(sale["customer"]) for sale in named})
     rows = []
-    for sale in sales:
-        if sale.get("customer") is None:
-            continue
+    for sale in named:
         total = Decimal(sale["total"])
         rows.append({"sale_uuid": str(sale["uuid"]),
-                     "customer_id": resolve(session, str(sale["customer"])),
+                     "customer_id": survivors[str(sale["customer"])],
                      "at": sale["created_at"], "total": abs(total),
                      "kind": "return" if total < 0 else "sale"})
     if not rows:

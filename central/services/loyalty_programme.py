@@ -111,14 +111,18 @@ def delete_level(session: Session, code: str) -> None:
 
 def put_gift(session: Session, sku: str, level_code: str,
              points: Decimal | None = None) -> tuple[LoyaltyGift, LoyaltyLevel]:
+    errors: dict[str, list[str]] = {}  # every field at once, not the first one only
     level = session.scalar(select(LoyaltyLevel).where(LoyaltyLevel.code == level_code))
     if level is None:
-        raise Invalid(f"no loyalty level {level_code!r}",
-                      {"level": [f"no level {level_code!r}"]})
+        errors["level"] = [f"no level {level_code!r}"]
     if session.scalar(select(Product.id).where(Product.sku == sku)) is None:
-        raise Invalid(f"no product {sku!r}", {"sku": [f"no product {sku!r}"]})
-    if points is not None:
-        _bounded(points, "points")
+        errors["sku"] = [f"no product {sku!r}"]
+    if points is not None and (not points.is_finite() or not 0 < points <= MAX_POINTS):
+        errors["points"] = [f"more than 0, at most {MAX_POINTS}"]
+    if errors:
+        raise Invalid(f"no loyalty level {level_code!r}" if level is None
+                      else "the gift is not valid", errors)
+    assert level is not None
     current = programme(session)
     gifts = [g for g in current.gifts if g.sku != sku] + [Gift(sku, level_code, points)]
     _check(list(current.levels), gifts, "points")

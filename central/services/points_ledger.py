@@ -18,21 +18,24 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import insert as sqlalchemy_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from central.models.loyalty import PointsBalance, PointsEntry
 from central.services import changelog
-from central.services.errors import Conflict, Invalid, NotFound
+from central.services.customers import resolve
+from central.services.errors import Conflict, Invalid, NotFound, ServiceError
 from central.services.loyalty_profiles import profile_at
 from protocol.entities import ENTITIES
 from protocol.streams import ALL
-from rules.loyalty.accrual import DocumentKind, Sale, SaleLine, accrue
+from rules.loyalty.accrual import Accrual, DocumentKind, Sale, SaleLine, accrue
 from rules.loyalty.accrual_policy import AccrualPolicy
 from rules.loyalty.errors import GiftRefused, InvalidEntry, LedgerError
 from rules.loyalty.ledger import (
@@ -44,6 +47,7 @@ from rules.loyalty.ledger import (
     earn_entries,
     reverse_sale_lines,
     spend_entry,
+    transfer_entries,
 )
 from rules.loyalty.levels import check_one_gift
 
@@ -141,6 +145,77 @@ def forget_balance(session: Session, customer: str) -> None:
                      "delete", None)
 
 
+_ENTRY_COLUMNS = tuple(c.key for c in PointsEntry.__table__.columns
+                       if c.key not in ("id", "recorded_at"))
+
+
+def append_many(session: Session, batches: Mapping[str, Sequence[Entry]],
+                now: dt.datetime) -> dict[str, Applied | ServiceError]:
+    """:func:`append` for many customers in a few statements (ingest: a batch of sales).
+
+    Each customer's batch is all or nothing as with ``append``; a refused one is answered
+    with its error and the others are written. Only entries that name no other entry
+    (earns, spends, transfers) come here: their duplicates and conflicts are decided by
+    the entries of the same documents, so only those are read, not whole ledgers.
+    """
+    customers = sorted(c for c, batch in batches.items() if batch)
+    if not customers:
+        return {}
+    if any(e.refers_to is not None for c in customers for e in batches[c]):
+        raise ValueError("append_many takes entries that name no other entry")
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(PointsBalance).values(
+        [{"customer_id": c, "points": ZERO, "entries": 0, "updated_at": now}
+         for c in customers]).on_conflict_do_nothing(index_elements=["customer_id"]))
+    session.execute(select(PointsBalance.customer_id).where(
+        PointsBalance.customer_id.in_(customers)).order_by(PointsBalance.customer_id)
+        .with_for_update())  # one lock order for every writer
+    documents = sorted({e.document for c in customers for e in batches[c]})
+    known: dict[str, list[Entry]] = {}
+    for row in session.scalars(select(PointsEntry).where(
+            PointsEntry.customer_id.in_(customers), PointsEntry.document.in_(documents))
+            .order_by(PointsEntry.id)):
+        known.setdefault(row.customer_id, []).append(_entry(row))
+    results: dict[str, Applied | ServiceError] = {}
+    rows: list[dict[str, object]] = []
+    sums: list[dict[str, object]] = []
+    for customer in customers:
+        try:
+            applied = Ledger(customer, tuple(known.get(customer, ()))).apply(batches[customer])
+        except ConflictingEntry as exc:
+            results[customer] = Conflict(str(exc), {"entries": [str(exc)]})
+            continue
+        except LedgerError as exc:
+            results[customer] = Invalid(str(exc), {"entries": [str(exc)]})
+            continue
+        results[customer] = applied
+        if applied.added:
+            rows += [{column: getattr(row, column) for column in _ENTRY_COLUMNS}
+                     | {"recorded_at": now}
+                     for row in (_row(entry, None) for entry in applied.added)]
+            sums.append({"b_customer": customer, "b_entries": len(applied.added),
+                         "b_points": sum((e.points for e in applied.added), ZERO)})
+    if rows:
+        session.execute(sqlalchemy_insert(PointsEntry), rows)
+        table = cast(Table, PointsBalance.__table__)
+        session.execute(table.update().where(table.c.customer_id == bindparam("b_customer"))
+                        .values(points=table.c.points + bindparam("b_points",
+                                                                  type_=table.c.points.type),
+                                entries=table.c.entries + bindparam("b_entries"),
+                                updated_at=now), sums)
+        for held in list(session.identity_map.values()):
+            if isinstance(held, PointsBalance):
+                session.expire(held)  # their kept points changed underneath
+        changed = [row["b_customer"] for row in sums]
+        for customer, points in session.execute(
+                select(PointsBalance.customer_id, PointsBalance.points)
+                .where(PointsBalance.customer_id.in_(changed))
+                .order_by(PointsBalance.customer_id)):
+            publish_balance(session, customer, points, now)
+    return results
+
+
 @dataclass(frozen=True)
 class GiftSpend:
     """A gift line of a sale and the points the store spent on it."""
@@ -154,6 +229,15 @@ def sale_entries(customer: str, sale_uuid: str, store: str, lines: Sequence[Sale
                  gifts: Sequence[GiftSpend] = (),
                  document: DocumentKind = "receipt") -> tuple[Entry, ...]:
     """The earn and spend entries of one sale, computed by the rules (central decides)."""
+    return sale_points(customer, sale_uuid, store, lines, at, policy, profile_version,
+                       gifts, document)[1]
+
+
+def sale_points(customer: str, sale_uuid: str, store: str, lines: Sequence[SaleLine],
+                at: dt.datetime, policy: AccrualPolicy, profile_version: int,
+                gifts: Sequence[GiftSpend] = (),
+                document: DocumentKind = "receipt") -> tuple[Accrual, tuple[Entry, ...]]:
+    """The sale's accrual (its points, booked or not) and its earn and spend entries."""
     gift_lines = {g.line for g in gifts}
     known = {line.line for line in lines}
     for gift in gifts:
@@ -173,7 +257,7 @@ def sale_entries(customer: str, sale_uuid: str, store: str, lines: Sequence[Sale
     for gift in gifts:
         entries.append(spend_entry(sale_uuid, gift.line, customer, gift.points, at,
                                    store=store, profile_version=profile_version))
-    return tuple(entries)
+    return accrual, tuple(entries)
 
 
 def record_sale(session: Session, customer: str, sale_uuid: str, store: str,
@@ -199,16 +283,60 @@ def reverse_lines(session: Session, customer: str, sale_uuid: str, return_uuid: 
                   returned: Sequence[tuple[int, int]], at: dt.datetime, store: str,
                   now: dt.datetime) -> Applied:
     """Give back exactly the points of the sale lines returned (pairs of return line, sale
-    line): every earn and spend of those lines reversed once, never recomputed."""
+    line): every earn and spend of those lines reversed once, never recomputed.
+
+    ``customer`` is where the return's points go now (a merged customer's survivor). When
+    the sale's entries are in another ledger (the customer it was made to, merged since),
+    the reversals are written there, next to what they reverse, and their net moves to
+    ``customer`` by a transfer keyed by the return: the survivor's balance is right, both
+    ledgers stay append-only."""
     customer = check_customer(customer)
-    balance = _lock_balance(session, customer, now)
-    del balance  # locked before the ledger is read: reversals of one customer queue
+    holder = None
+    if session.scalar(select(PointsEntry.id).where(
+            PointsEntry.document == sale_uuid, PointsEntry.customer_id == customer,
+            PointsEntry.kind.in_(("earn", "spend"))).limit(1)) is None:
+        # Not in the customer's own ledger: in that of a customer merged into it?
+        holder = next((other for other in session.scalars(
+            select(PointsEntry.customer_id).where(
+                PointsEntry.document == sale_uuid, PointsEntry.customer_id != customer,
+                PointsEntry.kind.in_(("earn", "spend"))).distinct())
+            if resolve(session, other) == customer), None)
+    owner = holder or customer
+    for name in sorted({owner, customer}):  # one lock order for every writer
+        _lock_balance(session, name, now)  # before the ledger is read: reversals queue
     try:
-        batch = reverse_sale_lines(ledger(session, customer), sale_uuid, return_uuid,
+        batch = reverse_sale_lines(ledger(session, owner), sale_uuid, return_uuid,
                                    returned, at, store=store)
     except LedgerError as exc:
         raise Invalid(str(exc), {"lines": [str(exc)]}) from exc
-    return append(session, customer, batch, now)
+    applied = append(session, owner, batch, now)
+    net = sum((e.points for e in batch), ZERO)
+    if owner != customer and net != 0:
+        out, into = transfer_entries(f"return:{return_uuid}", owner, customer, net, now,
+                                     reason=f"return {return_uuid} of a merged customer's "
+                                            "sale")
+        append(session, owner, (out,), now)
+        append(session, customer, (into,), now)
+    return applied
+
+
+def transfer_balance(session: Session, source: str, target: str, document: str,
+                     reason: str, now: dt.datetime) -> Decimal:
+    """Move ``source``'s whole balance (negative too) into ``target``'s ledger: a transfer
+    out of one and into the other, both keyed by ``document`` (a merge), so doing it
+    again moves nothing more. Returns the points moved."""
+    source, target = check_customer(source), check_customer(target)
+    for name in sorted({source, target}):
+        _lock_balance(session, name, now)
+    points = balance(session, source)
+    if points == 0:
+        return ZERO
+    out, into = transfer_entries(document, source, target, points, now, reason=reason)
+    if ledger(session, target).get(into.key) is not None:
+        return ZERO  # moved already: the source's balance is what came after
+    for name, entry in sorted(((source, out), (target, into)), key=lambda pair: pair[0]):
+        append(session, name, (entry,), now)
+    return points
 
 
 def adjust(session: Session, customer: str, points: Decimal, reason: str, author: str,

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, lazyload
 
 from central.models import Sale, SaleLine, Store
-from central.services import customers
+from central.services import customers, sale_loyalty
 from central.services.catalog import page
 from central.services.errors import Invalid, NotFound
 from central.services.upstream import Recorded
@@ -133,8 +133,11 @@ class SaleHandler:
     def record(self, session: Session, store: Store, epoch: str,
                items: list[tuple[dict[str, Any], Any]]) -> Recorded:
         inserted = _record_sales(session, store, epoch, items)
-        customers.record_sales(session, [sale for _entry, sale in items
-                                         if str(sale["uuid"]) in inserted])
+        new = [sale for _entry, sale in items if str(sale["uuid"]) in inserted]
+        customers.record_sales(session, new)
+        # After the aggregates, which lock each named customer's row: a merge of that
+        # customer is then committed (its redirect seen) or waits for this batch.
+        sale_loyalty.record_sales(session, store, new)
         return Recorded(applied=len(inserted), duplicates=len(items) - len(inserted))
 
     def held(self, session: Session, store: Store, epoch: str,

@@ -13,6 +13,11 @@ deducts twice). Returning a line that earned takes its points back even when the
 spent meanwhile (the balance may go negative and head office sees it); returning a gift
 line gives back the points the gift spent.
 
+A **transfer** moves a balance between two customers' ledgers when they are merged: one
+entry out of the merged customer's ledger and one into the survivor's, both keyed by the
+merge (:func:`transfer_entries`), so the survivor has one usable balance, the merged
+customer's entries stay where they were, and recording the merge again adds nothing.
+
 **Offline spending**: a store may spend, for a customer, the last balance it knows minus
 its own spends not yet acknowledged by central (its provisional earns do not count: central
 may recompute them). Two offline stores may together overspend: the balance goes
@@ -31,8 +36,8 @@ from rules.loyalty.accrual import Accrual
 from rules.loyalty.errors import InvalidEntry, LedgerError
 
 ZERO = Decimal(0)
-EntryKind = Literal["earn", "spend", "adjustment", "reversal", "expiry"]
-KINDS = ("earn", "spend", "adjustment", "reversal", "expiry")
+EntryKind = Literal["earn", "spend", "adjustment", "reversal", "expiry", "transfer"]
+KINDS = ("earn", "spend", "adjustment", "reversal", "expiry", "transfer")
 REVERSIBLE = frozenset({"earn", "spend", "adjustment"})
 
 
@@ -87,6 +92,9 @@ class Entry:
         if self.kind == "adjustment" and (self.points == 0 or not self.reason.strip()):
             raise InvalidEntry("reason" if self.points else "points",
                                "an adjustment needs a reason and non-zero points")
+        if self.kind == "transfer" and (self.points == 0 or not self.reason.strip()):
+            raise InvalidEntry("reason" if self.points else "points",
+                               "a transfer needs a reason and non-zero points")
         if self.kind in ("reversal", "expiry") and self.refers_to is None:
             raise InvalidEntry("refers_to", f"a {self.kind} names the entry it undoes")
 
@@ -217,6 +225,22 @@ def reverse_sale_lines(ledger: Ledger, sale_document: str, return_document: str,
             if ledger.get(key) is not None:
                 named.append((return_line, key))
     return reverse(ledger, return_document, named, at, store=store)
+
+
+def transfer_entries(document: str, source: str, target: str, points: Decimal,
+                     at: dt.datetime, *, reason: str) -> tuple[Entry, Entry]:
+    """``points`` out of ``source``'s ledger and into ``target``'s, both keyed by
+    ``document`` (a merge): the pair nets to zero across the two ledgers.
+
+    >>> out, into = transfer_entries("merge:7", "a", "b", Decimal(40), dt.datetime(
+    ...     2026, 1, 1, tzinfo=dt.UTC), reason="merged")
+    >>> (out.customer, out.points, into.customer, into.points)
+    ('a', Decimal('-40'), 'b', Decimal('40'))
+    """
+    if source == target:
+        raise LedgerError("a transfer moves points between two customers")
+    return (Entry("transfer", document, 1, source, -points, at, reason=reason),
+            Entry("transfer", document, 1, target, points, at, reason=reason))
 
 
 def offline_allowance(known_balance: Decimal, pending: Iterable[Entry]) -> Decimal:

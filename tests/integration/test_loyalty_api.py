@@ -200,6 +200,16 @@ def test_shelf_labels_show_price_and_points_value(marketing: FlaskClient,
                  "card_prefix", id="prefix-not-digits"),
     pytest.param("/api/v1/loyalty/levels/L9", "put", {"points": "-5"}, "points",
                  id="negative-level"),
+    pytest.param("/api/v1/loyalty/profiles/BASE", "patch",
+                 {"redemption": {"bands": [{"ratio": "-0.5"}]}}, "redemption.bands[0].ratio",
+                 id="negative-ratio-in-a-profile"),
+    pytest.param("/api/v1/loyalty/profiles/", "post",
+                 {"code": "OTHER", "description": "Other", "card_prefix": "31",
+                  "redemption": {"bands": [{"ratio": "30", "up_to": "150"},
+                                           {"ratio": "35", "above": "100"}]}},
+                 "redemption.bands[1]", id="overlapping-bands-in-a-new-profile"),
+    pytest.param("/api/v1/loyalty/gifts/BALL", "put", {"level": "NOPE", "points": "-5"},
+                 "points", id="gift-with-negative-points"),
 ])
 def test_bad_input_is_a_4xx_naming_the_field(marketing: FlaskClient, pricing: FlaskClient,
                                              path: str, method: str, body: dict[str, object],
@@ -224,6 +234,11 @@ def test_an_adjustment_without_a_reason_is_refused_naming_it(
                            json={"points": "5"})
     assert missing.status_code == 422 and "reason" in json.dumps(missing.get_json())
     assert service.get(f"/api/v1/customers/{customer}/points").get_json()["entries"] == []
+    for points in ("0", "abc", "1e9"):
+        refused = service.post(f"/api/v1/customers/{customer}/points/adjustments",
+                               json={"points": points, "reason": "goodwill"})
+        assert 400 <= refused.status_code < 500 and "points" in refused.get_json()["errors"], \
+            (points, refused.get_json())
     bad_id = service.get("/api/v1/customers/not-a-uuid/points")
     assert bad_id.status_code == 404 and "customer" in bad_id.get_json()["errors"]
 

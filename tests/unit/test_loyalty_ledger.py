@@ -25,6 +25,7 @@ from rules.loyalty.ledger import (
     reverse,
     reverse_sale_lines,
     spend_entry,
+    transfer_entries,
 )
 
 D = Decimal
@@ -182,3 +183,19 @@ def test_balance_is_the_sum_of_the_entries(baskets: list[list[Decimal]],
         ledger = ledger.apply([entry]).ledger
         running += entry.points
         assert ledger.balance == running
+
+
+def test_a_merge_transfer_moves_a_balance_once_and_cannot_be_reversed() -> None:
+    loser = Ledger("C2").apply(
+        [Entry("adjustment", "adj", 1, "C2", D(40), T0, reason="opening")]).ledger
+    out, into = transfer_entries("merge:7", "C2", "C1", loser.balance, T0, reason="merged")
+    moved = loser.apply([out]).ledger
+    survivor = Ledger("C1").apply([into]).ledger
+    assert (moved.balance, survivor.balance) == (0, 40)
+    assert moved.apply([out]).added == ()  # the same merge again moves nothing
+    with pytest.raises(LedgerError, match="cannot be reversed"):
+        survivor.apply(reverse(survivor, "ret", [(1, into.key)], T0))
+    with pytest.raises(InvalidEntry, match="reason"):
+        Entry("transfer", "merge:8", 1, "C1", D(5), T0)
+    with pytest.raises(LedgerError, match="two customers"):
+        transfer_entries("merge:9", "C1", "C1", D(5), T0, reason="merged")

@@ -1,5 +1,6 @@
 """Loyalty pages: profiles with their accrual options and markup bands, levels and gifts
-(marketing writes), and a customer's points ledger with manual adjustments (customer
+(marketing writes), the points drift of ingested sales and the customers who overspent
+(read-only reports), and a customer's points ledger with manual adjustments (customer
 service writes). Forms go through the same services and rules as the REST API, so the
 messages are the same (``accrual.threshold``, ``redemption.bands[1]``...)."""
 
@@ -14,7 +15,12 @@ from werkzeug.datastructures import MultiDict
 
 from central.api.access import now, principal
 from central.console.pages import page_blueprint, render
-from central.services import loyalty_profiles, loyalty_programme, points_ledger
+from central.services import (
+    loyalty_profiles,
+    loyalty_programme,
+    points_ledger,
+    points_reports,
+)
 from central.services.errors import Invalid, ServiceError
 from central.transactions import db_session
 
@@ -27,6 +33,14 @@ ACCRUAL_FLAGS = ("whole_points_only", "exclude_offers", "apply_grid", "reduce_by
                  "points_from_products", "exclude_balance", "earn_on_invoices",
                  "earn_on_suspended")
 BANDS = 3
+PAGE_SIZE = 50
+
+
+def _page_no() -> int:
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1
 
 
 def _decimal(form: MultiDict[str, str], name: str) -> Decimal | None:
@@ -210,3 +224,26 @@ def ledger(customer: str) -> ResponseReturnValue:
         db.rollback()
         return _ledger(customer, exc.status, exc.errors, exc.message)
     return redirect(url_for(".ledger", customer=customer), 303)
+
+
+@loyalty_bp.get("/loyalty/drift")
+def drift() -> ResponseReturnValue:
+    """Sales whose points central computed otherwise than the store, or could not record."""
+    kind = request.args.get("kind")
+    kind = kind if kind in points_reports.DRIFT_KINDS else None
+    store = (request.args.get("store") or "").strip() or None
+    page_no = _page_no()
+    rows, total = points_reports.list_drift(db_session(), page_no, PAGE_SIZE, store=store,
+                                            kind=kind)
+    return render("loyalty/drift.html", rows=rows, total=total, page=page_no,
+                  pages=max(1, -(-total // PAGE_SIZE)), kind=kind or "", store=store or "",
+                  kinds=points_reports.DRIFT_KINDS)
+
+
+@loyalty_bp.get("/loyalty/overspends")
+def overspends() -> ResponseReturnValue:
+    """Customers whose balance went below zero, with the sales and stores that spent."""
+    page_no = _page_no()
+    rows, total = points_reports.overspends(db_session(), page_no, PAGE_SIZE)
+    return render("loyalty/overspends.html", rows=rows, total=total, page=page_no,
+                  pages=max(1, -(-total // PAGE_SIZE)))

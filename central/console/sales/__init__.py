@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 
 from central.console import export
 from central.console.pages import page_blueprint, render
-from central.services import sales, store_activity, stores
+from central.services import points_reports, sales, store_activity, stores
 from central.services.errors import Invalid
 from central.transactions import db_session
 
@@ -116,4 +116,6 @@ def sale(uuid: str) -> ResponseReturnValue:
     adjustments = [list((wire_lines[i] or {}).get("adjustments") or [])
                    if i < len(wire_lines) else [] for i in range(len(found.lines))]
     return render("sales/sale.html", sale=found, adjustments=adjustments,
-                  drift=store_activity.drift_of(db, found))
+                  drift=store_activity.drift_of(db, found), loyalty=body.get("loyalty"),
+                  points=points_reports.entries_of_sale(db, found.uuid),
+                  points_drift=points_reports.drift_of_sale(db, found.uuid))
