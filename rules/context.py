@@ -3,6 +3,12 @@
 The store reads them from SQLite, central from its change log at the versions a sale was
 priced with; both go through these functions, so both price a basket the same way:
 each side implements ``PricingSource`` (its loading) and calls ``pricing_inputs``.
+
+A loyalty profile's discount level (SPEC L1) is one more card-like discount, kind
+``profile``: the customer's profile when the sale names a customer (the caller says which
+profile, at which version: the store its copy, central the version the sale names), and the
+profile of every scanned chain loyalty card. The engine then applies the best of all the
+sale's card discounts, never two, and none on excluded lines (``rules.pricing``).
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from rules.cards import VIP_MARK
+from rules.barcodes import ean_check_digit
+from rules.cards import EAN13, VIP_MARK, LoyaltyProfile, profile_for_card
 from rules.policies import (
     CardDiscount,
     Policies,
@@ -100,6 +107,35 @@ def partner_discount(number: str, programme: Mapping[str, Any] | None, store: st
                         Decimal(str(programme["percent"])))
 
 
+def profile_from_wire(data: Mapping[str, Any]) -> LoyaltyProfile:
+    """A ``loyalty_profile`` row as pricing needs it: its cards and discount level (the
+    accrual and redemption options are loyalty's, left out)."""
+    return LoyaltyProfile(
+        code=str(data["code"]), name=str(data.get("description") or data["code"]),
+        prefix=str(data["card_prefix"]),
+        alternative_prefixes=tuple(str(p) for p in data.get("alternative_prefixes") or ()),
+        ean_prefix=data.get("ean_prefix"), default=bool(data.get("default", False)),
+        discount_percent=Decimal(str(data.get("discount_percent") or "0")),
+        version=int(data.get("version", 1)))
+
+
+def chain_card_profile(number: str,
+                       profiles: Iterable[Mapping[str, Any]]) -> LoyaltyProfile | None:
+    """The profile of a chain loyalty card: 13 digits with the right check digit under a
+    profile's prefix (the longest prefix wins, as ``rules.cards.read_card`` reads it);
+    None for any other number (it may still be a partner card)."""
+    if len(number) != EAN13 or not (number.isascii() and number.isdigit()) \
+            or ean_check_digit(number[:-1]) != int(number[-1]):
+        return None
+    return profile_for_card(number, [profile_from_wire(p) for p in profiles])
+
+
+def profile_discount(profile: LoyaltyProfile) -> CardDiscount:
+    """The profile's discount level as the engine takes it (0%: it takes nothing)."""
+    return profile.card_discount() or CardDiscount("profile", profile.code, profile.version,
+                                                   Decimal(0))
+
+
 class PricingSource(Protocol):
     """What a side loads from its copy of the synchronised data, in wire form.
 
@@ -127,6 +163,9 @@ class PricingSource(Protocol):
         (a side may return more: ``card_in_range`` decides)."""
 
     def partner_programme(self, code: str) -> Mapping[str, Any] | None: ...
+
+    def loyalty_profiles(self) -> Iterable[Mapping[str, Any]]:
+        """Every ``loyalty_profile`` row (wire form): a chain card's profile and discount."""
 
 
 @dataclass(frozen=True)
@@ -156,9 +195,15 @@ def products_from(source: PricingSource, codes: Iterable[str],
 
 def card_discount(source: PricingSource, number: str, store: str, group: str | None,
                   now: dt.datetime) -> CardDiscount:
-    """The discount a scanned card gives here; UnknownCard says why it gives none."""
+    """The discount a scanned card gives here; UnknownCard says why it gives none.
+
+    A chain loyalty card gives its profile's discount level (kind ``profile``; a profile
+    without one gives 0%, the card is still accepted)."""
     if number.startswith(VIP_MARK):
         return vip_discount(number, source.vip_card(number), now)
+    chain = chain_card_profile(number, source.loyalty_profiles())
+    if chain is not None:
+        return profile_discount(chain)
     programme = None
     for code, first, last in source.partner_cards(number):
         if card_in_range(number, first, last):
@@ -169,9 +214,16 @@ def card_discount(source: PricingSource, number: str, store: str, group: str | N
 
 
 def pricing_inputs(source: PricingSource, codes: Iterable[str], cards: Iterable[str],
-                   store: str, group: str | None, now: dt.datetime) -> PricingInputs:
-    """The engine's inputs for a basket of ``codes`` with ``cards`` at ``store`` at ``now``."""
+                   store: str, group: str | None, now: dt.datetime,
+                   profile: LoyaltyProfile | None = None) -> PricingInputs:
+    """The engine's inputs for a basket of ``codes`` with ``cards`` at ``store`` at ``now``.
+
+    ``profile`` is the loyalty profile of the sale's customer (at the version the sale is
+    priced with): its discount level joins the cards' discounts."""
+    discounts = [card_discount(source, number, store, group, now) for number in cards]
+    if profile is not None:
+        discounts.append(profile_discount(profile))
     return PricingInputs(
         catalogue=products_from(source, codes, now),
         policies=policies_from_wire(source.policies(), store, group),
-        cards=tuple(card_discount(source, number, store, group, now) for number in cards))
+        cards=tuple(discounts))

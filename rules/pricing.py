@@ -16,8 +16,10 @@ Precedence, per line (this docstring is the reference; there is no separate docu
    rule is kept, on the cheapest lines first. The multi-buy is taken when it adds
    something over those rules. Promotions are taken greedily, the one adding most first
    (the first code on equal gains);
-4. the customer's **card** (partner programme or VIP, the higher rate of the two) applies
-   on what is left of each line;
+4. the customer's **card** applies on what is left of each line: of all the sale's card
+   discounts (partner programmes, VIP cards, the loyalty profile's discount level of the
+   customer or of a scanned chain card) only the highest rate applies, never two (on
+   equal rates: VIP, then profile, then partner; then the last code);
 5. **vouchers** take an amount off the basket, spread over the eligible lines in
    proportion to what is left of them, never below zero; the cents left by rounding go
    to the largest remainders.
@@ -299,6 +301,12 @@ def _best_rule(rules: Sequence[SalesRule], product: Product,
     return best
 
 
+def _card_reason(card: CardDiscount) -> str:
+    if card.kind == "profile":
+        return f"{card.percent}% loyalty profile {card.code}"
+    return f"{card.percent}% {card.kind} card {card.code}"
+
+
 def check_sellable(lines: Sequence[BasketLine], catalogue: Mapping[str, Product]) -> None:
     """What the till refuses before pricing: a fraction of a piece, a line that rounds to
     0.00 although its product has a price, and amounts beyond what a sale can record."""
@@ -380,7 +388,7 @@ def price_basket(lines: Sequence[BasketLine], catalogue: Mapping[str, Product],
         for w in work:
             if w.excluded_by is None and w.reduce(
                     card.kind, card.code, card.version, percent_of(w.amount, card.percent),
-                    f"{card.percent}% {card.kind} card {card.code}"):
+                    _card_reason(card)):
                 versions[f"{card.kind}:{card.code}"] = card.version
 
     # Step 5: vouchers spread over the eligible lines, largest remainder to the cent.
