@@ -4,7 +4,8 @@ The change log is the history: the state of any entity at stream version V is it
 change at or below V. A sale records the versions of the streams its store had applied, so
 central rebuilds exactly the catalogue, prices, policies and cards the till used, prices the
 basket with ``rules.pricing`` and records any difference as drift, never overwriting the
-store's figures.
+store's figures. The customer's loyalty profile (its discount level is priced like a card)
+is the one the sale's ``loyalty`` side names, at the version it names.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.models import Change, Sale, SaleDrift
+from central.services import loyalty_profiles
 from central.services.catalog import page
+from central.services.errors import NotFound
 from protocol.streams import (
     CATALOG,
+    LOYALTY,
     PARTNERS,
     POLICIES,
     PRICES,
@@ -31,6 +35,7 @@ from protocol.streams import (
     stream_name,
     streams_of,
 )
+from rules.cards import LoyaltyProfile
 from rules.context import UnknownCard, pricing_inputs
 from rules.pricing import BasketLine, PricingError, price_basket
 
@@ -133,6 +138,23 @@ class LogSource:
     def partner_programme(self, code: str) -> Mapping[str, Any] | None:
         return self.view.entity(PARTNERS, "partner_programme", code)
 
+    def loyalty_profiles(self) -> Iterable[Mapping[str, Any]]:
+        return [p for p in self.view.entities(LOYALTY, "loyalty_profile").values() if p]
+
+
+def sale_profile(session: Session, body: Mapping[str, Any]) -> LoyaltyProfile | None:
+    """The loyalty profile the store priced the sale's customer with: the one its
+    ``loyalty`` side names, at that version (a profile changed since gives its old discount
+    level); None when the sale carries no loyalty side."""
+    side = body.get("loyalty") or {}
+    if not side.get("profile"):
+        return None
+    try:
+        return loyalty_profiles.profile_at(session, str(side["profile"]),
+                                           int(side["profile_version"]))
+    except NotFound as exc:
+        raise PricingError(str(exc)) from exc
+
 
 def reprice(session: Session, sale: Sale, cache: LogCache | None = None) -> SaleDrift | None:
     """Price ``sale`` again; record and return drift if central gets another result.
@@ -154,7 +176,8 @@ def reprice(session: Session, sale: Sale, cache: LogCache | None = None) -> Sale
     try:
         skus = [line["sku"] for line in body["lines"]]
         inputs = pricing_inputs(LogSource(view, store, group), skus,
-                                list(body.get("cards") or []), store, group, now)
+                                list(body.get("cards") or []), store, group, now,
+                                sale_profile(session, body))
         for sku in skus:
             if sku not in inputs.catalogue:
                 raise PricingError(f"product {sku!r} unknown at catalog version "

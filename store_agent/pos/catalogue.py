@@ -14,6 +14,7 @@ from typing import Any
 
 from protocol.streams import PRICES, streams_of
 from rules import context
+from rules.cards import LoyaltyProfile
 from rules.pricing import Product
 
 
@@ -70,6 +71,9 @@ class LocalSource:
                                 (code,)).fetchone()
         return None if row is None else dict(json.loads(row[0]))
 
+    def loyalty_profiles(self) -> Iterable[Mapping[str, Any]]:
+        return [json.loads(r[0]) for r in self.conn.execute("SELECT data FROM loyalty_profiles")]
+
 
 def load_products(conn: sqlite3.Connection, codes: Sequence[str], store: str,
                   group: str | None, now: dt.datetime) -> dict[str, Product]:
@@ -83,7 +87,10 @@ def stream_versions(conn: sqlite3.Connection) -> dict[str, int]:
 
 
 def pricing_inputs(conn: sqlite3.Connection, codes: Sequence[str], cards: Sequence[str],
-                   store: str, now: dt.datetime) -> context.PricingInputs:
+                   store: str, now: dt.datetime,
+                   profile: LoyaltyProfile | None = None) -> context.PricingInputs:
+    """The engine's inputs from the local copy; ``profile``: the sale's customer's loyalty
+    profile (its discount level is priced like a card)."""
     group = store_group(conn, store)
     return context.pricing_inputs(LocalSource(conn, store, group), codes, cards, store,
-                                  group, now)
+                                  group, now, profile)

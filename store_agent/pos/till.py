@@ -31,6 +31,7 @@ from store_agent.pos.customer_copy import customer_for_sale
 from store_agent.pos.receipts import check_address, effective_profile, queue_email
 from store_agent.sqlite_store import LocalStore
 from store_agent.sync import outbox
+from store_agent.sync.customer_tables import record_of
 
 
 class SaleConflict(Exception):
@@ -115,11 +116,15 @@ def gift_line(product: Product, code: str, qty: Decimal) -> dict[str, Any]:
 
 
 def _price(conn: sqlite3.Connection, store_code: str, request: dict[str, Any],
-           now: dt.datetime) -> tuple[Rung, dict[str, int]]:
+           now: dt.datetime, customer: str | None = None) -> tuple[Rung, dict[str, int]]:
+    """Price the request; with ``customer``, their loyalty profile's discount level (the
+    profile ``loyalty.sale_loyalty`` records on the sale) is priced like a card."""
     lines = basket_lines(request)
     gifts = loyalty.check_gift_lines(request["lines"])
+    profile = None if customer is None else loyalty.customer_profile(
+        conn, record_of(conn, customer) or {})
     inputs = pricing_inputs(conn, [line.code for line in lines], request.get("cards") or [],
-                            store_code, now)
+                            store_code, now, profile)
     check_sellable(lines, inputs.catalogue)
     paid = [line for i, line in enumerate(lines) if i not in gifts]
     if paid:
@@ -139,10 +144,10 @@ def basket(store: LocalStore, store_code: str, request: dict[str, Any],
     (the points it would earn, the gift checked as the sale would check it).
     ``with_loyalty`` False: the prices only (the customer display)."""
     with store.read() as conn:
-        rung, _streams = _price(conn, store_code, request, now)
         if not with_loyalty:
-            return rung.view
+            return _price(conn, store_code, request, now)[0].view
         customer = _customer(conn, request)
+        rung, _streams = _price(conn, store_code, request, now, customer)
         points = loyalty.sale_loyalty(conn, customer, "basket", rung.view["lines"],
                                       rung.catalogue, rung.gifts)
         _label_gifts(rung.view["lines"], points)
@@ -199,7 +204,7 @@ def record_sale(store: LocalStore, store_code: str, request: dict[str, Any],
             return SaleOutcome(sale=json.loads(existing["result"]), created=False)
         check_sale_cashier(conn, request.get("cashier"))
         customer = _customer(conn, request)
-        rung, streams = _price(conn, store_code, request, now)
+        rung, streams = _price(conn, store_code, request, now, customer)
         points = loyalty.sale_loyalty(conn, customer, sale_uuid, rung.view["lines"],
                                       rung.catalogue, rung.gifts)
         _label_gifts(rung.view["lines"], points)

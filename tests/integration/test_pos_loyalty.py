@@ -242,3 +242,46 @@ def test_a_merged_customers_old_id_spends_the_survivors_balance(
     assert (sold["customer"], sold["loyalty"]["balance"]) == (ADA, "20")
     with store.read() as conn:
         assert [r[0] for r in conn.execute("SELECT customer FROM points_balances")] == [ADA]
+
+
+def test_a_club_member_gets_the_profiles_discount_on_bread_not_on_cigarettes(
+        client: FlaskClient, store: LocalStore, central: Central) -> None:
+    carla = "33333333-3333-4333-8333-333333333333"
+    club = {**profile("CLUB", 2, False, {"threshold": "1", "step": "1",
+                                         "points_per_step": "1"}),
+            "card_prefix": "2990", "discount_percent": "5"}
+    central.send("catalog",
+                 ("category", "tobacco", {"code": "tobacco", "name": "Tobacco",
+                                          "parent": None, "active": True}),
+                 ("product", "cig", product("cig", "5.50", "tobacco")))
+    central.send("policies", ("policy", "no-tobacco", {
+        "code": "no-tobacco", "kind": "exclusion", "name": "No tobacco", "version": 1,
+        "active": True, "stores": [], "groups": [], "period": {"start": None, "end": None},
+        "target": {"kind": "category", "codes": ["tobacco"]}}))
+    central.send("loyalty", ("loyalty_profile", "CLUB", club))
+    central.send("customers", ("customer", carla, {"id": carla, "last_name": "Carla",
+                                                   "profile": "CLUB", "extra": {},
+                                                   "stamps": {}}))
+    lines = [{"code": "bread", "qty": "2"}, {"code": "cig"}]
+    priced = client.post("/pos/v1/baskets/price", json={"lines": lines, "customer": carla})
+    assert priced.status_code == 200, priced.get_json()
+    sold = sell(client, lines, customer=carla)
+    assert sold.status_code == 201, sold.get_json()
+    body = sold.get_json()
+    bread, cig = body["lines"]
+    # 2 x 2.50 = 5.00, the Club's 5% = 0.25; the cigarettes are excluded: 5.50 as priced.
+    assert (bread["amount"], bread["adjustments"]) == ("4.75", [
+        {"kind": "profile", "code": "CLUB", "version": 2, "amount": "0.25",
+         "reason": "5% loyalty profile CLUB"}])
+    assert (cig["amount"], cig["excluded_by"], cig["adjustments"]) == (
+        "5.50", "no-tobacco", [])
+    assert (body["total"], body["discount"]) == ("10.25", "0.25")
+    assert body["versions"]["profile:CLUB"] == 2
+    assert body["loyalty"]["profile"] == "CLUB" and body["loyalty"]["profile_version"] == 2
+    assert priced.get_json()["lines"] == body["lines"]
+    assert outbox(store)[0]["total"] == "10.25"
+    text = "\n".join(client.get(f"/pos/v1/sales/{body['uuid']}/receipt").get_json()["text"])
+    assert "5% loyalty profile CLUB" in text and "-0.25" in text
+    # The default profile has no discount level: Ada pays the full price for her bread.
+    ada = sell(client, [{"code": "bread", "qty": "2"}], customer=ADA).get_json()
+    assert (ada["total"], ada["lines"][0]["adjustments"]) == ("5.00", [])

@@ -223,3 +223,49 @@ def test_a_loyalty_gift_line_is_worth_zero_to_central_too(
     [drift] = drifts(db)
     assert json.loads(drift.details)[0] == {"line": 2, "sku": "MILK", "store_amount": "1.49",
                                             "central_amount": "0.00"}
+
+
+def test_a_profiles_discount_is_priced_at_the_version_the_store_used_not_drift(
+        chain: tuple[Database, Replica]) -> None:
+    db, replica = chain
+    with db.transaction() as s:
+        # The default profile: a customer without a profile of their own is priced with it.
+        loyalty_profiles.create_profile(s, "CLUB", {
+            "description": "Club", "default": True, "card_prefix": "2990",
+            "discount_percent": Decimal(5),
+            "accrual": {"threshold": "1", "step": "1", "points_per_step": "1"}}, NOW)
+        policies.update(s, "sales", {"active": False})
+        ada = customers.create(s, {"last_name": "Ada"}, now=NOW).id
+    sync(db, replica, "kiosk-1")
+    lines = [{"code": "BREAD", "qty": "2"}, {"code": "CIG", "qty": "1"}]
+    sale = sell_and_ingest(db, replica, {"uuid": str(uuid.uuid4()), "customer": ada,
+                                         "lines": lines})
+    # 2 x 2.10 = 4.20 less the Club's 5% (0.21); the cigarettes excluded, at 5.50.
+    assert sale.total == Decimal("3.99") + Decimal("5.50")
+    assert drifts(db) == []
+    # The profile goes to 20% at central; the store has not heard yet and sells at 5%:
+    # central prices that sale with version 1 of the profile, the one the store used.
+    with db.transaction() as s:
+        loyalty_profiles.update_profile(s, "CLUB", {"discount_percent": Decimal(20)}, NOW)
+    older = sell_and_ingest(db, replica, {"uuid": str(uuid.uuid4()), "customer": ada,
+                                          "lines": lines})
+    assert older.total == sale.total
+    assert drifts(db) == []
+    # Once the store has version 2 it gives 20% (0.84 off the bread), still no drift.
+    sync(db, replica, "kiosk-1")
+    newer = sell_and_ingest(db, replica, {"uuid": str(uuid.uuid4()), "customer": ada,
+                                          "lines": lines})
+    assert newer.total == Decimal("3.36") + Decimal("5.50")
+    # A Club card scanned without a customer: its profile's level from the loyalty stream
+    # at the version the store had; then partner's 5% competes and loses to the 20%.
+    card = sell_and_ingest(db, replica, {"uuid": str(uuid.uuid4()),
+                                         "cards": ["2990000000019", "7700000000017"],
+                                         "lines": lines})
+    assert card.total == newer.total
+    assert drifts(db) == []
+    # A store that left the profile's discount out is drift.
+    sell_and_ingest(db, replica, {"uuid": str(uuid.uuid4()), "customer": ada,
+                                  "lines": lines}, tamper={"BREAD": "4.20"})
+    [drift] = drifts(db)
+    assert json.loads(drift.details)[0]["central_adjustments"] == [
+        {"kind": "profile", "code": "CLUB", "amount": "0.84"}]
