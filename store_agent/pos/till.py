@@ -140,14 +140,15 @@ def _price(conn: sqlite3.Connection, store_code: str, request: dict[str, Any],
 
 def basket(store: LocalStore, store_code: str, request: dict[str, Any],
            now: dt.datetime, *, with_loyalty: bool = True) -> dict[str, Any]:
-    """Price a basket from the local copy (no write); with a customer, its ``loyalty``
-    (the points it would earn, the gift checked as the sale would check it).
-    ``with_loyalty`` False: the prices only (the customer display)."""
+    """Price a basket from the local copy (no write); with a customer, at their profile's
+    discount level and with its ``loyalty`` (the points it would earn, the gift checked as
+    the sale would check it). ``with_loyalty`` False: the prices only (the customer
+    display: the customer's discount level included)."""
     with store.read() as conn:
-        if not with_loyalty:
-            return _price(conn, store_code, request, now)[0].view
         customer = _customer(conn, request)
         rung, _streams = _price(conn, store_code, request, now, customer)
+        if not with_loyalty:
+            return rung.view
         points = loyalty.sale_loyalty(conn, customer, "basket", rung.view["lines"],
                                       rung.catalogue, rung.gifts)
         _label_gifts(rung.view["lines"], points)

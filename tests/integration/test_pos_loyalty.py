@@ -279,6 +279,10 @@ def test_a_club_member_gets_the_profiles_discount_on_bread_not_on_cigarettes(
     assert body["versions"]["profile:CLUB"] == 2
     assert body["loyalty"]["profile"] == "CLUB" and body["loyalty"]["profile_version"] == 2
     assert priced.get_json()["lines"] == body["lines"]
+    # The customer display shows the same prices as the till.
+    shown = client.put("/pos/v1/display/basket", json={"lines": lines, "customer": carla})
+    assert shown.status_code == 200, shown.get_json()
+    assert (shown.get_json()["total"], shown.get_json()["discount"]) == ("10.25", "0.25")
     assert outbox(store)[0]["total"] == "10.25"
     text = "\n".join(client.get(f"/pos/v1/sales/{body['uuid']}/receipt").get_json()["text"])
     assert "5% loyalty profile CLUB" in text and "-0.25" in text

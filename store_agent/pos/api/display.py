@@ -1,7 +1,7 @@
 """The customer display's part of the POS API (/pos/v1/display).
 
-The till says what its customer should see (``PUT basket``: the lines and cards it holds,
-priced here by the same engine as the sale, or the sale just paid); the display follows
+The till says what its customer should see (``PUT basket``: the lines, cards and customer
+it holds, priced here by the same engine as the sale, or the sale just paid); the display follows
 with server-sent events (``GET events``) and rotates the promotional content of the
 agent's display folder (``GET content``, files under ``media/``).
 """
@@ -46,6 +46,10 @@ class _DisplayBasket(Schema):
                          metadata={"description": "which till's display (default '1')"})
     cards = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
                         load_default=list, validate=validate.Length(max=5))
+    customer = fields.String(load_default=None, allow_none=True,
+                             validate=validate.Length(min=1, max=64),
+                             metadata={"description": "the sale's customer: the lines are "
+                                       "priced at their loyalty profile's discount level"})
     sale = fields.UUID(load_default=None, allow_none=True,
                        metadata={"description": "show this recorded sale as paid (with "
                                  "its change) instead of lines"})
@@ -136,7 +140,8 @@ def create_blueprint(pos: PosContext) -> Blueprint:
             elif not data["lines"]:
                 body = {"state": "idle", "lines": [], "total": "0.00", "discount": "0.00"}
             else:
-                request = normalise({"lines": data["lines"], "cards": data["cards"]})
+                request = normalise({"lines": data["lines"], "cards": data["cards"],
+                                     "customer": data["customer"]})
                 priced = till.basket(store, store_code, request, clock(), with_loyalty=False)
                 body = {"state": "open", "lines": _lines(priced["lines"]),
                         "total": priced["total"], "discount": priced["discount"]}

@@ -83,7 +83,7 @@
     if (status === 200) {
       state.priced = data;
       render();
-      publishDisplay(basket);
+      publishDisplay(customer ? { ...basket, customer } : basket);
       return true;
     }
     if (status === 422 && data && data.errors && data.errors.cards
