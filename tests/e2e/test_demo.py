@@ -170,6 +170,18 @@ def test_the_walkthrough_partner_card_spares_tobacco(demo: Demo) -> None:
     assert cigarettes["excluded_by"] == "no-discount-tobacco"
     assert cigarettes["amount"] == "5.50"
     assert priced["total"] == "7.49"
+    # A Club card: the Club's 3% off the bread, nothing off the cigarettes; with the union
+    # card as well only the better rate (the union's 5%) applies.
+    club = {**basket, "cards": [demo_data.club_card(1)]}
+    priced = expect(requests.post(f"{demo.till('kiosk-1')}/baskets/price", json=club,
+                                  timeout=10), 200)
+    bread, cigarettes = priced["lines"]
+    assert [(a["kind"], a["code"], a["amount"]) for a in bread["adjustments"]] == [
+        ("profile", "club", "0.06")]
+    assert (cigarettes["adjustments"], priced["total"]) == ([], "7.54")
+    both = {**basket, "cards": [demo_data.club_card(1), UNION_CARD]}
+    assert expect(requests.post(f"{demo.till('kiosk-1')}/baskets/price", json=both,
+                                timeout=10), 200)["total"] == "7.49"
     # The other demo pricing is there to be seen too.
     headers = {"Authorization": f"Bearer {demo.token()}"}
     for path in ("discount-rules", "promotions", "exclusions", "vip-cards",
