@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -56,6 +56,58 @@ def record(session: Session, bucket: str, scope: Scope, entity: str, key: str, o
     session.add(change)
     session.flush()
     return change
+
+
+def record_many(session: Session, bucket: str, scope: Scope,
+                entries: Sequence[tuple[str, str, str, dict[str, Any] | None]]) -> int:
+    """Append many changes ``(entity, key, op, data)`` to one stream, in their order.
+
+    The same versions, entries and checksum as ``record`` called once per entry, in a few
+    statements: the head bumped once by their number, every key's previous entry read in
+    one query, the changes inserted together (an import's batch of a thousand rows).
+    Returns the first version given (0 when there is nothing to record).
+    """
+    if not entries:
+        return 0
+    stream = stream_name(bucket, scope)
+    bump = (update(StreamHead).where(StreamHead.stream == stream)
+            .values(version=StreamHead.version + len(entries))
+            .returning(StreamHead.version, StreamHead.checksum))
+    row = session.execute(bump).one_or_none()
+    if row is None:
+        _ensure_head(session, stream)
+        row = session.execute(bump).one()
+    last, checksum = row
+    first = last - len(entries) + 1
+    # The previous state of every key (under the head's row lock), by key then entity.
+    keys = sorted({key for _entity, key, _op, _data in entries})
+    previous: dict[tuple[str, str], tuple[str, str | None]] = {}
+    for start in range(0, len(keys), 1000):
+        chunk = keys[start:start + 1000]
+        latest = (select(Change.entity, Change.key, func.max(Change.version).label("version"))
+                  .where(Change.stream == stream, Change.key.in_(chunk))
+                  .group_by(Change.entity, Change.key).subquery())
+        for entity, key, op, data in session.execute(
+                select(Change.entity, Change.key, Change.op, Change.data).join(
+                    latest, (Change.entity == latest.c.entity) & (Change.key == latest.c.key)
+                    & (Change.version == latest.c.version)).where(Change.stream == stream)):
+            previous[(entity, key)] = (op, data)
+    toggles: list[int] = []
+    rows: list[dict[str, Any]] = []
+    for version, (entity, key, op, data) in enumerate(entries, start=first):
+        text = None if data is None else dumps(data).decode()
+        before = previous.get((entity, key))
+        if before is not None and before[0] != "delete":
+            toggles.append(entry_hash(entity, key, text=before[1] or "{}"))
+        if op != "delete":
+            toggles.append(entry_hash(entity, key, text=text or "{}"))
+        previous[(entity, key)] = (op, text)
+        rows.append({"stream": stream, "version": version, "entity": entity, "key": key,
+                     "op": op, "data": text})
+    session.execute(update(StreamHead).where(StreamHead.stream == stream)
+                    .values(checksum=combine(checksum or EMPTY, *toggles)))
+    session.execute(insert(Change), rows)
+    return first
 
 
 def checksums(session: Session) -> dict[str, tuple[int, str]]:

@@ -166,7 +166,7 @@ class CardKindError(CardError):
     """A card of a kind that does not exist (the error names the card's ``kind``)."""
 
 
-def _check_card(link: Mapping[str, Any]) -> CardLink:
+def check_card(link: Mapping[str, Any]) -> CardLink:
     number, kind = str(link.get("number") or ""), link.get("kind") or "loyalty"
     try:
         card_kind = CardKind(kind)
@@ -211,7 +211,7 @@ def apply_edit(session: Session, customer_id: str, changes: Mapping[str, Any], *
     links: list[CardLink] = []
     for i, given in enumerate(add_cards):
         try:
-            links.append(_check_card(given))
+            links.append(check_card(given))
         except CardKindError as exc:
             problems[f"cards[{i}].kind"] = [str(exc)]
         except CardError as exc:
