@@ -21,7 +21,7 @@ import datetime as dt
 import json
 import uuid as uuidlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -66,6 +66,8 @@ class Plan:
     external: str | None = None
     cards: list[CardLink] = field(default_factory=list)
     if_new: dict[str, str] = field(default_factory=dict)
+    card_column: str = "card"
+    """The file's column of the card (what a refusal names)."""
 
 
 def _same(old: FieldValue, new: FieldValue) -> bool:
@@ -152,7 +154,8 @@ class CustomerWriter:
             if customer.erased_at is not None:
                 raise RowRejected(f"customer {customer.id} was erased: not imported again")
             state = state_of(session, customer)
-            changed, new_cards = self._news(session, plan, state)
+            news, new_cards = self._news(session, plan, state)
+            changed = {k: plan.values[k] for k in news}
             if not changed and not new_cards and (not plan.external
                                                   or customer.external_id == plan.external):
                 return "unchanged"
@@ -166,16 +169,19 @@ class CustomerWriter:
         except CustomerInvalid as exc:
             raise _invalid(exc) from exc
         except (Invalid, Conflict) as exc:
-            raise RowRejected(_problems(exc.errors) or exc.message) from exc
+            errors = {(plan.card_column if k == "cards" or k.startswith("cards[") else k): v
+                      for k, v in exc.errors.items()}
+            raise RowRejected(_problems(errors) or exc.message) from exc
 
-    def _news(self, session: Session, plan: Plan, state: CustomerState,
-              loose: Any = None) -> tuple[dict[str, str], list[CardLink]]:
-        """What ``plan`` would change in a customer as ``state`` holds it."""
+    def _news(self, session: Session, plan: Plan, state: CustomerState, loose: Any = None,
+              at: dt.datetime | None = None) -> tuple[dict[str, FieldValue], list[CardLink]]:
+        """What ``plan`` would change in a customer as ``state`` holds it: the fields'
+        new values (cleaned) and the cards it does not hold yet."""
         current = state.fields()
         clean = clean_changes(plan.values, loose or policy(session, mandatory=False),
-                              region=self.region, at=self.clock(), store=CENTRAL,
+                              region=self.region, at=at or self.clock(), store=CENTRAL,
                               current=current)
-        changed = {k: plan.values[k] for k, v in clean.items() if not _same(current.get(k), v)}
+        changed = {k: v for k, v in clean.items() if not _same(current.get(k), v)}
         held = {n for n, (_link, active) in state.cards().items() if active}
         return changed, [c for c in plan.cards if c.number not in held]
 
@@ -225,8 +231,10 @@ class CustomerWriter:
             return None
 
         matched = {i: match(i, p) for i, p in enumerate(plans)}
+        # Locked, as ``apply_edit`` locks the one it changes (sales' aggregates wait).
         known = {c.id: c for c in session.scalars(select(Customer).where(
-            Customer.id.in_({m for m in matched.values() if m is not None})))}
+            Customer.id.in_({m for m in matched.values() if m is not None}))
+            .order_by(Customer.id).with_for_update())}
         states = states_of(session, list(known.values()), loose.specs())
         results: list[str | RowRejected | None] = [None] * len(plans)
         later: list[int] = []
@@ -251,12 +259,29 @@ class CustomerWriter:
                     if customer.erased_at is not None:
                         raise RowRejected(f"customer {customer.id} was erased: "
                                           "not imported again")
-                    changed, cards = self._news(session, plan, states[customer_id], loose)
+                    changed, cards = self._news(session, plan, states[customer_id], loose, now)
                     if not changed and not cards and (not plan.external
                                                       or customer.external_id == plan.external):
                         results[i] = "unchanged"
+                    elif any(c.number in holders for c in cards):
+                        later.append(i)  # a card someone holds (or held): the registry decides
                     else:
-                        later.append(i)
+                        edit = self._edit(new_edits, customer_id, now, changed, cards)
+                        state = replace(states[customer_id],
+                                        edits=states[customer_id].edits | {edit})
+                        data, columns = fold(customer_id, state, customer.profile, (
+                            customer.total_spend, customer.visits, customer.returns,
+                            customer.first_purchase, customer.last_purchase))
+                        for name, value in columns.items():
+                            setattr(customer, name, value)
+                        if plan.external:
+                            customer.external_id = plan.external
+                        text = dumps(data).decode()
+                        if text != customer.data:
+                            customer.data, customer.updated_at = text, dt.datetime.now(dt.UTC)
+                            entries.append(("customer", customer_id, "upsert", data))
+                        self._cards(new_cards, entries, customer_id, state, cards)
+                        results[i] = "updated"
                     continue
                 if any(c.number in holders for c in plan.cards):
                     later.append(i)  # a card someone holds (or held): the registry decides
@@ -271,9 +296,8 @@ class CustomerWriter:
             except RowRejected as exc:
                 results[i] = exc
                 continue
-            customer_id, edit_id = str(uuidlib.uuid4()), str(uuidlib.uuid4())
-            edit = Edit.of(customer_id, Stamp(now, CENTRAL, edit_id), clean,
-                           add_cards=plan.cards)
+            customer_id = str(uuidlib.uuid4())
+            edit = self._edit(new_edits, customer_id, now, clean, plan.cards)
             state = CustomerState(customer_id, frozenset({edit}))
             data, columns = fold(customer_id, state, None, NO_SALES)
             wall = dt.datetime.now(dt.UTC)
@@ -281,28 +305,17 @@ class CustomerWriter:
                                   "external_id": plan.external, "data": dumps(data).decode(),
                                   "erased_at": None, "erased_stamp": None,
                                   "created_at": wall, "updated_at": wall})
-            new_edits.append({
-                "edit_id": edit_id, "customer_id": customer_id, "addressed_to": customer_id,
-                "at": now, "store": CENTRAL, "author": self.author, "store_epoch": None,
-                "seq": None, "received_at": wall,
-                "changes": json.dumps({k: encode(v) for k, v in clean.items()}, sort_keys=True),
-                "add_cards": json.dumps([{"number": c.number, "kind": c.kind.value}
-                                         for c in edit.add_cards]),
-                "retire_cards": "[]", "redacted": "[]"})
             entries.append(("customer", customer_id, "upsert", data))
-            for number, (link, active) in state.cards().items():
-                card = {"number": number, "customer": customer_id, "kind": link.kind.value,
-                        "active": active}
-                new_cards.append({"number": number, "customer_id": customer_id,
-                                  "kind": link.kind.value, "active": active})
-                entries.append(("customer_card", number, "upsert", card))
+            self._cards(new_cards, entries, customer_id, state, plan.cards)
             results[i] = "created"
         if new_customers:
             session.execute(insert(Customer), new_customers)
+        session.flush()  # the matched customers' new columns
+        if new_edits:
             session.execute(insert(CustomerEdit), new_edits)
-            if new_cards:
-                session.execute(insert(CustomerCard), new_cards)
-            changelog.record_many(session, BUCKET, ALL, entries)
+        if new_cards:
+            session.execute(insert(CustomerCard), new_cards)
+        changelog.record_many(session, BUCKET, ALL, entries)
         for i in later:
             try:
                 with session.begin_nested():
@@ -311,6 +324,36 @@ class CustomerWriter:
                 results[i] = exc
         assert all(r is not None for r in results)
         return results  # type: ignore[return-value]
+
+
+    def _edit(self, rows: list[dict[str, Any]], customer_id: str, at: dt.datetime,
+              changes: Mapping[str, FieldValue], cards: Sequence[CardLink]) -> Edit:
+        """A new edit of head office (as ``apply_edit`` records it), its row added to
+        ``rows``."""
+        edit_id = str(uuidlib.uuid4())
+        edit = Edit.of(customer_id, Stamp(at, CENTRAL, edit_id), changes, add_cards=cards)
+        rows.append({
+            "edit_id": edit_id, "customer_id": customer_id, "addressed_to": customer_id,
+            "at": at, "store": CENTRAL, "author": self.author, "store_epoch": None,
+            "seq": None, "received_at": dt.datetime.now(dt.UTC),
+            "changes": json.dumps({k: encode(v) for k, v in changes.items()}, sort_keys=True),
+            "add_cards": json.dumps([{"number": c.number, "kind": c.kind.value}
+                                     for c in edit.add_cards]),
+            "retire_cards": "[]", "redacted": "[]"})
+        return edit
+
+    @staticmethod
+    def _cards(rows: list[dict[str, Any]], entries: list[Any], customer_id: str,
+               state: CustomerState, added: Sequence[CardLink]) -> None:
+        """The ``customer_cards`` rows and change-log entries of the cards just added."""
+        numbers = {c.number for c in added}
+        for number, (link, active) in state.cards().items():
+            if number in numbers:
+                rows.append({"number": number, "customer_id": customer_id,
+                             "kind": link.kind.value, "active": active})
+                entries.append(("customer_card", number, "upsert", {
+                    "number": number, "customer": customer_id, "kind": link.kind.value,
+                    "active": active}))
 
 
 class CustomerRows:

@@ -60,7 +60,7 @@ def _parse(row: Row) -> tuple[tuple[str, str, str | None], Plan | None]:
     named = "first_name" in values or "last_name" in values
     return (first, last, holder), Plan(
         values, external, [card_link("number", first, "partner")],
-        {"last_name": holder[:80]} if holder and not named else {})
+        {"last_name": holder[:80]} if holder and not named else {}, card_column="number")
 
 
 class MemberRows:
