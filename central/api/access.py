@@ -107,6 +107,10 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "customer-fields": writes_by(MARKETING),
     "customer-alerts": writes_by(MARKETING),
     "customer-lists": Access(read=ANY_ROLE, write=frozenset({MARKETING, CUSTOMER_SERVICE})),
+    # imports of customers and partner members: their reports hold personal data, so only
+    # those who import read them (customer service; pricing keeps the partner programmes)
+    "imports": Access(read=frozenset({CUSTOMER_SERVICE, PRICING}),
+                      write=frozenset({CUSTOMER_SERVICE, PRICING})),
     # what the stores sent: nobody rewrites it
     "sales": writes_by(),
     # people and their credentials
