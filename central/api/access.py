@@ -127,6 +127,9 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "console-loyalty": writes_by(MARKETING),
     "console-points": writes_by(CUSTOMER_SERVICE),
     "console-customers": writes_by(CUSTOMER_SERVICE),
+    # the console's imports: as /api/v1/imports (the reports hold personal data)
+    "console-imports": Access(read=frozenset({CUSTOMER_SERVICE, PRICING}),
+                              write=frozenset({CUSTOMER_SERVICE, PRICING})),
     "console-users": ADMIN_ONLY,
     "console-discounts": writes_by(PRICING),
     "console-receipts": writes_by(MARKETING),

@@ -30,6 +30,7 @@ class ImportOut(Schema):
     id = fields.String()
     kind = fields.String(metadata={"description": "customers or partner-members"})
     programme = fields.String(allow_none=True)
+    check_only = fields.Boolean()
     filename = fields.String()
     state = fields.String(metadata={"description": "queued, running, done or failed"})
     rows = fields.Integer(metadata={"description": "rows read so far"})
@@ -60,32 +61,10 @@ _UPLOAD = {
             "kind": {"type": "string", "enum": list(import_jobs.KINDS)},
             "programme": {"type": "string",
                           "description": "the partner programme (partner-members only)"},
+            "mode": {"type": "string", "enum": ["apply", "check"],
+                     "description": "check: every row checked and counted, nothing written"},
             "file": {"type": "string", "format": "binary"}}}}},
 }
-
-
-def start_import(kind: str | None, programme: str | None, upload: Any,
-                 author: str | None) -> dict[str, Any]:
-    """Queue an import of ``upload`` (a werkzeug FileStorage) and start it; the job's wire.
-
-    The console's import pages call this too."""
-    session = db_session()
-    job = import_jobs.create(session, kind=kind, programme=programme,
-                             filename=upload.filename if upload is not None else None,
-                             author=author)
-    path = import_jobs.upload_path(job.id, Path(job.filename).suffix)
-    upload.save(path)
-    size = path.stat().st_size
-    if size == 0:
-        path.unlink(missing_ok=True)
-        session.rollback()
-        raise Invalid("invalid import", {"file": ["the file is empty"]})
-    job.bytes_total = size
-    wire = import_jobs.job_wire(job)
-    session.commit()
-    import_jobs.start(current_app.extensions["tessera.db"].sessions, job.id, path,
-                      region=_region())
-    return wire
 
 
 @imports_blp.route("/")
@@ -104,8 +83,14 @@ class Imports(MethodView):
             raise Invalid("invalid import", {"file": ["send multipart/form-data with the "
                                                       "fields kind, programme and file"]})
         form = request.form
-        wire = start_import(form.get("kind"), form.get("programme"), request.files.get("file"),
-                            principal().username)
+        check = form.get("mode", "apply")
+        if check not in ("apply", "check"):
+            raise Invalid("invalid import", {"mode": ["apply (the default) or check"]})
+        wire = import_jobs.start_upload(
+            db_session(), current_app.extensions["tessera.db"].sessions,
+            kind=form.get("kind"), programme=form.get("programme"),
+            upload=request.files.get("file"), author=principal().username,
+            region=_region(), check=check == "check")
         return wire, 202, {"Location": f"/api/v1/imports/{wire['id']}"}
 
 

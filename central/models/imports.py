@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from central.models.base import Base, UTCDateTime, utcnow
@@ -18,6 +18,8 @@ class ImportJob(Base):
     """``customers`` or ``partner-members``."""
     programme: Mapped[str | None] = mapped_column(String(40))
     filename: Mapped[str] = mapped_column(String(200))
+    check_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Every row checked and counted, nothing written (a preview)."""
     state: Mapped[str] = mapped_column(String(16), default="queued")
     """queued, running, done or failed."""
     columns: Mapped[str] = mapped_column(Text, default="[]")

@@ -43,6 +43,7 @@ FINISHED = ("done", "failed")
 
 def job_wire(job: ImportJob) -> dict[str, Any]:
     return {"id": job.id, "kind": job.kind, "programme": job.programme,
+            "check_only": job.check_only,
             "filename": job.filename, "state": job.state, "rows": job.rows,
             "accepted": job.accepted, "rejected": job.rejected, "created": job.created,
             "updated": job.updated, "unchanged": job.unchanged, "bytes_read": job.bytes_read,
@@ -81,8 +82,9 @@ def recent(session: Session, limit: int = 20) -> list[ImportJob]:
 
 
 def create(session: Session, *, kind: str | None, programme: str | None,
-           filename: str | None, author: str | None) -> ImportJob:
-    """A queued import; bad input is Invalid naming each field, nothing written."""
+           filename: str | None, author: str | None, check: bool = False) -> ImportJob:
+    """A queued import (``check``: every row checked, nothing written); bad input is Invalid
+    naming each field, nothing written."""
     problems: dict[str, list[str]] = {}
     if kind not in KINDS:
         problems["kind"] = [f"one of {', '.join(KINDS)}"]
@@ -107,7 +109,7 @@ def create(session: Session, *, kind: str | None, programme: str | None,
     job = ImportJob(id=str(uuidlib.uuid4()), kind=kind, programme=programme,
                     filename=name[:200], state="queued", columns="[]", rows=0, accepted=0,
                     rejected=0, created=0, updated=0, unchanged=0, bytes_read=0,
-                    bytes_total=0, author=author, runner=runner())
+                    bytes_total=0, author=author, runner=runner(), check_only=check)
     session.add(job)
     session.flush()
     return job
@@ -187,7 +189,7 @@ def run(sessions: Callable[[], Session], job_id: str, path: Path, *, region: str
     try:
         with sessions() as session:
             job = get(session, job_id)
-            handler = _handler(job, region)
+            handler, check_only = _handler(job, region), job.check_only
             job.state, job.started_at = "running", dt.datetime.now(dt.UTC)
             session.commit()
         with open_table(path, progress=recorder.bytes) as table:
@@ -196,13 +198,13 @@ def run(sessions: Callable[[], Session], job_id: str, path: Path, *, region: str
                     columns=json.dumps([c for c in table.header if c], ensure_ascii=False)))
                 session.commit()
             result = run_import(table, handler, sessions, batch_size=batch_size,
-                                rejects=recorder,  # type: ignore[arg-type]
+                                apply=not check_only, rejects=recorder,  # type: ignore[arg-type]
                                 progress=recorder.save)
         recorder.save(result, state="done", finished_at=dt.datetime.now(dt.UTC))
     except (ImportAborted, TabularError, NotFound) as exc:
         result = exc.result if isinstance(exc, ImportAborted) else result
-        recorder.save(result, state="failed", error=str(exc),
-                      finished_at=dt.datetime.now(dt.UTC))
+        error = f"the file cannot be read: {exc}" if isinstance(exc, TabularError) else str(exc)
+        recorder.save(result, state="failed", error=error, finished_at=dt.datetime.now(dt.UTC))
     except Exception as exc:  # the thread's last word: the job says what happened
         log.exception("import %s failed", job_id)
         recorder.save(result, state="failed", error=f"unexpected error: {exc}",
@@ -219,6 +221,27 @@ def start(sessions: Callable[[], Session], job_id: str, path: Path, *,
                               daemon=True)
     thread.start()
     return thread
+
+
+def start_upload(session: Session, sessions: Callable[[], Session], *, kind: str | None,
+                 programme: str | None, upload: Any, author: str | None, region: str,
+                 check: bool = False) -> dict[str, Any]:
+    """Queue an import of ``upload`` (a werkzeug ``FileStorage``, saved to disk as it is)
+    and start it in a thread; the job's wire. Bad input is Invalid naming the field."""
+    job = create(session, kind=kind, programme=programme,
+                 filename=getattr(upload, "filename", None), author=author, check=check)
+    path = upload_path(job.id, Path(job.filename).suffix)
+    upload.save(path)
+    size = path.stat().st_size
+    if size == 0:
+        path.unlink(missing_ok=True)
+        session.rollback()
+        raise Invalid("invalid import", {"file": ["the file is empty"]})
+    job.bytes_total = size
+    wire = job_wire(job)
+    session.commit()
+    start(sessions, job.id, path, region=region)
+    return wire
 
 
 def upload_path(job_id: str, suffix: str, folder: str | os.PathLike[str] | None = None) -> Path:

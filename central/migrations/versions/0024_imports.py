@@ -20,6 +20,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(24), nullable=False),
         sa.Column("programme", sa.String(40), nullable=True),
         sa.Column("filename", sa.String(200), nullable=False),
+        sa.Column("check_only", sa.Boolean(), nullable=False),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("columns", sa.Text(), nullable=False),
         sa.Column("rows", sa.Integer(), nullable=False),
