@@ -79,19 +79,26 @@ def record_many(session: Session, bucket: str, scope: Scope,
         row = session.execute(bump).one()
     last, checksum = row
     first = last - len(entries) + 1
-    # The previous state of every key (under the head's row lock), by key then entity.
-    keys = sorted({key for _entity, key, _op, _data in entries})
+    # The previous state of every key (under the head's row lock), one query per entity and
+    # thousand keys: (stream, entity, key) is the index's prefix, whatever the log's length.
+    keys: dict[str, set[str]] = {}
+    for entity, key, _op, _data in entries:
+        keys.setdefault(entity, set()).add(key)
     previous: dict[tuple[str, str], tuple[str, str | None]] = {}
-    for start in range(0, len(keys), 1000):
-        chunk = keys[start:start + 1000]
-        latest = (select(Change.entity, Change.key, func.max(Change.version).label("version"))
-                  .where(Change.stream == stream, Change.key.in_(chunk))
-                  .group_by(Change.entity, Change.key).subquery())
-        for entity, key, op, data in session.execute(
-                select(Change.entity, Change.key, Change.op, Change.data).join(
-                    latest, (Change.entity == latest.c.entity) & (Change.key == latest.c.key)
-                    & (Change.version == latest.c.version)).where(Change.stream == stream)):
-            previous[(entity, key)] = (op, data)
+    for entity, named in sorted(keys.items()):
+        ordered = sorted(named)
+        for start in range(0, len(ordered), 1000):
+            chunk = ordered[start:start + 1000]
+            latest = (select(Change.key, func.max(Change.version).label("version"))
+                      .where(Change.stream == stream, Change.entity == entity,
+                             Change.key.in_(chunk))
+                      .group_by(Change.key).subquery())
+            for key, op, data in session.execute(
+                    select(Change.key, Change.op, Change.data).join(
+                        latest, (Change.key == latest.c.key)
+                        & (Change.version == latest.c.version))
+                    .where(Change.stream == stream, Change.entity == entity)):
+                previous[(entity, key)] = (op, data)
     toggles: list[int] = []
     rows: list[dict[str, Any]] = []
     for version, (entity, key, op, data) in enumerate(entries, start=first):

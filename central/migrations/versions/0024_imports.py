@@ -1,4 +1,5 @@
-"""imports in the background (issue 15, K6): each file's progress and its rejected rows
+"""imports in the background (issue 15, K6): each file's progress and its rejected rows;
+a partial index of the partner programmes' ranges (read by each batch of a member list)
 
 Revision ID: 0024_imports
 Revises: 0023_user_language
@@ -45,8 +46,12 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("cells", sa.Text(), nullable=False),
     )
+    op.create_index("ix_partner_cards_ranges", "partner_cards", ["programme_id"],
+                    postgresql_where=sa.text("first <> last"),
+                    sqlite_where=sa.text("first <> last"))
 
 
 def downgrade() -> None:
+    op.drop_index("ix_partner_cards_ranges", table_name="partner_cards")
     op.drop_table("import_rejections")
     op.drop_table("import_jobs")
