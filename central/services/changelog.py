@@ -79,8 +79,10 @@ def record_many(session: Session, bucket: str, scope: Scope,
         row = session.execute(bump).one()
     last, checksum = row
     first = last - len(entries) + 1
-    # The previous state of every key (under the head's row lock), one query per entity and
-    # thousand keys: (stream, entity, key) is the index's prefix, whatever the log's length.
+    # The previous state of every key (under the head's row lock): every change of the
+    # batch's keys, one query per entity and thousand keys on the (stream, entity, key)
+    # index, the last one kept. No self-join on max(version): on a freshly filled log its
+    # stale statistics made PostgreSQL loop over the join, minutes per batch.
     keys: dict[str, set[str]] = {}
     for entity, key, _op, _data in entries:
         keys.setdefault(entity, set()).add(key)
@@ -88,16 +90,11 @@ def record_many(session: Session, bucket: str, scope: Scope,
     for entity, named in sorted(keys.items()):
         ordered = sorted(named)
         for start in range(0, len(ordered), 1000):
-            chunk = ordered[start:start + 1000]
-            latest = (select(Change.key, func.max(Change.version).label("version"))
-                      .where(Change.stream == stream, Change.entity == entity,
-                             Change.key.in_(chunk))
-                      .group_by(Change.key).subquery())
             for key, op, data in session.execute(
-                    select(Change.key, Change.op, Change.data).join(
-                        latest, (Change.key == latest.c.key)
-                        & (Change.version == latest.c.version))
-                    .where(Change.stream == stream, Change.entity == entity)):
+                    select(Change.key, Change.op, Change.data)
+                    .where(Change.stream == stream, Change.entity == entity,
+                           Change.key.in_(ordered[start:start + 1000]))
+                    .order_by(Change.key, Change.version)):
                 previous[(entity, key)] = (op, data)
     toggles: list[int] = []
     rows: list[dict[str, Any]] = []
