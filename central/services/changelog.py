@@ -7,7 +7,7 @@ commit out of order and let the publisher skip rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -59,13 +59,16 @@ def record(session: Session, bucket: str, scope: Scope, entity: str, key: str, o
 
 
 def record_many(session: Session, bucket: str, scope: Scope,
-                entries: Sequence[tuple[str, str, str, dict[str, Any] | None]]) -> int:
+                entries: Sequence[tuple[str, str, str, dict[str, Any] | None]],
+                new: Collection[tuple[str, str]] = ()) -> int:
     """Append many changes ``(entity, key, op, data)`` to one stream, in their order.
 
     The same versions, entries and checksum as ``record`` called once per entry, in a few
     statements: the head bumped once by their number, every key's previous entry read in
     one query, the changes inserted together (an import's batch of a thousand rows).
-    Returns the first version given (0 when there is nothing to record).
+    Returns the first version given (0 when there is nothing to record). ``new`` holds
+    the (entity, key) pairs the caller knows the stream has never seen (an id it has just
+    made, a card with no row yet): their previous entry is not looked for.
     """
     if not entries:
         return 0
@@ -84,8 +87,10 @@ def record_many(session: Session, bucket: str, scope: Scope,
     # index, the last one kept. No self-join on max(version): on a freshly filled log its
     # stale statistics made PostgreSQL loop over the join, minutes per batch.
     keys: dict[str, set[str]] = {}
+    fresh = set(new)
     for entity, key, _op, _data in entries:
-        keys.setdefault(entity, set()).add(key)
+        if (entity, key) not in fresh:
+            keys.setdefault(entity, set()).add(key)
     previous: dict[tuple[str, str], tuple[str, str | None]] = {}
     for entity, named in sorted(keys.items()):
         ordered = sorted(named)

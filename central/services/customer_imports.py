@@ -315,7 +315,11 @@ class CustomerWriter:
             session.execute(insert(CustomerEdit), new_edits)
         if new_cards:
             session.execute(insert(CustomerCard), new_cards)
-        changelog.record_many(session, BUCKET, ALL, entries)
+        # new customers' ids were just made; their cards have no row (``holders``): no
+        # entry of theirs is in the log yet
+        fresh = {("customer", c["id"]) for c in new_customers}
+        fresh |= {("customer_card", c["number"]) for c in new_cards}
+        changelog.record_many(session, BUCKET, ALL, entries, new=fresh)
         for i in later:
             try:
                 with session.begin_nested():

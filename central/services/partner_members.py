@@ -112,7 +112,9 @@ class MemberRows:
                           or RANK[card_outcome] >= RANK[member] else member)
         if added:
             session.execute(insert(PartnerCard), added)
-        changelog.record_many(session, partners.BUCKET, ALL, log)
+        # an entry with no row was never logged (rows are kept, inactive, when removed)
+        changelog.record_many(session, partners.BUCKET, ALL, log, new={
+            ("partner_card", f"{programme.code}|{c['first']}|{c['last']}") for c in added})
         assert all(r is not None for r in results)
         return results  # type: ignore[return-value]
 

@@ -21,6 +21,7 @@ from central.services import changelog, customer_imports, customers, partner_mem
 from central.services.customer_fold import refresh
 from central.tabular import open_table
 from protocol import messages
+from protocol.checksum import EMPTY, combine, entry_hash
 from protocol.streams import ALL, stream_name
 from store_agent.pos.api import create_app
 from store_agent.pos.customers import Customers
@@ -106,6 +107,11 @@ def test_a_member_list_with_bad_rows_reports_exactly_them_and_again_changes_noth
         assert [(c.number, c.kind) for c in customers.cards_of(session, member.id)] == [
             ("70000007", "partner")]
         assert partners.get_card(session, "ABCDEF", "70000007").holder == "Membru 7"
+    with db.sessions() as session:  # the batches' checksums are those of their entries
+        for bucket in ("customers", partners.BUCKET):
+            version, checksum, live = changelog.snapshot(session, stream_name(bucket, ALL))
+            assert checksum == combine(EMPTY, *(entry_hash(c.entity, c.key, text=c.data)
+                                                for c in live)), bucket
     before = (count(db, Change), count(db, CustomerEdit))
 
     again = run(db, path)
