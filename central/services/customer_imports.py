@@ -32,12 +32,19 @@ from central.models import Customer, CustomerCard, CustomerEdit
 from central.services import changelog
 from central.services.customer_fields import BUCKET, policy
 from central.services.customer_fold import NO_SALES, encode, fold, state_of, states_of
-from central.services.customers import CENTRAL, apply_edit, check_card, find
+from central.services.customers import (
+    CENTRAL,
+    apply_edit,
+    check_card,
+    find,
+    loyalty_rules,
+    profile_for,
+)
 from central.services.errors import Conflict, Invalid
 from central.tabular import Row
 from protocol.encoding import dumps
 from protocol.streams import ALL
-from rules.cards import CardError
+from rules.cards import CardError, CardKind
 from rules.customers.contact import ContactError, normalise_phone
 from rules.customers.history import CardLink, CustomerState, Edit, Stamp
 from rules.customers.record import (
@@ -68,6 +75,10 @@ class Plan:
     if_new: dict[str, str] = field(default_factory=dict)
     card_column: str = "card"
     """The file's column of the card (what a refusal names)."""
+
+
+def _loyalty(cards: Sequence[CardLink]) -> list[str]:
+    return [c.number for c in cards if c.kind is CardKind.LOYALTY]
 
 
 def _same(old: FieldValue, new: FieldValue) -> bool:
@@ -190,6 +201,7 @@ class CustomerWriter:
     def many(self, session: Session, plans: Sequence[Plan]) -> list[str | RowRejected]:
         """Apply a batch of plans; each gets its outcome or its RowRejected, in order."""
         now = self.clock()
+        profiles = loyalty_rules(session)
         loose = policy(session, mandatory=False)
         strict = policy(session, mandatory=True) if self.mandatory else loose
         numbers = {c.number for p in plans for c in p.cards}
@@ -269,6 +281,8 @@ class CustomerWriter:
                         edit = self._edit(new_edits, customer_id, now, changed, cards)
                         state = replace(states[customer_id],
                                         edits=states[customer_id].edits | {edit})
+                        if customer.profile is None:  # as apply_edit: its first chain card
+                            customer.profile = profile_for(_loyalty(cards), profiles)
                         data, columns = fold(customer_id, state, customer.profile, (
                             customer.total_spend, customer.visits, customer.returns,
                             customer.first_purchase, customer.last_purchase))
@@ -299,9 +313,10 @@ class CustomerWriter:
             customer_id = str(uuidlib.uuid4())
             edit = self._edit(new_edits, customer_id, now, clean, plan.cards)
             state = CustomerState(customer_id, frozenset({edit}))
-            data, columns = fold(customer_id, state, None, NO_SALES)
+            profile = profile_for(_loyalty(plan.cards), profiles)
+            data, columns = fold(customer_id, state, profile, NO_SALES)
             wall = dt.datetime.now(dt.UTC)
-            new_customers.append({"id": customer_id, **columns, "profile": None,
+            new_customers.append({"id": customer_id, **columns, "profile": profile,
                                   "external_id": plan.external, "data": dumps(data).decode(),
                                   "erased_at": None, "erased_stamp": None,
                                   "created_at": wall, "updated_at": wall})

@@ -159,3 +159,26 @@ def test_only_customer_service_and_pricing_import_and_read_reports(
     assert upload(marketing, b"last_name\nRossi\n", kind="customers").status_code == 403
     assert marketing.get("/api/v1/imports/").status_code == 403
     assert anonymous.get("/api/v1/imports/").status_code == 401
+
+
+def test_an_imported_card_holder_joins_the_profile_of_the_cards_prefix(
+        client: FlaskClient, db: Database) -> None:
+    """As a customer made one at a time (SPEC L1): the batch gives the profile too."""
+    made = client.post("/api/v1/loyalty/profiles/", json={
+        "code": "BASE", "description": "Base", "card_prefix": "299", "default": True,
+        "alternative_prefixes": []})
+    assert made.status_code == 201, made.get_json()
+    with db.transaction() as session:
+        plain = customers.create(session, {"last_name": "Piano", "mobile": "+40722999999"}).id
+    text = f"last_name;mobile;card\nNou;;{card(41)}\nPiano;+40722999999;{card(42)}\nFara;;\n"
+    done = finished(client, upload(client, text.encode(), "people.csv",
+                                   kind="customers").get_json()["id"])
+    assert (done["created"], done["updated"]) == (2, 1), done
+    with db.sessions() as session:
+        new = customers.find(session, card=card(41))
+        old = customers.get(session, plain)
+        assert new is not None and new.profile == "BASE"
+        assert customers.wire(new)["profile"] == "BASE"
+        assert old.profile == "BASE" and customers.wire(old)["profile"] == "BASE"
+        none = session.scalar(select(Customer).where(Customer.last_name == "Fara"))
+        assert none is not None and none.profile is None
