@@ -77,11 +77,12 @@ def import_partner_cards(programme: str, path: str, apply: bool, report_path: st
     holder) from a CSV or XLSX file of any size; importing it again changes nothing."""
     from central.db import Database
     from central.imports import ImportAborted, RejectReport, describe, run_import
-    from central.services import partners
+    from central.services import customers, partner_members, partners
     from central.services.errors import NotFound
     from central.tabular import Progress, TabularError, open_table
 
     settings = _settings()
+    region = customers.country_of_zone(settings.default_time_zone).upper()
     db = Database(settings.database_url)
     try:
         with db.sessions() as session:
@@ -105,8 +106,9 @@ def import_partner_cards(programme: str, path: str, apply: bool, report_path: st
 
             with open_table(path, progress=progress) as table, \
                     RejectReport(table.header, **target) as rejects:
-                result = run_import(table, partners.card_row_handler(programme), db.sessions,
-                                    batch_size=batch, apply=apply, rejects=rejects)
+                handler = partner_members.member_handler(programme, region=region)
+                result = run_import(table, handler, db.sessions, batch_size=batch,
+                                    apply=apply, rejects=rejects)
     except TabularError as exc:
         raise click.ClickException(str(exc)) from exc
     except ImportAborted as exc:

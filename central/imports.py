@@ -54,6 +54,20 @@ class RowHandler(Protocol):
     def __call__(self, session: Session, row: Row) -> str: ...
 
 
+class BatchHandler(Protocol):
+    """A handler that takes a whole batch at once (bulk reads and writes).
+
+    ``batch(session, rows)`` returns, for each row in order, its outcome or the
+    ``RowRejected`` that refuses it; a refused row must have written nothing (check every
+    row before the bulk writes, or give the row its own savepoint). An exception it
+    raises stops the import as for a row handler.
+    """
+
+    def __call__(self, session: Session, row: Row) -> str: ...
+
+    def batch(self, session: Session, rows: Sequence[Row]) -> list[str | RowRejected]: ...
+
+
 @dataclass(frozen=True)
 class Rejection:
     line: int
@@ -135,15 +149,18 @@ class RejectReport:
         self.close()
 
 
-def run_import(rows: Iterable[Row], handler: RowHandler, sessions: Callable[[], Session], *,
+def run_import(rows: Iterable[Row], handler: RowHandler | BatchHandler,
+               sessions: Callable[[], Session], *,
                batch_size: int = 500, apply: bool = True,
                rejects: RejectReport | None = None,
                progress: Callable[[ImportResult], None] | None = None) -> ImportResult:
     """Feed ``rows`` to ``handler`` in batches of ``batch_size``, one transaction each.
 
     ``sessions`` makes a new session (a ``sessionmaker``, ``Database.sessions``).
-    ``progress`` is called with the running result after each batch.
+    ``progress`` is called with the running result after each batch. A handler with a
+    ``batch`` method (``BatchHandler``) gets each batch's readable rows at once.
     """
+    bulk = getattr(handler, "batch", None)
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     result = ImportResult(applied=apply)
@@ -153,6 +170,7 @@ def run_import(rows: Iterable[Row], handler: RowHandler, sessions: Callable[[], 
         batch_rows = 0
         outcomes: Counter[str] = Counter()
         rejected: list[Rejection] = []
+        pending: list[Row] = []
         first_line = result.last_line + 1
         stop: ImportAborted | None = None
         with sessions() as session:
@@ -176,11 +194,21 @@ def run_import(rows: Iterable[Row], handler: RowHandler, sessions: Callable[[], 
                     if row.error:
                         rejected.append(Rejection(row.line, row.error, row.values))
                         continue
+                    if bulk is not None:
+                        pending.append(row)
+                        continue
                     try:
                         with session.begin_nested():
                             outcomes[handler(session, row)] += 1
                     except RowRejected as exc:
                         rejected.append(Rejection(row.line, exc.reason, row.values))
+                if pending:
+                    for row, outcome in zip(pending, bulk(session, pending), strict=True):
+                        if isinstance(outcome, RowRejected):
+                            rejected.append(Rejection(row.line, outcome.reason, row.values))
+                        else:
+                            outcomes[outcome] += 1
+                    rejected.sort(key=lambda r: r.line)
                 if apply:
                     session.commit()
                 else:

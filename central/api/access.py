@@ -108,6 +108,10 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "customer-fields": writes_by(MARKETING),
     "customer-alerts": writes_by(MARKETING),
     "customer-lists": Access(read=ANY_ROLE, write=frozenset({MARKETING, CUSTOMER_SERVICE})),
+    # imports of customers and partner members: their reports hold personal data, so only
+    # those who import read them (customer service; pricing keeps the partner programmes)
+    "imports": Access(read=frozenset({CUSTOMER_SERVICE, PRICING}),
+                      write=frozenset({CUSTOMER_SERVICE, PRICING})),
     # what the stores sent: nobody rewrites it
     "sales": writes_by(),
     # people and their credentials
@@ -124,6 +128,9 @@ BLUEPRINT_ACCESS: dict[str, Access] = {
     "console-loyalty": writes_by(MARKETING),
     "console-points": writes_by(CUSTOMER_SERVICE),
     "console-customers": writes_by(CUSTOMER_SERVICE),
+    # the console's imports: as /api/v1/imports (the reports hold personal data)
+    "console-imports": Access(read=frozenset({CUSTOMER_SERVICE, PRICING}),
+                              write=frozenset({CUSTOMER_SERVICE, PRICING})),
     "console-users": ADMIN_ONLY,
     "console-discounts": writes_by(PRICING),
     "console-receipts": writes_by(MARKETING),

@@ -21,6 +21,7 @@ from central.console.discounts import discounts_bp
 from central.console.display import display_bp
 from central.console.fleet import fleet_bp
 from central.console.footfall import footfall_bp
+from central.console.imports import imports_bp
 from central.console.instructions import instructions_bp
 from central.console.loyalty import loyalty_bp, points_bp
 from central.console.prices import prices_bp
@@ -33,7 +34,7 @@ from central.console.users import users_bp
 # Every page blueprint, in one list (the access table names each of them).
 BLUEPRINTS = (auth_bp, fleet_bp, stores_bp, catalogue_bp, references_bp, prices_bp, sales_bp,
               customers_bp, users_bp, cashiers_bp, loyalty_bp, points_bp, instructions_bp,
-              footfall_bp, surveys_bp, discounts_bp, receipts_bp, display_bp)
+              footfall_bp, surveys_bp, discounts_bp, receipts_bp, display_bp, imports_bp)
 
 
 def init_app(app: Flask) -> None:

@@ -20,6 +20,7 @@ from central.models.customers import (
 )
 from central.models.display import DisplayContent
 from central.models.footfall import FootfallReading
+from central.models.imports import ImportJob, ImportRejection
 from central.models.instructions import (
     Instruction,
     InstructionDelivery,
@@ -121,6 +122,8 @@ __all__ = [
     "InstructionSeen",
     "SellerMessage",
     "FootfallReading",
+    "ImportJob",
+    "ImportRejection",
     "SurveyQuestion",
     "Survey",
     "SurveyItem",

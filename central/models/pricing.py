@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy import (
     Boolean,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -83,7 +85,11 @@ class PartnerCard(Base):
     """One card number, or a range of numbers, of a partner programme."""
 
     __tablename__ = "partner_cards"
-    __table_args__ = (UniqueConstraint("programme_id", "first", "last"),)
+    __table_args__ = (UniqueConstraint("programme_id", "first", "last"),
+                      # a programme's ranges, read by every batch of a member list import
+                      Index("ix_partner_cards_ranges", "programme_id",
+                            postgresql_where=text("first <> last"),
+                            sqlite_where=text("first <> last")))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     programme_id: Mapped[int] = mapped_column(ForeignKey("partner_programmes.id"), index=True)
     first: Mapped[str] = mapped_column(String(64), index=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -98,6 +98,26 @@ def state_of(session: Session, customer: Customer,
     return CustomerState(customer.id, edits, erased, merged)
 
 
+def states_of(session: Session, customers: Sequence[Customer],
+              specs: Mapping[str, Any]) -> dict[str, CustomerState]:
+    """``state_of`` for many customers in two queries (their edits, their redirects)."""
+    ids = [c.id for c in customers]
+    edits: dict[str, set[Edit]] = {i: set() for i in ids}
+    merged: dict[str, set[str]] = {i: set() for i in ids}
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start:start + 1000]
+        for row in session.scalars(select(CustomerEdit)
+                                   .where(CustomerEdit.customer_id.in_(chunk))):
+            edits[row.customer_id].add(_edit_of(row, specs))
+        for old, survivor in session.execute(select(CustomerRedirect.old,
+                                                    CustomerRedirect.survivor)
+                                             .where(CustomerRedirect.survivor.in_(chunk))):
+            merged[survivor].add(old)
+    return {c.id: CustomerState(c.id, frozenset(edits[c.id]),
+                                _stamp_of(c.erased_stamp) if c.erased_stamp else None,
+                                frozenset(merged[c.id])) for c in customers}
+
+
 def card_wire(card: CustomerCard) -> dict[str, Any]:
     return {"number": card.number, "customer": card.customer_id, "kind": card.kind,
             "active": card.active}
@@ -108,7 +128,13 @@ def redact(changes: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return kept, sorted(k for k in changes if history.is_personal(k))
 
 
-def _aggregates(session: Session, customer_id: str) -> tuple[Decimal, int, int, Any, Any]:
+Aggregates = tuple[Decimal, int, int, Any, Any]
+"""(total spend, visits, returns, first purchase, last purchase)."""
+
+NO_SALES: Aggregates = (Decimal("0"), 0, 0, None, None)
+
+
+def _aggregates(session: Session, customer_id: str) -> Aggregates:
     row = session.execute(select(
         func.coalesce(func.sum(case((CustomerSale.kind == "return", -CustomerSale.total),
                                     else_=CustomerSale.total)), 0),
@@ -124,16 +150,17 @@ def iso(value: dt.datetime | None) -> str | None:
     return None if value is None else value.astimezone(dt.UTC).isoformat()
 
 
-def refresh(session: Session, customer: Customer) -> None:
-    """Refold the customer from its edits, sales and erasure; record what changed."""
-    state = state_of(session, customer)
+def fold(customer_id: str, state: CustomerState, profile: str | None,
+         aggregates: Aggregates) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``customer`` entity's data and the ``customers`` columns for a customer's state
+    (pure: ``refresh`` and the batch import both build customers with it)."""
     fields = state.fields()
     stamps: dict[str, str] = {}
     for edit_ in state.history():
         for name, _value in edit_.changes:
             stamps[name] = stamp_text(edit_.stamp)
-    spend, visits, returns, first, last = _aggregates(session, customer.id)
-    data: dict[str, Any] = {"id": customer.id}
+    spend, visits, returns, first, last = aggregates
+    data: dict[str, Any] = {"id": customer_id}
     for name in CUSTOMER_TEXT_FIELDS:
         value = fields.get(name)
         data[name] = None if value is None else encode(value)
@@ -152,9 +179,7 @@ def refresh(session: Session, customer: Customer) -> None:
     key = search_key(first_name if isinstance(first_name, str) else None,
                      last_name if isinstance(last_name, str) else None)
     data["search_key"] = key
-    cards = state.cards()
-    loyalty = [n for n, (c, active) in cards.items() if active and c.kind is CardKind.LOYALTY]
-    data["profile"] = customer.profile
+    data["profile"] = profile
     data["total_spend"] = str(spend.quantize(Decimal("0.01")))
     data["visits"] = visits
     data["average_basket"] = (str((spend / visits).quantize(Decimal("0.01")))
@@ -162,21 +187,28 @@ def refresh(session: Session, customer: Customer) -> None:
     data["first_purchase"], data["last_purchase"] = iso(first), iso(last)
     data["erased"] = state.erased is not None
     data["stamps"] = dict(sorted(stamps.items()))
-    customer.first_name = data["first_name"]
-    customer.last_name = data["last_name"]
-    # the column is the mailbox key (lookups and duplicates); the record keeps the address
-    customer.email = email_key(data["email"]) if data["email"] else None
-    customer.mobile = data["mobile"]
-    customer.postcode, customer.city = data["postcode"], data["city"]
-    customer.country, customer.gender = data["country"], data["gender"]
     birth = fields.get("birth_date")
-    customer.birth_date = birth if isinstance(birth, date) else None
-    customer.home_store = data["home_store"]
-    customer.consent_email, customer.consent_sms = data["consent_email"], data["consent_sms"]
-    customer.search_key = key
-    customer.total_spend, customer.visits, customer.returns = spend, visits, returns
-    customer.first_purchase, customer.last_purchase = first, last
-    del loyalty
+    columns = {
+        "first_name": data["first_name"], "last_name": data["last_name"],
+        # the column is the mailbox key (lookups and duplicates); the record keeps the address
+        "email": email_key(data["email"]) if data["email"] else None,
+        "mobile": data["mobile"], "postcode": data["postcode"], "city": data["city"],
+        "country": data["country"], "gender": data["gender"],
+        "birth_date": birth if isinstance(birth, date) else None,
+        "home_store": data["home_store"], "consent_email": data["consent_email"],
+        "consent_sms": data["consent_sms"], "search_key": key, "total_spend": spend,
+        "visits": visits, "returns": returns, "first_purchase": first, "last_purchase": last}
+    return data, columns
+
+
+def refresh(session: Session, customer: Customer) -> None:
+    """Refold the customer from its edits, sales and erasure; record what changed."""
+    state = state_of(session, customer)
+    data, columns = fold(customer.id, state, customer.profile,
+                         _aggregates(session, customer.id))
+    for name, value in columns.items():
+        setattr(customer, name, value)
+    cards = state.cards()
     text = dumps(data).decode()
     if text != customer.data:
         customer.data = text

@@ -185,7 +185,7 @@ class CardKindError(CardError):
     """A card of a kind that does not exist (the error names the card's ``kind``)."""
 
 
-def _check_card(link: Mapping[str, Any]) -> CardLink:
+def check_card(link: Mapping[str, Any]) -> CardLink:
     number, kind = str(link.get("number") or ""), link.get("kind") or "loyalty"
     try:
         card_kind = CardKind(kind)
@@ -200,13 +200,20 @@ def _check_card(link: Mapping[str, Any]) -> CardLink:
     return CardLink(number.strip(), card_kind)
 
 
+def loyalty_rules(session: Session) -> list[Any]:
+    """The loyalty profiles as ``profile_for`` takes them (a batch reads them once)."""
+    return [loyalty_profiles.rules_profile(row) for row in loyalty_profiles.list_profiles(session)]
+
+
 def _profile_for(session: Session, numbers: list[str]) -> str | None:
+    return profile_for(numbers, loyalty_rules(session)) if numbers else None
+
+
+def profile_for(numbers: list[str], profiles: list[Any]) -> str | None:
     """The loyalty profile a new holder of these chain cards joins (SPEC L1: by the
     first card's prefix, else the default profile); None without a card or a profile."""
     if not numbers:
         return None
-    profiles = [loyalty_profiles.rules_profile(row)
-                for row in loyalty_profiles.list_profiles(session)]
     found = profile_for_new_card(numbers[0], profiles)
     return None if found is None else found.code
 
@@ -230,7 +237,7 @@ def apply_edit(session: Session, customer_id: str, changes: Mapping[str, Any], *
     links: list[CardLink] = []
     for i, given in enumerate(add_cards):
         try:
-            links.append(_check_card(given))
+            links.append(check_card(given))
         except CardKindError as exc:
             problems[f"cards[{i}].kind"] = [str(exc)]
         except CardError as exc:

@@ -17,7 +17,7 @@ import datetime as dt
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -30,7 +30,6 @@ from central.services.catalog import page
 from central.services.errors import Conflict, Invalid, NotFound
 from central.services.policies import Problems, check_moment, check_percent, check_places, iso
 from central.services.stores import get_store
-from central.tabular import Row
 from protocol.streams import ALL, PARTNERS
 from rules.cards import VIP_MARK, CardError, check_vip_code
 from rules.policies import applies_to_store, card_in_range
@@ -323,54 +322,6 @@ def import_cards_csv(session: Session, programme_code: str, text: str) -> dict[s
     report = _add(session, programme, rows)
     report["rejected"] = rejected
     return report
-
-
-def card_row_handler(programme_code: str) -> Callable[[Session, Row], str]:
-    """A row handler for ``central.imports.run_import``: one card or range per row.
-
-    A member list of any length is imported in batches; matched by (programme, number or
-    range), so importing the same list again changes nothing: a card already in the
-    programme (or inside one of its active ranges) with the same holder is ``unchanged``,
-    one with a new holder or removed earlier is ``updated``, a new one ``created``.
-    """
-    from central.imports import RowRejected
-
-    # One programme lookup per batch (each batch has its own session), not one per row.
-    loaded: dict[str, Any] = {"session": None, "programme": None}
-
-    def handle(session: Session, row: Row) -> str:
-        if loaded["session"] is not session:
-            loaded.update(session=session, programme=get_programme(session, programme_code))
-        programme: PartnerProgramme = loaded["programme"]
-        try:
-            first, last, holder = parse_card(
-                {k: v for k, v in row.values.items() if k in CARD_COLUMNS})
-        except ValueError as exc:
-            raise RowRejected(str(exc)) from exc
-        card = session.scalar(select(PartnerCard).where(
-            PartnerCard.programme_id == programme.id, PartnerCard.first == first,
-            PartnerCard.last == last))
-        if card is None:
-            covering = session.scalar(select(PartnerCard.id).where(
-                PartnerCard.programme_id == programme.id, PartnerCard.active.is_(True),
-                PartnerCard.first != PartnerCard.last, func.length(PartnerCard.first)
-                == len(first), PartnerCard.first <= first, PartnerCard.last >= last).limit(1))
-            if covering is not None:
-                return "unchanged"
-            card = PartnerCard(programme=programme, first=first, last=last, holder=holder,
-                               active=True)
-            session.add(card)
-            session.flush()
-            _log_card(session, card)
-            return "created"
-        if card.active and (holder is None or holder == card.holder):
-            return "unchanged"
-        card.active = True
-        card.holder = holder or card.holder
-        _log_card(session, card)
-        return "updated"
-
-    return handle
 
 
 def get_card(session: Session, programme_code: str, first: str,

@@ -57,10 +57,16 @@ WRITERS: dict[str, str | tuple[str, ...] | None] = {
     # counting and exporting a list is a POST (its criteria are the body): both may
     "customer-lists": (MARKETING, CUSTOMER_SERVICE),
     "sales": None, "users": None, "tokens": None, "auth": None,
+    # customer and partner member imports: those who keep customers and programmes
+    "imports": (CUSTOMER_SERVICE, PRICING),
 }
 ADMIN_ONLY_READS = {"users", "tokens"}
 # Reads of personal data beyond the record (K10: everything held on one customer).
-PERSONAL_READS = {"/api/v1/customers/{customer_id}/export": CUSTOMER_SERVICE}
+PERSONAL_READS = {"/api/v1/customers/{customer_id}/export": CUSTOMER_SERVICE,
+                  # an import's progress and its report of rejected rows (their cells)
+                  "/api/v1/imports/": CUSTOMER_SERVICE,
+                  "/api/v1/imports/{job_id}": CUSTOMER_SERVICE,
+                  "/api/v1/imports/{job_id}/report": CUSTOMER_SERVICE}
 # Operations anyone signed in may call, whatever the method.
 ANY_SIGNED_IN = {("DELETE", "/api/v1/auth/tokens/current")}
 # Operations that need no token at all.

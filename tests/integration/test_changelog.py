@@ -229,3 +229,36 @@ def test_the_checksum_follows_every_write_and_survives_compaction(central_db: Da
         changelog.compact(session, "catalog", 4)
         session.commit()
     live(central_db)  # asserts the fold of what is left still matches
+
+
+def test_record_many_writes_what_record_writes_one_change_at_a_time(
+        central_db: Database) -> None:
+    """Same versions, entries and checksum: keys seen before, keys repeated within the
+    batch, deletions, two entities sharing a key."""
+    with central_db.transaction() as session:
+        changelog.record(session, "customers", ALL, "customer", "a", "upsert", {"n": 0})
+        changelog.record(session, "customers", ALL, "customer_card", "a", "upsert", {"n": 0})
+        changelog.record(session, "customers", ALL, "customer", "gone", "upsert", {"n": 0})
+    entries = [("customer", "a", "upsert", {"n": 1}), ("customer", "b", "upsert", {"n": 1}),
+               ("customer", "a", "upsert", {"n": 2}), ("customer", "gone", "delete", None),
+               ("customer_card", "a", "upsert", {"n": 3}),
+               ("customer", "c", "delete", None), ("customer", "c", "upsert", {"n": 4})]
+    with central_db.transaction() as session:
+        first = changelog.record_many(session, "customers", ALL, entries)
+        assert changelog.record_many(session, "customers", ALL, []) == 0
+    with central_db.sessions() as session:
+        many = [(c.version, c.entity, c.key, c.op, c.data)
+                for c in changelog.read(session, "customers", 3, 100)]
+        checksum = changelog.checksums(session)["customers"]
+    assert first == 4
+    # the same entries, one record() each, on a stream of their own
+    with central_db.transaction() as session:
+        for entity, key, op, data in [("customer", "a", "upsert", {"n": 0}),
+                                      ("customer_card", "a", "upsert", {"n": 0}),
+                                      ("customer", "gone", "upsert", {"n": 0}), *entries]:
+            changelog.record(session, "customers", STORE_K, entity, key, op, data)
+    with central_db.sessions() as session:
+        one = [(c.version, c.entity, c.key, c.op, c.data)
+               for c in changelog.read(session, "customers@s:kiosk-1", 3, 100)]
+        assert changelog.checksums(session)["customers@s:kiosk-1"] == checksum
+    assert many == one and [v for v, *_ in many] == list(range(4, 11))

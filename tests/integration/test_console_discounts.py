@@ -4,9 +4,9 @@ reported), VIP cards."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
-import re
 from decimal import Decimal
 
 import pytest
@@ -17,6 +17,7 @@ from central.models import Change, PartnerCard
 from central.services import catalog, partners, policies, stores
 from tests.integration import test_console as console
 from tests.integration.test_console import csrf
+from tests.support import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -96,25 +97,38 @@ def test_a_member_list_is_checked_then_imported_with_a_report_of_rejected_rows(
                                              "stores": "kiosk-1"})
     assert made.status_code == 303 and made.headers["Location"] == "/partners/UNION"
 
-    def upload(action: str) -> str:
-        response = signed_in.post("/partners/UNION/import", data={
-            "csrf_token": token, "action": action,
-            "file": (io.BytesIO(CARDS.encode()), "members.csv")},
-            content_type="multipart/form-data")
-        assert response.status_code == 200, response.get_data(as_text=True)
-        return response.get_data(as_text=True)
+    page = signed_in.get("/partners/UNION").get_data(as_text=True)
+    assert 'action="/imports"' in page and 'name="programme" value="UNION"' in page
 
-    checked = upload("check")
+    def upload(action: str) -> tuple[str, str]:
+        """The import started from the programme's page: its finished page and its id."""
+        response = signed_in.post("/imports", data={
+            "csrf_token": token, "action": action, "kind": "partner-members",
+            "programme": "UNION", "file": (io.BytesIO(CARDS.encode()), "members.csv")},
+            content_type="multipart/form-data")
+        assert response.status_code == 303, response.get_data(as_text=True)
+        location = response.headers["Location"]
+        # the page polls its progress fragment (htmx) until the import is over
+        fragment = wait_until(lambda: (lambda text: text if 'data-state="done"' in text
+                                       else None)(signed_in.get(
+                                           location, headers={"HX-Request": "true"})
+                                           .get_data(as_text=True)), 30, interval=0.1,
+                              what="the import finished")
+        assert "<html" not in str(fragment) and "hx-trigger" not in str(fragment)
+        return signed_in.get(location).get_data(as_text=True), location
+
+    checked, _ = upload("check")
     assert "Checked (nothing written)" in checked
     assert "6 rows: 2 new, 0 updated, 1 unchanged, 3 rejected" in checked
     with chain.sessions() as session:
         assert session.query(PartnerCard).count() == 0
-    imported = upload("import")
+    imported, location = upload("import")
     assert "6 rows: 2 new, 0 updated, 1 unchanged, 3 rejected" in imported
-    rejected = re.findall(r'<tr data-line="(\d+)">', imported)
-    assert rejected == ["4", "6", "7"]  # each with its reason and the row as it was read
-    assert "4 to 32 letters or digits" in imported and "=HYPERLINK(1)" in imported
-    again = upload("import")
+    report = signed_in.get(f"{location}/report.csv").get_data(as_text=True)
+    lines = list(csv.reader(io.StringIO(report.lstrip("\ufeff"))))
+    assert [r[0] for r in lines] == ["line", "4", "6", "7"]  # each with its reason and row
+    assert "4 to 32 letters or digits" in lines[1][1] and lines[3][2] == "'=HYPERLINK(1)"
+    again, _ = upload("import")
     assert "6 rows: 0 new, 0 updated, 3 unchanged, 3 rejected" in again
     with chain.sessions() as session:
         cards, total = partners.list_cards(session, "UNION", 1, 10)
@@ -126,12 +140,18 @@ def test_a_member_list_is_checked_then_imported_with_a_report_of_rejected_rows(
         "csrf_token": token, "first": "11112222", "last": "11112222"}).status_code == 303
     with chain.sessions() as session:
         assert not partners.get_card(session, "UNION", "11112222").active
-    broken = signed_in.post("/partners/UNION/import", data={
-        "csrf_token": token, "file": (io.BytesIO(b"PK\x03\x04 nope"), "m.xlsx")},
-        content_type="multipart/form-data")
-    assert broken.status_code == 422 and "cannot be read" in broken.get_data(as_text=True)
-    assert signed_in.post("/partners/NOPE/import", data={"csrf_token": token}
-                          ).status_code == 404
+    broken = signed_in.post("/imports", data={
+        "csrf_token": token, "kind": "partner-members", "programme": "UNION",
+        "file": (io.BytesIO(b"PK\x03\x04 nope"), "m.xlsx")}, content_type="multipart/form-data")
+    failed = wait_until(lambda: (lambda text: text if 'data-state="failed"' in text else None)(
+        signed_in.get(broken.headers["Location"]).get_data(as_text=True)), 30, interval=0.1,
+        what="the import failed")
+    assert "Failed" in str(failed) and "the file cannot be read" in str(failed), failed
+    refused = signed_in.post("/imports", data={"csrf_token": token, "kind": "partner-members",
+                                               "programme": "NOPE"})
+    assert refused.status_code == 422 and "no partner programme" in refused.get_data(
+        as_text=True)
+    assert signed_in.get("/imports?kind=partner-members&programme=NOPE").status_code == 404
 
 
 def test_vip_cards_are_issued_and_deactivated(signed_in: FlaskClient, chain: Database,

@@ -1,6 +1,6 @@
 """Discount policies (SPEC C3-C6): sales rules, promotions and exclusions; partner
-programmes with their card lists (imported from a CSV or Excel file through
-``central.imports``, with a report of the rejected rows); VIP cards.
+programmes with their card lists (a member list is imported by the console's imports
+pages, ``central.console.imports``); VIP cards.
 
 The forms are turned into the wire fields the REST API takes and saved by the same
 services (``central.services.policies`` and ``partners``), which check everything: a
@@ -10,11 +10,10 @@ refused form shows their messages beside its fields and writes nothing.
 from __future__ import annotations
 
 import datetime as dt
-import io
 from collections.abc import Iterator
 from typing import Any
 
-from flask import current_app, redirect, request, url_for
+from flask import redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
@@ -22,19 +21,14 @@ from werkzeug.datastructures import MultiDict
 from central.api.access import now
 from central.console import export
 from central.console.pages import field_messages, page_blueprint, render
-from central.imports import ImportAborted, Rejection, RejectReport, describe, run_import
 from central.services import partners, policies, stores
 from central.services.errors import ServiceError
-from central.tabular import TabularError, open_table
 from central.transactions import db_session
 
 discounts_bp = page_blueprint("discounts", __name__)
 
 PAGE_SIZE = 100
 MAX_CHOICES = 1000
-MAX_UPLOAD = 6 * 1024 * 1024  # the request body is at most 8 MiB
-SHOWN_REJECTIONS = 1000
-IMPORT_BATCH = 1000
 
 
 def _codes(text: str | None) -> list[str]:
@@ -271,57 +265,6 @@ def programme(code: str) -> ResponseReturnValue:
     except ServiceError as exc:
         return _programme_page(code, **_failed(exc), values=request.form)
     return _programme_page(code, message=_("Saved: the stores receive it within seconds."))
-
-
-class _KeptRejections(RejectReport):
-    """The rejected rows of an import, kept for the page (the first ``SHOWN_REJECTIONS``)."""
-
-    def __init__(self, columns: list[str]) -> None:
-        super().__init__(columns)
-        self.kept: list[Rejection] = []
-
-    def add(self, rejection: Rejection) -> None:
-        super().add(rejection)
-        if len(self.kept) < SHOWN_REJECTIONS:
-            self.kept.append(rejection)
-
-
-@discounts_bp.post("/partners/<code>/import")
-def import_cards(code: str) -> ResponseReturnValue:
-    """A member list (columns ``number``, or ``first`` and ``last``, and ``holder``) in
-    batches through ``central.imports.run_import``; ``check`` writes nothing."""
-    partners.get_programme(db_session(), code)  # 404 before reading any file
-    apply = request.form.get("action") != "check"
-    upload = request.files.get("file")
-    data = upload.read(MAX_UPLOAD + 1) if upload is not None else b""
-    name = (upload.filename or "") if upload is not None else ""
-    if not data:
-        return _programme_page(code, 422, error=_("Choose a CSV or Excel file."))
-    if len(data) > MAX_UPLOAD:
-        return _programme_page(code, 413, error=_(
-            "The file is larger than %(mib)s MiB: import it with tessera central "
-            "import-partner-cards.", mib=MAX_UPLOAD // (1024 * 1024)))
-    database = current_app.extensions["tessera.db"]
-    columns: list[str] = []
-    rejects: _KeptRejections | None = None
-    aborted = None
-    try:
-        with open_table(io.BytesIO(data), name) as table:
-            columns = [c for c in table.header if c]
-            rejects = _KeptRejections(columns)
-            try:
-                result = run_import(table, partners.card_row_handler(code), database.sessions,
-                                    batch_size=IMPORT_BATCH, apply=apply, rejects=rejects)
-            except ImportAborted as exc:
-                result, aborted = exc.result, str(exc)
-    except TabularError as exc:
-        return _programme_page(code, 422, error=_("The file cannot be read: %(reason)s",
-                                                  reason=str(exc)))
-    return _programme_page(code, 422 if aborted else 200, error=aborted,
-                           imported=describe(result), filename=name, columns=columns,
-                           rejections=rejects.kept if rejects else [],
-                           more_rejections=(rejects.count - len(rejects.kept))
-                           if rejects else 0)
 
 
 @discounts_bp.post("/partners/<code>/cards/remove")
