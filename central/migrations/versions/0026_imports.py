@@ -1,15 +1,15 @@
 """imports in the background (issue 15, K6): each file's progress and its rejected rows;
 a partial index of the partner programmes' ranges (read by each batch of a member list)
 
-Revision ID: 0024_imports
-Revises: 0023_user_language
+Revision ID: 0026_imports
+Revises: 0025_loyalty_at_ingest
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0024_imports"
-down_revision = "0023_user_language"
+revision = "0026_imports"
+down_revision = "0025_loyalty_at_ingest"
 branch_labels = None
 depends_on = None
 
