@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -134,16 +134,38 @@ Aggregates = tuple[Decimal, int, int, Any, Any]
 NO_SALES: Aggregates = (Decimal("0"), 0, 0, None, None)
 
 
-def _aggregates(session: Session, customer_id: str) -> Aggregates:
-    row = session.execute(select(
+def aggregates_of(session: Session, customer_ids: Iterable[str]) -> dict[str, Aggregates]:
+    """The sales aggregates of these customers in one grouped query (a return subtracts);
+    a customer without sales has ``NO_SALES``."""
+    ids = sorted(set(customer_ids))
+    rows = session.execute(select(
+        CustomerSale.customer_id,
         func.coalesce(func.sum(case((CustomerSale.kind == "return", -CustomerSale.total),
                                     else_=CustomerSale.total)), 0),
         func.count().filter(CustomerSale.kind == "sale"),
         func.count().filter(CustomerSale.kind == "return"),
         func.min(CustomerSale.at).filter(CustomerSale.kind == "sale"),
         func.max(CustomerSale.at).filter(CustomerSale.kind == "sale"),
-    ).where(CustomerSale.customer_id == customer_id)).one()
-    return Decimal(row[0]), int(row[1]), int(row[2]), row[3], row[4]
+    ).where(CustomerSale.customer_id.in_(ids)).group_by(CustomerSale.customer_id)).all()
+    found = {row[0]: (Decimal(row[1]), int(row[2]), int(row[3]), row[4], row[5])
+             for row in rows}
+    return {i: found.get(i, NO_SALES) for i in ids}
+
+
+def _aggregates(session: Session, customer_id: str) -> Aggregates:
+    return aggregates_of(session, [customer_id])[customer_id]
+
+
+def _sales_keys(aggregates: Aggregates) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The record's keys and the columns that come from sales (all that a sale changes)."""
+    spend, visits, returns, first, last = aggregates
+    data = {"total_spend": str(spend.quantize(Decimal("0.01"))), "visits": visits,
+            "average_basket": (str((spend / visits).quantize(Decimal("0.01")))
+                               if visits else None),
+            "first_purchase": iso(first), "last_purchase": iso(last)}
+    columns = {"total_spend": spend, "visits": visits, "returns": returns,
+               "first_purchase": first, "last_purchase": last}
+    return data, columns
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -159,7 +181,6 @@ def fold(customer_id: str, state: CustomerState, profile: str | None,
     for edit_ in state.history():
         for name, _value in edit_.changes:
             stamps[name] = stamp_text(edit_.stamp)
-    spend, visits, returns, first, last = aggregates
     data: dict[str, Any] = {"id": customer_id}
     for name in CUSTOMER_TEXT_FIELDS:
         value = fields.get(name)
@@ -180,11 +201,8 @@ def fold(customer_id: str, state: CustomerState, profile: str | None,
                      last_name if isinstance(last_name, str) else None)
     data["search_key"] = key
     data["profile"] = profile
-    data["total_spend"] = str(spend.quantize(Decimal("0.01")))
-    data["visits"] = visits
-    data["average_basket"] = (str((spend / visits).quantize(Decimal("0.01")))
-                              if visits else None)
-    data["first_purchase"], data["last_purchase"] = iso(first), iso(last)
+    sales_data, sales_columns = _sales_keys(aggregates)
+    data |= sales_data
     data["erased"] = state.erased is not None
     data["stamps"] = dict(sorted(stamps.items()))
     birth = fields.get("birth_date")
@@ -196,8 +214,7 @@ def fold(customer_id: str, state: CustomerState, profile: str | None,
         "country": data["country"], "gender": data["gender"],
         "birth_date": birth if isinstance(birth, date) else None,
         "home_store": data["home_store"], "consent_email": data["consent_email"],
-        "consent_sms": data["consent_sms"], "search_key": key, "total_spend": spend,
-        "visits": visits, "returns": returns, "first_purchase": first, "last_purchase": last}
+        "consent_sms": data["consent_sms"], "search_key": key, **sales_columns}
     return data, columns
 
 
@@ -227,4 +244,33 @@ def refresh(session: Session, customer: Customer) -> None:
         session.flush()
         changelog.record(session, BUCKET, ALL, "customer_card", number, "upsert",
                          card_wire(row))
+    session.flush()
+
+
+def refresh_sales(session: Session, customers: Sequence[Customer]) -> None:
+    """What new sales change in these customers (locked by the caller): their aggregates.
+
+    Every other key of the record is the fold of edits, cards and redirects, which a sale
+    leaves alone; so only the sales keys of the stored record are replaced, from one grouped
+    query for all of them, and the changed records go to the stream together. The text is
+    the one ``refresh`` writes (same keys, same ``dumps``) without refolding each customer's
+    history, which was most of an ingest batch's time. An erased customer, or a row not
+    folded yet, takes the whole ``refresh`` as before.
+    """
+    sums = aggregates_of(session, [c.id for c in customers])
+    changed: list[tuple[str, str, str, dict[str, Any] | None]] = []
+    for customer in customers:
+        if customer.erased_stamp or customer.data == "{}":
+            refresh(session, customer)
+            continue
+        sales_data, sales_columns = _sales_keys(sums[customer.id])
+        for name, value in sales_columns.items():
+            setattr(customer, name, value)
+        data: dict[str, Any] = json.loads(customer.data) | sales_data
+        text = dumps(data).decode()
+        if text != customer.data:
+            customer.data = text
+            customer.updated_at = dt.datetime.now(dt.UTC)
+            changed.append(("customer", customer.id, "upsert", data))
+    changelog.record_many(session, BUCKET, ALL, changed)
     session.flush()

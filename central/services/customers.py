@@ -36,7 +36,7 @@ from central.models import (
 )
 from central.services import loyalty_profiles
 from central.services.customer_fields import policy
-from central.services.customer_fold import encode, redact, refresh, state_of
+from central.services.customer_fold import encode, redact, refresh, refresh_sales, state_of
 from central.services.errors import Conflict, Invalid, NotFound
 from rules.cards import (
     CardError,
@@ -375,8 +375,9 @@ def record_sales(session: Session, sales: Iterable[Mapping[str, Any]]) -> None:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     done = session.execute(insert(CustomerSale).on_conflict_do_nothing(
         index_elements=["sale_uuid"]).returning(CustomerSale.customer_id), rows).scalars().all()
-    for customer_id in sorted(set(done)):
-        customer = session.scalar(select(Customer).where(Customer.id == customer_id)
-                                  .with_for_update())
-        if customer is not None:
-            refresh(session, customer)
+    # One lock query for the batch, in id order (as every batch takes them: no deadlock);
+    # a customer not known yet has no row and gets its sales when it arrives.
+    touched = session.scalars(select(Customer).where(Customer.id.in_(sorted(set(done))))
+                              .order_by(Customer.id).with_for_update()
+                              .execution_options(populate_existing=True)).all()
+    refresh_sales(session, touched)
