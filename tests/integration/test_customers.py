@@ -18,6 +18,7 @@ from central.db import Database
 from central.models import Change, CustomerMerge, ParkedEntry
 from central.services import (
     customer_fields,
+    customer_fold,
     customer_merges,
     customer_upstream,
     customers,
@@ -274,3 +275,62 @@ def test_head_office_edits_are_validated_naming_each_field(db: Database) -> None
         with pytest.raises(Conflict):
             customers.create(session, {"last_name": "Other", "cards": [{"number": card(9)}]})
 
+
+
+def test_sales_patch_only_the_aggregates_and_a_refold_finds_nothing_to_change(
+        central_db: Database) -> None:
+    """Ingest updates the sales keys of each record without refolding it: whatever it
+    writes is what a full refold writes (same text, no further change in the stream)."""
+    db = central_db
+    with db.transaction() as session:
+        stores.create_store(session, STORE, "Kiosk")
+        stores.create_store(session, OTHER, "Kiosk two")
+        customer_fields.save_field(session, {"code": "shoe_size", "label": "Shoe size",
+                                             "kind": "number"})
+    ana, bob, kept, merged, gone, unknown = (str(uuid.uuid4()) for _ in range(6))
+    ingest(db, batch(
+        edit_entry(1, ana, {"first_name": "Ștefan", "last_name": "D'Amico",
+                            "extra.shoe_size": "42.5"}, cards=(card(1),)),
+        sale_entry(2, ana, "10.00", created_at="2026-11-22T09:00:00+00:00"),
+        edit_entry(3, bob, {"first_name": "Bob", "mobile": "+40721000001"}),
+        edit_entry(4, kept, {"first_name": "Dana"}),  # created first: survives the merge
+        edit_entry(5, merged, {"mobile": "+40721000002", "city": "Iași"},
+                   at=T0 + dt.timedelta(minutes=1), cards=(card(2),)),
+        sale_entry(6, merged, "4.00"),
+        edit_entry(7, gone, {"first_name": "Eve", "home_store": STORE}),
+        sale_entry(8, gone, "9.00")))
+    with db.transaction() as session:
+        assert customer_merges.merge(session, kept, merged, by="alice").id == kept
+        customer_merges.erase(session, gone, by="dpo")
+    result = ingest(db, batch(
+        sale_entry(9, ana, "5.00", created_at="2026-11-24T09:00:00+00:00"),  # returning
+        sale_entry(10, ana, "-2.00"),  # a return
+        sale_entry(11, bob, "7.50"),  # a first sale
+        sale_entry(12, merged, "3.00"),  # names the merged id: the survivor's
+        sale_entry(13, gone, "1.00"),  # erased: refolded as before
+        sale_entry(14, unknown, "6.00")))  # not known yet: no row to update
+    assert result.applied == 6
+    expected = {ana: ("13.00", 2, "6.50"), bob: ("7.50", 1, "7.50"),
+                kept: ("7.00", 2, "3.50"), gone: ("10.00", 2, "5.00")}
+    with db.sessions() as session:
+        for cid, (spend, visits, basket) in expected.items():
+            customer = customers.get(session, cid)
+            data = customers.wire(customer)
+            assert (data["total_spend"], data["visits"], data["average_basket"]) == (
+                spend, visits, basket)
+            assert (str(customer.total_spend), customer.visits) == (spend, visits)
+            last = session.scalars(select(Change).where(
+                Change.stream == "customers", Change.entity == "customer",
+                Change.key == cid).order_by(Change.version.desc()).limit(1)).one()
+            assert last.data == customer.data  # the stream carries the stored text
+        assert customers.wire(customers.get(session, ana))["extra"] == {"shoe_size": "42.5"}
+        assert customers.get(session, ana).returns == 1
+    before = customer_changes(db)
+    with db.sessions() as session:
+        texts = {cid: customers.get(session, cid).data for cid in expected}
+    with db.transaction() as session:
+        for cid in expected:
+            customer_fold.refresh(session, customers.get(session, cid, lock=True))
+    with db.sessions() as session:
+        assert {cid: customers.get(session, cid).data for cid in expected} == texts
+    assert customer_changes(db) == before
