@@ -95,12 +95,12 @@ def record_many(session: Session, bucket: str, scope: Scope,
     for entity, named in sorted(keys.items()):
         ordered = sorted(named)
         for start in range(0, len(ordered), 1000):
-            for key, op, data in session.execute(
+            for key, op, stored in session.execute(
                     select(Change.key, Change.op, Change.data)
                     .where(Change.stream == stream, Change.entity == entity,
                            Change.key.in_(ordered[start:start + 1000]))
                     .order_by(Change.key, Change.version)):
-                previous[(entity, key)] = (op, data)
+                previous[(entity, key)] = (op, stored)
     toggles: list[int] = []
     rows: list[dict[str, Any]] = []
     for version, (entity, key, op, data) in enumerate(entries, start=first):
