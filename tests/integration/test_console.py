@@ -22,6 +22,7 @@ from central.services import (
     cashiers,
     catalog,
     customers,
+    import_jobs,
     instructions,
     loyalty_profiles,
     partners,
@@ -299,7 +300,9 @@ def test_every_page_route_with_every_role_and_none(app: Flask, clean_pg_db: Data
                                                 "percent": "5"})
         partners.create_programme(session, {"code": "kiosk-1", "name": "Union",
                                             "percent": "5"})
-    routes = page_rules(app, {"uuid": sale_uuid, "cashier_code": "anna",
+        job = import_jobs.create(session, kind=import_jobs.CUSTOMERS, programme=None,
+                                 filename="customers.csv", author=None).id
+    routes = page_rules(app, {"uuid": sale_uuid, "cashier_code": "anna", "job_id": job,
                               "customer_id": someone, "customer": someone,
                               "instruction_id": str(note.id), "scope": "kiosk-1"})
     assert len(routes) >= 3
