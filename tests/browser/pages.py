@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
+from typing import Any
 
 from playwright.sync_api import Browser, Locator, Page, expect
+from werkzeug.serving import make_server
+
+from store_agent.sqlite_store import LocalStore
 
 TIMEOUT_MS = 10_000
 
@@ -89,3 +97,23 @@ class DisplayPage:
 
     def close(self) -> None:
         self.context.close()
+
+
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    """``app`` (the agent's POS app) on a free local port, in a thread, for one test."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def stored_sales(store: LocalStore) -> list[dict[str, object]]:
+    """The sales the store's database holds, in their numbering."""
+    with store.read() as conn:
+        return [json.loads(r[0]) for r in conn.execute("SELECT result FROM sales "
+                                                       "ORDER BY number")]

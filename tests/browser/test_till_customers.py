@@ -7,21 +7,18 @@ central fills it (protocol ``changes`` applied by the replica); the cashier is C
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
-from werkzeug.serving import make_server
 
 from store_agent.pos.api import create_app
 from store_agent.pos.customers import Customers
 from store_agent.settings import CustomerSettings
 from store_agent.sqlite_store import LocalStore
 from store_agent.sync.replica import Replica
-from tests.browser.pages import TillPage
+from tests.browser.pages import TillPage, served, stored_sales
 from tests.integration.test_store_customers import CARD, MULLER, STORE, Central, customer
 
 pytestmark = pytest.mark.e2e
@@ -56,20 +53,8 @@ def till_base(tmp_path: Path) -> Iterator[tuple[str, LocalStore]]:
               "outbox_pending": 0, "fiscal_printer": None}
     app = create_app(store, Replica(store), STORE, lambda: status,
                      customers=Customers(store, STORE, CustomerSettings("IT")))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", store
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
-def sales(store: LocalStore) -> list[dict[str, object]]:
-    with store.read() as conn:
-        return [json.loads(r[0]) for r in conn.execute("SELECT result FROM sales "
-                                                       "ORDER BY number")]
+    with served(app) as base:
+        yield base, store
 
 
 def test_a_scanned_card_shows_the_observation_in_red_and_bold_and_the_alerts_in_order(
@@ -92,7 +77,7 @@ def test_a_scanned_card_shows_the_observation_in_red_and_bold_and_the_alerts_in_
     expect(page.locator("#cust-nudge")).to_be_hidden()
     till.pay_cash("5")
     till.receipt_text()
-    assert [s.get("customer") for s in sales(store)] == [MULLER]
+    assert [s.get("customer") for s in stored_sales(store)] == [MULLER]
 
     page.keyboard.press("Enter")  # a new sale forgets the customer
     expect(customer_box.locator("#cust-name")).to_have_text("No customer")

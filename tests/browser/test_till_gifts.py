@@ -7,20 +7,17 @@ central fills it (protocol ``changes`` applied by the replica); the cashier is C
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
-from werkzeug.serving import make_server
 
 from store_agent.pos.api import create_app
 from store_agent.sqlite_store import LocalStore
 from store_agent.sync.replica import Replica
-from tests.browser.pages import TillPage
+from tests.browser.pages import TillPage, served, stored_sales
 from tests.integration.test_pos_loyalty import ADA, Central, product, profile
 
 pytestmark = pytest.mark.e2e
@@ -53,20 +50,8 @@ def till_base(tmp_path: Path) -> Iterator[tuple[str, LocalStore]]:
     status = {"store": "kiosk-1", "broker_connected": False, "central_online": None,
               "outbox_pending": 0, "fiscal_printer": None}
     app = create_app(store, Replica(store), "kiosk-1", lambda: status)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", store
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
-def sales(store: LocalStore) -> list[dict[str, object]]:
-    with store.read() as conn:
-        return [json.loads(r[0]) for r in conn.execute("SELECT result FROM sales "
-                                                       "ORDER BY number")]
+    with served(app) as base:
+        yield base, store
 
 
 def test_the_gifts_button_lists_why_and_taking_one_adds_its_line_at_zero(
@@ -111,7 +96,7 @@ def test_the_gifts_button_lists_why_and_taking_one_adds_its_line_at_zero(
     text = till.receipt_text()
     assert "Points earned: 2" in text and "Points spent: 10" in text
     assert "Points balance: 22" in text
-    [sale] = sales(store)
+    [sale] = stored_sales(store)
     assert sale["loyalty"] == {"profile": "BASE", "profile_version": 1, "points": "2",
                                "gifts": [{"line": 1, "points": "10"}], "balance": "22"}
     assert till.errors == []
