@@ -313,6 +313,15 @@ CREATE TABLE IF NOT EXISTS display_content (store TEXT PRIMARY KEY, data TEXT NO
 CREATE TABLE IF NOT EXISTS points_balances (
     customer TEXT PRIMARY KEY, points TEXT NOT NULL, updated_at TEXT NOT NULL);
 """,)),
+    # A kiosk offline for a day queues thousands of sales: the till's points standing read
+    # every queued sale's JSON for each customer it recalled (37 ms at 20k queued sales,
+    # 0.2 ms with the index), and a customer's pending edits scanned the outbox per edit.
+    Migration(15, "the outbox found by kind and reference, and queued sales by customer", ("""
+CREATE INDEX IF NOT EXISTS outbox_kind_ref ON outbox (kind, ref);
+""", """
+CREATE INDEX IF NOT EXISTS outbox_sale_customer ON outbox (json_extract(body, '$.customer'))
+    WHERE kind = 'sale';
+""")),
 )
 
 

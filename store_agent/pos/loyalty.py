@@ -118,10 +118,15 @@ class Standing:
                 "may_spend": str(self.may_spend), "provisional": str(self.provisional)}
 
 
+UNSENT_SALES = ("SELECT body FROM outbox WHERE kind = 'sale' AND "
+                "json_extract(body, '$.customer') = ? AND "
+                "json_extract(body, '$.loyalty') IS NOT NULL ORDER BY seq")
+"""A customer's queued sales with a loyalty side; the kind and the customer's expression are
+those of the index ``outbox_sale_customer`` (agent migration 15)."""
+
+
 def _unsent_sales(conn: sqlite3.Connection, customer: str) -> list[dict[str, Any]]:
-    return [json.loads(r[0]) for r in conn.execute(
-        "SELECT body FROM outbox WHERE kind = 'sale' AND json_extract(body, '$.customer') = ? "
-        "AND json_extract(body, '$.loyalty') IS NOT NULL ORDER BY seq", (customer,))]
+    return [json.loads(r[0]) for r in conn.execute(UNSENT_SALES, (customer,))]
 
 
 def pending_spends(conn: sqlite3.Connection, customer: str,

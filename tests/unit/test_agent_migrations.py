@@ -162,3 +162,19 @@ def test_trigger_bodies_are_one_statement() -> None:
 
 def test_migration_numbers_run_one_two_three_without_gaps() -> None:
     assert [m.number for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
+
+
+def test_queued_sales_of_a_customer_and_edits_are_found_by_index(tmp_path: Path) -> None:
+    # A kiosk offline for a day: the points standing and the pending edits must not read
+    # every queued sale (migration 15).
+    from store_agent.pos.loyalty import UNSENT_SALES
+
+    store = LocalStore(tmp_path / "agent.db")
+    conn = store.connection()
+    plan = " ".join(str(r[3]) for r in conn.execute("EXPLAIN QUERY PLAN " + UNSENT_SALES,
+                                                    ("c-1",)))
+    assert "USING INDEX outbox_sale_customer" in plan, plan
+    plan = " ".join(str(r[3]) for r in conn.execute(
+        "EXPLAIN QUERY PLAN SELECT 1 FROM outbox WHERE kind = 'customer' AND ref = ?", ("e",)))
+    assert "outbox_kind_ref" in plan, plan
+    store.close()
