@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from central.db import Database
 from central.roles import MARKETING, TECHNICIAN
-from central.services import loyalty_profiles, points_ledger, stores
+from central.services import catalog, loyalty_profiles, loyalty_programme, points_ledger, stores
 from tests.integration.test_console import app_config, clock, make_user, sign_in
 from tests.integration.test_customers import edit_entry, ingest
 from tests.integration.test_ingest import STORE, batch
@@ -37,6 +37,10 @@ def overspent(clean_pg_db: Database) -> Iterator[dict[str, str]]:
         loyalty_profiles.create_profile(session, "BASE", {
             "description": "Standard", "default": True, "card_prefix": "29",
             "discount_percent": D(0), "accrual": SEED}, NOW)
+        catalog.create_product(session, {"sku": "BALL", "name": "Ball", "vat_rate": D("22"),
+                                         "sale_price": D("5.10")})
+        loyalty_programme.put_level(session, "L1", D(64), "Level 1")
+        loyalty_programme.put_gift(session, "BALL", "L1")
     cid = str(uuid.uuid4())
     ingest(db, batch(edit_entry(1, cid, {"first_name": "Ana"})))
     with db.transaction() as session:

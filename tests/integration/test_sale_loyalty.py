@@ -21,9 +21,11 @@ from central.models import CustomerMerge, Sale
 from central.models.loyalty import PointsDrift
 from central.services import (
     catalog,
+    changelog,
     customer_merges,
     customers,
     loyalty_profiles,
+    loyalty_programme,
     points_ledger,
     stores,
 )
@@ -57,7 +59,15 @@ def db(clean_pg_db: Database) -> Iterator[Database]:
         # Version 2 earns double: a sale the store computed with version 1 keeps version 1.
         loyalty_profiles.update_profile(session, "BASE", {
             "accrual": {**SEED, "points_per_step": "2"}}, NOW)
+        # BALL is a gift of level L1 at 64 points (its own figure, not the level's 50).
+        loyalty_programme.put_level(session, "L1", D(50), "Level 1")
+        loyalty_programme.put_gift(session, "BALL", "L1", D(64))
     yield clean_pg_db
+
+
+def loyalty_version(db: Database) -> int:
+    with db.sessions() as session:
+        return changelog.heads(session)["loyalty"]
 
 
 def line(sku: str, amount: str) -> dict[str, Any]:
@@ -165,6 +175,51 @@ def test_a_gift_spends_the_points_the_store_spent_and_earns_nothing(db: Database
         ("earn", 0, D(10)), ("spend", 1, D(-64))]
     assert balance(db, cid) == 46
     assert drifts(db) == []
+
+
+def test_a_gift_costs_centrals_figure_and_another_spent_at_the_store_is_a_difference(
+        db: Database) -> None:
+    cid = str(uuid.uuid4())
+    with db.transaction() as session:
+        points_ledger.adjust(session, cid, D(100), "opening balance", "ops", NOW)
+    sold = loyal_sale(2, cid, line("BREAD", "10.00"), line("BALL", "5.10"), points="10",
+                      gifts=[{"line": 1, "points": "40"}])
+    ingest(db, batch(edit_entry(1, cid, {"first_name": "Ana"}), sold))
+    assert [(k, n, p) for k, doc, n, p, _ in ledger(db, cid) if doc == sold["id"]] == [
+        ("earn", 0, D(10)), ("spend", 1, D(-64))]
+    assert balance(db, cid) == 46
+    [row] = drifts(db)
+    assert (row.kind, row.sale_uuid, row.store_points, row.central_points) == (
+        "difference", sold["id"], D(10), D(10))
+    assert f"BALL on line 1 costs 64.00 points at loyalty version {loyalty_version(db)}, " \
+           "the store spent 40" in row.reason
+
+
+def test_a_gift_costs_what_it_cost_at_the_loyalty_version_the_store_had(db: Database) -> None:
+    cid = str(uuid.uuid4())
+    had = loyalty_version(db)
+    with db.transaction() as session:
+        points_ledger.adjust(session, cid, D(100), "opening balance", "ops", NOW)
+        # Head office raises the gift while the kiosk, offline, still sells at 64.
+        loyalty_programme.put_gift(session, "BALL", "L1", D(80))
+    sold = loyal_sale(2, cid, line("BALL", "5.10"), gifts=[{"line": 0, "points": "64"}],
+                      streams={"loyalty": had})
+    later = loyal_sale(3, cid, line("BALL", "5.10"), gifts=[{"line": 0, "points": "80"}],
+                       streams={"loyalty": had + 1})
+    ingest(db, batch(edit_entry(1, cid, {"first_name": "Ana"}), sold, later))
+    assert sorted(p for k, doc, _, p, _ in ledger(db, cid) if k == "spend") == [D(-80), D(-64)]
+    assert drifts(db) == []
+
+
+def test_a_line_that_was_no_gift_is_unrecorded_and_its_sale_kept(db: Database) -> None:
+    cid = str(uuid.uuid4())
+    sold = loyal_sale(2, cid, line("BREAD", "10.00"), gifts=[{"line": 0, "points": "1"}])
+    result = ingest(db, batch(edit_entry(1, cid, {"first_name": "Ana"}), sold))
+    assert (result.acked, result.applied) == (2, 2)
+    assert ledger(db, cid) == []
+    [row] = drifts(db)
+    assert row.kind == "unrecorded"
+    assert f"line 0: BREAD is no gift at loyalty version {loyalty_version(db)}" in row.reason
 
 
 def test_categories_come_with_their_ancestors_from_the_catalogue_the_store_had(
