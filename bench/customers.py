@@ -77,7 +77,9 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
             "max_ms": round(ordered[-1] * 1000, 3)}
 
 
-def run(count: int, lookups: int = 2_000, directory: Path | None = None) -> dict[str, Any]:
+def run(count: int, lookups: int = 2_000, directory: Path | None = None,
+        balances: bool = False) -> dict[str, Any]:
+    """``balances``: each customer also has a points balance (a loyalty chain's copy)."""
     own = directory is None
     work = Path(tempfile.mkdtemp(prefix="tessera-bench-customers-", dir=directory))
     store = LocalStore(work / "agent.db")
@@ -94,6 +96,10 @@ def run(count: int, lookups: int = 2_000, directory: Path | None = None) -> dict
             record, card = _customer(i, rng)
             entries.append({"entity": "customer", "key": record["id"], "data": record})
             entries.append({"entity": "customer_card", "key": card["number"], "data": card})
+            if balances:
+                entries.append({"entity": "points_balance", "key": record["id"], "data": {
+                    "customer": record["id"], "points": f"{i % 5000}.00",
+                    "updated_at": "2026-12-02T08:00:00+00:00"}})
             if i % max(1, count // lookups) == 0:
                 records.append(record)
         # Central's side (making the records, encoding the part) is not the store's time:
@@ -135,7 +141,8 @@ def run(count: int, lookups: int = 2_000, directory: Path | None = None) -> dict
         name_t.append(time.perf_counter() - t0)
         name_hits += bool(found.customers)
     store.close()
-    result = {"customers": count, "bootstrap_s": round(store_side, 1),
+    result = {"customers": count, "points_balances": count if balances else 0,
+              "bootstrap_s": round(store_side, 1),
               "customers_per_s": round(count / store_side), "wall_s": round(wall, 1),
               # CPU seconds of the store's side: on a shared machine, what a core of its own
               # would take (the disk's waits aside).
@@ -157,8 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.customers", description=__doc__)
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--lookups", type=int, default=2_000)
+    parser.add_argument("--balances", action="store_true",
+                        help="a points balance for every customer too")
     args = parser.parse_args(argv)
-    print(json.dumps(run(args.count, args.lookups), indent=2))  # noqa: T201 - the output
+    print(json.dumps(run(args.count, args.lookups, balances=args.balances),  # noqa: T201
+                     indent=2))
     return 0
 
 

@@ -10,7 +10,8 @@ part's few other entries (questions, policies, alerts, redirects) and the XOR of
 entry hashes are kept in ``snapshot_parts``.
 
 With the last part the swap, in one transaction, drops the live tables, renames the staged
-ones into place and builds their indexes (one sort each, pages filled). Until then the till
+ones into place and builds their indexes (one sort each, pages filled). The customers'
+points balances (``points_balances_staging``, migration 16) come the same way. Until then the till
 reads the old copy; a crash leaves the staged parts committed with their ``snapshot_parts``
 rows, and a new snapshot id (what central sends after the store's next catch-up) starts the
 staging again. The checksum is the same XOR of the same hashes (protocol.checksum) the
@@ -36,11 +37,13 @@ from store_agent.sync.row_hash import to_row
 log = logging.getLogger(__name__)
 
 SWAPPED = (("customers", "customers_staging"), ("customer_names", "customer_names_staging"),
-           ("customer_cards", "customer_cards_staging"))
+           ("customer_cards", "customer_cards_staging"),
+           ("points_balances", "points_balances_staging"))
 """Each live table and the table a snapshot is staged in."""
 
 _CUSTOMER = ENTITIES["customer"]
 _CARD = ENTITIES["customer_card"]
+_BALANCE = ENTITIES["points_balance"]
 _TABLE_NAME = re.compile(r'^(CREATE\s+(?:VIRTUAL\s+)?TABLE\s+)(?:"[^"]+"|\w+)', re.IGNORECASE)
 
 
@@ -67,6 +70,7 @@ def stage(conn: sqlite3.Connection, message: Mapping[str, Any]) -> None:
     people: list[tuple[Any, ...]] = []
     names: list[tuple[int, str]] = []
     cards: list[tuple[Any, ...]] = []
+    balances: list[tuple[Any, ...]] = []
     others: list[dict[str, Any]] = []
     value = 0
     for entry in message["entries"]:
@@ -86,6 +90,11 @@ def stage(conn: sqlite3.Connection, message: Mapping[str, Any]) -> None:
                 hashed = entry_hash(entity, key, data)
                 cards.append((loaded["number"], str(loaded["customer"]), loaded["kind"],
                               int(loaded["active"]), to_row(hashed)))
+            elif entity == "points_balance":
+                loaded = _BALANCE.load(key, data)
+                hashed = entry_hash(entity, key, data)
+                balances.append((str(loaded["customer"]), str(loaded["points"]),
+                                 loaded["updated_at"], to_row(hashed)))
             else:
                 others.append(dict(entry))
                 continue
@@ -98,6 +107,8 @@ def stage(conn: sqlite3.Connection, message: Mapping[str, Any]) -> None:
     # A card twice in one snapshot: the later one stands, as in the generic path.
     conn.executemany("INSERT OR REPLACE INTO customer_cards_staging (number, customer, kind, "
                      "active, entry_hash) VALUES (?, ?, ?, ?, ?)", cards)
+    conn.executemany("INSERT OR REPLACE INTO points_balances_staging (customer, points, "
+                     "updated_at, entry_hash) VALUES (?, ?, ?, ?)", balances)
     conn.execute("INSERT INTO snapshot_parts (stream, snapshot, part, parts, version, body) "
                  "VALUES (?, ?, ?, ?, ?, ?)",
                  (message["stream"], message["snapshot"], message["part"], message["parts"],

@@ -354,8 +354,9 @@ class Replica:
         checksum, others = customer_snapshot.swap(conn, stream, snapshot)
         applied = int(conn.execute("SELECT COUNT(*) FROM customers WHERE entry_hash IS NOT NULL"
                                    ).fetchone()[0])
-        applied += int(conn.execute("SELECT COUNT(*) FROM customer_cards WHERE "
-                                    "entry_hash IS NOT NULL").fetchone()[0])
+        for name in ("customer_cards", "points_balances"):
+            applied += int(conn.execute(f"SELECT COUNT(*) FROM {name} WHERE "  # noqa: S608
+                                        "entry_hash IS NOT NULL").fetchone()[0])
         for entry in others:
             checksum = combine(checksum, *_track(conn, self.layout, stream, entry["entity"],
                                                  entry["key"], "upsert", entry["data"]))

@@ -225,7 +225,7 @@ CUSTOMER_MAPPINGS = (
           {"old": _uuid("old"), "survivor": _uuid("survivor")}),
     Table("points_balance", "points_balances", ("customer",),
           {"customer": _uuid("customer"), "points": text("points"),
-           "updated_at": field_("updated_at")}),
+           "updated_at": field_("updated_at")}, hash_column="entry_hash"),
 )
 
 
@@ -286,7 +286,8 @@ TABLES = Tables(
 )
 """The agent table of every entity in protocol.entities.ENTITIES."""
 
-STAGING_TABLES = ("customers_staging", "customer_names_staging", "customer_cards_staging")
+STAGING_TABLES = ("customers_staging", "customer_names_staging", "customer_cards_staging",
+                  "points_balances_staging")
 """A customers snapshot being collected (store_agent.sync.customer_snapshot)."""
 
 BOOKKEEPING_TABLES = ("snapshot_parts", "entry_hashes", "streams", *STAGING_TABLES)

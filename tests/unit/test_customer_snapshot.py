@@ -37,8 +37,9 @@ def card(i: int) -> str:
     return loyalty_card_number("299", i + 1)
 
 
-def entries(count: int, start: int = 0) -> list[dict[str, Any]]:
-    """``count`` customers with a card each, and the stream's other entities."""
+def entries(count: int, start: int = 0, balances: bool = False) -> list[dict[str, Any]]:
+    """``count`` customers with a card each (and two in three a points balance), and the
+    stream's other entities."""
     result: list[dict[str, Any]] = []
     for i in range(start, start + count):
         record = customer(i)
@@ -47,6 +48,10 @@ def entries(count: int, start: int = 0) -> list[dict[str, Any]]:
         result.append({"entity": "customer_card", "key": number,
                        "data": {"number": number, "customer": record["id"],
                                 "kind": "loyalty", "active": i % 5 != 0}})
+        if balances and i % 3:
+            result.append({"entity": "points_balance", "key": record["id"],
+                           "data": {"customer": record["id"], "points": f"{i * 7}.50",
+                                    "updated_at": "2026-12-02T08:00:00+00:00"}})
     result.append({"entity": "customer_field", "key": "shoe",
                    "data": {"code": "shoe", "label": "Shoe size", "kind": "number",
                             "choices": [], "position": 1, "active": True}})
@@ -76,6 +81,8 @@ def copy(store: LocalStore) -> dict[str, Any]:
             "names": sorted(tuple(r) for r in conn.execute(
                 "SELECT c.id, f.key FROM customer_names f JOIN customers c ON c.n = f.rowid")),
             "cards": sorted(tuple(r) for r in conn.execute("SELECT * FROM customer_cards")),
+            "balances": sorted(tuple(r) for r in conn.execute(
+                "SELECT * FROM points_balances")),
             "fields": sorted(tuple(r) for r in conn.execute("SELECT * FROM customer_fields")),
             "redirects": sorted(tuple(r) for r in conn.execute(
                 "SELECT * FROM customer_redirects")),
@@ -95,7 +102,7 @@ def found_by_card(store: LocalStore, number: str) -> list[str]:
 
 
 def test_bulk_and_generic_paths_hold_the_same_copy_and_checksum(tmp_path: Path) -> None:
-    items = entries(40)
+    items = entries(40, balances=True)
     bulk, generic = LocalStore(tmp_path / "bulk.db"), LocalStore(tmp_path / "generic.db")
     for part in parts(items, 15):
         Replica(bulk).apply_snapshot(part)
@@ -103,6 +110,9 @@ def test_bulk_and_generic_paths_hold_the_same_copy_and_checksum(tmp_path: Path) 
     held = copy(bulk)
     assert held == copy(generic)
     assert len(held["customers"]) == 40 and len(held["cards"]) == 40
+    assert len(held["balances"]) == 26 and all(b[3] is not None for b in held["balances"])
+    # The hashes of customers, cards and balances sit in their rows; the few others stay.
+    assert {h[1] for h in held["hashes"]} == {"customer_field", "customer_redirect"}
     assert held["streams"] == [("customers", 7, central_checksum(items))]
     assert held["parts"] == 0
     # Then a change moves both the same way: the hashes kept in the rows toggle out.
@@ -110,13 +120,21 @@ def test_bulk_and_generic_paths_hold_the_same_copy_and_checksum(tmp_path: Path) 
               "data": customer(3, city="Roma")}
     delete = {"version": 9, "entity": "customer_card", "key": card(4), "op": "delete",
               "data": None}
+    balance = {"version": 10, "entity": "points_balance", "key": customer(4)["id"],
+               "op": "upsert", "data": {"customer": customer(4)["id"], "points": "3.00",
+                                        "updated_at": "2026-12-02T09:00:00+00:00"}}
     for store in (bulk, generic):
         Replica(store).apply(messages.parse(messages.envelope(
-            "changes", stream="customers", log_epoch=EPOCH, changes=[change, delete])))
+            "changes", stream="customers", log_epoch=EPOCH,
+            changes=[change, delete, balance])))
     after = [e for e in items if e["key"] != card(4)]
-    after = [{**e, "data": change["data"]} if e["key"] == change["key"] else e for e in after]
+    after = [{**e, "data": change["data"]} if e["key"] == change["key"]
+             and e["entity"] == "customer" else e for e in after]
+    after = [{**e, "data": balance["data"]} if e["key"] == balance["key"]
+             and e["entity"] == "points_balance" else e for e in after]
     assert copy(bulk) == copy(generic)
-    assert copy(bulk)["streams"] == [("customers", 9, central_checksum(after))]
+    assert ("customers", 10, central_checksum(after)) in copy(bulk)["streams"]
+    assert copy(bulk)["streams"] == [("customers", 10, central_checksum(after))]
 
 
 def test_the_old_copy_serves_until_the_last_part_and_parts_come_in_any_order(
@@ -287,4 +305,42 @@ def test_migration_13_moves_the_hashes_into_the_rows_and_keeps_the_checksum(
         "changes", stream="customers", log_epoch=EPOCH, changes=[delete, retired])))
     rest = [retired if e["key"] == retired["key"] else e for e in kept
             if e["key"] != customer(2)["id"]]
+    assert copy(store)["streams"] == [("customers", 9, central_checksum(rest))]
+
+
+def test_migration_16_moves_the_balances_hashes_into_their_rows_and_keeps_the_checksum(
+        tmp_path: Path) -> None:
+    path = tmp_path / "agent.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, MIGRATIONS[:15])
+    balances = [e for e in entries(6, balances=True) if e["entity"] == "points_balance"]
+    assert len(balances) == 4
+    # What an agent at migration 15 held: the balance's row, its hash in entry_hashes.
+    for entry in balances:
+        data = entry["data"]
+        conn.execute("INSERT INTO points_balances VALUES (?, ?, ?)",
+                     (data["customer"], data["points"], data["updated_at"]))
+        conn.execute("INSERT INTO entry_hashes VALUES ('customers', 'points_balance', ?, ?)",
+                     (entry["key"],
+                      f"{entry_hash(entry['entity'], entry['key'], entry['data']):016x}"))
+    conn.execute("INSERT INTO streams VALUES ('customers', 7, ?)", (central_checksum(balances),))
+    conn.execute("INSERT INTO meta VALUES ('log_epoch', ?)", (EPOCH,))
+    conn.close()
+
+    store = LocalStore(path)
+    held = copy(store)
+    assert [row[:3] for row in held["balances"]] == sorted(
+        (e["key"], e["data"]["points"], e["data"]["updated_at"]) for e in balances)
+    assert all(row[3] is not None for row in held["balances"])
+    assert held["hashes"] == []
+    gone = balances[0]["key"]
+    changed = {**balances[1]["data"], "points": "1.00"}
+    Replica(store).apply(messages.parse(messages.envelope(
+        "changes", stream="customers", log_epoch=EPOCH, changes=[
+            {"version": 8, "entity": "points_balance", "key": gone, "op": "delete",
+             "data": None},
+            {"version": 9, "entity": "points_balance", "key": balances[1]["key"],
+             "op": "upsert", "data": changed}])))
+    rest = [{**e, "data": changed} if e["key"] == balances[1]["key"] else e
+            for e in balances if e["key"] != gone]
     assert copy(store)["streams"] == [("customers", 9, central_checksum(rest))]

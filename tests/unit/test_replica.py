@@ -88,6 +88,8 @@ CUSTOMER: dict[str, Any] = {"id": "11111111-1111-4111-8111-111111111111",
 CARD: dict[str, Any] = {"number": "2990000000019", "customer": CUSTOMER["id"], "kind": "loyalty",
                         "active": True}
 
+BALANCE = {"customer": CUSTOMER["id"], "points": "120.50",
+           "updated_at": "2026-11-22T08:00:00+00:00"}
 SAMPLES: dict[str, tuple[str, dict[str, Any], str, dict[str, list[tuple[Any, ...]]]]] = {
     "category": ("catalog", {"code": "food", "name": "Food", "parent": None, "active": True},
                  "food", {"categories": [("food", "Food", None, 1)]}),
@@ -211,10 +213,10 @@ SAMPLES: dict[str, tuple[str, dict[str, Any], str, dict[str, list[tuple[Any, ...
                                         "survivor": "22222222-2222-4222-8222-222222222222"},
                           CUSTOMER["id"], {"customer_redirects": [(
                               CUSTOMER["id"], "22222222-2222-4222-8222-222222222222")]}),
-    "points_balance": ("customers", {"customer": CUSTOMER["id"], "points": "120.50",
-                                     "updated_at": "2026-11-22T08:00:00+00:00"},
-                       CUSTOMER["id"], {"points_balances": [
-                           (CUSTOMER["id"], "120.50", "2026-11-22T08:00:00+00:00")]}),
+    "points_balance": ("customers", BALANCE, CUSTOMER["id"], {"points_balances": [
+        # Central's hash in the row (migration 16).
+        (CUSTOMER["id"], "120.50", "2026-11-22T08:00:00+00:00",
+         to_row(entry_hash("points_balance", CUSTOMER["id"], BALANCE)))]}),
 }
 
 
