@@ -192,15 +192,33 @@ def by_name(conn: sqlite3.Connection, text: str, limit: int) -> list[dict[str, A
                  "WHERE customer_names MATCH ? AND c.erased = 0 LIMIT ?", (query, limit))
 
 
-def read_card_number(scanned: str) -> tuple[str, CardKind]:
+def _partner_number(conn: sqlite3.Connection, number: str) -> bool:
+    """Whether a partner programme this store follows lists ``number`` (alone or in a
+    range of numbers of its length), or a customer holds it as a partner's card."""
+    return conn.execute(
+        "SELECT 1 FROM partner_cards WHERE active = 1 AND (first = ? OR "
+        "(length(first) = ? AND first <= ? AND last >= ?)) UNION ALL "
+        "SELECT 1 FROM customer_cards WHERE number = ? AND kind = 'partner' LIMIT 1",
+        (number, len(number), number, number, number)).fetchone() is not None
+
+
+def read_card_number(scanned: str, conn: sqlite3.Connection | None = None
+                     ) -> tuple[str, CardKind]:
     """A scanned card as stored: a chain card (13 digits, check digit), a VIP card, or a
-    partner's number (CardError says what is wrong)."""
+    partner's number (CardError says what is wrong). With ``conn``, 13 digits that fail the
+    check digit are still a partner's card when a programme of the store's copy lists them
+    (partners issue 13-digit numbers that are no EAN)."""
     text = scanned.strip()
     if text.upper().startswith(VIP_MARK):
         return check_vip_code(text), CardKind.VIP
     compact = "".join(text.split())
     if compact.isdigit() and len(compact) == 13:
-        return check_loyalty_card(compact), CardKind.LOYALTY
+        try:
+            return check_loyalty_card(compact), CardKind.LOYALTY
+        except CardError:
+            if conn is not None and _partner_number(conn, compact):
+                return compact, CardKind.PARTNER
+            raise
     if not PARTNER.fullmatch(text):
         raise CardError(f"{scanned!r} is not a card number")
     return text, CardKind.PARTNER

@@ -165,7 +165,8 @@ class Customers:
 
     def _card(self, scanned: str, field_name: str) -> str:
         try:
-            return read_card_number(scanned)[0]
+            with self.store.read() as conn:
+                return read_card_number(scanned, conn)[0]
         except CardError as exc:
             raise CustomerInvalid({field_name: str(exc)}) from None
 
@@ -267,11 +268,12 @@ class Customers:
         now = self.clock()
         problems: dict[str, str] = {}
         wanted: list[tuple[str, CardKind]] = []
-        for i, scanned in enumerate(add):
-            try:
-                wanted.append(read_card_number(str(scanned)))
-            except CardError as exc:
-                problems[f"cards.{i}"] = str(exc)
+        with self.store.read() as conn:
+            for i, scanned in enumerate(add):
+                try:
+                    wanted.append(read_card_number(str(scanned), conn))
+                except CardError as exc:
+                    problems[f"cards.{i}"] = str(exc)
         if issue_card and self.settings.card_range is None:
             problems["issue_card"] = "this store has no range of cards (TESSERA_CARD_RANGE)"
         with self.store.write() as conn:

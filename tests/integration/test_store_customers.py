@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from protocol import messages, upstream
+from rules.barcodes import ean_check_digit
 from rules.cards import loyalty_card_number
 from rules.customers.record import CustomerInvalid
 from store_agent.pos.customers import Customers, UnknownCustomer
@@ -206,6 +207,35 @@ def test_bad_input_names_every_field_and_changes_nothing(
     with store.read() as conn:
         assert conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
         assert conn.execute("SELECT COUNT(*) FROM customers").fetchone()[0] == 3
+
+
+def test_a_partners_13_digit_number_that_is_no_ean_is_its_card_not_a_misread(
+        store: LocalStore, customers: Customers, central: Central) -> None:
+    """Partners issue 13-digit numbers without an EAN check digit: one a programme of the
+    store's copy lists (or a customer holds as a partner card) is read as a partner card;
+    any other 13 digits with a wrong check digit are still refused as a misread."""
+    listed, held, stray = "7700000000042", "7711111111111", "2990000000013"
+    for number in (listed, held, stray):
+        assert int(number[-1]) != ean_check_digit(number[:-1])
+    Replica(store).apply(messages.parse(messages.envelope(
+        "changes", stream="partners", log_epoch="e1", changes=[
+            {"version": 1, "entity": "partner_card", "key": "UNION|7700000000000|7700000000099",
+             "op": "upsert", "data": {"programme": "UNION", "first": "7700000000000",
+                                      "last": "7700000000099", "active": True}}])))
+    central.send(("customer_card", held, {"number": held, "customer": STEFAN,
+                                          "kind": "partner", "active": True}))
+    assert ids(customers.find(card=held)) == [STEFAN]
+    assert ids(customers.find(q=held)) == [STEFAN]
+    assert ids(customers.find(card=listed)) == []  # nobody holds it yet: no misread either
+    made = customers.create({"last_name": "Rossi", "mobile": "3471112233"}, cards=[listed])
+    assert [(c["number"], c["kind"]) for c in made["cards"]] == [(listed, "partner")]
+    assert ids(customers.find(card=listed)) == [made["id"]]
+    with pytest.raises(CustomerInvalid) as refused:
+        customers.find(card=stray)
+    assert "wrong check digit" in refused.value.problems["card"]
+    with pytest.raises(CustomerInvalid) as refused:
+        customers.create({"last_name": "Bianchi", "mobile": "3471112244"}, cards=[stray])
+    assert "wrong check digit" in refused.value.problems["cards.0"]
 
 
 def test_a_card_from_the_store_range(store: LocalStore, central: Central) -> None:
