@@ -267,19 +267,19 @@ def check_gift_lines(request_lines: Sequence[Mapping[str, Any]]) -> list[int]:
     return gifts
 
 
-def sale_loyalty(conn: sqlite3.Connection, customer: str | None, sale_uuid: str,
+def sale_loyalty(conn: sqlite3.Connection, customer: str | None,
+                 profile: LoyaltyProfile | None, sale_uuid: str,
                  lines: Sequence[Mapping[str, Any]], catalogue: Mapping[str, Product],
                  gift_lines: Sequence[int]) -> dict[str, Any] | None:
-    """The sale body's ``loyalty``: the customer's profile and version, the provisional
-    points, the gift taken and its points, and the balance the receipt prints; None when
-    the sale names no customer with a profile here. A gift the customer cannot take
-    raises :class:`GiftNotAllowed` naming its line."""
+    """The sale body's ``loyalty``: the customer's profile (``customer_profile`` of their
+    record, as the sale was priced with it) and version, the provisional points, the gift
+    taken and its points, and the balance the receipt prints; None when the sale names no
+    customer with a profile here. A gift the customer cannot take raises
+    :class:`GiftNotAllowed` naming its line."""
     if customer is None:
         if gift_lines:
             raise GiftNotAllowed("customer", "a gift needs the customer attached to the sale")
         return None
-    record = record_of(conn, customer) or {}
-    profile = customer_profile(conn, record)
     if profile is None or not isinstance(profile.accrual, AccrualPolicy):
         if gift_lines:
             raise GiftNotAllowed(f"lines.{gift_lines[0]}.gift",

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from protocol.encoding import dumps
+from rules.cards import LoyaltyProfile
 from rules.money import round_money
 from rules.pricing import BasketLine, PricedBasket, Product, check_sellable, price_basket
 from rules.receipt_text import loyalty_lines
@@ -94,11 +95,13 @@ def vat_parts(priced: PricedBasket) -> list[dict[str, str]]:
 @dataclass(frozen=True)
 class Rung:
     """A basket as the till rang it up: its view (lines in the request's order, totals,
-    VAT, versions), the engine's products and the indexes of its gift lines."""
+    VAT, versions), the engine's products, the indexes of its gift lines and the customer's
+    loyalty profile it was priced with (read once for the prices and the points)."""
 
     view: dict[str, Any]
     catalogue: dict[str, Product]
     gifts: list[int]
+    profile: LoyaltyProfile | None = None
 
 
 def gift_line(product: Product, code: str, qty: Decimal) -> dict[str, Any]:
@@ -135,7 +138,7 @@ def _price(conn: sqlite3.Connection, store_code: str, request: dict[str, Any],
     priced = iter(view["lines"])
     view["lines"] = [gift_line(inputs.catalogue[line.code], line.code, line.qty)
                      if i in gifts else next(priced) for i, line in enumerate(lines)]
-    return Rung(view, inputs.catalogue, gifts), stream_versions(conn)
+    return Rung(view, inputs.catalogue, gifts, profile), stream_versions(conn)
 
 
 def basket(store: LocalStore, store_code: str, request: dict[str, Any],
@@ -149,8 +152,8 @@ def basket(store: LocalStore, store_code: str, request: dict[str, Any],
         rung, _streams = _price(conn, store_code, request, now, customer)
         if not with_loyalty:
             return rung.view
-        points = loyalty.sale_loyalty(conn, customer, "basket", rung.view["lines"],
-                                      rung.catalogue, rung.gifts)
+        points = loyalty.sale_loyalty(conn, customer, rung.profile, "basket",
+                                      rung.view["lines"], rung.catalogue, rung.gifts)
         _label_gifts(rung.view["lines"], points)
         return {**rung.view, "loyalty": points}
 
@@ -206,8 +209,8 @@ def record_sale(store: LocalStore, store_code: str, request: dict[str, Any],
         check_sale_cashier(conn, request.get("cashier"))
         customer = _customer(conn, request)
         rung, streams = _price(conn, store_code, request, now, customer)
-        points = loyalty.sale_loyalty(conn, customer, sale_uuid, rung.view["lines"],
-                                      rung.catalogue, rung.gifts)
+        points = loyalty.sale_loyalty(conn, customer, rung.profile, sale_uuid,
+                                      rung.view["lines"], rung.catalogue, rung.gifts)
         _label_gifts(rung.view["lines"], points)
         total = Decimal(rung.view["total"])
         payments = request.get("payments") or []
