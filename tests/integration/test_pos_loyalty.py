@@ -283,6 +283,18 @@ def test_a_club_member_gets_the_profiles_discount_on_bread_not_on_cigarettes(
     shown = client.put("/pos/v1/display/basket", json={"lines": lines, "customer": carla})
     assert shown.status_code == 200, shown.get_json()
     assert (shown.get_json()["total"], shown.get_json()["discount"]) == ("10.25", "0.25")
+    # Priced with ``display``, the basket shows on that till's display without a PUT.
+    again = client.post("/pos/v1/baskets/price", json={"lines": lines, "customer": carla,
+                                                       "display": "2"})
+    assert again.get_json()["lines"] == body["lines"]
+    view = client.get("/pos/v1/display/basket", query_string={"till": "2"}).get_json()
+    assert (view["state"], view["total"], view["discount"]) == ("open", "10.25", "0.25")
+    assert [(line["name"], line["amount"]) for line in view["lines"]] == [
+        (line["name"], line["amount"]) for line in body["lines"]]
+    refused = client.post("/pos/v1/baskets/price", json={"lines": lines, "display": "../x"})
+    assert refused.status_code == 422 and "display" in refused.get_json()["errors"]
+    assert client.get("/pos/v1/display/basket", query_string={"till": "1"}).get_json()[
+        "total"] == "10.25"  # till 1 still shows what its PUT showed
     assert outbox(store)[0]["total"] == "10.25"
     text = "\n".join(client.get(f"/pos/v1/sales/{body['uuid']}/receipt").get_json()["text"])
     assert "5% loyalty profile CLUB" in text and "-0.25" in text

@@ -1,7 +1,9 @@
 """The customer display's part of the POS API (/pos/v1/display).
 
 The till says what its customer should see (``PUT basket``: the lines, cards and customer
-it holds, priced here by the same engine as the sale, or the sale just paid); the display follows
+it holds, priced here by the same engine as the sale, or the sale just paid; or
+``baskets/price`` with ``display``, which shows the basket it has just priced, so a scan
+is priced once); the display follows
 with server-sent events (``GET events``) and rotates the promotional content of the
 agent's display folder (``GET content``, files under ``media/``).
 """
@@ -103,6 +105,12 @@ def _lines(priced_lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
              "excluded": line.get("excluded_by") is not None} for line in priced_lines]
 
 
+def open_body(priced: dict[str, Any]) -> dict[str, Any]:
+    """What the display shows of a priced basket (``till.basket``'s answer)."""
+    return {"state": "open", "lines": _lines(priced["lines"]), "total": priced["total"],
+            "discount": priced["discount"]}
+
+
 def _render(view: View) -> dict[str, Any]:
     return {"version": view.version, **view.body}
 
@@ -142,9 +150,8 @@ def create_blueprint(pos: PosContext) -> Blueprint:
             else:
                 request = normalise({"lines": data["lines"], "cards": data["cards"],
                                      "customer": data["customer"]})
-                priced = till.basket(store, store_code, request, clock(), with_loyalty=False)
-                body = {"state": "open", "lines": _lines(priced["lines"]),
-                        "total": priced["total"], "discount": priced["discount"]}
+                body = open_body(till.basket(store, store_code, request, clock(),
+                                             with_loyalty=False))
             return _render(hub.publish(data["till"], body))
 
         @blp.arguments(TillQuery, location="query")

@@ -78,12 +78,15 @@
     }
     const basket = { lines: requestLines(), cards: state.cards };
     const customer = customerId();
-    const { status, data } = await call("POST", "/baskets/price",
-                                        customer ? { ...basket, customer } : basket);
+    // The agent shows what it has just priced on this till's display (priced once).
+    const priced = displayQueue.then(() => call(
+      "POST", "/baskets/price",
+      { ...(customer ? { ...basket, customer } : basket), display: TILL }));
+    displayQueue = priced.catch(() => null);
+    const { status, data } = await priced;
     if (status === 200) {
       state.priced = data;
       render();
-      publishDisplay(customer ? { ...basket, customer } : basket);
       return true;
     }
     if (status === 422 && data && data.errors && data.errors.cards
