@@ -138,6 +138,8 @@ class Agent:
             workers.append((self._run_plu_sync, "plu-sync"))
         if self.printer_state is not None and self.serve_pos:
             workers.append((self._run_printer_watch, "printer-watch"))
+        if self.serve_pos:
+            workers.append((self._run_display_prefetch, "display-prefetch"))
         for target, name in workers:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -169,6 +171,19 @@ class Agent:
                     pass
             except Exception:  # noqa: BLE001 - keep syncing whatever one pass met
                 log.exception("PLU sync pass failed")
+
+    def _run_display_prefetch(self, interval: float = 10.0) -> None:
+        """Cache head office's display media as it arrives (and retry what failed), so a
+        display shows its pictures from its first minute, with the line up or down."""
+        from store_agent.pos import display_content
+
+        while True:
+            try:
+                display_content.prefetch(self.store, self.settings.store)
+            except Exception:  # noqa: BLE001 - a failed look at the content is not fatal
+                log.exception("display media prefetch failed")
+            if self.stopped.wait(interval):
+                return
 
     def _run_printer_watch(self, interval: float = 2.0) -> None:
         """Tell central the fiscal printer's state (in the birth) whenever it changes."""

@@ -35,8 +35,22 @@ def cache_name(src: str, kind: str) -> str:
     return hashlib.sha256(src.encode()).hexdigest() + (suffix if suffix in allowed else "")
 
 
+_CACHES: dict[Path, MediaCache] = {}
+_CACHES_LOCK = threading.Lock()
+
+
 class MediaCache:
     """Downloads head office's media into ``folder``, one background fetch at a time."""
+
+    @classmethod
+    def shared(cls, folder: Path) -> MediaCache:
+        """The process's one cache of ``folder`` (the display API and the agent's prefetch
+        share its fetch, so a file is never downloaded twice at once)."""
+        key = folder.resolve()
+        with _CACHES_LOCK:
+            if key not in _CACHES:
+                _CACHES[key] = cls(folder)
+            return _CACHES[key]
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -92,6 +106,23 @@ class MediaCache:
         thread = threading.Thread(target=run, name="display-media", daemon=True)
         thread.start()
         return thread
+
+
+def cache_folder(store: LocalStore) -> Path:
+    return store.path.parent / "display-cache"
+
+
+def prefetch(store: LocalStore, store_code: str) -> threading.Thread | None:
+    """Start downloading head office's media for this store now, not when a display first
+    asks (the agent calls it as content arrives); returns the fetch started, if any."""
+    cache = MediaCache.shared(cache_folder(store))
+    with store.read() as conn:
+        row = conn.execute("SELECT data FROM display_content WHERE store = ?",
+                           (store_code,)).fetchone()
+    if row is None:
+        return None
+    return cache.ensure([(item["src"], item["kind"]) for item in json.loads(row[0]).get(
+        "items", []) if item["kind"] != "url"])
 
 
 def from_head_office(store: LocalStore, store_code: str, cache: MediaCache,

@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from central.app import create_app
 from central.db import Database
 from central.roles import MARKETING
+from store_agent.pos import display_content
 from store_agent.pos.api import create_app as create_pos_app
 from store_agent.sqlite_store import LocalStore
 from store_agent.sync.replica import Replica
@@ -120,6 +121,29 @@ def test_head_office_content_is_cached_at_the_agent_and_shown_offline(
     assert content_of(central_db, "kiosk-2")[-1]["op"] == "upsert"  # its own stays
     to_agent(agent, central_db)
     assert pos.get("/pos/v1/display/content").get_json()["source"].startswith("local folder")
+
+
+def test_the_agent_caches_the_media_before_any_display_asks(
+        marketing: FlaskClient, central_db: Database, tmp_path: Path,
+        media_server: tuple[str, Callable[[], None]]) -> None:
+    base, stop_media = media_server
+    assert marketing.put("/api/v1/display-content/store/kiosk-1", json={"items": [
+        {"kind": "image", "src": f"{base}/autumn.png", "seconds": 8}]}).status_code == 200
+    agent = LocalStore(tmp_path / "agent" / "agent.db")
+    assert display_content.prefetch(agent, "kiosk-1") is None  # nothing from head office yet
+    to_agent(agent, central_db)
+    fetching = display_content.prefetch(agent, "kiosk-1")
+    assert fetching is not None
+    fetching.join(20)
+    stop_media()
+    # The first display to ask finds the picture cached, the media server gone meanwhile.
+    pos = create_pos_app(agent, Replica(agent), "kiosk-1", lambda: {}).test_client()
+    content = pos.get("/pos/v1/display/content").get_json()
+    assert content["problems"] == [] and [i["kind"] for i in content["items"]] == ["image"]
+    served = pos.get(str(content["items"][0]["src"]))
+    assert served.status_code == 200 and served.data == PNG
+    served.close()
+    assert display_content.prefetch(agent, "kiosk-1") is None  # all cached: nothing to fetch
 
 
 def test_bad_display_content_is_refused_with_reasons(

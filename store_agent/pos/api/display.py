@@ -120,7 +120,7 @@ def create_blueprint(pos: PosContext) -> Blueprint:
     store, store_code, hub, clock = pos.store, pos.store_code, pos.display_hub, pos.clock
     folder, normalise = pos.display_dir, pos.normalise
     body_schema = basket_schema(LineIn)
-    cache = display_content.MediaCache(store.path.parent / "display-cache")
+    cache = display_content.MediaCache.shared(display_content.cache_folder(store))
     blp = Blueprint("display", __name__, url_prefix="/pos/v1/display",
                     description="The customer display: the till's basket, live, and "
                                 "promotional content")
