@@ -158,12 +158,20 @@ def create(session: Session, text: str, *, stores: Iterable[str] = (),
         text=_check(text, valid_from, valid_until), scroll=scroll, valid_from=valid_from,
         valid_until=valid_until, stores=_stores(session, stores),
         groups=_groups(session, groups),
-        cashier=cashiers.get(session, cashier) if cashier else None, sent_to=[])
+        cashier=_cashier(session, cashier) if cashier else None, sent_to=[])
     session.add(instruction)
     session.flush()
     _publish(session, instruction)
     session.flush()
     return instruction
+
+
+def _cashier(session: Session, code: str) -> Any:
+    """The cashier an instruction names: an unknown one is the body's fault (422)."""
+    cashier = cashiers.find(session, code)
+    if cashier is None:
+        raise Invalid(f"no cashier {code!r}", {"cashier": [f"no cashier {code!r}"]})
+    return cashier
 
 
 def update(session: Session, instruction_id: int, changes: dict[str, Any]) -> Instruction:
@@ -183,7 +191,7 @@ def update(session: Session, instruction_id: int, changes: dict[str, Any]) -> In
     if changes.get("groups") is not None:
         instruction.groups = _groups(session, changes["groups"])
     if "cashier" in changes:
-        instruction.cashier = cashiers.get(session, changes["cashier"]) \
+        instruction.cashier = _cashier(session, changes["cashier"]) \
             if changes["cashier"] else None
     if instruction.cashier and (instruction.stores or instruction.groups):
         raise Invalid("an instruction goes to stores and groups, or to one cashier",

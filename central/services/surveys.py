@@ -162,8 +162,13 @@ def _items(session: Session, codes: Iterable[str]) -> list[SurveyItem]:
                       {"questions": [f"1 to {MAX_QUESTIONS} questions"]})
     if len(set(codes)) != len(codes):
         raise Invalid("a question twice in the survey", {"questions": ["each once"]})
-    return [SurveyItem(position=n, question=get_question(session, c))
-            for n, c in enumerate(codes, 1)]
+    found = {q.code: q for q in session.scalars(
+        select(SurveyQuestion).where(SurveyQuestion.code.in_(codes)))}
+    unknown = [c for c in codes if c not in found]
+    if unknown:  # the body names them: its fault (422), not a missing resource (404)
+        raise Invalid(f"no survey question {unknown[0]!r}",
+                      {"questions": [f"no question {c!r}" for c in unknown]})
+    return [SurveyItem(position=n, question=found[c]) for n, c in enumerate(codes, 1)]
 
 
 def create_survey(session: Session, code: str, name: str, questions: Iterable[str]) -> Survey:
@@ -206,7 +211,9 @@ def assign(session: Session, store_code: str, survey_code: str | None) -> Survey
             session.delete(row)
             changelog.record(session, BUCKET, scope, ENTITY, store.code, "delete", None)
         return None
-    survey = get_survey(session, survey_code)
+    survey = session.scalar(select(Survey).where(Survey.code == survey_code))
+    if survey is None:  # named by the body (the store in the path is the resource)
+        raise Invalid(f"no survey {survey_code!r}", {"survey": [f"no survey {survey_code!r}"]})
     if row is None:
         session.add(SurveyAssignment(store_id=store.id, survey_id=survey.id))
     else:

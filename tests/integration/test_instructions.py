@@ -189,7 +189,7 @@ def test_bad_instructions_are_refused_with_reasons_and_pricing_cannot_write(
              ({"text": "Hi", "groups": ["south"]}, 422, "groups"),
              ({"text": "Hi"}, 422, "stores"),
              ({"text": "Hi", "stores": ["kiosk-1"], "cashier": "anna"}, 422, "cashier"),
-             ({"text": "Hi", "cashier": "zoe"}, 404, "zoe"),
+             ({"text": "Hi", "cashier": "zoe"}, 422, "zoe"),
              ({"text": "Hi", "stores": ["kiosk-1"], "valid_from": "2026-11-22T08:00:00+00:00",
                "valid_until": "2026-11-22T07:00:00+00:00"}, 422, "valid_until"),
              ({"text": "Hi", "stores": ["kiosk-1"], "valid_from": "2026-11-22T08:00:00"},

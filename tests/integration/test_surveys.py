@@ -138,15 +138,17 @@ def test_editing_a_question_sends_the_survey_again_and_bad_input_is_refused(
                  {"code": "a", "text": "A"}, {"code": "b", "text": "B"}]}, 409, "taken"),
              ("/api/v1/surveys/", {"code": "s", "name": "S", "questions": []}, 422,
               "questions"),
-             ("/api/v1/surveys/", {"code": "s", "name": "S", "questions": ["zzz"]}, 404, "zzz"),
+             ("/api/v1/surveys/", {"code": "s", "name": "S", "questions": ["zzz"]}, 422, "zzz"),
              ("/api/v1/surveys/", {"code": "s", "name": "S", "questions": ["how", "how"]}, 422,
               "questions")]
     for url, body, status, words in cases:
         answer = marketing.post(url, json=body)
         assert answer.status_code == status, (body, answer.get_json())
         assert words in json.dumps(answer.get_json()), answer.get_json()
-    assert marketing.put("/api/v1/store-surveys/kiosk-1", json={"survey": "none"}) \
-        .status_code == 404
+    unknown = marketing.put("/api/v1/store-surveys/kiosk-1", json={"survey": "none"})
+    assert unknown.status_code == 422 and "survey" in unknown.get_json()["errors"]
+    assert marketing.put("/api/v1/store-surveys/nowhere", json={"survey": "how"}) \
+        .status_code == 404  # the store in the path is the resource
     assert client_for(PRICING).post("/api/v1/surveys/", json={
         "code": "s", "name": "S", "questions": ["how"]}).status_code == 403
 
