@@ -256,10 +256,10 @@ def _head_office_to_tills(base: str, token: str, post: Any) -> None:
     if status == 200 and not body:  # instructions have no natural key: only once
         for row in demo_data.INSTRUCTIONS:
             post("instructions/", row)
-    for row in demo_data.SURVEY_QUESTIONS:
-        post("survey-questions/", row)
-    for row in demo_data.SURVEYS:
-        post("surveys/", row)
+    for question in demo_data.SURVEY_QUESTIONS:
+        post("survey-questions/", question)
+    for survey_row in demo_data.SURVEYS:
+        post("surveys/", survey_row)
     for store, survey in demo_data.SURVEY_OF_STORE.items():
         status, body = http_json("PUT", f"{base}/api/v1/store-surveys/{store}",
                                  {"survey": survey}, token=token)
