@@ -5,6 +5,18 @@
 false, two-valued ``not``, text compared without case, ``between`` inclusive, relative
 dates resolved once). The same tree is evaluated in Python at the till, so a list at
 central and an alert at a store mean the same thing; a test compares both on one data set.
+
+A purchase is a date in the store's zone (the till compares ``moment.astimezone(zone)
+.date()``), but the column holds the instant. Rather than converting every row's instant to
+the zone (``timezone(zone, moment)::date``: evaluated row by row, no index can serve it), a
+date bound becomes the instant its day begins in the zone, and the comparison a half-open
+range on the raw column: ``= d`` is ``start(d) <= moment < start(d + 1)``, ``< d`` is
+``moment < start(d)``, ``<= d`` is ``moment < start(d + 1)`` and so on; one comparison per
+bound, served by an index. A day is 23 or 25 hours on the DST days and that is all the
+instants carry. This is exact as long as the local date never goes backwards, which it
+does only where the clock was turned back across midnight (local midnight then happens
+twice: Newfoundland and Moncton until 2010, at 00:01); for a bound on such a day the
+predicate keeps the conversion, so the answer is the same everywhere.
 """
 
 from __future__ import annotations
@@ -66,6 +78,11 @@ _COLUMNS: dict[str, Any] = {
 }
 
 
+_PURCHASES: dict[str, Any] = {"first_purchase": Customer.first_purchase,
+                              "last_purchase": Customer.last_purchase}
+_FIRST_INSTANT = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
 def catalogue(session: Session) -> Catalogue:
     return customer_catalogue(policy(session, mandatory=False))
 
@@ -80,6 +97,7 @@ class Translator:
     def __init__(self, fields: Catalogue, today: dt.date, zone: str,
                  dialect: str = "postgresql") -> None:
         self.fields, self.today, self.zone, self.dialect = fields, today, zone, dialect
+        self.tz = ZoneInfo(zone)
 
     def column(self, name: str) -> Any:
         if name in _COLUMNS:
@@ -97,9 +115,8 @@ class Translator:
             return func.date_part("year", Customer.birth_date)
         if name == "average_basket":
             return func.round(Customer.total_spend / func.nullif(Customer.visits, 0), 2)
-        if name in ("first_purchase", "last_purchase"):
-            moment = Customer.first_purchase if name == "first_purchase" else Customer.last_purchase
-            return cast(func.timezone(self.zone, moment), Date)
+        if name in _PURCHASES:  # the instant: comparisons go through _instants
+            return _PURCHASES[name]
         value = (data["extra"][name[len("extra."):]].astext if name.startswith("extra.")
                  else data[name].astext)
         if kind is FieldType.NUMBER or kind is FieldType.MONEY:
@@ -113,8 +130,9 @@ class Translator:
             return Customer.mobile.is_not(None)
         if name == "has_email":
             return Customer.email.is_not(None)
-        return exists().where(CustomerCard.customer_id == Customer.id,
-                              CustomerCard.active.is_(True))
+        # ``active`` (never NULL) as it stands, which the partial index of revision 0027
+        # proves (``active IS TRUE`` is not matched to ``WHERE active``): index-only probes
+        return exists().where(CustomerCard.customer_id == Customer.id, CustomerCard.active)
 
     def literal(self, value: Value) -> Any:
         if isinstance(value, (DateValue, RelativeDate)):
@@ -139,6 +157,8 @@ class Translator:
         if node.field == "cards":
             return self._cards(node)
         column = self.column(node.field)
+        if node.field in _PURCHASES and isinstance(node, (Compare, Between, InList)):
+            return and_(column.is_not(None), self._instants(node, column))
         if isinstance(node, IsEmpty):
             if node.field in ("has_card", "has_phone", "has_email"):
                 return false()
@@ -171,8 +191,74 @@ class Translator:
             return and_(column.is_not(None), side.in_([self.literal(v) for v in node.values]))
         raise AssertionError(node)
 
+    # -- purchases: date bounds as instants ----------------------------------------------
+
+    def start(self, day: dt.date, later: int = 0) -> dt.datetime | None:
+        """The UTC instant the day ``later`` days after ``day`` begins in the zone: the
+        first instant Python holds when that is earlier, ``None`` past the last one."""
+        try:
+            wall = dt.datetime.combine(day + dt.timedelta(days=later), dt.time.min, self.tz)
+        except OverflowError:  # after 9999-12-31
+            return None
+        try:
+            # fold=0: a midnight that does not exist (a DST gap at 00:00) is the gap's end
+            return wall.astimezone(dt.UTC)
+        except OverflowError:
+            return _FIRST_INSTANT if wall.year == 1 else None
+
+    def turned_back(self, day: dt.date, later: int = 0) -> bool:
+        """Whether the clock was turned back across the midnight that starts the day
+        ``later`` days after ``day`` (that midnight happens twice): the instants whose date
+        is on either side of it are then not two plain ranges."""
+        try:
+            wall = dt.datetime.combine(day + dt.timedelta(days=later), dt.time.min, self.tz)
+            round_trip = wall.astimezone(dt.UTC).astimezone(self.tz).replace(tzinfo=None)
+        except OverflowError:
+            return False
+        # in a gap both folds differ too, but the wall time does not come back
+        return (wall.utcoffset() != wall.replace(fold=1).utcoffset()
+                and round_trip == wall.replace(tzinfo=None))
+
+    def _instants(self, node: Compare | Between | InList, moment: Any) -> ColumnElement[bool]:
+        """A purchase compared with dates in the zone, as ranges of the instant ``moment``."""
+        if isinstance(node, Compare):
+            return self._day_compare(moment, node.op, self._date(node.value))
+        if isinstance(node, Between):
+            return and_(self._day_compare(moment, ">=", self._date(node.low)),
+                        self._day_compare(moment, "<=", self._date(node.high)))
+        return or_(*(self._day_compare(moment, "=", self._date(v)) for v in node.values))
+
+    def _date(self, value: Value) -> dt.date:
+        day = self.literal(value)
+        if not isinstance(day, dt.date):  # the catalogue lets only dates through
+            raise AssertionError(value)
+        return day
+
+    def _day_compare(self, moment: Any, op: str, day: dt.date) -> ColumnElement[bool]:
+        """``moment``'s date in the zone ``op`` ``day``, on the instant itself."""
+        if self.turned_back(day) or self.turned_back(day, 1):
+            local = cast(func.timezone(self.zone, moment), Date)
+            return {"=": local == day, "!=": local != day, "<": local < day,
+                    "<=": local <= day, ">": local > day, ">=": local >= day}[op]
+        if op == "=":
+            return and_(self._since(moment, day, 0), not_(self._since(moment, day, 1)))
+        if op == "!=":
+            return or_(not_(self._since(moment, day, 0)), self._since(moment, day, 1))
+        since = self._since(moment, day, 1 if op in ("<=", ">") else 0)
+        return since if op in (">", ">=") else not_(since)
+
+    def _since(self, moment: Any, day: dt.date, later: int) -> ColumnElement[bool]:
+        """``moment`` at or after the start of the day ``later`` days after ``day``."""
+        start = self.start(day, later)
+        if start is None:
+            return false()
+        if start == _FIRST_INSTANT:
+            return true()
+        since: ColumnElement[bool] = moment >= start
+        return since
+
     def _cards(self, node: Node) -> ColumnElement[bool]:
-        active = and_(CustomerCard.customer_id == Customer.id, CustomerCard.active.is_(True))
+        active = and_(CustomerCard.customer_id == Customer.id, CustomerCard.active)
         if isinstance(node, IsEmpty):
             return not_(exists().where(active))
         if isinstance(node, TextMatch) and node.op == "contains":

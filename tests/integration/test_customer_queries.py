@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Date, and_, cast, func, select
 
 from central.db import Database
 from central.models import Customer
@@ -17,6 +18,7 @@ from central.services import customer_fields, customer_fold, customers, stores
 from central.services import customer_queries as q
 from central.services.errors import Invalid
 from rules.conditions import evaluate, parse
+from rules.conditions.nodes import DateValue, InList
 from rules.customers.aggregates import Aggregates
 from rules.customers.alerts import customer_facts
 from tests.integration.test_customers import STORE, T0, batch, card, edit_entry, ingest, sale_entry
@@ -124,3 +126,116 @@ def test_on_sqlite_plain_columns_work_and_the_rest_says_it_needs_postgresql(
         assert q.preview(session, "has_email") == 1
         with pytest.raises(Invalid, match="PostgreSQL"):
             q.preview(session, "last_purchase before 6 months ago")
+
+
+# -- purchases: date bounds as UTC instants ----------------------------------------------------
+# The translator compares a purchase with the instant its bound's day begins in the zone;
+# before, it converted each row's instant to a date in the zone. Both must select the same
+# customers, and the till's evaluator too, on the instants where they could part: around
+# local midnight, on the DST days (Rome's 23- and 25-hour days), where midnight did not
+# exist (São Paulo 2018: 00:00 -> 01:00) and where it happened twice (Goose Bay 2009:
+# 00:01 -> 23:01, the one kind of day where the date goes backwards).
+
+DAYS = {"Europe/Rome": (dt.date(2026, 3, 29), dt.date(2026, 10, 25), dt.date(2026, 11, 22)),
+        "America/Sao_Paulo": (dt.date(2018, 11, 4),),
+        "America/Goose_Bay": (dt.date(2009, 11, 1),)}
+
+
+def boundary_instants(zone: str, day: dt.date) -> list[dt.datetime]:
+    """Every quarter hour (UTC) from the day before to the day after, and each local
+    midnight, 23:30 and 02:30 of those days (both folds), a microsecond either side."""
+    tz = ZoneInfo(zone)
+    first = dt.datetime.combine(day - dt.timedelta(days=1), dt.time.min, tz).astimezone(dt.UTC)
+    moments = {first + dt.timedelta(minutes=15 * k) for k in range(4 * 24 * 3 + 8)}
+    for offset in (-1, 0, 1, 2):
+        for wall in (dt.time(0, 0), dt.time(2, 30), dt.time(23, 30)):
+            for fold in (0, 1):
+                local = dt.datetime.combine(day + dt.timedelta(days=offset), wall,
+                                            tz).replace(fold=fold)
+                at = local.astimezone(dt.UTC)
+                moments |= {at, at - dt.timedelta(microseconds=1),
+                            at + dt.timedelta(microseconds=1)}
+    return sorted(moments)
+
+
+def old_predicate(zone: str, op: str, day: dt.date) -> Any:
+    """The translator's purchase comparison before issue 15: each row's date in the zone."""
+    local = cast(func.timezone(zone, Customer.last_purchase), Date)
+    return and_(local.is_not(None), {"=": local == day, "!=": local != day, "<": local < day,
+                                     "<=": local <= day, ">": local > day,
+                                     ">=": local >= day}[op])
+
+
+@pytest.fixture
+def purchases(clean_pg_db: Database) -> dict[str, dt.datetime]:
+    moments = sorted({m for zone, days in DAYS.items() for day in days
+                      for m in boundary_instants(zone, day)})
+    with clean_pg_db.transaction() as session:
+        session.add_all([Customer(id=f"p{n:05d}", data="{}", search_key="", last_purchase=m,
+                                  first_purchase=m) for n, m in enumerate(moments)])
+        session.add(Customer(id="never", data="{}", search_key=""))
+    return {f"p{n:05d}": m for n, m in enumerate(moments)}
+
+
+def selected(db: Database, node: Any, zone: str, today: dt.date) -> set[str]:
+    with db.sessions() as session:
+        return set(session.scalars(select(Customer.id).where(
+            q.where(session, node, today=today, zone=zone))))
+
+
+@pytest.mark.parametrize("zone", sorted(DAYS))
+def test_purchase_dates_as_instants_select_what_the_zone_conversion_did(
+        clean_pg_db: Database, purchases: dict[str, dt.datetime], zone: str) -> None:
+    tz = ZoneInfo(zone)
+    local = {cid: moment.astimezone(tz).date() for cid, moment in purchases.items()}
+    checked = 0
+    for key_day in DAYS[zone]:
+        for bound in (key_day - dt.timedelta(days=1), key_day, key_day + dt.timedelta(days=1)):
+            text = bound.isoformat()
+            for op in ("=", "!=", "<", "<=", ">", ">="):
+                condition = f"last_purchase {op} {text}"
+                node = parse(condition)
+                new = selected(clean_pg_db, node, zone, key_day)
+                with clean_pg_db.sessions() as session:
+                    old = set(session.scalars(select(Customer.id).where(
+                        old_predicate(zone, op, bound))))
+                till = {cid for cid, date in local.items()
+                        if evaluate(node, {"last_purchase": date}, key_day)}
+                assert new == old == till, (zone, condition)
+                # not: the customer without a purchase comes in, as with the till
+                negated = selected(clean_pg_db, parse(f"not ({condition})"), zone, key_day)
+                assert negated == set(purchases) - new | {"never"}, (zone, condition)
+                checked += 1
+            for condition in (f"last_purchase between {text} and {text}",
+                              f"first_purchase between {key_day - dt.timedelta(days=1)} "
+                              f"and {key_day}",
+                              "last_purchase after 1 day ago", "last_purchase before today"):
+                node = parse(condition)
+                till = {cid for cid, date in local.items()
+                        if evaluate(node, {"last_purchase": date, "first_purchase": date},
+                                    key_day)}
+                assert selected(clean_pg_db, node, zone, key_day) == till, (zone, condition)
+    assert checked == 18 * len(DAYS[zone])
+
+
+def test_a_purchase_in_a_list_of_dates_is_one_day_range_each(
+        clean_pg_db: Database, purchases: dict[str, dt.datetime]) -> None:
+    # the language lets no date into ``in``; the translator still means it as the till would
+    days = (dt.date(2026, 3, 28), dt.date(2026, 3, 29), dt.date(2026, 10, 25))
+    node = InList("last_purchase", tuple(DateValue(d) for d in days))
+    tz = ZoneInfo(ZONE)
+    expected = {cid for cid, m in purchases.items() if m.astimezone(tz).date() in days}
+    assert expected and selected(clean_pg_db, node, ZONE, TODAY) == expected
+
+
+def test_a_rome_purchase_bound_is_one_comparison_on_the_instant(
+        clean_pg_db: Database) -> None:
+    with clean_pg_db.sessions() as session:
+        sql = str(q.where(session, parse("last_purchase after 2026-10-25 and "
+                                         "first_purchase <= 2026-03-29"),
+                          today=TODAY, zone=ZONE)
+                  .compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+    assert "timezone" not in sql
+    # the 25-hour day ends at 23:00 UTC, the 23-hour one at 22:00 UTC
+    assert "customers.last_purchase >= '2026-10-25 23:00:00+00:00'" in sql, sql
+    assert "customers.first_purchase < '2026-03-29 22:00:00+00:00'" in sql, sql
