@@ -80,6 +80,9 @@ class ProductData(_Data):
     sale_price = fields.Decimal(required=True)
     # piece, kg, l or m (rules.pricing.UNITS); absent (older central) or unknown: piece.
     unit = _optional(fields.String, validate=validate.Length(max=16))
+    # The points one unit earns where a profile takes them from the products (SPEC L2);
+    # absent (older central) or null: none.
+    points_generated = _optional(fields.Decimal)
     active = fields.Boolean(required=True)
     barcodes = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
                            load_default=list)

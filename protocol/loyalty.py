@@ -174,12 +174,13 @@ def facts_from_product(product: Mapping[str, Any] | None,
     """A line's facts from its product's catalogue row (wire form) and the category tree,
     as either side reads them from its copy of the ``catalog`` stream: the category with
     its ancestors (``rules.context.ancestors``, as the pricing context builds them) and
-    the brand. The catalogue carries no "points generated" field yet, so a product never
-    brings its own points (a profile with ``points_from_products`` earns nothing)."""
+    the brand, and its "points generated" (``points_generated``; absent or null: none)."""
     if product is None:
         return LineFacts()
+    generated = product.get("points_generated")
     return LineFacts(categories=ancestors(product.get("category"), parents),
-                     brand=product.get("brand") or None)
+                     brand=product.get("brand") or None,
+                     product_points=None if generated is None else to_decimal(generated))
 
 
 def sale_for_accrual(document_id: str, lines: Sequence[Mapping[str, Any]],

@@ -79,7 +79,9 @@ def product_from_wire(data: Mapping[str, Any], parents: Mapping[str, str | None]
                    vat_rate=Decimal(str(data["vat_rate"])), active=bool(data["active"]),
                    brand=data.get("brand"), family=data.get("family"),
                    categories=ancestors(data.get("category"), parents),
-                   unit=unit_of(data.get("unit")))
+                   unit=unit_of(data.get("unit")),
+                   points_generated=None if data.get("points_generated") is None
+                   else Decimal(str(data["points_generated"])))
 
 
 def vip_discount(number: str, data: Mapping[str, Any] | None,

@@ -100,6 +100,8 @@ class Product:
     categories: tuple[str, ...] = ()
     family: str | None = None
     unit: str = PIECE
+    points_generated: Decimal | None = None
+    """What one unit earns where loyalty takes points from the product (not pricing's)."""
 
     @property
     def item(self) -> Item:

@@ -355,6 +355,8 @@ CREATE INDEX IF NOT EXISTS outbox_sale_customer ON outbox (json_extract(body, '$
 """)),
     Migration(16, "central's hash in each points balance's row; balances staged with a "
               "customers snapshot", (_points_row_hashes,)),
+    Migration(17, "the points a product generates (SPEC L2)", (
+        _add_column("products", "points_generated", "TEXT"),)),
 )
 
 

@@ -127,6 +127,12 @@ class FamilyUpdateSchema(BrandUpdateSchema):
 BARCODE = validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$", error="1 to 64 letters or digits")
 
 
+def _two_places(value: Decimal) -> None:
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -2:
+        raise ValidationError("at most two decimals")
+
+
 class ProductSchema(Schema):
     sku = fields.String(required=True, validate=CODE)
     name = fields.String(required=True, validate=NAME)
@@ -142,6 +148,12 @@ class ProductSchema(Schema):
                                   validate=validate.Range(min=0), load_default=None,
                                   metadata={"description": "a points value fixed by hand, "
                                             "never recomputed"})
+    points_generated = fields.Decimal(allow_none=True, as_string=True,
+                                      validate=[validate.Range(min=0, max=1_000_000),
+                                                _two_places], load_default=None,
+                                      metadata={"description": "the points one unit earns "
+                                                "under a profile whose accrual takes points "
+                                                "from the products (SPEC L2); null: none"})
     sale_price = Money(required=True)
     unit = fields.String(load_default=PIECE, validate=validate.OneOf(UNITS),
                          metadata={"description": "piece: sold in whole numbers; kg, l, m: "
@@ -167,6 +179,12 @@ class ProductUpdateSchema(Schema):
                                   validate=validate.Range(min=0),
                                   metadata={"description": "a points value fixed by hand, "
                                             "never recomputed"})
+    points_generated = fields.Decimal(allow_none=True, as_string=True,
+                                      validate=[validate.Range(min=0, max=1_000_000),
+                                                _two_places],
+                                      metadata={"description": "the points one unit earns "
+                                                "under a profile whose accrual takes points "
+                                                "from the products (SPEC L2); null: none"})
     sale_price = Money()
     unit = fields.String(validate=validate.OneOf(UNITS))
     active = fields.Boolean()
@@ -259,6 +277,7 @@ class ProductOut(Schema):
         lambda p: (p.purchase_discounts or "").split(),
         metadata={"type": "array", "items": {"type": "string"}})
     fixed_points = fields.Decimal(as_string=True, allow_none=True)
+    points_generated = fields.Decimal(as_string=True, allow_none=True)
     sale_price = fields.Decimal(as_string=True)
     unit = fields.String()
     active = fields.Boolean()

@@ -62,6 +62,9 @@ class Product(Base):
     purchase_discounts: Mapped[str] = mapped_column(String(64), default="", server_default="")
     # A points value fixed by hand, never recomputed (seeds/002 "Controvalore fisso").
     fixed_points: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    # The points one unit earns under a profile that takes them from the product record
+    # (SPEC L2, seeds/002 "Punti generati"); None: the product brings none.
+    points_generated: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     # piece (sold in whole numbers) or a measure (kg, l, m): rules.pricing.UNITS
     unit: Mapped[str] = mapped_column(String(8), default="piece", server_default="piece")
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -187,6 +187,7 @@ def product_wire(product: Product) -> dict[str, Any]:
         "vat_rate": product.vat_rate,
         "sale_price": product.sale_price,
         "unit": product.unit,
+        "points_generated": product.points_generated,
         "active": product.active,
         "barcodes": [b.code for b in product.barcodes],
     }
@@ -261,6 +262,7 @@ def create_product(session: Session, data: dict[str, Any]) -> Product:
         unit=data.get("unit", "piece"), active=data.get("active", True),
         purchase_discounts=_discounts(data.get("purchase_discounts") or []),
         fixed_points=data.get("fixed_points"),
+        points_generated=data.get("points_generated"),
         category=_reference(session, Category, "category", data.get("category")),
         brand=_reference(session, Brand, "brand", data.get("brand")),
         family=_reference(session, Family, "family", data.get("family")),
@@ -275,7 +277,7 @@ def create_product(session: Session, data: dict[str, Any]) -> Product:
 def update_product(session: Session, sku: str, changes: dict[str, Any]) -> Product:
     product = get_product(session, sku)
     for attr in ("name", "vat_rate", "sale_price", "purchase_cost", "unit", "active",
-                 "fixed_points"):
+                 "fixed_points", "points_generated"):
         if attr in changes:
             setattr(product, attr, changes[attr])
     if "purchase_discounts" in changes:

@@ -242,8 +242,9 @@ def gifts_view(store: LocalStore) -> dict[str, Any]:
 def facts_from(catalogue: Mapping[str, Product]) -> dict[str, LineFacts]:
     """Accrual's facts of each product by SKU, from the pricing engine's products (its
     categories with their ancestors and its brand, as ``rules.context`` builds them).
-    Products carry no "points generated" on the wire yet: ``product_points`` stays None."""
-    return {p.sku: LineFacts(p.categories, p.brand) for p in catalogue.values()}
+    and its "points generated"), as central reads them from its catalogue."""
+    return {p.sku: LineFacts(p.categories, p.brand, p.points_generated)
+            for p in catalogue.values()}
 
 
 def provisional_points(sale_uuid: str, lines: Sequence[Mapping[str, Any]],

@@ -239,7 +239,9 @@ TABLES = Tables(
           {"sku": field_("sku"), "name": field_("name"), "category": field_("category"),
            "brand": field_("brand"), "family": field_("family"),
            "vat_rate": text("vat_rate"), "sale_price": text("sale_price"),
-           "active": flag("active"), "unit": lambda data, _raw: unit_of(data["unit"])},
+           "active": flag("active"), "unit": lambda data, _raw: unit_of(data["unit"]),
+           "points_generated": lambda data, _raw: None if data.get("points_generated") is None
+           else str(data["points_generated"])},
           after_upsert=_product_barcodes, after_delete=_forget_barcodes, also=("barcodes",)),
     Table("store", "store_info", ("code",),
           {"code": field_("code"), "name": field_("name"), "grp": field_("group"),

@@ -381,9 +381,23 @@ def test_the_product_form_refuses_what_the_api_refuses(signed_in: FlaskClient) -
     assert walk(signed_in, "/products") == []  # nothing saved
     response = signed_in.post("/products/new", data={
         "csrf_token": token, "sku": "TEA", "name": "Tea", "vat_rate": "22",
-        "sale_price": "1.99", "barcodes": "4006381333931", "active": "on"})
+        "sale_price": "1.99", "barcodes": "4006381333931", "points_generated": "-2"})
+    assert response.status_code == 422 and 'id="points_generated-error"' in \
+        response.get_data(as_text=True)
+    response = signed_in.post("/products/new", data={
+        "csrf_token": token, "sku": "TEA", "name": "Tea", "vat_rate": "22",
+        "sale_price": "1.99", "barcodes": "4006381333931", "active": "on",
+        "points_generated": "1.5"})
     assert response.status_code == 303
     assert walk(signed_in, "/products") == ["TEA"]
+    assert 'name="points_generated" value="1.50"' in signed_in.get("/products/TEA") \
+        .get_data(as_text=True)
+    response = signed_in.post("/products/TEA", data={  # emptied: the product brings none
+        "csrf_token": token, "name": "Tea", "vat_rate": "22", "sale_price": "1.99",
+        "barcodes": "4006381333931", "active": "on", "points_generated": ""})
+    assert response.status_code == 303
+    assert 'name="points_generated" value=""' in signed_in.get("/products/TEA") \
+        .get_data(as_text=True)
 
 
 def test_exports_neutralise_formulas(signed_in: FlaskClient, clean_pg_db: Database) -> None:

@@ -7,17 +7,19 @@ the points of its lines."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from central.db import Database
-from central.models import CustomerMerge, Sale
+from central.models import Change, CustomerMerge, Sale
 from central.models.loyalty import PointsDrift
 from central.services import (
     catalog,
@@ -29,6 +31,10 @@ from central.services import (
     points_ledger,
     stores,
 )
+from protocol import messages
+from store_agent.pos.till import record_sale
+from store_agent.sqlite_store import LocalStore
+from store_agent.sync.replica import Replica
 from tests.integration.test_customers import edit_entry, ingest
 from tests.integration.test_ingest import EPOCH_A, EPOCH_B, STORE, batch, sale
 from tests.integration.test_mqtt_bad_input import waiting_on_a_lock
@@ -364,3 +370,34 @@ def test_a_sale_ingested_while_its_customer_is_being_merged_reaches_the_survivor
     thread.join(10)
     assert outcome == [1]
     assert (balance(db, a), balance(db, b)) == (30, 0)
+
+
+def test_points_generated_by_products_agree_at_the_till_and_at_central(
+        db: Database, tmp_path: Path) -> None:
+    """SPEC L2 "points taken from the product record": head office gives BREAD 3 points a
+    unit; the till's provisional points and central's recomputation read the same field."""
+    with db.transaction() as session:
+        catalog.update_product(session, "BREAD", {"points_generated": D("3")})
+        loyalty_profiles.update_profile(session, "BASE", {
+            "accrual": {**SEED, "points_from_products": True}}, NOW)
+        made = customers.create(session, {"first_name": "Ana", "last_name": "Rossi"})
+        cid = made.id
+    agent = LocalStore(tmp_path / "agent.db")
+    with db.sessions() as session:
+        streams = sorted({c.stream for c in session.scalars(select(Change))})
+        for name in streams:
+            rows = [{"version": c.version, "entity": c.entity, "key": c.key, "op": c.op,
+                     "data": None if c.data is None else json.loads(c.data)}
+                    for c in session.scalars(select(Change).where(Change.stream == name)
+                                             .order_by(Change.version))]
+            Replica(agent).apply(messages.parse(messages.envelope(
+                "changes", stream=name, log_epoch="e1", changes=rows)))
+    sold = record_sale(agent, STORE, {"uuid": str(uuid.uuid4()), "customer": cid,
+                                      "lines": [{"code": "BREAD", "qty": "2"},
+                                                {"code": "BALL", "qty": "1"}]}, NOW).sale
+    # 2 x 3 points for the bread, none for the ball; 30.00 spent: one bonus of 5.
+    assert sold["loyalty"]["points"] == "11"
+    body = json.loads(json.dumps(sold))
+    ingest(db, batch({"seq": 1, "kind": "sale", "id": body["uuid"], "body": body}))
+    assert balance(db, cid) == 11
+    assert drifts(db) == []

@@ -68,7 +68,8 @@ def test_a_product_loads_with_decimals_and_defaults() -> None:
                                             "unknown": 1})
     assert loaded == {"sku": "A", "name": "Apple", "vat_rate": Decimal("9.00"),
                       "sale_price": Decimal("0.50"), "active": True, "category": None,
-                      "brand": None, "family": None, "unit": None, "barcodes": []}
+                      "brand": None, "family": None, "unit": None, "points_generated": None,
+                      "barcodes": []}
 
 
 def test_bad_data_is_a_wire_error_naming_the_entity_key_and_field() -> None:

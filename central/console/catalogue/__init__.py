@@ -24,7 +24,7 @@ catalogue_bp = page_blueprint("catalogue", __name__)
 PAGE_SIZE = 50
 MAX_CHOICES = 1000
 FIELDS = ("sku", "name", "category", "brand", "family", "vat_rate", "purchase_cost",
-          "sale_price")
+          "sale_price", "points_generated")
 
 
 def _choices() -> dict[str, Any]:
@@ -102,7 +102,7 @@ def _form_data(form: MultiDict[str, str], fields: tuple[str, ...]) -> dict[str, 
         value = form.get(name, "").strip()
         if value:
             data[name] = value
-        elif name in ("category", "brand", "family", "purchase_cost"):
+        elif name in ("category", "brand", "family", "purchase_cost", "points_generated"):
             data[name] = None
     data["barcodes"] = [line.strip() for line in form.get("barcodes", "").splitlines()
                         if line.strip()]
@@ -123,6 +123,8 @@ def _values_of(product: Any) -> dict[str, Any]:
             "family": product.family.code if product.family else "",
             "vat_rate": product.vat_rate, "purchase_cost": product.purchase_cost or "",
             "sale_price": product.sale_price, "active": product.active,
+            "points_generated": "" if product.points_generated is None
+            else product.points_generated,
             "barcodes": "\n".join(b.code for b in product.barcodes)}
 
 
