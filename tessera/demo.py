@@ -26,6 +26,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,26 +115,49 @@ def http_json(method: str, url: str, body: Any = None, timeout: float = 5,
         return exc.code, json.loads(exc.read() or b"null")
 
 
-def wait_port(port: int, timeout: float) -> bool:
+# How long a part may take to answer after it was started. It is only a backstop against a
+# part that hangs: the waits below end as soon as the part answers, and fail at once when one
+# of its processes exits. A fixed 15-30 s was too short on a loaded machine (several demos,
+# or the test suite's parallel workers, on two cores: central's first answer took longer).
+START_SECONDS = 180.0
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _answering(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except (urllib.error.URLError, ConnectionError, OSError):
+        return False
+
+
+def wait_ready(part: Part, probe: Callable[[], bool], timeout: float = START_SECONDS,
+               interval: float = 0.2) -> bool:
+    """Until ``probe()`` is true; False when a process of ``part`` exited or after
+    ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.1)
+        if probe():
+            return True
+        if part.state != "running":
+            return False
+        time.sleep(interval)
     return False
 
 
-def wait_http(url: str, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return True
-        except (urllib.error.URLError, ConnectionError, OSError):
-            time.sleep(0.2)
-    return False
+def wait_port(part: Part, port: int, timeout: float = START_SECONDS) -> bool:
+    return wait_ready(part, lambda: _listening(port), timeout)
+
+
+def wait_http(part: Part, url: str, timeout: float = START_SECONDS) -> bool:
+    return wait_ready(part, lambda: _answering(url), timeout)
 
 
 def write_secret(path: Path, text: str) -> None:
@@ -343,23 +367,23 @@ def run_demo(var_dir: str, fresh: bool, secure: bool = False,
                                     env=central_env, capture_output=True, text=True)
             if synced.returncode != 0:
                 raise RuntimeError(f"broker files not written:\n{synced.stderr}")
-        sup.add(Part("broker", [Spec("broker", [mosquitto, "-c", str(root / "mosquitto.conf")],
-                                     base_env)]))
-        if not wait_port(ports.broker, 15):
+        broker = sup.add(Part("broker", [Spec("broker", [mosquitto, "-c",
+                                                     str(root / "mosquitto.conf")], base_env)]))
+        if not wait_port(broker, ports.broker):
             raise RuntimeError(f"the broker did not start; see {root / 'broker.log'}")
         token_file = provision_admin(central_env, root)
-        sup.add(Part("central", [
+        central_part = sup.add(Part("central", [
             Spec("central", [*tessera, "central", "serve"], central_env),
             Spec("publisher", [*tessera, "central", "publish"], central_env),
             Spec("ingest", [*tessera, "central", "ingest", "--name", "demo"], central_env)]))
-        if not wait_http(f"{central}/healthz", 30):
+        if not wait_http(central_part, f"{central}/healthz"):
             raise RuntimeError(f"central did not answer; see {root / 'central.log'}")
         token = token_file.read_text().strip()
         write_promotions(root / "media")
-        sup.add(Part("media", [Spec("media", [
+        media = sup.add(Part("media", [Spec("media", [
             sys.executable, "-m", "http.server", str(ports.media), "--bind", "127.0.0.1",
             "--directory", str(root / "media")], base_env)]))
-        if not wait_port(ports.media, 15):
+        if not wait_port(media, ports.media):
             raise RuntimeError(f"the media server did not start; see {root / 'media.log'}")
         created = load_demo_data(central, token, ports.media_url)
         for code in STORES:
@@ -368,8 +392,10 @@ def run_demo(var_dir: str, fresh: bool, secure: bool = False,
                                     "--state", str(root / f"printer-{code}"),
                                     "--port", str(ports.printer(code)), "--vat", DEMO_VAT],
                 base_env)]))
+        # A printer or store that does not come up is reported by the watch below (as when
+        # it stops later on); the rest of the demo runs all the same.
         for code in STORES:
-            wait_port(ports.printer(code), 15)
+            wait_port(sup.parts[f"printer-{code}"], ports.printer(code))
         for code in STORES:
             site = {"TESSERA_POS_LISTEN": f"127.0.0.1:{ports.agent(code)}",
                     "TESSERA_PRINTER_URL": f"datecs+tcp://127.0.0.1:{ports.printer(code)}"}
@@ -380,7 +406,7 @@ def run_demo(var_dir: str, fresh: bool, secure: bool = False,
                            **site)
             sup.add(Part(code, [Spec(f"agent-{code}", [*tessera, "agent", "run"], env)]))
         for code in STORES:
-            wait_http(f"http://127.0.0.1:{ports.agent(code)}/healthz", 30)
+            wait_http(sup.parts[code], f"http://127.0.0.1:{ports.agent(code)}/healthz")
         for code, (counter, mean, seed) in demo_data.COUNTERS.items():
             sup.add(Part(f"counter-{code}", [Spec(f"counter-{code}", [
                 *tessera, "agent", "counter-sim", "--agent-url",

@@ -16,13 +16,12 @@ import pytest
 from playwright.sync_api import Browser, Route, expect
 
 from tests.browser.pages import DisplayPage, TillPage
-from tests.e2e.harness import Agent, Network
+from tests.e2e.harness import SYNC, Agent, Network
 from tests.e2e.harness import expect as expect_status
 from tests.integration.test_datecs_driver import Sim
 
 pytestmark = pytest.mark.e2e
 
-SYNC = 30
 BREAD, MILK, CIGARETTES = "5940000000011", "5940000000028", "5940000000035"
 UNION_CARD = "7700000000024"
 

@@ -34,6 +34,12 @@ from tests.support import (
 ROOT = Path(__file__).resolve().parents[2]
 TESSERA = [sys.executable, "-m", "tessera"]
 HTTP_TIMEOUT = 5.0
+# How long the tests wait for a change or a sale to cross the network (restarts included).
+# Every wait polls its condition and ends as soon as it holds, so this is only how long a
+# failing test takes to say so: generous, because on a loaded machine (the suite's parallel
+# workers on two cores, other jobs beside it) a crossing that takes a second when idle has
+# taken tens of seconds, and a short deadline made a correct test fail.
+SYNC = 120
 LOG_TAIL_LINES = 60
 
 
@@ -308,7 +314,7 @@ class Network:
         self._proc("publisher", [*TESSERA, "central", "publish"], self.central_env).start()
         for name in ingest_workers:
             self.start_ingest(name)
-        self.wait(self.central_healthy, 30, "central /healthz")
+        self.wait(self.central_healthy, SYNC, "central /healthz")
 
     def start_ingest(self, name: str) -> Proc:
         return self._proc(f"ingest-{name}", [*TESSERA, "central", "ingest", "--name", name],
@@ -347,7 +353,7 @@ class Network:
             self.wait_agent_ready(agent)
         return agents
 
-    def wait_agent_ready(self, agent: Agent, timeout: float = 30) -> None:
+    def wait_agent_ready(self, agent: Agent, timeout: float = SYNC) -> None:
         self.wait(agent.ready, timeout, f"{agent.name} up and connected to the broker")
 
     def restart_agent(self, agent: Agent) -> None:
@@ -386,7 +392,7 @@ class Network:
     def active_products_at_central(self) -> int:
         return len(self.all_pages("/api/v1/products/", active="true"))
 
-    def wait_outbox_drained(self, agent: Agent, sales: int, timeout: float = 30) -> None:
+    def wait_outbox_drained(self, agent: Agent, sales: int, timeout: float = SYNC) -> None:
         """Until central acknowledged every outbox entry of ``agent`` (``sales`` of them)."""
         def drained() -> bool:
             status = agent.status()

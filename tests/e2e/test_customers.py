@@ -9,12 +9,11 @@ from typing import Any
 import pytest
 
 from rules.cards import loyalty_card_number
-from tests.e2e.harness import Agent, Network, ean13, expect
+from tests.e2e.harness import SYNC, Agent, Network, ean13, expect
 from tests.support import free_port
 
 pytestmark = pytest.mark.e2e
 
-SYNC = 30
 MOBILE = "+393471112233"
 CARD_X, CARD_Y = loyalty_card_number("299", 7), loyalty_card_number("299", 8)
 

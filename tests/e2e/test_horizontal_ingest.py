@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from central.db import Database
 from central.models import Sale, Store
-from tests.e2e.harness import Agent, Network, expect
+from tests.e2e.harness import SYNC, Agent, Network, expect
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 BARCODE = "4006381333931"
 STORES = ("north-1", "north-2", "south-1")
 PER_PHASE = 40  # sales per store in each of the two phases
-SYNC = 60
 
 
 @pytest.fixture

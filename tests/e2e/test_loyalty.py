@@ -12,11 +12,10 @@ from typing import Any
 import pytest
 
 from rules.cards import loyalty_card_number
-from tests.e2e.harness import Agent, Network, ean13, expect
+from tests.e2e.harness import SYNC, Agent, Network, ean13, expect
 
 pytestmark = pytest.mark.e2e
 
-SYNC = 30
 CARD = loyalty_card_number("299", 42)
 BREAD, GIFT, GIFT_TWO = ean13(1), ean13(2), ean13(3)
 

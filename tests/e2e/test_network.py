@@ -17,12 +17,11 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import Agent, Network, ean13, expect
+from tests.e2e.harness import SYNC, Agent, Network, ean13, expect
 
 pytestmark = pytest.mark.e2e
 
 BARCODE = "4006381333931"
-SYNC = 20  # seconds a change or a sale may take to cross the network, restarts included
 
 
 def served_price(agent: Agent, barcode: str, price: str | None) -> bool:

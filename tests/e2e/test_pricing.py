@@ -7,11 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from tests.e2e.harness import Agent, Network, expect
+from tests.e2e.harness import SYNC, Agent, Network, expect
 
 pytestmark = pytest.mark.e2e
 
-SYNC = 20
 
 
 def till_price(agent: Agent, barcode: str) -> Decimal:

@@ -12,11 +12,10 @@ from decimal import Decimal
 
 import pytest
 
-from tests.e2e.harness import ROOT, TESSERA, Agent, Network, ean13, expect
+from tests.e2e.harness import ROOT, SYNC, TESSERA, Agent, Network, ean13, expect
 
 pytestmark = pytest.mark.e2e
 
-SYNC = 30
 
 
 def price(store: Agent, code: str) -> Decimal | None:
