@@ -80,6 +80,11 @@ def ean13(body12: str) -> str:
     return body12 + str(ean_check_digit(body12))
 
 
+# "Points generated" (SPEC L2): what a unit earns under a profile that takes points from the
+# products (the Club earns on the spend: the console's product page shows the field).
+POINTS_GENERATED = {"Espresso to go": "2"}
+
+
 def products() -> list[dict[str, Any]]:
     result = []
     for i, (name, category, brand, vat, cost, price) in enumerate(_PRODUCTS, start=1):
@@ -92,6 +97,8 @@ def products() -> list[dict[str, Any]]:
             "purchase_cost": str(Decimal(cost)),
             "sale_price": str(Decimal(price)),
             "barcodes": [ean13(f"594000{i:06d}")],
+            **({"points_generated": POINTS_GENERATED[name]} if name in POINTS_GENERATED
+               else {}),
         })
     return result
 
