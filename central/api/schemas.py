@@ -14,7 +14,9 @@ from rules.pricing import PIECE, UNITS
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
                        error="letters, digits, '.', '_' or '-', at most 64, not starting "
                              "with a symbol")
-NAME = validate.Length(min=1, max=200)
+NAME = validate.And(validate.Length(min=1, max=200),
+                    validate.Regexp(r"^[^\x00-\x1f\x7f]*$",
+                                    error="no control characters (NUL, tabs, line breaks)"))
 
 
 AMOUNT_PATTERN = r"^[0-9]{1,9}(\.[0-9]{1,2})?$"
