@@ -29,19 +29,32 @@ class ContactError(ValueError):
 def normalise_phone(raw: str, default_region: str, field: str = "mobile") -> str:
     """``raw`` in E.164 (``+393471234567``); a number without ``+`` is read in
     ``default_region`` (ISO 3166 alpha-2, the store's country)."""
-    import phonenumbers
-
     text = raw.strip()
     if not text:
         raise ContactError(field, "is empty")
+    e164, wrong_region = _e164(text, default_region.upper())
+    if e164 is not None:
+        return e164
+    if wrong_region is None:
+        raise ContactError(field, f"{raw!r} is not a phone number")
+    raise ContactError(field, f"{raw!r} is not a valid phone number for {wrong_region}")
+
+
+@lru_cache(maxsize=4096)
+def _e164(text: str, region: str) -> tuple[str | None, str | None]:
+    """(the number in E.164, None), or (None, None) when ``text`` is no phone number, or
+    (None, the region it belongs to) when it is not a valid one. Cached: an import reads
+    each mobile twice (to match the customer, then as a field of the record), and parsing
+    is most of a row's cost."""
+    import phonenumbers
+
     try:
-        number = phonenumbers.parse(text, default_region.upper())
-    except phonenumbers.NumberParseException as exc:
-        raise ContactError(field, f"{raw!r} is not a phone number") from exc
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None, None
     if not phonenumbers.is_valid_number(number):
-        region = phonenumbers.region_code_for_number(number) or default_region.upper()
-        raise ContactError(field, f"{raw!r} is not a valid phone number for {region}")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return None, phonenumbers.region_code_for_number(number) or region
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
 
 
 def normalise_email(raw: str, field: str = "email") -> str:
