@@ -41,6 +41,7 @@ from rules.customers.record import (
     FieldValue,
     Kind,
 )
+from rules.money import round_money
 
 # -- values on the wire and in the edit log ---------------------------------------------------
 
@@ -160,8 +161,7 @@ def _sales_keys(aggregates: Aggregates) -> tuple[dict[str, Any], dict[str, Any]]
     """The record's keys and the columns that come from sales (all that a sale changes)."""
     spend, visits, returns, first, last = aggregates
     data = {"total_spend": str(spend.quantize(Decimal("0.01"))), "visits": visits,
-            "average_basket": (str((spend / visits).quantize(Decimal("0.01")))
-                               if visits else None),
+            "average_basket": (str(round_money(spend / visits)) if visits else None),
             "first_purchase": iso(first), "last_purchase": iso(last)}
     columns = {"total_spend": spend, "visits": visits, "returns": returns,
                "first_purchase": first, "last_purchase": last}

@@ -28,12 +28,27 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Numeric, and_, cast, exists, false, func, not_, or_, select, true
+from sqlalchemy import (
+    Date,
+    Integer,
+    Numeric,
+    String,
+    and_,
+    cast,
+    exists,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from central.models import Customer, CustomerAlert, CustomerCard
+from central.models import Customer, CustomerAlert, CustomerCard, Money
 from central.services import changelog
 from central.services.customer_fields import BUCKET, policy
 from central.services.errors import Invalid, NotFound
@@ -104,9 +119,11 @@ class Translator:
             return _COLUMNS[name]
         if name in ("has_phone", "has_email", "has_card"):
             return self._flag(name)
-        if self.dialect != "postgresql":  # JSON paths, time zones and ages are PostgreSQL's
-            raise Invalid(f"conditions on {name} need central on PostgreSQL",
-                          {"condition": [f"{name}: needs central on PostgreSQL"]})
+        if self.dialect == "sqlite":
+            return self._sqlite_column(name)
+        if self.dialect != "postgresql":
+            raise Invalid(f"conditions on {name} need central on PostgreSQL or SQLite",
+                          {"condition": [f"{name}: needs central on PostgreSQL or SQLite"]})
         data = cast(Customer.data, JSONB)
         kind = self.fields.fields[name].type if name in self.fields.fields else FieldType.TEXT
         if name == "age":
@@ -124,6 +141,38 @@ class Translator:
         if kind is FieldType.DATE:
             return cast(value, Date)
         return value
+
+    def _sqlite_column(self, name: str) -> Any:
+        """The same field on the embedded database (``make demo``, a trial): dates are ISO
+        text there, so years and ages come from ``strftime`` and a date compares as text;
+        the record's other keys are read with ``json_extract``."""
+        kind = self.fields.fields[name].type if name in self.fields.fields else FieldType.TEXT
+        if name in ("age", "birth_year"):
+            born = func.strftime("%Y", Customer.birth_date)
+            if name == "birth_year":
+                return cast(born, Integer)
+            today = self.today.isoformat()
+            # whole years: one less while this year's birthday is still to come
+            return (cast(func.strftime("%Y", today), Integer) - cast(born, Integer)
+                    - cast(func.strftime("%m-%d", today)
+                           < func.strftime("%m-%d", Customer.birth_date), Integer))
+        if name == "average_basket":
+            # money is whole cents here (``Money``): spend / visits to the cent, half away
+            # from zero as ``round_money``, in integers
+            cents = type_coerce(Customer.total_spend, Integer)
+            visits = func.nullif(Customer.visits, 0)
+            return type_coerce(func.sign(cents) * ((2 * func.abs(cents) + visits)
+                                                   / (2 * visits)), Money)
+        if name in _PURCHASES:
+            return _PURCHASES[name]
+        path = (f'$.extra."{name[len("extra."):]}"' if name.startswith("extra.")
+                else f'$."{name}"')
+        value = func.json_extract(Customer.data, path)
+        if kind is FieldType.NUMBER or kind is FieldType.MONEY:
+            return cast(value, Numeric)
+        if kind is FieldType.DATE:
+            return type_coerce(value, Date)  # ISO text, compared with ISO text
+        return type_coerce(value, String)
 
     def _flag(self, name: str) -> Any:
         if name == "has_phone":
@@ -237,6 +286,11 @@ class Translator:
     def _day_compare(self, moment: Any, op: str, day: dt.date) -> ColumnElement[bool]:
         """``moment``'s date in the zone ``op`` ``day``, on the instant itself."""
         if self.turned_back(day) or self.turned_back(day, 1):
+            if self.dialect != "postgresql":  # no time zones in SQLite
+                raise Invalid(f"a purchase date of {day} in {self.zone} needs central on "
+                              "PostgreSQL", {"condition": [
+                                  f"{day}: the clock went back across midnight in {self.zone}; "
+                                  "needs central on PostgreSQL"]})
             local = cast(func.timezone(self.zone, moment), Date)
             return {"=": local == day, "!=": local != day, "<": local < day,
                     "<=": local <= day, ">": local > day, ">=": local >= day}[op]
