@@ -21,6 +21,8 @@ The handler contract (what makes an import idempotent):
   says from which line to look. Because of the first rule the whole file can simply be
   imported again.
 - It does not commit or roll back itself.
+- A handler that adds many rows may list ``Statistics`` in a ``statistics`` attribute:
+  the runner has PostgreSQL analyze those tables as they grow (see the class).
 
 With ``apply=False`` every batch runs and is then rolled back: a preview that finds every
 rejected row and counts what would change, writing nothing.
@@ -34,6 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from central.exports import CsvWriter, XlsxWriter
@@ -149,6 +152,56 @@ class RejectReport:
         self.close()
 
 
+class Statistics:
+    """Keeps the planner's statistics of the tables an import grows up to date.
+
+    An import into an empty or small registry grows its tables many times over within
+    minutes; until ANALYZE runs, PostgreSQL has no column statistics for them and plans a
+    batch's look-ups (a thousand mobiles, card numbers) as sequential scans, so each batch
+    costs more than the one before (measured: 600 rows/s falling under 100 at 170k rows
+    with autovacuum off). Autovacuum would analyze eventually; an import does not wait
+    for it. A handler counts the rows it adds (``grew``); after each committed batch the
+    runner calls ``refresh`` in a transaction of its own (no lock of the batch held), which
+    analyzes the tables whenever the rows added since the last ANALYZE are as many as the
+    planner believes the first table holds (at least ``least``): the planner is never
+    more than twice wrong, and the tables are analyzed a logarithmic number of times.
+    Nothing on SQLite, whose planner keeps no such statistics.
+    """
+
+    def __init__(self, *tables: str, least: int = 1000) -> None:
+        if not tables or not all(t.isidentifier() for t in tables):
+            raise ValueError("tables are plain table names")
+        self.tables, self.least = tables, least
+        self.added = 0
+        self.believed: float | None = None
+        self.analyzed = 0
+
+    def grew(self, rows: int) -> None:
+        """``rows`` were added to the tables by the batch in progress."""
+        self.added += max(rows, 0)
+
+    def discard(self) -> None:
+        """The batch was rolled back: what it added is not there."""
+        self.added = 0
+
+    def refresh(self, session: Session) -> None:
+        """Analyze the tables if they grew enough since the last time (see the class)."""
+        if self.added == 0 or session.get_bind().dialect.name != "postgresql":
+            self.added = 0
+            return
+        if self.believed is None:
+            self.believed = self._reltuples(session)
+        if self.added >= max(self.least, self.believed):
+            session.execute(text(f"ANALYZE {', '.join(self.tables)}"))
+            self.believed, self.added = self._reltuples(session), 0
+            self.analyzed += 1
+
+    def _reltuples(self, session: Session) -> float:
+        believed = session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = "
+                                       "CAST(:table AS regclass)"), {"table": self.tables[0]})
+        return max(float(believed or 0), 0.0)  # -1: never analyzed
+
+
 def run_import(rows: Iterable[Row], handler: RowHandler | BatchHandler,
                sessions: Callable[[], Session], *,
                batch_size: int = 500, apply: bool = True,
@@ -213,12 +266,19 @@ def run_import(rows: Iterable[Row], handler: RowHandler | BatchHandler,
                     session.commit()
                 else:
                     session.rollback()
+                    for statistics in getattr(handler, "statistics", ()):
+                        statistics.discard()  # nothing was kept
             except Exception as exc:
                 session.rollback()
                 raise ImportAborted(
                     f"import stopped in the batch from line {first_line}: {exc} (the rows "
                     "before it are committed; the import can be run again)",
                     first_line, result) from exc
+        if apply:
+            for statistics in getattr(handler, "statistics", ()):
+                with sessions() as session:
+                    statistics.refresh(session)
+                    session.commit()
         if batch_rows == 0 and stop is None:
             break
         result.rows += batch_rows

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from central.imports import RowRejected
+from central.imports import RowRejected, Statistics
 from central.models import Customer, CustomerCard, CustomerEdit
 from central.services import changelog
 from central.services.customer_fields import BUCKET, policy
@@ -131,6 +131,7 @@ class CustomerWriter:
                  now: Callable[[], dt.datetime] | None = None) -> None:
         self.region, self.author, self.order, self.mandatory = region, author, order, mandatory
         self.clock = now or (lambda: dt.datetime.now(dt.UTC))
+        self.statistics = Statistics("customers", "customer_cards", "customer_edits", "changes")
 
     # -- one row: the registry's own edit path ---------------------------------------------
 
@@ -335,6 +336,7 @@ class CustomerWriter:
         fresh = {("customer", c["id"]) for c in new_customers}
         fresh |= {("customer_card", c["number"]) for c in new_cards}
         changelog.record_many(session, BUCKET, ALL, entries, new=fresh)
+        self.statistics.grew(len(new_customers) + len(new_cards))
         for i in later:
             try:
                 with session.begin_nested():
@@ -380,6 +382,7 @@ class CustomerRows:
 
     def __init__(self, writer: CustomerWriter) -> None:
         self.writer = writer
+        self.statistics = (writer.statistics,)
 
     def __call__(self, session: Session, row: Row) -> str:
         return self.writer.one(session, plan_of(row))

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from central.imports import RowRejected
+from central.imports import RowRejected, Statistics
 from central.models import PartnerCard
 from central.services import changelog, partners
 from central.services.customer_imports import (
@@ -68,6 +68,8 @@ class MemberRows:
 
     def __init__(self, programme: str, writer: CustomerWriter) -> None:
         self.programme, self.writer = programme, writer
+        self.cards = Statistics("partner_cards")
+        self.statistics = (self.cards, writer.statistics)
 
     def __call__(self, session: Session, row: Row) -> str:
         outcome = self.batch(session, [row])[0]
@@ -112,6 +114,7 @@ class MemberRows:
                           or RANK[card_outcome] >= RANK[member] else member)
         if added:
             session.execute(insert(PartnerCard), added)
+            self.cards.grew(len(added))
         # an entry with no row was never logged (rows are kept, inactive, when removed)
         changelog.record_many(session, partners.BUCKET, ALL, log, new={
             ("partner_card", f"{programme.code}|{c['first']}|{c['last']}") for c in added})
