@@ -256,6 +256,7 @@ def run_import(rows: Iterable[Row], handler: RowHandler | BatchHandler,
                     except RowRejected as exc:
                         rejected.append(Rejection(row.line, exc.reason, row.values))
                 if pending:
+                    assert bulk is not None  # rows are held back only for a batch handler
                     for row, outcome in zip(pending, bulk(session, pending), strict=True):
                         if isinstance(outcome, RowRejected):
                             rejected.append(Rejection(row.line, outcome.reason, row.values))
