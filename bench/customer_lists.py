@@ -142,10 +142,9 @@ def _customers_sql(template: dict[str, Any], types: dict[str, str],
         "consent_email": "CASE WHEN consent_email THEN 'true' ELSE 'false' END",
         "search_key": _quoted("search_key"), "total_spend": _quoted(_money_text("cents")),
         "visits": "visits::text",
-        # _sales_keys quantizes spend / visits with Decimal's default rounding, half-even
+        # _sales_keys rounds spend / visits to the cent half up (round_money); cents >= 0
         "average_basket": _quoted("CASE WHEN visits > 0 THEN " + _money_text(
-            "div(cents, visits) + CASE WHEN 2 * mod(cents, visits) > visits THEN 1 "
-            "WHEN 2 * mod(cents, visits) = visits THEN mod(div(cents, visits), 2) "
+            "div(cents, visits) + CASE WHEN 2 * mod(cents, visits) >= visits THEN 1 "
             "ELSE 0 END") + " END"),
         "first_purchase": _quoted(_iso("first_purchase")),
         "last_purchase": _quoted(_iso("last_purchase"))}
