@@ -178,11 +178,7 @@ class Statistics:
 
     def grew(self, rows: int) -> None:
         """``rows`` were added to the tables by the batch in progress."""
-        self.added += max(rows, 0)
-
-    def discard(self) -> None:
-        """The batch was rolled back: what it added is not there."""
-        self.added = 0
+        self.added += rows
 
     def refresh(self, session: Session) -> None:
         """Analyze the tables if they grew enough since the last time (see the class)."""
@@ -267,19 +263,18 @@ def run_import(rows: Iterable[Row], handler: RowHandler | BatchHandler,
                     session.commit()
                 else:
                     session.rollback()
-                    for statistics in getattr(handler, "statistics", ()):
-                        statistics.discard()  # nothing was kept
             except Exception as exc:
                 session.rollback()
                 raise ImportAborted(
                     f"import stopped in the batch from line {first_line}: {exc} (the rows "
                     "before it are committed; the import can be run again)",
                     first_line, result) from exc
-        if apply:
-            for statistics in getattr(handler, "statistics", ()):
-                with sessions() as session:
+        grown = [s for s in getattr(handler, "statistics", ()) if s.added]
+        if apply and grown:
+            with sessions() as session:
+                for statistics in grown:
                     statistics.refresh(session)
-                    session.commit()
+                session.commit()
         if batch_rows == 0 and stop is None:
             break
         result.rows += batch_rows
